@@ -1,0 +1,109 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "kitbag",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kitbag", targets: ["kitbag"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libarchive-dev, libxml2-dev).
+        .systemLibrary(
+            name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"]), .brew(["libarchive"])]),
+        .systemLibrary(
+            name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
+
+        // Libraries, one per concern.
+        .target(
+            name: "KitbagCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .target(
+            name: "KitbagArchive",
+            dependencies: ["KitbagCore", "CArchive", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .target(
+            name: "KitbagHTTP",
+            dependencies: [
+                "KitbagCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "KitbagJournal",
+            dependencies: ["KitbagCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
+        .target(
+            name: "KitbagRender",
+            dependencies: ["KitbagCore", "CLibXML2"],
+            swiftSettings: strict),
+        .target(
+            name: "Kinopio",
+            dependencies: ["KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender"],
+            swiftSettings: strict),
+        .target(
+            name: "KitbagSandbox",
+            dependencies: [
+                "KitbagCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        // The thin CLI.
+        .executableTarget(
+            name: "kitbag",
+            dependencies: [
+                "KitbagCore", "KitbagArchive", "KitbagHTTP", "KitbagJournal", "KitbagRender",
+                "Kinopio", "KitbagSandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        // Tests: one target per library, plus the connector conformance suite.
+        .testTarget(name: "KitbagCoreTests", dependencies: ["KitbagCore"], swiftSettings: strict),
+        .testTarget(
+            name: "KitbagArchiveTests", dependencies: ["KitbagArchive", "KitbagCore", "CArchive"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "KitbagHTTPTests",
+            dependencies: [
+                "KitbagHTTP", "KitbagCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "KitbagSandboxTests",
+            dependencies: [
+                "KitbagSandbox", "KitbagCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict),
+        .testTarget(name: "KitbagJournalTests", dependencies: ["KitbagJournal"], swiftSettings: strict),
+        .testTarget(
+            name: "KinopioTests",
+            dependencies: ["Kinopio", "KitbagSandbox", "KitbagArchive", "KitbagCore", "KitbagHTTP", "KitbagJournal"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "KitbagCLITests", dependencies: ["kitbag", "KitbagArchive", "KitbagCore", "KitbagSandbox"],
+            swiftSettings: strict),
+    ]
+)

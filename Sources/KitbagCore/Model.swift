@@ -1,0 +1,120 @@
+import Foundation
+
+/// kitbag's own version, written into every archive's `kitbag.json`.
+public enum Kitbag {
+    public static let version = "0.1.0"
+}
+
+/// The four services kitbag talks to.
+public enum ServiceName: String, Codable, Sendable, CaseIterable, Hashable {
+    case kinopio, kintone, kitemaker, kona
+}
+
+/// Where an entity lives inside an archive: a container (a Kinopio space, a Kintone app, …)
+/// or the account itself.
+public struct ContainerRef: Sendable, Hashable, Codable {
+    /// Plural folder name of the container kind, e.g. `spaces`, `apps`; `account` for account-level data.
+    public var kind: String
+    /// The container's id as the service gives it; `nil` for the account.
+    public var id: String?
+
+    public init(kind: String, id: String?) {
+        self.kind = kind
+        self.id = id
+    }
+
+    public static let account = ContainerRef(kind: "account", id: nil)
+
+    /// The folder of this container inside an archive, e.g. `data/spaces/abc123`.
+    public var archiveFolder: String {
+        if let id { return "data/\(ArchivePath.component(kind))/\(ArchivePath.component(id))" }
+        return "data/\(ArchivePath.component(kind))"
+    }
+}
+
+/// Archive path rules shared by writers, readers and connectors.
+public enum ArchivePath {
+    public static let info = "kitbag.json"
+    public static let manifest = "manifest.json"
+    public static let attachmentsRoot = "attachments/sha256"
+
+    /// Makes one path component from a service-supplied id or name: bytes outside
+    /// `[A-Za-z0-9._-]` are percent-encoded, and `.`/`..`/empty become safe spellings,
+    /// so that no id can climb out of its folder or collide with another.
+    public static func component(_ raw: String) -> String {
+        if raw.isEmpty { return "%" }
+        var out = ""
+        for b in raw.utf8 {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                out += String(format: "%%%02X", b)
+            }
+        }
+        if out == "." { return "%2E" }
+        if out == ".." { return "%2E%2E" }
+        return out
+    }
+
+    /// Inverse of `component(_:)`.
+    public static func decodeComponent(_ component: String) -> String {
+        if component == "%" { return "" }
+        return component.removingPercentEncoding ?? component
+    }
+
+    /// Content-addressed path of an attachment with the given lowercase hex SHA-256.
+    public static func attachment(sha256 hex: String) -> String {
+        "\(attachmentsRoot)/\(hex.prefix(2))/\(hex)"
+    }
+
+    /// JSON Lines file for one entity kind in a container, e.g. `data/spaces/abc/cards.jsonl`.
+    public static func jsonLines(container: ContainerRef, file: String) -> String {
+        "\(container.archiveFolder)/\(component(file)).jsonl"
+    }
+}
+
+/// One entity as the API returned it, with enough context to place it in an archive.
+public struct Entity: Sendable, Hashable {
+    /// Singular kind, e.g. `card`, `connection`, `record`.
+    public var kind: String
+    public var id: String
+    public var container: ContainerRef
+    /// The entity exactly as the API sent it (unknown keys kept, key order kept).
+    public var json: JSONValue
+
+    public init(kind: String, id: String, container: ContainerRef, json: JSONValue) {
+        self.kind = kind
+        self.id = id
+        self.container = container
+        self.json = json
+    }
+}
+
+/// Formats an instant as ISO 8601 with milliseconds in UTC, the form every kitbag record uses.
+public enum Timestamp {
+    public static func string(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: date)
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: text) { return d }
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: text)
+    }
+
+    /// Compact UTC stamp for file names: `20261122T221500Z`.
+    public static func compact(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return f.string(from: date)
+    }
+}
