@@ -1,0 +1,216 @@
+import Foundation
+import GRDB
+import KitbagCore
+
+/// Which account an import writes into. A journal is bound to one source archive and one target;
+/// reusing it for another is refused, so ids can never be mapped into the wrong account.
+public struct JournalBinding: Sendable, Equatable, Codable {
+    public var sourceService: String
+    public var sourceAccount: String
+    public var targetService: String
+    public var targetBaseURL: String
+    public var targetAccount: String
+
+    public init(sourceService: String, sourceAccount: String, targetService: String, targetBaseURL: String, targetAccount: String) {
+        self.sourceService = sourceService
+        self.sourceAccount = sourceAccount
+        self.targetService = targetService
+        self.targetBaseURL = targetBaseURL
+        self.targetAccount = targetAccount
+    }
+}
+
+/// State of one source entity in the target.
+public enum JournalState: Int, Sendable, Codable {
+    /// A target id was chosen and written down before the request that creates it was sent.
+    case planned = 0
+    /// The target answered: the entity exists there.
+    case created = 1
+}
+
+/// One source id → target id mapping.
+public struct JournalEntry: Sendable, Equatable {
+    public var kind: String
+    public var sourceID: String
+    public var targetID: String
+    public var state: JournalState
+}
+
+/// Errors from the journal file.
+public struct JournalError: KitbagError {
+    public let message: String
+    public var description: String { message }
+}
+
+/// The SQLite journal that maps source ids to target ids during an import.
+///
+/// Every id is planned (written down) before the request that creates the entity, and marked created the
+/// moment the API answers; a rerun after a crash checks planned ids against the target and never creates
+/// a duplicate.
+public final class ImportJournal: Sendable {
+    public let url: URL
+    private let db: DatabaseQueue
+
+    /// Opens (or creates) the journal at `url` and checks it belongs to `binding`.
+    public init(url: URL, binding: JournalBinding) throws {
+        self.url = url
+        var config = Configuration()
+        config.label = "kitbag-journal"
+        config.busyMode = .timeout(5)
+        do {
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            db = try DatabaseQueue(path: url.path, configuration: config)
+            try db.write { db in
+                try db.execute(
+                    sql: """
+                        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                        CREATE TABLE IF NOT EXISTS mapping (
+                            kind TEXT NOT NULL,
+                            source_id TEXT NOT NULL,
+                            target_id TEXT NOT NULL,
+                            state INTEGER NOT NULL,
+                            updated_at TEXT NOT NULL,
+                            PRIMARY KEY (kind, source_id));
+                        CREATE INDEX IF NOT EXISTS mapping_state ON mapping(kind, state);
+                        CREATE TABLE IF NOT EXISTS step (
+                            name TEXT NOT NULL,
+                            source_id TEXT NOT NULL,
+                            PRIMARY KEY (name, source_id));
+                        """)
+            }
+        } catch let error as DatabaseError {
+            throw JournalError(message: "journal \(url.path): cannot open (\(error.message ?? "SQLite error \(error.resultCode)")) — pass another --journal path")
+        }
+        let encoded = String(decoding: try JSONEncoder().encode(binding), as: UTF8.self)
+        let existing: String? = try db.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'binding'")
+        }
+        if let existing {
+            let old = try? JSONDecoder().decode(JournalBinding.self, from: Data(existing.utf8))
+            if old != binding {
+                let was = old.map { "\($0.sourceService) \($0.sourceAccount) → \($0.targetService) \($0.targetAccount) at \($0.targetBaseURL)" } ?? "another import"
+                throw JournalError(
+                    message: "journal \(url.path) belongs to \(was); use a new --journal file for this import")
+            }
+        } else {
+            try db.write { db in
+                try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('binding', ?)", arguments: [encoded])
+            }
+        }
+    }
+
+    /// Opens an existing journal to read its mappings (for reports and round-trip checks), whatever its binding.
+    public init(readingFrom url: URL) throws {
+        self.url = url
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw JournalError(message: "journal \(url.path) does not exist")
+        }
+        var config = Configuration()
+        config.readonly = true
+        do {
+            db = try DatabaseQueue(path: url.path, configuration: config)
+            _ = try db.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM mapping") }
+        } catch let error as DatabaseError {
+            throw JournalError(message: "journal \(url.path): cannot read (\(error.message ?? "SQLite error")) — is it a kitbag journal?")
+        }
+    }
+
+    /// The mapping of one source entity, if any.
+    public func entry(kind: String, sourceID: String) throws -> JournalEntry? {
+        try db.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT target_id, state FROM mapping WHERE kind = ? AND source_id = ?",
+                arguments: [kind, sourceID]
+            ).map { row in
+                JournalEntry(
+                    kind: kind, sourceID: sourceID, targetID: row["target_id"],
+                    state: JournalState(rawValue: row["state"]) ?? .planned)
+            }
+        }
+    }
+
+    /// All mappings of one kind, keyed by source id.
+    public func entries(kind: String) throws -> [String: JournalEntry] {
+        try db.read { db in
+            var out: [String: JournalEntry] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT source_id, target_id, state FROM mapping WHERE kind = ?", arguments: [kind])
+            {
+                let source: String = row["source_id"]
+                out[source] = JournalEntry(
+                    kind: kind, sourceID: source, targetID: row["target_id"],
+                    state: JournalState(rawValue: row["state"]) ?? .planned)
+            }
+            return out
+        }
+    }
+
+    /// Writes down target ids chosen for source entities, in one transaction. Existing mappings win:
+    /// the returned dictionary holds the target id in force for every source id given.
+    @discardableResult
+    public func plan(kind: String, _ pairs: [(sourceID: String, targetID: String)]) throws -> [String: String] {
+        let now = Timestamp.string(Date())
+        return try db.write { db in
+            var result: [String: String] = [:]
+            for (source, target) in pairs {
+                try db.execute(
+                    sql: """
+                        INSERT INTO mapping(kind, source_id, target_id, state, updated_at) VALUES (?, ?, ?, 0, ?)
+                        ON CONFLICT(kind, source_id) DO NOTHING
+                        """, arguments: [kind, source, target, now])
+                result[source] = try String.fetchOne(
+                    db, sql: "SELECT target_id FROM mapping WHERE kind = ? AND source_id = ?", arguments: [kind, source])
+            }
+            return result
+        }
+    }
+
+    /// Marks entities as existing in the target (the API answered), optionally correcting the target id.
+    public func markCreated(kind: String, _ pairs: [(sourceID: String, targetID: String)]) throws {
+        let now = Timestamp.string(Date())
+        try db.write { db in
+            for (source, target) in pairs {
+                try db.execute(
+                    sql: """
+                        INSERT INTO mapping(kind, source_id, target_id, state, updated_at) VALUES (?, ?, ?, 1, ?)
+                        ON CONFLICT(kind, source_id) DO UPDATE SET target_id = excluded.target_id, state = 1,
+                            updated_at = excluded.updated_at
+                        """, arguments: [kind, source, target, now])
+            }
+        }
+    }
+
+    /// Records that a follow-up step (e.g. `remove-card`) was done for a source entity.
+    public func markStep(_ name: String, sourceIDs: [String]) throws {
+        try db.write { db in
+            for id in sourceIDs {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO step(name, source_id) VALUES (?, ?)", arguments: [name, id])
+            }
+        }
+    }
+
+    /// Source ids for which a step was done.
+    public func steps(_ name: String) throws -> Set<String> {
+        try db.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT source_id FROM step WHERE name = ?", arguments: [name]))
+        }
+    }
+
+    /// Number of mappings per kind and state.
+    public func counts() throws -> [String: (planned: Int, created: Int)] {
+        try db.read { db in
+            var out: [String: (planned: Int, created: Int)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT kind, state, COUNT(*) AS n FROM mapping GROUP BY kind, state") {
+                let kind: String = row["kind"]
+                let state: Int = row["state"]
+                let n: Int = row["n"]
+                var c = out[kind] ?? (0, 0)
+                if state == 1 { c.created = n } else { c.planned = n }
+                out[kind] = c
+            }
+            return out
+        }
+    }
+}
