@@ -1,0 +1,185 @@
+import Foundation
+import KitbagArchive
+import KitbagCore
+import KitbagHTTP
+
+/// What an export did, for the summary line and `--json`.
+public struct ExportSummary: Sendable, Codable {
+    public var archive: String
+    public var service: ServiceName
+    public var account: ArchiveInfo.Account
+    public var counts: [String: Int]
+    public var notExported: [NotExported]
+    public var bytes: Int64
+    public var requests: [String: Int]
+    public var seconds: Double
+}
+
+/// Walks a Kinopio account — the user, every space (own, journal, inbox, removed) and in each space every
+/// card, connection, connection type, box, tag, user, collaborator and removed card — into an archive.
+public struct KinopioExporter: Sendable {
+    public let connection: KinopioConnection
+    public let progress: ProgressReporter
+    /// Only these spaces (ids), or every space the key can list when empty.
+    public var spaceIDs: [String]
+
+    static let pageSize = 60
+
+    public init(connection: KinopioConnection, progress: ProgressReporter, spaceIDs: [String] = []) {
+        self.connection = connection
+        self.progress = progress
+        self.spaceIDs = spaceIDs
+    }
+
+    /// The account identity recorded in `kitbag.json` (id and name, never the key).
+    public static func account(of user: JSONValue) -> ArchiveInfo.Account {
+        ArchiveInfo.Account(id: user["id"]?.idString ?? "unknown", name: user["name"]?.stringValue)
+    }
+
+    /// Writes every entity into `writer` and returns what could not be exported. `user` is the `GET /user` answer.
+    public func export(user: JSONValue, into writer: SnapshotWriter) async throws -> [NotExported] {
+        let client = connection.client
+        var notExported: [NotExported] = [
+            NotExported(
+                kind: "secret",
+                reason: "apiKey, collaboratorKey, readOnlyKey and linkToSpaceCollaboratorKey are access secrets and are never archived"),
+            NotExported(kind: "notification", reason: "GET /notifications returns only the last 50 notifications"),
+            NotExported(kind: "aiImage", reason: "AI image history is not part of a backup (GET /user/ai-images lists URLs only)"),
+        ]
+
+        // Account-level entities.
+        progress.beginStage("account")
+        try writer.writeJSONLines(
+            container: .account, file: "user", kind: "user", values: [KinopioSchema.withoutSecrets(user)])
+        let accountLists: [(path: String, file: String, kind: String)] = [
+            ("/notifications", "notifications", "notification"),
+            ("/user/favorite-spaces", "favoriteSpaces", "favoriteSpace"),
+            ("/user/favorite-users", "favoriteUsers", "favoriteUser"),
+            ("/user/favorite-colors", "favoriteColors", "favoriteColor"),
+        ]
+        for list in accountLists {
+            let value = try await client.json(APIRequest(method: .GET, path: list.path, route: "GET \(list.path)"))
+            let items = value.arrayValue ?? []
+            try writer.writeJSONLines(
+                container: .account, file: list.file, kind: list.kind,
+                values: KinopioSchema.sortedByID(items.map(KinopioSchema.withoutSecrets)))
+            progress.advance(items: items.count)
+        }
+
+        // Which spaces: the named ones, or every list the API offers for the user.
+        var listed: [String: JSONValue] = [:]
+        if spaceIDs.isEmpty {
+            for path in ["/user/spaces", "/user/journal-spaces", "/user/removed-spaces"] {
+                let value = try await client.json(APIRequest(method: .GET, path: path, route: "GET \(path)"))
+                for s in value.arrayValue ?? [] { if let id = s["id"]?.idString { listed[id] = s } }
+            }
+            do {
+                let inbox = try await client.json(APIRequest(method: .GET, path: "/user/inbox-space", route: "GET /user/inbox-space"))
+                if let id = inbox["id"]?.idString { listed[id] = inbox }
+            } catch let failure as HTTPFailure where failure.isNotFound {
+                // No inbox space: nothing to add.
+            }
+        } else {
+            for id in spaceIDs { listed[id] = .null }
+        }
+        let ids = listed.keys.sorted()
+        progress.beginStage("spaces", total: ids.count)
+
+        var index = 0
+        while index < ids.count {
+            let chunk = Array(ids[index..<min(index + Self.pageSize, ids.count)])
+            index += chunk.count
+            let fetched = try await fetchSpaces(chunk)
+            for id in chunk {
+                let container = KinopioSchema.container(space: id)
+                if let space = fetched[id] {
+                    try await writeSpace(space, id: id, into: writer, notExported: &notExported)
+                } else if let meta = listed[id], !meta.isNull {
+                    // Listed (e.g. removed) but not readable in full: keep what the list gave and say so.
+                    try writer.writeJSONLines(
+                        container: container, file: "space", kind: "space", values: [KinopioSchema.withoutSecrets(meta)])
+                    notExported.append(
+                        NotExported(kind: "card", container: id, reason: "the API does not return this space's contents"))
+                } else {
+                    throw UserError("kinopio: space \(id) was not found or is not readable with this API key")
+                }
+                progress.advance(items: 1)
+            }
+        }
+        return notExported
+    }
+
+    /// `GET /space/multiple` for up to 60 ids, falling back to `GET /space/:id` for any it leaves out.
+    func fetchSpaces(_ ids: [String]) async throws -> [String: JSONValue] {
+        let client = connection.client
+        var out: [String: JSONValue] = [:]
+        if ids.count > 1 {
+            let value = try await client.json(
+                APIRequest(
+                    method: .GET, path: "/space/multiple", query: [("spaceIds", ids.joined(separator: ","))],
+                    route: "GET /space/multiple"))
+            for s in value.arrayValue ?? [] {
+                if let id = s["id"]?.idString, s["cards"]?.arrayValue != nil { out[id] = s }
+            }
+        }
+        for id in ids where out[id] == nil {
+            do {
+                out[id] = try await client.json(
+                    APIRequest(method: .GET, path: "/space/\(id.urlPathEscaped)", route: "GET /space/:spaceId"))
+            } catch let failure as HTTPFailure where failure.isNotFound {
+                continue
+            }
+        }
+        return out
+    }
+
+    func writeSpace(_ raw: JSONValue, id: String, into writer: SnapshotWriter, notExported: inout [NotExported])
+        async throws
+    {
+        let space = KinopioSchema.withoutSecrets(raw)
+        let container = KinopioSchema.container(space: id)
+        guard var meta = space.objectValue else { throw UserError("kinopio: GET /space/\(id) did not return an object") }
+
+        var arrays: [(file: String, kind: String, values: [JSONValue])] = []
+        for a in KinopioSchema.spaceArrays {
+            arrays.append((a.file, a.kind, meta[a.key]?.arrayValue ?? []))
+            meta[a.key] = nil
+        }
+        // Arrays kitbag does not know yet (lines, lists, drawingStrokes, …) are kept verbatim in files of their own.
+        for key in meta.keys.sorted() {
+            if case .array(let items) = meta[key]!, items.contains(where: { $0.objectValue != nil }) {
+                arrays.append((key, key, items))
+                meta[key] = nil
+            }
+        }
+        try writer.writeJSONLines(container: container, file: "space", kind: "space", values: [.object(meta)])
+        var bytes: Int64 = 0
+        for a in arrays {
+            try writer.writeJSONLines(
+                container: container, file: a.file, kind: a.kind, values: KinopioSchema.sortedByID(a.values))
+            bytes += Int64(a.values.count)
+        }
+
+        do {
+            let removed = try await connection.client.json(
+                APIRequest(
+                    method: .GET, path: "/space/\(id.urlPathEscaped)/removedCards", route: "GET /space/:spaceId/removedCards"))
+            let cards = (removed.arrayValue ?? []).map(KinopioSchema.withoutSecrets)
+            try writer.writeJSONLines(
+                container: container, file: "removedCards", kind: "removedCard", values: KinopioSchema.sortedByID(cards))
+        } catch let failure as HTTPFailure where failure.isForbidden {
+            notExported.append(
+                NotExported(kind: "removedCard", container: id, reason: "only editors of the space can list its removed cards"))
+        }
+        progress.advance(items: 0, bytes: 0)
+    }
+}
+
+extension String {
+    /// Percent-encodes a value for use as one URL path segment.
+    var urlPathEscaped: String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "/?#")
+        return addingPercentEncoding(withAllowedCharacters: allowed) ?? self
+    }
+}

@@ -1,0 +1,70 @@
+import KitbagCore
+
+/// Kinopio's entity kinds as kitbag names them in archives, and the keys that matter to the connector.
+enum KinopioSchema {
+    static let service = ServiceName.kinopio
+    static let defaultBaseURL = "https://api.kinopio.club"
+    static let apiKeyVariable = "KINOPIO_API_KEY"
+
+    /// Arrays inside `GET /space/:id` and the archive file + entity kind each goes to.
+    static let spaceArrays: [(key: String, file: String, kind: String)] = [
+        ("cards", "cards", "card"),
+        ("connections", "connections", "connection"),
+        ("connectionTypes", "connectionTypes", "connectionType"),
+        ("boxes", "boxes", "box"),
+        ("tags", "tags", "tag"),
+        ("users", "users", "spaceUser"),
+        ("collaborators", "collaborators", "collaborator"),
+    ]
+
+    /// Keys that are access secrets: never written to an archive.
+    static let secretKeys: Set<String> = [
+        "apiKey", "collaboratorKey", "readOnlyKey", "linkToSpaceCollaboratorKey", "password",
+    ]
+
+    static let spaceContainer = "spaces"
+
+    static func container(space id: String) -> ContainerRef { ContainerRef(kind: spaceContainer, id: id) }
+
+    /// Removes secret keys at any depth.
+    static func withoutSecrets(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(let o):
+            var out = JSONObject()
+            for (k, v) in o where !secretKeys.contains(k) { out[k] = withoutSecrets(v) }
+            return .object(out)
+        case .array(let a): return .array(a.map(withoutSecrets))
+        default: return value
+        }
+    }
+
+    /// Sorts entities by their `id` (entities without one keep their relative order, after those with one).
+    static func sortedByID(_ values: [JSONValue]) -> [JSONValue] {
+        values.enumerated().sorted { a, b in
+            switch (a.element["id"]?.idString, b.element["id"]?.idString) {
+            case let (x?, y?): return x == y ? a.offset < b.offset : x < y
+            case (.some, nil): return true
+            case (nil, .some): return false
+            case (nil, nil): return a.offset < b.offset
+            }
+        }.map(\.element)
+    }
+
+    /// Start/end card of a connection in either of the two shapes Kinopio has used.
+    static func connectionEnds(_ c: JSONValue) -> (start: String?, end: String?) {
+        (
+            c["startCardId"]?.idString ?? c["startItemId"]?.idString,
+            c["endCardId"]?.idString ?? c["endItemId"]?.idString
+        )
+    }
+}
+
+/// Kinopio-style ids: 21 characters from the URL-safe alphabet, as its client generates them.
+enum KinopioID {
+    static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
+
+    static func make() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return String((0..<21).map { _ in alphabet[Int(rng.next() % 64)] })
+    }
+}
