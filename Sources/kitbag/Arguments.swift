@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import KitbagArchive
+import KitbagCore
+
+extension ServiceName: ExpressibleByArgument {}
+extension ArchiveFormat: ExpressibleByArgument {}
+
+/// Options for choosing where an export goes.
+struct OutputOptions: ParsableArguments {
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "Archive file (.tar, .tar.gz, .tar.zst, .zip), an existing folder to put a dated archive in, or - for a tar on stdout.",
+            valueName: "FILE|DIR|-"))
+    var output: String?
+
+    @Option(help: "Archive kind when the name does not say: tar, tar.gz, tar.zst, zip or folder.")
+    var archiveFormat: ArchiveFormat?
+
+    /// Resolves the destination once the account (for the default name) is known.
+    func destination(defaultName: (ArchiveFormat) -> String) throws -> (ArchiveDestination, ArchiveFormat) {
+        let fm = FileManager.default
+        guard let output else {
+            let format = archiveFormat ?? .tarZst
+            let url = URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent(defaultName(format))
+            return (format == .folder ? .folder(url) : .file(url), format)
+        }
+        if output == "-" {
+            if let f = archiveFormat, f != .tar {
+                throw ValidationError("-o - always streams a tar; drop --archive-format \(f.rawValue) or write to a file.")
+            }
+            return (.standardOutput, .tar)
+        }
+        var isDir: ObjCBool = false
+        let url = URL(fileURLWithPath: output)
+        if fm.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+            let format = archiveFormat ?? .tarZst
+            let inside = url.appendingPathComponent(defaultName(format))
+            return (format == .folder ? .folder(inside) : .file(inside), format)
+        }
+        if archiveFormat == .folder { return (.folder(url), .folder) }
+        guard let format = archiveFormat ?? ArchiveFormat.infer(from: output), format != .folder else {
+            throw ValidationError(
+                "cannot tell the archive kind of \(output): end it in .tar, .tar.gz, .tar.zst or .zip, or pass --archive-format.")
+        }
+        return (.file(url), format)
+    }
+}
+
+/// `--formats json,markdown,rss,canvas`: renderings written beside the JSON Lines.
+struct RenderingOptions: ParsableArguments {
+    @Option(help: "Renderings to write besides the JSON Lines (always written): json, markdown, rss, canvas.")
+    var formats: String = "json"
+
+    func validate() throws {
+        let wanted = formats.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        for f in wanted where !["json", "markdown", "rss", "canvas"].contains(f) {
+            throw ValidationError("unknown rendering '\(f)'; choose from json, markdown, rss, canvas.")
+        }
+        if let f = wanted.first(where: { $0 != "json" }) {
+            throw ValidationError("the \(f) rendering is not available in kitbag \(Kitbag.version) yet; use --formats json.")
+        }
+    }
+}
+
+func formatCounts(_ counts: [String: Int]) -> String {
+    counts.keys.sorted().map { "\($0) \(counts[$0]!)" }.joined(separator: " · ")
+}
+
+func formatRequests(_ requests: [String: Int]) -> String {
+    let total = requests.values.reduce(0, +)
+    let parts = requests.keys.sorted().map { "\($0) ×\(requests[$0]!)" }.joined(separator: ", ")
+    return "\(total) (\(parts))"
+}

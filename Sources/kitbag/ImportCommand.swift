@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Kinopio
+import KitbagCore
+
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Replay an archive into an account, journaled so a rerun never duplicates.",
+        discussion: """
+            The archive is verified before the first write; a bad archive is refused. Every created entity is \
+            recorded (source id → target id) in a SQLite journal, by default ARCHIVE.journal.sqlite; rerun the same \
+            command after a crash or Ctrl-C and it continues where it stopped.
+            """)
+
+    @Argument(help: "The archive to import (any kind kitbag writes).")
+    var archive: String
+
+    @Option(name: .customLong("to"), help: "Service to import into: kinopio.")
+    var service: ServiceName
+
+    @Option(help: "API base URL of the target (default: the service's public API).")
+    var baseURL: String?
+
+    @Option(help: "Journal file (SQLite). Default: ARCHIVE.journal.sqlite beside the archive.")
+    var journal: String?
+
+    @Flag(help: "Show what would be created and how many requests it takes; write nothing.")
+    var dryRun = false
+
+    @Option(help: "Entities per batch write request.")
+    var batchSize = 100
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if batchSize < 1 || batchSize > 1000 { throw ValidationError("--batch-size must be between 1 and 1000.") }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            guard service == .kinopio else {
+                throw UserError("importing into \(service.rawValue) is not supported in kitbag \(Kitbag.version) yet", exitStatus: .usage)
+            }
+            let progress = global.progress
+            let connection = try KinopioConnection(
+                baseURL: baseURL, apiKey: nil, logger: global.makeLogger("kitbag.kinopio"), progress: progress)
+            defer { Task { await connection.shutdown() } }
+            let summary = try await KinopioJobs.importArchive(
+                URL(fileURLWithPath: archive), connection: connection, journalURL: journal.map { URL(fileURLWithPath: $0) },
+                dryRun: dryRun, progress: progress, batchSize: batchSize)
+            if global.json {
+                try printJSON(summary)
+            } else if !global.quiet {
+                var msg = dryRun ? "dry run: would create \(formatCounts(summary.created))\n" : "imported into kinopio: \(formatCounts(summary.created))\n"
+                if !summary.alreadyPresent.isEmpty { msg += "  already present from an earlier run: \(formatCounts(summary.alreadyPresent))\n" }
+                msg += "  requests: \(formatRequests(summary.requests))\n"
+                for n in summary.notImported {
+                    msg += "  not imported: \(n.kind)\(n.container.map { " in \($0)" } ?? ""): \(n.reason)\n"
+                }
+                printText(msg)
+            }
+        }
+    }
+}

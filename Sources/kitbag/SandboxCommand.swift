@@ -1,0 +1,94 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KitbagCore
+import KitbagSandbox
+
+struct SandboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Serve a local emulator of a service's API, for tests, demos and rehearsing a restore.",
+        discussion: """
+            Prints its base URL (http://127.0.0.1:PORT) as the first line of stdout and runs until interrupted.
+            Example: kitbag sandbox kinopio --port 8080 --seed demo
+            """)
+
+    @Argument(help: "Service to emulate: kinopio.")
+    var service: ServiceName
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free one.")
+    var port = 0
+
+    @Option(help: "API key the sandbox accepts (repeatable; the first owns the seeded data).")
+    var apiKey: [String] = []
+
+    @Option(help: "Seed data: empty, demo, or a number of cards to generate.")
+    var seed = "demo"
+
+    @Option(help: "Share of requests (0…1) that fail as a 500, 503, 429, reset connection or truncated body.")
+    var faults = 0.0
+
+    @Option(help: "Seconds every request is refused after a 429 (Kinopio: 30).")
+    var penaltySeconds = 30.0
+
+    @Flag(help: "Do not enforce the 5 requests/s limit.")
+    var noRateLimit = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard SandboxSeed(argument: seed) != nil else { throw ValidationError("--seed takes empty, demo or a number of cards.") }
+        guard (0...1).contains(faults) else { throw ValidationError("--faults takes a share between 0 and 1, e.g. 0.05.") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            guard service == .kinopio else {
+                throw UserError("a \(service.rawValue) sandbox is not available in kitbag \(Kitbag.version) yet", exitStatus: .usage)
+            }
+            var options = SandboxOptions()
+            options.host = host
+            options.port = port
+            if !apiKey.isEmpty { options.credentials = apiKey }
+            options.seed = SandboxSeed(argument: seed)!
+            options.faultRate = faults
+            options.penaltySeconds = penaltySeconds
+            options.rateLimit = !noRateLimit
+            let sandbox = try await KinopioSandbox.start(options, logger: global.makeLogger("kitbag.sandbox"))
+            printText("\(sandbox.baseURL.absoluteString)\n")
+            if !global.quiet {
+                FileHandle.standardError.write(
+                    Data("kinopio sandbox: API key \(options.credentials[0]); Ctrl-C to stop\n".utf8))
+            }
+            await waitForTermination()
+            await sandbox.stop()
+        }
+    }
+}
+
+/// Suspends until SIGINT or SIGTERM arrives.
+func waitForTermination() async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let once = LockedFlag()
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if once.setOnce() { continuation.resume() }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        SignalSources.keep(sources)
+    }
+}
+
+enum SignalSources {
+    nonisolated(unsafe) static var kept: [DispatchSourceSignal] = []
+    static func keep(_ s: [DispatchSourceSignal]) { kept = s }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import KitbagArchive
+import KitbagCore
+import KitbagSandbox
+import Logging
+import Testing
+
+/// Runs the real `kitbag` binary as a child process.
+enum CLI {
+    static let packageRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        fatalError("Package.swift not found above \(#filePath)")
+    }()
+
+    static let binary: URL = {
+        if let p = ProcessInfo.processInfo.environment["KITBAG_BIN"] { return URL(fileURLWithPath: p) }
+        // The test bundle sits in the same build folder as the kitbag executable.
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for dir in [here, here.deletingLastPathComponent(), packageRoot.appendingPathComponent(".build/debug")] {
+            let candidate = dir.appendingPathComponent("kitbag")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return packageRoot.appendingPathComponent(".build/debug/kitbag")
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: Data
+        var stderr: String
+        var out: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    static func start(_ args: [String], env: [String: String] = [:], cwd: URL? = nil) throws -> (Process, Pipe, Pipe) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        var e = ProcessInfo.processInfo.environment
+        e["KINOPIO_API_KEY"] = nil
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        if let cwd { p.currentDirectoryURL = cwd }
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return (p, out, err)
+    }
+
+    static func run(_ args: [String], env: [String: String] = [:], cwd: URL? = nil) async throws -> Result {
+        let (p, out, err) = try start(args, env: env, cwd: cwd)
+        // Read both pipes while the child runs, so a large stdout cannot block it.
+        async let o = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
+        async let e = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        let (stdout, stderr) = await (o, e)
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static func tempDir() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kitbag-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    static func sandbox(seed: SandboxSeed, key: String) async throws -> RunningSandbox {
+        var o = SandboxOptions()
+        o.seed = seed
+        o.credentials = [key]
+        o.rateLimit = false
+        return try await KinopioSandbox.start(o, logger: Logger(label: "cli-tests"))
+    }
+}
+
+@Suite struct CLITests {
+    let key = "cli-test-key-55aa33"
+
+    @Test func helpListsEverySubcommand() async throws {
+        let r = try await CLI.run(["--help"])
+        #expect(r.status == 0)
+        for sub in ["demo", "export", "import", "verify", "ls", "sandbox"] {
+            #expect(r.out.contains(sub), "help should mention \(sub)")
+        }
+    }
+
+    @Test func exportWithoutAKeyIsAUsageErrorNamingTheVariable() async throws {
+        let r = try await CLI.run(["export", "kinopio", "--base-url", "http://127.0.0.1:9"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("KINOPIO_API_KEY"))
+    }
+
+    @Test func anUnknownRenderingOrArchiveKindIsAUsageError() async throws {
+        #expect(try await CLI.run(["export", "kinopio", "--formats", "pdf"]).status == 2)
+        #expect(try await CLI.run(["export", "kinopio", "--archive-format", "rar"]).status == 2)
+    }
+
+    @Test func exportThenVerifyAndListOverTheRealBinary() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sandbox = try await CLI.sandbox(seed: .demo, key: key)
+        let env = ["KINOPIO_API_KEY": key]
+        let archive = dir.appendingPathComponent("k.tar.gz").path
+        let r = try await CLI.run(
+            ["export", "kinopio", "--base-url", sandbox.baseURL.absoluteString, "-o", archive, "--json"], env: env)
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let summary = try JSONValue(parsing: r.stdout)
+        #expect((summary["counts"]?["card"]?.intValue ?? 0) > 0)
+        #expect(!r.out.contains(key) && !r.stderr.contains(key))
+
+        let v = try await CLI.run(["verify", archive])
+        #expect(v.status == 0)
+        #expect(v.out.contains("whole") || v.out.contains("OK") || v.out.contains("ok"), "\(v.out)")
+
+        let ls = try await CLI.run(["ls", archive, "--json"])
+        #expect(ls.status == 0)
+        let listed = try JSONValue(parsing: ls.stdout)
+        #expect(listed["counts"]?["card"] == summary["counts"]?["card"])
+        let inspect = try await CLI.run(["inspect", archive])
+        #expect(inspect.status == 0)
+        #expect(inspect.out.contains("kinopio"))
+        await sandbox.stop()
+    }
+
+    @Test func verifyExitsThreeForAnArchiveWithoutItsManifest() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sandbox = try await CLI.sandbox(seed: .demo, key: key)
+        let folder = dir.appendingPathComponent("plain")
+        let r = try await CLI.run(
+            ["export", "kinopio", "--base-url", sandbox.baseURL.absoluteString, "-o", folder.path, "--archive-format", "folder", "-q"],
+            env: ["KINOPIO_API_KEY": key])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("manifest.json"))
+        let v = try await CLI.run(["verify", folder.path])
+        #expect(v.status == 3)
+        #expect(v.out.contains("manifest"))
+        let j = try await CLI.run(["verify", folder.path, "--json"])
+        #expect(j.status == 3)
+        #expect(try JSONValue(parsing: j.stdout)["status"]?.stringValue == "incomplete")
+        await sandbox.stop()
+    }
+
+    @Test func exportToStdoutStreamsATarThatBsdtarLists() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sandbox = try await CLI.sandbox(seed: .demo, key: key)
+        let r = try await CLI.run(
+            ["export", "kinopio", "--base-url", sandbox.baseURL.absoluteString, "-o", "-"], env: ["KINOPIO_API_KEY": key])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let tar = dir.appendingPathComponent("piped.tar")
+        try r.stdout.write(to: tar)
+        #expect(try await CLI.run(["verify", tar.path]).status == 0)
+        let list = Process()
+        list.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        list.arguments = ["bsdtar", "-tf", tar.path]
+        let pipe = Pipe()
+        list.standardOutput = pipe
+        try list.run()
+        let names = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        list.waitUntilExit()
+        #expect(list.terminationStatus == 0)
+        let lines = names.split(separator: "\n")
+        #expect(lines.first == "kitbag.json")
+        #expect(lines.last == "manifest.json")
+        await sandbox.stop()
+    }
+
+    @Test func anImportKilledWithSIGKILLAndRerunCreatesEveryEntityExactlyOnce() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = try await CLI.sandbox(seed: .generated(cards: 1200), key: key)
+        let target = try await CLI.sandbox(seed: .empty, key: "cli-target-key-77")
+        let archive = dir.appendingPathComponent("src.tar.zst").path
+        let e = try await CLI.run(
+            ["export", "kinopio", "--base-url", source.baseURL.absoluteString, "-o", archive, "-q"], env: ["KINOPIO_API_KEY": key])
+        #expect(e.status == 0, "stderr: \(e.stderr)")
+        let sourceCards = try ArchiveInspector.summary(of: URL(fileURLWithPath: archive)).counts["card"] ?? 0
+
+        let journal = dir.appendingPathComponent("j.sqlite").path
+        let args = [
+            "import", archive, "--to", "kinopio", "--base-url", target.baseURL.absoluteString, "--journal", journal,
+            "--batch-size", "10", "-q",
+        ]
+        let env = ["KINOPIO_API_KEY": "cli-target-key-77"]
+        let (p, _, _) = try CLI.start(args, env: env)
+        while await target.stats().requests("POST /card/multiple") < 15, p.isRunning {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed midway")
+
+        let rerun = try await CLI.run(args + ["--json"], env: env)
+        #expect(rerun.status == 0, "stderr: \(rerun.stderr)")
+        let after = dir.appendingPathComponent("after.tar").path
+        let x = try await CLI.run(
+            ["export", "kinopio", "--base-url", target.baseURL.absoluteString, "-o", after, "-q"], env: env)
+        #expect(x.status == 0)
+        let counts = try ArchiveInspector.summary(of: URL(fileURLWithPath: after)).counts
+        #expect(counts["card"] == sourceCards, "exactly one copy of every card")
+        await source.stop()
+        await target.stop()
+    }
+}
