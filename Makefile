@@ -1,0 +1,33 @@
+# kitbag — the two commands of the README's quick start, plus the slower suites.
+#   make run    set up, build and run `kitbag demo` on the built-in sandboxes
+#   make test   set up, build and run the tests
+SHELL := /bin/bash
+DEBIAN_PACKAGES := libarchive-dev libxml2-dev libsqlite3-dev pkg-config libarchive-tools zstd unzip
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build run test bench clean-demo
+
+## Install the Debian packages kitbag needs, only those missing.
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+run: build
+	$(SWIFT) run --skip-build kitbag demo
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: deps
+	bash Benchmarks/run.sh
+
+clean-demo:
+	rm -rf kitbag-demo
