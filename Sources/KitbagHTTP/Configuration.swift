@@ -1,0 +1,227 @@
+import Foundation
+import KitbagCore
+
+/// Where one service lives and how to authenticate to it.
+public struct ServiceEndpoint: Sendable {
+    /// Short service name ("kinopio"), used as the prefix of every message and log line.
+    public var service: String
+    /// Scheme, host, port and optional path prefix; request paths are appended to it.
+    public var baseURL: URL
+    /// Headers sent with every request (auth and extras). Their values never appear in messages or logs.
+    public var headers: [(String, String)]
+    /// Every secret string (keys, tokens, passwords); redacted from any message or log line.
+    public var secrets: [String]
+    /// What to do about bad credentials, appended to 401 messages.
+    public var credentialHint: String
+
+    public init(
+        service: String, baseURL: URL, headers: [(String, String)] = [], secrets: [String] = [],
+        credentialHint: String = "check the credentials"
+    ) {
+        self.service = service
+        self.baseURL = baseURL
+        self.headers = headers
+        // Values of auth-like headers are secrets too, whatever the caller listed.
+        let authLike = ["auth", "key", "token", "cookie", "secret", "password", "session"]
+        let headerSecrets = headers.filter { h in authLike.contains { h.0.lowercased().contains($0) } }.map(\.1)
+        self.secrets = Array(Set((secrets + headerSecrets).filter { $0.count >= 4 })).sorted { $0.count > $1.count }
+        self.credentialHint = credentialHint
+    }
+}
+
+/// How failed attempts are retried.
+public struct RetryPolicy: Sendable {
+    /// Attempts per request for 5xx, resets, timeouts and truncated bodies (429 waits are counted separately).
+    public var maxAttempts = 6
+    /// First backoff step; each retry doubles it (full jitter), up to `maxDelay`.
+    public var baseDelay: Duration = .milliseconds(250)
+    public var maxDelay: Duration = .seconds(20)
+    /// Pause after a 429 without `Retry-After` (Kinopio: 30 s). nil: exponential backoff.
+    public var penaltyAfter429: Duration?
+    /// How many 429 answers one request may wait out before failing with `rateLimited`.
+    public var max429Waits: Int = 6
+    /// A `Retry-After` longer than this fails at once instead of stalling the run.
+    public var maxRetryAfter: Duration = .seconds(300)
+    /// Attempts when the host refuses or cannot be resolved (kept small: a wrong URL should fail fast).
+    public var maxConnectAttempts = 3
+    /// Pause between those connect attempts.
+    public var connectRetryDelay: Duration = .milliseconds(200)
+
+    public init(
+        maxAttempts: Int = 6, baseDelay: Duration = .milliseconds(250), maxDelay: Duration = .seconds(20),
+        penaltyAfter429: Duration? = nil, max429Waits: Int = 6
+    ) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+        self.penaltyAfter429 = penaltyAfter429
+        self.max429Waits = max429Waits
+    }
+
+    /// Exponential backoff with full jitter for the given retry (1 = first retry).
+    func backoff(retry: Int) -> Duration {
+        let base = baseDelay.seconds
+        let cap = min(maxDelay.seconds, base * pow(2, Double(max(0, retry - 1))))
+        return .seconds(Double.random(in: 0...max(cap, 0)))
+    }
+}
+
+/// Client-side pacing: a token bucket, an optional strict per-window cap, and an optional concurrency cap.
+public struct RateLimit: Sendable {
+    /// Sustained rate of the token bucket.
+    public var requestsPerSecond: Double
+    /// Bucket size: requests that may start back to back after a quiet spell.
+    public var burst: Int
+    /// At most this many requests in flight at once (Kintone: its per-domain concurrency limit).
+    public var maxConcurrent: Int?
+    /// Strict cap: at most this many requests per `window`, counted from each request's *answer*
+    /// plus `windowMargin`, so the server can never see more, whatever the network latency.
+    public var maxPerWindow: Int?
+    public var window: Duration = .seconds(1)
+    public var windowMargin: Duration = .milliseconds(100)
+
+    public init(
+        requestsPerSecond: Double, burst: Int = 1, maxConcurrent: Int? = nil, maxPerWindow: Int? = nil,
+        window: Duration = .seconds(1), windowMargin: Duration = .milliseconds(100)
+    ) {
+        self.requestsPerSecond = requestsPerSecond
+        self.burst = max(1, burst)
+        self.maxConcurrent = maxConcurrent
+        self.maxPerWindow = maxPerWindow
+        self.window = window
+        self.windowMargin = windowMargin
+    }
+
+    /// Kinopio: 5 requests/s, evenly spaced, and never more than 5 in any 1-second window as the server sees it.
+    public static let kinopio = RateLimit(requestsPerSecond: 5, burst: 1, maxPerWindow: 5)
+    /// Kintone: 100 concurrent requests per domain; stay far below it and pace politely.
+    public static let kintone = RateLimit(requestsPerSecond: 20, burst: 10, maxConcurrent: 8)
+    /// Kitemaker: no published number; answers 429 when hammered.
+    public static let kitemaker = RateLimit(requestsPerSecond: 4, burst: 4, maxConcurrent: 4)
+    /// Kona: no published limit.
+    public static let kona = RateLimit(requestsPerSecond: 5, burst: 5, maxConcurrent: 4)
+}
+
+/// Per-attempt time limits.
+public struct HTTPTimeouts: Sendable {
+    /// Whole attempt for `send` (head and body); for `download`, until the response head arrives.
+    public var request: Duration = .seconds(60)
+    /// Longest silence while a response is on its way; a slow-loris body fails instead of hanging.
+    public var idle: Duration = .seconds(30)
+
+    public init(request: Duration = .seconds(60), idle: Duration = .seconds(30)) {
+        self.request = request
+        self.idle = idle
+    }
+}
+
+/// HTTP verbs kitbag uses.
+public enum HTTPMethod: String, Sendable, Hashable {
+    case GET, POST, PUT, PATCH, DELETE, HEAD
+}
+
+/// One request to a service, relative to its endpoint.
+public struct APIRequest: Sendable {
+    public var method: HTTPMethod
+    /// Path below the base URL, already percent-escaped where needed (e.g. "/space/abc").
+    public var path: String
+    /// Query items; names and values are percent-escaped here.
+    public var query: [(String, String)]
+    /// JSON body, sent compact with `Content-Type: application/json`.
+    public var body: JSONValue?
+    /// Raw body (e.g. multipart) with its content type; wins over `body`.
+    public var rawBody: RawBody?
+    /// Label for counting and messages ("GET /space/:id"); must never contain ids or secrets.
+    public var route: String
+    public var extraHeaders: [(String, String)]
+    /// False for writes that must not be repeated after the server may have seen them
+    /// (only 429s and refused connections are then retried).
+    public var retryable: Bool
+
+    /// Bytes plus their content type.
+    public struct RawBody: Sendable {
+        public var bytes: [UInt8]
+        public var contentType: String
+        public init(bytes: [UInt8], contentType: String) {
+            self.bytes = bytes
+            self.contentType = contentType
+        }
+    }
+
+    public init(
+        method: HTTPMethod, path: String, query: [(String, String)] = [], body: JSONValue? = nil,
+        rawBody: RawBody? = nil, route: String? = nil, extraHeaders: [(String, String)] = [], retryable: Bool = true
+    ) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.body = body
+        self.rawBody = rawBody
+        self.route = route ?? "\(method.rawValue) \(path)"
+        self.extraHeaders = extraHeaders
+        self.retryable = retryable
+    }
+}
+
+/// A complete, buffered answer.
+public struct APIResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+    /// Service and route of the request, for messages.
+    public var service: String
+    public var route: String
+
+    public init(status: Int, headers: [(String, String)], body: [UInt8], service: String, route: String) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.service = service
+        self.route = route
+    }
+
+    /// First value of a header, case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+    }
+
+    /// The body parsed as JSON; invalid JSON throws `HTTPFailure.invalidBody` naming the route.
+    public func json() throws -> JSONValue {
+        do {
+            return try JSONValue(parsing: body)
+        } catch let error as JSONParseError {
+            throw HTTPFailure.invalidBody(service: service, route: route, reason: error.description)
+        }
+    }
+}
+
+/// Counters of one client since it was created.
+public struct ClientStats: Sendable, Equatable, Codable {
+    /// Every attempt, retries included.
+    public var requests = 0
+    /// Attempts that repeated an earlier one.
+    public var retries = 0
+    /// 429 answers received.
+    public var rateLimited = 0
+    /// Response body bytes received.
+    public var bytesReceived: Int64 = 0
+    /// Attempts per route label.
+    public var perRoute: [String: Int] = [:]
+    /// Retries per route label.
+    public var retriesPerRoute: [String: Int] = [:]
+    /// 429 answers per route label.
+    public var rateLimitedPerRoute: [String: Int] = [:]
+    /// Total time spent paused after 429s, in seconds.
+    public var secondsPaused: Double = 0
+
+    public init() {}
+}
+
+extension Duration {
+    var seconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+
+    var milliseconds: Int { Int((seconds * 1000).rounded()) }
+}
