@@ -97,6 +97,9 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict),
+        .testTarget(
+            name: "KitbagRenderTests", dependencies: ["KitbagRender", "KitbagCore", "CLibXML2"],
+            resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "KitbagJournalTests", dependencies: ["KitbagJournal"], swiftSettings: strict),
         .testTarget(
             name: "KinopioTests",
