@@ -1,0 +1,351 @@
+import Crypto
+import Foundation
+import KitbagCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// What `verify` found: whether the archive is whole, and every problem with the entry it concerns.
+public struct VerifyReport: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable {
+        /// kitbag.json first, manifest.json last, every entry matches the manifest.
+        case whole
+        /// The archive ends without its manifest (an interrupted write or stream).
+        case incomplete
+        /// Entries differ from the manifest, are missing, extra, unreadable or hostile.
+        case corrupt
+    }
+
+    /// One problem, naming the entry (or the archive) it concerns.
+    public struct Problem: Codable, Sendable, Equatable {
+        public var path: String
+        public var problem: String
+        public init(path: String, problem: String) {
+            self.path = path
+            self.problem = problem
+        }
+    }
+
+    public var archive: String
+    public var status: Status
+    public var service: ServiceName?
+    public var entriesChecked: Int
+    public var bytesChecked: Int64
+    public var counts: [String: Int]
+    public var problems: [Problem]
+
+    /// whole → 0, incomplete → 3, corrupt → 1.
+    public var exitStatus: ExitStatus {
+        switch status {
+        case .whole: return .success
+        case .incomplete: return .incomplete
+        case .corrupt: return .failure
+        }
+    }
+
+    /// One line for the terminal, e.g. `whole: backup.tar.zst — kinopio, 12 entries, 3.1 MiB, 40 card, 2 space`.
+    public var summaryLine: String {
+        var line = "\(status.rawValue): \(archive)"
+        var parts: [String] = []
+        if let service { parts.append(service.rawValue) }
+        parts.append("\(entriesChecked) entries")
+        parts.append(ByteCount.format(bytesChecked))
+        parts += counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+        line += " — " + parts.joined(separator: ", ")
+        if !problems.isEmpty {
+            line += " — \(problems.count) problem\(problems.count == 1 ? "" : "s"), first: \(problems[0].path): \(problems[0].problem)"
+        }
+        return line
+    }
+}
+
+/// Checks archives against their manifests.
+public enum ArchiveVerifier {
+    /// Re-reads every entry and compares it with `manifest.json`; never throws, every failure is a problem in the report.
+    public static func verify(_ url: URL, limits: ArchiveLimits = .default) -> VerifyReport {
+        ArchiveScan.run(url, limits: limits, extractTo: nil).report
+    }
+}
+
+/// One pass over an archive: hashes and counts lines of every entry, optionally writing each to a folder.
+struct ArchiveScan {
+    struct Seen {
+        var path: String
+        var size: Int64
+        var sha256: String
+        var lines: Int
+        var endsWithNewline: Bool
+    }
+
+    static let recordLimit = 512 << 20
+
+    var report: VerifyReport
+    var info: ArchiveInfo?
+    var manifest: Manifest?
+
+    static func run(_ url: URL, limits: ArchiveLimits, extractTo root: URL?) -> ArchiveScan {
+        let isFolder = ArchiveFormat.detect(at: url) == .folder
+        var problems: [VerifyReport.Problem] = []
+        var seen: [Seen] = []
+        var infoData: Data?
+        var manifestData: Data?
+        var manifestIndex: Int?
+        var readFailure = false
+        var truncated = false
+        var bytes: Int64 = 0
+        let tree = root.map { EntryFileTree(root: $0) }
+
+        do {
+            let reader = try ArchiveReader(url: url, limits: limits)
+            defer { reader.close() }
+            while true {
+                let header: ArchiveEntryHeader
+                do {
+                    guard let next = try reader.next() else { break }
+                    header = next
+                } catch {
+                    readFailure = true
+                    truncated = isTruncation(error)
+                    problems.append(.init(path: entryName(of: error) ?? "(archive)", problem: "\(error)"))
+                    break
+                }
+                if header.type == .directory {
+                    try tree?.makeFolder(header.path)
+                    continue
+                }
+                var hasher = SHA256()
+                var size: Int64 = 0
+                var lines = 0
+                var last: UInt8 = 0
+                var captured: Data?
+                var lineCheck = header.path.hasSuffix(".jsonl") ? JSONLineCheck(entry: header.path) : nil
+                let capture = header.path == ArchivePath.info || header.path == ArchivePath.manifest
+                if capture { captured = Data() }
+                let fd = try tree?.createFile(header.path)
+                defer { if let fd { posixClose(fd) } }
+                do {
+                    try reader.forEachChunk { chunk in
+                        hasher.update(bufferPointer: chunk)
+                        size += Int64(chunk.count)
+                        for byte in chunk where byte == 0x0A { lines += 1 }
+                        last = chunk[chunk.count - 1]
+                        lineCheck?.consume(chunk)
+                        if capture {
+                            if captured!.count + chunk.count > recordLimit {
+                                throw ArchiveError.entryTooLarge(entry: header.path, size: size, limit: Int64(recordLimit))
+                            }
+                            captured!.append(contentsOf: chunk)
+                        }
+                        if let fd { try EntryFileTree.write(fd, chunk, path: header.path) }
+                    }
+                } catch {
+                    readFailure = true
+                    truncated = isTruncation(error)
+                    problems.append(.init(path: header.path, problem: "cannot be read: \(shortMessage(error))"))
+                    break
+                }
+                bytes += size
+                lineCheck?.finish()
+                if let problem = lineCheck?.problem { problems.append(.init(path: header.path, problem: problem)) }
+                if header.path == ArchivePath.info, seen.isEmpty { infoData = captured }
+                if header.path == ArchivePath.manifest, manifestData == nil {
+                    manifestData = captured
+                    manifestIndex = seen.count
+                }
+                seen.append(Seen(path: header.path, size: size, sha256: hasher.finalize().hexString, lines: lines, endsWithNewline: last == 0x0A))
+            }
+        } catch {
+            readFailure = true
+            problems.append(.init(path: entryName(of: error) ?? "(archive)", problem: "\(error)"))
+        }
+
+        var scan = ArchiveScan(
+            report: VerifyReport(
+                archive: url.path, status: .whole, service: nil, entriesChecked: seen.count, bytesChecked: bytes,
+                counts: [:], problems: []))
+
+        // kitbag.json
+        if let infoData {
+            do {
+                let info = try JSONDecoder().decode(ArchiveInfo.self, from: infoData)
+                scan.info = info
+                scan.report.service = info.service
+                if info.formatVersion > 1 {
+                    problems.append(.init(path: ArchivePath.info, problem: "format version \(info.formatVersion) is newer than this kitbag understands; upgrade kitbag"))
+                }
+            } catch {
+                problems.append(.init(path: ArchivePath.info, problem: "is not a valid kitbag.json record (\(error))"))
+            }
+        } else if let first = seen.first {
+            let where_ = seen.contains { $0.path == ArchivePath.info } ? "is not the first entry" : "is missing"
+            problems.append(.init(path: ArchivePath.info, problem: "\(where_) (the first entry is '\(first.path)')"))
+        } else if !readFailure {
+            problems.append(.init(path: ArchivePath.info, problem: "is missing: the archive holds no entries"))
+        }
+
+        // manifest.json
+        var manifestMissing = false
+        if let manifestData, let manifestIndex {
+            for extra in seen[(manifestIndex + 1)...] {
+                problems.append(.init(path: extra.path, problem: "appears after manifest.json, so the manifest does not cover it"))
+            }
+            do {
+                let manifest = try JSONDecoder().decode(Manifest.self, from: manifestData)
+                scan.manifest = manifest
+                scan.report.counts = manifest.counts
+                if scan.report.service == nil { scan.report.service = manifest.service }
+                problems += compare(manifest: manifest, with: Array(seen[..<manifestIndex]), info: scan.info)
+            } catch {
+                problems.append(.init(path: ArchivePath.manifest, problem: "is not a valid manifest record (\(error))"))
+            }
+        } else {
+            manifestMissing = true
+            problems.append(.init(path: ArchivePath.manifest, problem: "is missing: the archive is incomplete (the write or stream was interrupted)"))
+        }
+        if isFolder {
+            // A folder has no order; only presence matters.
+            problems.removeAll { $0.problem.hasPrefix("appears after manifest.json") || $0.problem.hasPrefix("is not the first entry") }
+        }
+
+        // Duplicates.
+        var counted: [String: Int] = [:]
+        for entry in seen { counted[entry.path, default: 0] += 1 }
+        for (path, n) in counted.sorted(by: { $0.key < $1.key }) where n > 1 {
+            problems.append(.init(path: path, problem: "appears \(n) times"))
+        }
+
+        scan.report.problems = problems
+        if problems.isEmpty {
+            scan.report.status = .whole
+        } else if manifestMissing, !readFailure || truncated,
+            problems.allSatisfy({ $0.path == ArchivePath.manifest || truncated || $0.problem.hasPrefix("is missing: the archive holds no entries") })
+        {
+            scan.report.status = .incomplete
+        } else {
+            scan.report.status = .corrupt
+        }
+        return scan
+    }
+
+    static func compare(manifest: Manifest, with seen: [Seen], info: ArchiveInfo?) -> [VerifyReport.Problem] {
+        var problems: [VerifyReport.Problem] = []
+        if manifest.formatVersion > 1 {
+            problems.append(.init(path: ArchivePath.manifest, problem: "format version \(manifest.formatVersion) is newer than this kitbag understands; upgrade kitbag"))
+        }
+        if let info, info.service != manifest.service {
+            problems.append(.init(path: ArchivePath.manifest, problem: "names service \(manifest.service.rawValue) but kitbag.json names \(info.service.rawValue)"))
+        }
+        var byPath: [String: Seen] = [:]
+        for entry in seen where byPath[entry.path] == nil { byPath[entry.path] = entry }
+        var listed: Set<String> = []
+        var sums: [String: Int] = [:]
+        for expected in manifest.entries {
+            if !listed.insert(expected.path).inserted {
+                problems.append(.init(path: expected.path, problem: "is listed twice in manifest.json"))
+                continue
+            }
+            if let kind = expected.kind { sums[kind, default: 0] += expected.count ?? 0 }
+            guard let actual = byPath[expected.path] else {
+                problems.append(.init(path: expected.path, problem: "is listed in manifest.json but missing from the archive"))
+                continue
+            }
+            if actual.size != expected.size {
+                problems.append(.init(path: expected.path, problem: "is \(actual.size) bytes but manifest.json says \(expected.size)"))
+            } else if actual.sha256 != expected.sha256.lowercased() {
+                problems.append(.init(path: expected.path, problem: "content differs from manifest.json (SHA-256 \(actual.sha256.prefix(12))… instead of \(expected.sha256.prefix(12))…)"))
+            }
+            if expected.kind != nil {
+                let count = expected.count ?? 0
+                if actual.lines != count {
+                    problems.append(.init(path: expected.path, problem: "holds \(actual.lines) lines but manifest.json counts \(count)"))
+                }
+                if actual.size > 0, !actual.endsWithNewline {
+                    problems.append(.init(path: expected.path, problem: "does not end with a newline (last line cut short)"))
+                }
+            }
+        }
+        for entry in seen where !listed.contains(entry.path) && entry.path != ArchivePath.manifest {
+            problems.append(.init(path: entry.path, problem: "is not listed in manifest.json"))
+        }
+        for kind in Set(sums.keys).union(manifest.counts.keys).sorted() where sums[kind, default: 0] != manifest.counts[kind, default: 0] {
+            problems.append(.init(path: ArchivePath.manifest, problem: "counts \(manifest.counts[kind, default: 0]) \(kind) but its JSON Lines entries add up to \(sums[kind, default: 0])"))
+        }
+        return problems
+    }
+
+    /// Parses every line of a JSON Lines entry as it streams past; keeps the first problem.
+    struct JSONLineCheck {
+        static let maxLineLength = 256 << 20
+        let entry: String
+        var line: [UInt8] = []
+        var number = 0
+        var problem: String?
+
+        init(entry: String) { self.entry = entry }
+
+        mutating func consume(_ chunk: UnsafeRawBufferPointer) {
+            guard problem == nil else { return }
+            var start = 0
+            while start < chunk.count {
+                guard let newline = chunk[start...].firstIndex(of: 0x0A) else {
+                    line.append(contentsOf: chunk[start...])
+                    if line.count > Self.maxLineLength {
+                        problem = "line \(number + 1) is longer than \(Self.maxLineLength) bytes"
+                    }
+                    return
+                }
+                number += 1
+                if line.isEmpty {
+                    check(UnsafeRawBufferPointer(rebasing: chunk[start..<newline]))
+                } else {
+                    line.append(contentsOf: chunk[start..<newline])
+                    line.withUnsafeBytes { check($0) }
+                    line.removeAll(keepingCapacity: true)
+                }
+                if problem != nil { return }
+                start = newline + 1
+            }
+        }
+
+        mutating func finish() {
+            guard problem == nil, !line.isEmpty else { return }
+            number += 1
+            line.withUnsafeBytes { check($0) }
+        }
+
+        private mutating func check(_ bytes: UnsafeRawBufferPointer) {
+            do {
+                _ = try JSONValue(parsing: bytes)
+            } catch {
+                problem = "line \(number) is not valid JSON (\(error))"
+            }
+        }
+    }
+
+    static func entryName(of error: Error) -> String? {
+        guard let error = error as? ArchiveError else { return nil }
+        switch error {
+        case .unsafePath(let e, _), .invalidName(let e), .unsupportedEntryType(let e, _), .entryTooLarge(let e, _, _),
+            .archiveTooLarge(let e, _), .moreDataThanDeclared(let e, _), .duplicatePath(let e), .malformedLine(let e, _, _),
+            .entryNotFound(let e, _):
+            return e
+        case .library(_, let e, _): return e
+        default: return nil
+        }
+    }
+
+    /// The error without the archive path and entry name the report already shows.
+    static func shortMessage(_ error: Error) -> String {
+        if case .library(_, _, let message)? = error as? ArchiveError { return message }
+        return "\(error)"
+    }
+
+    static func isTruncation(_ error: Error) -> Bool {
+        let text = "\(error)".lowercased()
+        return text.contains("truncat") || text.contains("premature") || text.contains("unexpected end")
+            || text.contains("unexpected eof")
+    }
+}

@@ -1,0 +1,313 @@
+import Crypto
+import Foundation
+import KitbagCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Writes one kitbag v1 archive, streaming: `kitbag.json` first, entries in commit order, `manifest.json` last.
+/// Not thread-safe: use from one task.
+public final class SnapshotWriter {
+    private enum State { case open, sealed, abandoned, failed }
+
+    /// The container kind actually written (stdout is always tar-based).
+    public let format: ArchiveFormat
+    public let info: ArchiveInfo
+    private let destination: ArchiveDestination
+    private let spoolDirectory: URL
+    private let mtime: time_t
+    private let displayName: String
+    private var sink: EntrySink
+    private var output: FileDescriptorOutput?
+    /// Temp file or folder that becomes the destination on seal.
+    private var stagingURL: URL?
+    private var state = State.open
+    private var entries: [Manifest.Entry] = []
+    private var paths: Set<String> = []
+    private var storedAttachments: [String: StoredAttachment] = [:]
+
+    /// Bytes written to the destination so far (compressed bytes for compressed kinds).
+    public var bytesWritten: Int64 { sink.bytesWritten }
+
+    /// Starts the archive and writes `kitbag.json` as its first entry.
+    /// - Parameter spoolDirectory: where spools larger than a few MiB spill; default next to the output
+    ///   (the system temp folder for stdout).
+    public init(
+        destination: ArchiveDestination, format: ArchiveFormat, info: ArchiveInfo, snapshotTime: Date,
+        spoolDirectory: URL? = nil
+    ) throws {
+        _ = LibArchive.ready
+        self.destination = destination
+        self.info = info
+        self.mtime = time_t(snapshotTime.timeIntervalSince1970.rounded(.down))
+        let stamp = mtime
+        switch destination {
+        case .standardOutput:
+            let kind: ArchiveFormat = (format == .zip || format == .folder) ? .tar : format
+            self.format = kind
+            displayName = "<stdout>"
+            self.spoolDirectory = spoolDirectory ?? FileManager.default.temporaryDirectory
+            let out = FileDescriptorOutput(fd: STDOUT_FILENO, closeOnFinish: false)
+            output = out
+            sink = try LibArchiveSink(format: kind, output: out, mtime: stamp, name: "<stdout>")
+        case .file(let url):
+            let kind: ArchiveFormat = format == .folder ? (ArchiveFormat.infer(from: url.path) ?? .tar) : format
+            self.format = kind
+            displayName = url.path
+            let parent = url.deletingLastPathComponent()
+            self.spoolDirectory = spoolDirectory ?? parent
+            let staging = parent.appendingPathComponent(".\(url.lastPathComponent).kitbag-\(UUID().uuidString.prefix(8)).partial")
+            let fd = open(staging.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if fd < 0 {
+                throw ArchiveError.io(
+                    path: url.path, message: "cannot create the archive: \(LibArchive.errnoMessage()); check the folder exists and is writable")
+            }
+            stagingURL = staging
+            let out = FileDescriptorOutput(fd: fd, closeOnFinish: true)
+            output = out
+            do {
+                sink = try LibArchiveSink(format: kind, output: out, mtime: stamp, name: url.path)
+            } catch {
+                close(fd)
+                unlink(staging.path)
+                throw error
+            }
+        case .folder(let url):
+            self.format = .folder
+            let target = url.standardizedFileURL
+            displayName = target.path
+            let parent = target.deletingLastPathComponent()
+            self.spoolDirectory = spoolDirectory ?? parent
+            let staging = parent.appendingPathComponent(".\(target.lastPathComponent).kitbag-\(UUID().uuidString.prefix(8)).partial")
+            sink = try FolderSink(root: staging, mtime: stamp)
+            stagingURL = staging
+        }
+        do {
+            try writeEntry(path: ArchivePath.info, data: try Self.recordBytes(info))
+        } catch {
+            abandon()
+            throw error
+        }
+    }
+
+    deinit {
+        if state == .open || state == .failed { abandon() }
+    }
+
+    /// Pretty-printed JSON with sorted keys and a final newline: the form of `kitbag.json` and `manifest.json`.
+    static func recordBytes(_ value: some Encodable) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        var data = try encoder.encode(value)
+        data.append(0x0A)
+        return data
+    }
+
+    private func checkOpen() throws {
+        switch state {
+        case .open: return
+        case .sealed: throw ArchiveError.misuse("archive \(displayName) is already sealed; nothing more can be added")
+        case .abandoned: throw ArchiveError.misuse("archive \(displayName) was abandoned; nothing more can be added")
+        case .failed: throw ArchiveError.misuse("archive \(displayName) failed earlier and cannot be continued; start a new export")
+        }
+    }
+
+    private func claim(_ path: String) throws {
+        if let reason = EntryPath.problem(path) { throw ArchiveError.unsafePath(entry: path, reason: reason) }
+        if path == ArchivePath.manifest || (path == ArchivePath.info && !entries.isEmpty) {
+            throw ArchiveError.unsafePath(entry: path, reason: "the name is reserved for kitbag's own records")
+        }
+        if paths.contains(path) { throw ArchiveError.duplicatePath(entry: path) }
+    }
+
+    /// Streams one entry into the sink, hashing as it goes, and records it for the manifest.
+    private func writeEntry(
+        path: String, size: Int64, kind: String? = nil, count: Int? = nil,
+        chunks: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws {
+        try checkOpen()
+        try claim(path)
+        var hasher = SHA256()
+        var written: Int64 = 0
+        do {
+            try sink.beginEntry(path: path, size: size)
+            try chunks { buffer in
+                hasher.update(bufferPointer: buffer)
+                written += Int64(buffer.count)
+                try sink.write(buffer)
+            }
+            guard written == size else {
+                throw ArchiveError.library(archive: displayName, entry: path, message: "spool yielded \(written) bytes, expected \(size)")
+            }
+            try sink.finishEntry()
+        } catch {
+            state = .failed
+            throw error
+        }
+        paths.insert(path)
+        entries.append(Manifest.Entry(path: path, size: size, sha256: hasher.finalize().hexString, kind: kind, count: count))
+    }
+
+    private func writeEntry(path: String, data: Data) throws {
+        try writeEntry(path: path, size: Int64(data.count)) { body in
+            try data.withUnsafeBytes { try body($0) }
+        }
+    }
+
+    /// Opens a spool for one JSON Lines entry at `data/<kind>/<id>/<file>.jsonl`; nothing is written until `commit`.
+    public func jsonLines(container: ContainerRef, file: String, kind: String) throws -> JSONLinesSpool {
+        try checkOpen()
+        let path = ArchivePath.jsonLines(container: container, file: file)
+        try claim(path)
+        return JSONLinesSpool(path: path, kind: kind, directory: spoolDirectory, owner: self)
+    }
+
+    /// Writes a JSON Lines spool as the next entry.
+    public func commit(_ spool: JSONLinesSpool) throws {
+        guard spool.owner === self, !spool.committed else {
+            throw ArchiveError.misuse("JSON Lines spool \(spool.path) belongs to another writer or was already committed")
+        }
+        spool.committed = true
+        defer { spool.bytes.discard() }
+        try writeEntry(path: spool.path, size: spool.bytes.size, kind: spool.kind, count: spool.count) { body in
+            try spool.bytes.forEachChunk(body)
+        }
+    }
+
+    /// Writes a whole JSON Lines entry from values already in memory.
+    public func writeJSONLines(container: ContainerRef, file: String, kind: String, values: [JSONValue]) throws {
+        let spool = try jsonLines(container: container, file: file, kind: kind)
+        for value in values { try spool.append(value) }
+        try commit(spool)
+    }
+
+    /// Opens a spool for one attachment's bytes; `commit` stores it content-addressed.
+    public func attachmentSpool() throws -> AttachmentSpool {
+        try checkOpen()
+        return AttachmentSpool(directory: spoolDirectory, owner: self)
+    }
+
+    /// Stores the attachment at `attachments/sha256/<2 hex>/<64 hex>`, once per distinct content.
+    @discardableResult
+    public func commit(_ attachment: AttachmentSpool) throws -> StoredAttachment {
+        guard attachment.owner === self, !attachment.committed else {
+            throw ArchiveError.misuse("attachment spool belongs to another writer or was already committed")
+        }
+        attachment.committed = true
+        defer { attachment.bytes.discard() }
+        let digest = attachment.finalizeDigest()
+        if let stored = storedAttachments[digest] {
+            try checkOpen()
+            return stored
+        }
+        let stored = StoredAttachment(sha256: digest, path: ArchivePath.attachment(sha256: digest), size: attachment.bytes.size)
+        try writeEntry(path: stored.path, size: stored.size) { body in
+            try attachment.bytes.forEachChunk(body)
+        }
+        storedAttachments[digest] = stored
+        return stored
+    }
+
+    /// Stores attachment bytes already in memory (see `commit(_:)` for attachments).
+    @discardableResult
+    public func addAttachment(_ data: Data) throws -> StoredAttachment {
+        let spool = try attachmentSpool()
+        try spool.write(data)
+        return try commit(spool)
+    }
+
+    /// Adds any other file (renderings etc.) at a relative path.
+    public func addFile(path: String, data: Data) throws {
+        try writeEntry(path: path, data: data)
+    }
+
+    /// Writes `manifest.json` as the last entry, closes the archive and publishes it at the destination.
+    @discardableResult
+    public func seal(notExported: [NotExported], finishedAt: Date) throws -> Manifest {
+        try checkOpen()
+        var counts: [String: Int] = [:]
+        for entry in entries {
+            if let kind = entry.kind { counts[kind, default: 0] += entry.count ?? 0 }
+        }
+        let manifest = Manifest(
+            service: info.service, entries: entries, counts: counts, notExported: notExported, finishedAt: finishedAt)
+        do {
+            let data = try Self.recordBytes(manifest)
+            try checkOpen()
+            try sink.beginEntry(path: ArchivePath.manifest, size: Int64(data.count))
+            try data.withUnsafeBytes { try sink.write($0) }
+            try sink.finishEntry()
+            try sink.finish()
+            try publish()
+        } catch {
+            state = .failed
+            abandon()
+            throw error
+        }
+        state = .sealed
+        return manifest
+    }
+
+    private func publish() throws {
+        if let output, output.closeOnFinish {
+            if fsync(output.fd) != 0 || close(output.fd) != 0 {
+                self.output = nil
+                throw ArchiveError.io(path: displayName, message: "cannot finish writing: \(LibArchive.errnoMessage())")
+            }
+            self.output = nil
+        }
+        guard let staging = stagingURL else { return }
+        switch destination {
+        case .file(let url):
+            if rename(staging.path, url.path) != 0 {
+                throw ArchiveError.io(path: url.path, message: "cannot move the finished archive into place: \(LibArchive.errnoMessage())")
+            }
+        case .folder(let url):
+            let target = url.standardizedFileURL
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: target.path, isDirectory: &isDir) {
+                // Move the old tree aside, put the new one in place, then delete the old one.
+                let old = target.deletingLastPathComponent()
+                    .appendingPathComponent(".\(target.lastPathComponent).kitbag-\(UUID().uuidString.prefix(8)).old")
+                if rename(target.path, old.path) != 0 {
+                    throw ArchiveError.io(path: target.path, message: "cannot replace the existing folder: \(LibArchive.errnoMessage())")
+                }
+                if rename(staging.path, target.path) != 0 {
+                    let message = LibArchive.errnoMessage()
+                    _ = rename(old.path, target.path)
+                    throw ArchiveError.io(path: target.path, message: "cannot move the finished folder into place: \(message)")
+                }
+                try? FileManager.default.removeItem(at: old)
+            } else if rename(staging.path, target.path) != 0 {
+                throw ArchiveError.io(path: target.path, message: "cannot move the finished folder into place: \(LibArchive.errnoMessage())")
+            }
+        case .standardOutput:
+            break
+        }
+        stagingURL = nil
+    }
+
+    /// Closes without a manifest and removes the partial output (a stream to stdout simply ends without one).
+    public func abandon() {
+        if state == .sealed || state == .abandoned { return }
+        state = .abandoned
+        if case .standardOutput = destination {
+            try? sink.finish()
+        } else {
+            sink.release()
+        }
+        if let output, output.closeOnFinish { close(output.fd) }
+        output = nil
+        if let staging = stagingURL {
+            try? FileManager.default.removeItem(at: staging)
+            stagingURL = nil
+        }
+    }
+
+    /// The manifest entries written so far, in order.
+    public var writtenEntries: [Manifest.Entry] { entries }
+}
+
