@@ -9,9 +9,11 @@ public struct KinopioConnection: Sendable {
     public let client: APIClient
 
     /// Reads `KINOPIO_API_KEY` (or the given key) and builds a rate-limited client (5 requests/s, 30 s after a 429).
+    /// `requestsPerSecond` overrides the documented 5/s (0 turns pacing off: for local sandboxes only).
     public init(
         baseURL: String?, apiKey: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-        rateLimited: Bool = true, retry: RetryPolicy? = nil, logger: Logger, progress: ProgressReporter? = nil
+        rateLimited: Bool = true, requestsPerSecond: Double? = nil, retry: RetryPolicy? = nil, logger: Logger,
+        progress: ProgressReporter? = nil
     ) throws {
         let base = baseURL ?? environment["KINOPIO_BASE_URL"] ?? KinopioSchema.defaultBaseURL
         guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil
@@ -29,8 +31,12 @@ public struct KinopioConnection: Sendable {
             credentialHint: "set \(KinopioSchema.apiKeyVariable) to a valid API key (User → Settings → Account → Developer Info)")
         var policy = retry ?? RetryPolicy()
         if retry == nil { policy.penaltyAfter429 = .seconds(30) }
+        var limit: RateLimit? = rateLimited ? .kinopio : nil
+        if let rps = requestsPerSecond {
+            limit = rps > 0 ? RateLimit(requestsPerSecond: rps, burst: 1, maxPerWindow: max(1, Int(rps))) : nil
+        }
         client = APIClient(
-            endpoint: endpoint, rateLimit: rateLimited ? .kinopio : nil, retry: policy, logger: logger,
+            endpoint: endpoint, rateLimit: limit, retry: policy, logger: logger,
             progress: progress, errorMessage: KinopioConnection.errorMessage)
     }
 

@@ -171,7 +171,10 @@ public final class KinopioImporter: @unchecked Sendable {
 
     /// Splits source ids into those already created in the target and those still to create. Planned ids
     /// from an interrupted run are looked up in the target first (`exists`), so nothing is created twice.
-    func pending(kind: String, sources: [String], exists: ([String]) async throws -> Set<String>) async throws -> [String] {
+    func pending(
+        kind: String, sources: [String], exists: ([String]) async throws -> Set<String>,
+        confirmed onConfirmed: ([String]) throws -> Void = { _ in }
+    ) async throws -> [String] {
         guard let journal, !dryRun else { return sources }
         let entries = try journal.entries(kind: kind)
         var todo: [String] = []
@@ -179,8 +182,8 @@ public final class KinopioImporter: @unchecked Sendable {
         for s in sources {
             switch entries[s]?.state {
             case .created: summary.alreadyPresent[kind, default: 0] += 1
-            case .planned: unsure.append(s)
-            case nil: todo.append(s)
+            case .attempted: unsure.append(s)
+            case .planned, nil: todo.append(s)
             }
         }
         if !unsure.isEmpty {
@@ -195,8 +198,15 @@ public final class KinopioImporter: @unchecked Sendable {
                 }
             }
             try journal.markCreated(kind: kind, confirmed)
+            try onConfirmed(confirmed.map(\.sourceID))
         }
         return todo
+    }
+
+    /// Notes in the journal that the request creating these entities is about to be sent.
+    func recordAttempt(_ kind: String, _ sources: [String]) throws {
+        guard let journal, !dryRun else { return }
+        try journal.markAttempted(kind: kind, sourceIDs: sources)
     }
 
     func recordCreated(_ kind: String, _ sources: [String]) throws {
@@ -263,6 +273,7 @@ public final class KinopioImporter: @unchecked Sendable {
             return (space.id, .object(o))
         }
         for chunk in bodies.chunked(batchSize) {
+            try recordAttempt("space", chunk.map(\.0))
             _ = try await send(
                 APIRequest(method: .POST, path: "/space", body: .array(chunk.map(\.1)), route: "POST /space"))
             try recordCreated("space", chunk.map(\.0))
@@ -341,6 +352,7 @@ public final class KinopioImporter: @unchecked Sendable {
         for box in boxes {
             guard let source = box["id"]?.idString, boxTodo.contains(source), let b = body(box, kind: "box", space: space)
             else { continue }
+            try recordAttempt("box", [source])
             _ = try await send(APIRequest(method: .POST, path: "/box", body: b, route: "POST /box"))
             try recordCreated("box", [source])
         }
@@ -379,13 +391,17 @@ public final class KinopioImporter: @unchecked Sendable {
         decorate: (String, inout JSONValue) -> Void = { _, _ in },
         created: ([String]) throws -> Void = { _ in }
     ) async throws {
-        let todo = Set(try await pending(kind: kind, sources: values.compactMap { $0["id"]?.idString }, exists: exists))
+        // Entities found in the target from an interrupted run count as created, with what came along with them.
+        let todo = Set(
+            try await pending(
+                kind: kind, sources: values.compactMap { $0["id"]?.idString }, exists: exists, confirmed: created))
         let bodies: [(String, JSONValue)] = values.compactMap { v in
             guard let s = v["id"]?.idString, todo.contains(s), var b = body(v, kind: kind, space: space) else { return nil }
             decorate(s, &b)
             return (s, b)
         }
         for chunk in bodies.chunked(batchSize) {
+            try recordAttempt(kind, chunk.map(\.0))
             let answer = try await send(
                 APIRequest(method: .POST, path: path, body: .array(chunk.map(\.1)), route: route))
             if let answer { try checkIDsKept(answer, sent: chunk.map(\.1), route: route) }

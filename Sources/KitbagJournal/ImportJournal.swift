@@ -26,6 +26,8 @@ public enum JournalState: Int, Sendable, Codable {
     case planned = 0
     /// The target answered: the entity exists there.
     case created = 1
+    /// The request that creates it was sent; whether it arrived is not known until the target is asked.
+    case attempted = 2
 }
 
 /// One source id → target id mapping.
@@ -181,6 +183,19 @@ public final class ImportJournal: Sendable {
         }
     }
 
+    /// Marks planned entities as sent, just before the request that creates them goes out. A rerun asks the
+    /// target about attempted entities only; planned ones were never sent and are simply created.
+    public func markAttempted(kind: String, sourceIDs: [String]) throws {
+        let now = Timestamp.string(Date())
+        try db.write { db in
+            for id in sourceIDs {
+                try db.execute(
+                    sql: "UPDATE mapping SET state = 2, updated_at = ? WHERE kind = ? AND source_id = ? AND state = 0",
+                    arguments: [now, kind, id])
+            }
+        }
+    }
+
     /// Records that a follow-up step (e.g. `remove-card`) was done for a source entity.
     public func markStep(_ name: String, sourceIDs: [String]) throws {
         try db.write { db in
@@ -202,6 +217,7 @@ public final class ImportJournal: Sendable {
     public func counts() throws -> [String: (planned: Int, created: Int)] {
         try db.read { db in
             var out: [String: (planned: Int, created: Int)] = [:]
+            // Attempted entities count as planned until the target confirms them.
             for row in try Row.fetchAll(db, sql: "SELECT kind, state, COUNT(*) AS n FROM mapping GROUP BY kind, state") {
                 let kind: String = row["kind"]
                 let state: Int = row["state"]

@@ -73,3 +73,19 @@ func formatRequests(_ requests: [String: Int]) -> String {
     let parts = requests.keys.sorted().map { "\($0) ×\(requests[$0]!)" }.joined(separator: ", ")
     return "\(total) (\(parts))"
 }
+
+/// Where the service is and how fast kitbag may talk to it.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "API base URL (default: the service's public API; KINOPIO_BASE_URL also works).")
+    var baseURL: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Requests per second (default: the service's documented limit, Kinopio 5). 0 turns pacing off: only for local sandboxes.",
+            valueName: "N"))
+    var rateLimit: Double?
+
+    func validate() throws {
+        if let r = rateLimit, r < 0 || !r.isFinite { throw ValidationError("--rate-limit takes a number of requests per second, 0 or more.") }
+    }
+}

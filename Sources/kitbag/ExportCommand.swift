@@ -16,8 +16,7 @@ struct ExportCommand: AsyncParsableCommand {
     @Argument(help: "Service to export from: kinopio.")
     var service: ServiceName
 
-    @Option(help: "API base URL (default: the service's public API; KINOPIO_BASE_URL also works).")
-    var baseURL: String?
+    @OptionGroup var connectionOptions: ConnectionOptions
 
     @Option(name: .customLong("space"), help: "Export only this space (repeatable).")
     var spaces: [String] = []
@@ -33,7 +32,8 @@ struct ExportCommand: AsyncParsableCommand {
             }
             let progress = global.progress
             let connection = try KinopioConnection(
-                baseURL: baseURL, apiKey: nil, logger: global.makeLogger("kitbag.kinopio"), progress: progress)
+                baseURL: connectionOptions.baseURL, apiKey: nil, requestsPerSecond: connectionOptions.rateLimit,
+                logger: global.makeLogger("kitbag.kinopio"), progress: progress)
             defer { Task { await connection.shutdown() } }
             let user = try await connection.currentUser()
             let account = KinopioExporter.account(of: user)

@@ -19,8 +19,7 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(name: .customLong("to"), help: "Service to import into: kinopio.")
     var service: ServiceName
 
-    @Option(help: "API base URL of the target (default: the service's public API).")
-    var baseURL: String?
+    @OptionGroup var connectionOptions: ConnectionOptions
 
     @Option(help: "Journal file (SQLite). Default: ARCHIVE.journal.sqlite beside the archive.")
     var journal: String?
@@ -44,7 +43,8 @@ struct ImportCommand: AsyncParsableCommand {
             }
             let progress = global.progress
             let connection = try KinopioConnection(
-                baseURL: baseURL, apiKey: nil, logger: global.makeLogger("kitbag.kinopio"), progress: progress)
+                baseURL: connectionOptions.baseURL, apiKey: nil, requestsPerSecond: connectionOptions.rateLimit,
+                logger: global.makeLogger("kitbag.kinopio"), progress: progress)
             defer { Task { await connection.shutdown() } }
             let summary = try await KinopioJobs.importArchive(
                 URL(fileURLWithPath: archive), connection: connection, journalURL: journal.map { URL(fileURLWithPath: $0) },

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import KitbagCore
 
 @main
@@ -15,4 +16,23 @@ struct KitbagCommand: AsyncParsableCommand {
             DemoCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self, ListCommand.self,
             SandboxCommand.self,
         ])
+
+    /// Parses and runs, mapping command-line mistakes to exit status 2 (swift-argument-parser's default is 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }

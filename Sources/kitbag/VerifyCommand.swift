@@ -15,6 +15,10 @@ struct VerifyCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        guard FileManager.default.fileExists(atPath: archive) else {
+            printError("\(archive): no such file or folder; check the path")
+            throw ExitCode(ExitStatus.failure.rawValue)
+        }
         let report = ArchiveVerifier.verify(URL(fileURLWithPath: archive))
         if global.json {
             try printJSON(report)

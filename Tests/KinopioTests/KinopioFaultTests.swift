@@ -166,7 +166,7 @@ import Testing
         #expect(!files.isEmpty)
         for f in files {
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: folder.appendingPathComponent(f).path, isDirectory: &isDir)
+            _ = FileManager.default.fileExists(atPath: folder.appendingPathComponent(f).path, isDirectory: &isDir)
             if isDir.boolValue { continue }
             let text = String(decoding: try Data(contentsOf: folder.appendingPathComponent(f)), as: UTF8.self)
             #expect(!text.contains(Fixture.sourceKey), "\(f) contains the API key")

@@ -34,8 +34,10 @@ enum CLI {
         var out: String { String(decoding: stdout, as: UTF8.self) }
     }
 
+    /// Starts the binary; `exited` completes when it ends (without blocking a thread of the async pool).
     static func start(_ args: [String], env: [String: String] = [:], cwd: URL? = nil) throws -> (Process, Pipe, Pipe) {
         let p = Process()
+        p.terminationHandler = { ended in Exits.shared.signal(ended.processIdentifier) }
         p.executableURL = binary
         p.arguments = args
         var e = ProcessInfo.processInfo.environment
@@ -55,11 +57,20 @@ enum CLI {
     static func run(_ args: [String], env: [String: String] = [:], cwd: URL? = nil) async throws -> Result {
         let (p, out, err) = try start(args, env: env, cwd: cwd)
         // Read both pipes while the child runs, so a large stdout cannot block it.
-        async let o = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let e = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        async let o = readToEnd(out.fileHandleForReading)
+        async let e = readToEnd(err.fileHandleForReading)
         let (stdout, stderr) = await (o, e)
-        p.waitUntilExit()
+        await Exits.shared.wait(p)
         return Result(status: p.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Reads a pipe to its end on a thread of its own: blocking reads must not hold the async thread pool,
+    /// which also serves the in-process sandbox the child talks to.
+    static func readToEnd(_ handle: FileHandle) async -> Data {
+        await withCheckedContinuation { (c: CheckedContinuation<Data, Never>) in
+            let t = Thread { c.resume(returning: handle.readDataToEndOfFile()) }
+            t.start()
+        }
     }
 
     static func tempDir() throws -> URL {
@@ -74,6 +85,41 @@ enum CLI {
         o.credentials = [key]
         o.rateLimit = false
         return try await KinopioSandbox.start(o, logger: Logger(label: "cli-tests"))
+    }
+}
+
+/// Child processes that ended, and the tasks waiting for them.
+final class Exits: @unchecked Sendable {
+    static let shared = Exits()
+    private let lock = NSLock()
+    private var ended: Set<Int32> = []
+    private var waiting: [Int32: CheckedContinuation<Void, Never>] = [:]
+
+    func signal(_ pid: Int32) {
+        lock.lock()
+        if let c = waiting.removeValue(forKey: pid) {
+            lock.unlock()
+            c.resume()
+        } else {
+            ended.insert(pid)
+            lock.unlock()
+        }
+    }
+
+    func wait(_ p: Process) async {
+        let pid = p.processIdentifier
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if ended.remove(pid) != nil {
+                lock.unlock()
+                c.resume()
+            } else {
+                waiting[pid] = c
+                lock.unlock()
+            }
+        }
+        // terminationStatus is set once the handler has run; give Foundation a moment to record it.
+        while p.isRunning { try? await Task.sleep(for: .milliseconds(1)) }
     }
 }
 
@@ -161,8 +207,8 @@ enum CLI {
         let pipe = Pipe()
         list.standardOutput = pipe
         try list.run()
-        let names = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        list.waitUntilExit()
+        let names = String(decoding: await CLI.readToEnd(pipe.fileHandleForReading), as: UTF8.self)
+        while list.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         #expect(list.terminationStatus == 0)
         let lines = names.split(separator: "\n")
         #expect(lines.first == "kitbag.json")
@@ -184,7 +230,7 @@ enum CLI {
         let journal = dir.appendingPathComponent("j.sqlite").path
         let args = [
             "import", archive, "--to", "kinopio", "--base-url", target.baseURL.absoluteString, "--journal", journal,
-            "--batch-size", "10", "-q",
+            "--batch-size", "10", "--rate-limit", "0", "-q",
         ]
         let env = ["KINOPIO_API_KEY": "cli-target-key-77"]
         let (p, _, _) = try CLI.start(args, env: env)
@@ -192,7 +238,7 @@ enum CLI {
             try await Task.sleep(for: .milliseconds(5))
         }
         kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        await Exits.shared.wait(p)
         #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed midway")
 
         let rerun = try await CLI.run(args + ["--json"], env: env)

@@ -42,6 +42,19 @@ import Testing
         #expect(error?.description.contains("use a new --journal file") == true)
     }
 
+    @Test func onlyPlannedEntriesBecomeAttemptedAndCreatedOnesStayCreated() throws {
+        let url = tempFile()
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        let j = try ImportJournal(url: url, binding: binding)
+        try j.plan(kind: "card", [("a", "A"), ("b", "B"), ("c", "C")])
+        try j.markCreated(kind: "card", [("a", "A")])
+        try j.markAttempted(kind: "card", sourceIDs: ["a", "b"])
+        let e = try j.entries(kind: "card")
+        #expect(e["a"]?.state == .created)
+        #expect(e["b"]?.state == .attempted)
+        #expect(e["c"]?.state == .planned)
+    }
+
     @Test func stepsAreRecordedOnce() throws {
         let url = tempFile()
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }

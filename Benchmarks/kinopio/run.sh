@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Kinopio benchmark: requests versus the minimum the documented batch sizes allow, export and import time
+# for a generated account with the rate limit off, and use of the 5 requests/s budget with it on.
+#
+#   bash Benchmarks/kinopio/run.sh [CARDS] [CONFIG]     # defaults: 10000 cards, release build
+#
+# Needs: a built kitbag (swift build -c CONFIG), python3, /usr/bin/time (Debian package "time").
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CARDS=${1:-10000}
+CONFIG=${2:-release}
+BIN=".build/$CONFIG/kitbag"
+[ -x "$BIN" ] || swift build -c "$CONFIG" --product kitbag
+command -v /usr/bin/time >/dev/null || { echo "install the Debian package 'time'"; exit 1; }
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+start_sandbox() { # name seed extra-flags…
+  local name=$1 seed=$2; shift 2
+  "$BIN" sandbox kinopio --seed "$seed" --api-key "bench-$name" -q "$@" > "$WORK/$name.url" 2>"$WORK/$name.log" &
+  for _ in $(seq 100); do [ -s "$WORK/$name.url" ] && break; sleep 0.1; done
+  head -n1 "$WORK/$name.url"
+}
+
+measure() { # label json-out command…
+  local label=$1 out=$2; shift 2
+  /usr/bin/time -v -o "$WORK/$label.time" "$@" > "$out"
+  local wall rss
+  wall=$(grep "Elapsed (wall clock)" "$WORK/$label.time" | awk '{print $NF}')
+  rss=$(grep "Maximum resident set size" "$WORK/$label.time" | awk '{print $NF}')
+  echo "$label: wall $wall, peak RSS $((rss / 1024)) MiB"
+}
+
+echo "# kitbag Kinopio benchmark — $CARDS cards, $CONFIG build, $(nproc) cores, $(uname -sr)"
+SRC=$(start_sandbox src "$CARDS" --no-rate-limit)
+DST=$(start_sandbox dst empty --no-rate-limit)
+measure "export (rate limit off)" "$WORK/export.json" \
+  env KINOPIO_API_KEY=bench-src "$BIN" export kinopio --base-url "$SRC" --rate-limit 0 -o "$WORK/a.tar.zst" --json
+measure "import (rate limit off)" "$WORK/import.json" \
+  env KINOPIO_API_KEY=bench-dst "$BIN" import "$WORK/a.tar.zst" --to kinopio --base-url "$DST" --rate-limit 0 --journal "$WORK/j.sqlite" --json
+
+python3 - "$WORK/export.json" "$WORK/import.json" <<'PY'
+import json, math, sys
+e = json.load(open(sys.argv[1])); i = json.load(open(sys.argv[2]))
+c = e["counts"]; spaces = c.get("space", 0)
+req_e = sum(e["requests"].values())
+# GET /user, 4 account lists, 3 space lists + inbox, /space/multiple pages of 60, removedCards per space.
+min_e = 1 + 4 + 4 + math.ceil(spaces / 60) + spaces
+print(f"export: {sum(c.values())} entities, {e['bytes']} bytes, {e['seconds']:.2f} s, "
+      f"{sum(c.values())/max(e['seconds'],1e-9):.0f} entities/s; requests {req_e} vs minimum {min_e} ({req_e/min_e:.2f}x)")
+for r, n in sorted(e["requests"].items()): print(f"  {r}: {n}")
+created = i["created"]; req_i = sum(i["requests"].values())
+# Per space: cards in batches of 100, connection types and connections in one batch each; boxes one by one;
+# spaces in batches of 100; GET /user once; one DELETE per removed card/space.
+cards_per_space = (c.get("card", 0) + c.get("removedCard", 0)) / max(spaces, 1)
+min_i = (1 + math.ceil(spaces / 100) + spaces * math.ceil(cards_per_space / 100)
+         + (spaces if c.get("connectionType") else 0) + (spaces if c.get("connection") else 0)
+         + c.get("box", 0) + c.get("removedCard", 0))
+print(f"import: created {sum(created.values())} entities; requests {req_i} vs minimum {min_i} ({req_i/max(min_i,1):.2f}x)")
+for r, n in sorted(i["requests"].items()): print(f"  {r}: {n}")
+PY
+
+# With the sandbox's real 5 requests/s limit: how much of the budget does kitbag use, and does it ever draw a 429?
+SRC2=$(start_sandbox src2 "$CARDS")
+measure "export (rate limit on)" "$WORK/export2.json" \
+  env KINOPIO_API_KEY=bench-src2 "$BIN" export kinopio --base-url "$SRC2" -o "$WORK/b.tar.zst" --json
+python3 - "$WORK/export2.json" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1])); n = sum(e["requests"].values())
+print(f"rate limit on: {n} requests in {e['seconds']:.2f} s = {n/e['seconds']:.2f} requests/s "
+      f"({100*n/e['seconds']/5:.0f} % of the 5 requests/s budget)")
+PY
+if grep -q '"429"\|429' "$WORK/export2.json"; then echo "note: a 429 appears in the report"; fi
+cmp -s <(python3 -c 'import json,sys;print(sorted(json.load(open(sys.argv[1]))["counts"].items()))' "$WORK/export.json") \
+       <(python3 -c 'import json,sys;print(sorted(json.load(open(sys.argv[1]))["counts"].items()))' "$WORK/export2.json") \
+  && echo "both exports hold the same counts"
