@@ -164,23 +164,23 @@ public final class JSONLinesSequence: AsyncSequence, AsyncIteratorProtocol, Sequ
         }
     }
 
+    private static let chunkSize = 256 << 10
+    /// Read buffer, allocated once per sequence.
+    private var scratch = [UInt8](repeating: 0, count: JSONLinesSequence.chunkSize)
+
     private func fill() throws {
         if start > 0 {
             buffer.removeSubrange(0..<start)
             start = 0
         }
-        let chunk = 256 << 10
-        let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: chunk))
         var n: Int
         repeat {
-            n = buffer.withUnsafeMutableBytes { posixRead(fd, $0.baseAddress! + old, chunk) }
+            n = scratch.withUnsafeMutableBytes { posixRead(fd, $0.baseAddress!, Self.chunkSize) }
         } while n < 0 && errno == EINTR
         if n < 0 {
-            buffer.removeSubrange(old...)
             throw ArchiveError.io(path: entry, message: "cannot read: \(LibArchive.errnoMessage())")
         }
-        buffer.removeSubrange((old + n)...)
+        buffer.append(contentsOf: scratch[0..<n])
         if n == 0 { atEnd = true }
     }
 }
