@@ -91,6 +91,7 @@ public struct KinopioExporter: Sendable {
             index += chunk.count
             let fetched = try await fetchSpaces(chunk)
             for id in chunk {
+                let bytesBefore = writer.bytesWritten
                 let container = KinopioSchema.container(space: id)
                 if let space = fetched[id] {
                     try await writeSpace(space, id: id, into: writer, notExported: &notExported)
@@ -103,7 +104,7 @@ public struct KinopioExporter: Sendable {
                 } else {
                     throw UserError("kinopio: space \(id) was not found or is not readable with this API key")
                 }
-                progress.advance(items: 1)
+                progress.advance(items: 1, bytes: writer.bytesWritten - bytesBefore)
             }
         }
         return notExported
@@ -153,11 +154,9 @@ public struct KinopioExporter: Sendable {
             }
         }
         try writer.writeJSONLines(container: container, file: "space", kind: "space", values: [.object(meta)])
-        var bytes: Int64 = 0
         for a in arrays {
             try writer.writeJSONLines(
                 container: container, file: a.file, kind: a.kind, values: KinopioSchema.sortedByID(a.values))
-            bytes += Int64(a.values.count)
         }
 
         do {
@@ -171,7 +170,6 @@ public struct KinopioExporter: Sendable {
             notExported.append(
                 NotExported(kind: "removedCard", container: id, reason: "only editors of the space can list its removed cards"))
         }
-        progress.advance(items: 0, bytes: 0)
     }
 }
 

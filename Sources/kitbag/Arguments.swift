@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KitbagArchive
+import Kinopio
 import KitbagCore
 
 extension ServiceName: ExpressibleByArgument {}
@@ -84,6 +85,18 @@ struct ConnectionOptions: ParsableArguments {
             "Requests per second (default: the service's documented limit, Kinopio 5). 0 turns pacing off: only for local sandboxes.",
             valueName: "N"))
     var rateLimit: Double?
+
+    /// The Kinopio connection these options describe (the only connector so far); other services are a usage error.
+    func kinopio(_ service: ServiceName, doing verb: String, global: GlobalOptions, progress: ProgressReporter) throws
+        -> KinopioConnection
+    {
+        guard service == .kinopio else {
+            throw UserError("\(verb) \(service.rawValue) is not supported in kitbag \(Kitbag.version) yet", exitStatus: .usage)
+        }
+        return try KinopioConnection(
+            baseURL: baseURL, apiKey: nil, requestsPerSecond: rateLimit, logger: global.makeLogger("kitbag.kinopio"),
+            progress: progress)
+    }
 
     func validate() throws {
         if let r = rateLimit, r < 0 || !r.isFinite { throw ValidationError("--rate-limit takes a number of requests per second, 0 or more.") }

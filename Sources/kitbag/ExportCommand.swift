@@ -27,14 +27,8 @@ struct ExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            guard service == .kinopio else {
-                throw UserError("exporting \(service.rawValue) is not supported in kitbag \(Kitbag.version) yet", exitStatus: .usage)
-            }
             let progress = global.progress
-            let connection = try KinopioConnection(
-                baseURL: connectionOptions.baseURL, apiKey: nil, requestsPerSecond: connectionOptions.rateLimit,
-                logger: global.makeLogger("kitbag.kinopio"), progress: progress)
-            defer { Task { await connection.shutdown() } }
+            let connection = try connectionOptions.kinopio(service, doing: "exporting", global: global, progress: progress)
             let user = try await connection.currentUser()
             let account = KinopioExporter.account(of: user)
             let now = Date()

@@ -38,14 +38,8 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            guard service == .kinopio else {
-                throw UserError("importing into \(service.rawValue) is not supported in kitbag \(Kitbag.version) yet", exitStatus: .usage)
-            }
             let progress = global.progress
-            let connection = try KinopioConnection(
-                baseURL: connectionOptions.baseURL, apiKey: nil, requestsPerSecond: connectionOptions.rateLimit,
-                logger: global.makeLogger("kitbag.kinopio"), progress: progress)
-            defer { Task { await connection.shutdown() } }
+            let connection = try connectionOptions.kinopio(service, doing: "importing into", global: global, progress: progress)
             let summary = try await KinopioJobs.importArchive(
                 URL(fileURLWithPath: archive), connection: connection, journalURL: journal.map { URL(fileURLWithPath: $0) },
                 dryRun: dryRun, progress: progress, batchSize: batchSize)
