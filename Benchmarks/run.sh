@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs every benchmark; see Benchmarks/README.md.
+set -euo pipefail
+cd "$(dirname "$0")"
+bash kinopio/run.sh "${CARDS:-10000}" "${CONFIG:-release}"
+bash archive/run.sh
