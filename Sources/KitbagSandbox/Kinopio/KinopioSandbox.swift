@@ -1,0 +1,151 @@
+import Foundation
+import Hummingbird
+import KitbagCore
+import Logging
+
+/// A local emulator of the Kinopio API (https://api.kinopio.club), written from the public API
+/// page and the collected API facts only.
+public enum KinopioSandbox {
+    /// API key of the seeded collaborator when `credentials` has no second entry.
+    public static let defaultCollaboratorKey = "sandbox-kinopio-collaborator-key"
+    /// API key of the seeded outsider (a user who owns nothing and collaborates on nothing)
+    /// when `credentials` has no third entry.
+    public static let defaultOutsiderKey = "sandbox-kinopio-outsider-key"
+
+    /// Seeds the state, binds, and returns once the server listens (real port in `baseURL`).
+    /// The default logger only reports warnings and errors.
+    public static func start(
+        _ options: SandboxOptions, logger: Logger = SandboxServer.quietLogger("kitbag.sandbox.kinopio")
+    ) async throws -> RunningSandbox {
+        let state = KinopioSeeder.state(seed: options.seed, credentials: options.credentials)
+        let store = KinopioStore(state: state)
+        return try await SandboxServer.start(
+            options: options, router: SandboxRouter(routes: routes(store)), dialect: KinopioDialect(),
+            logger: logger, snapshot: { await store.snapshot() })
+    }
+
+    static func routes(_ store: KinopioStore) -> [SandboxRoute] {
+        typealias R = SandboxRoute
+        func read(_ method: HTTPRequest.Method, _ path: String,
+                  _ body: @escaping @Sendable (KinopioState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply) -> R {
+            R(method, path) { request throws(SandboxHTTPError) in try await store.read(request, body) }
+        }
+        func write(_ method: HTTPRequest.Method, _ path: String,
+                   _ body: @escaping @Sendable (inout KinopioState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply) -> R {
+            R(method, path) { request throws(SandboxHTTPError) in try await store.write(request, body) }
+        }
+        return [
+            read(.get, "/") { s, r in s.root(r) },
+            // Users
+            read(.get, "/user") { s, r throws(SandboxHTTPError) in try s.getUser(r) },
+            read(.get, "/user/public/:userId") { s, r throws(SandboxHTTPError) in try s.getPublicUser(r) },
+            read(.get, "/user/public/multiple") { s, r throws(SandboxHTTPError) in try s.getPublicUsers(r) },
+            read(.get, "/user/public/explore-spaces/:userId") { s, r throws(SandboxHTTPError) in try s.getExploreSpaces(r) },
+            read(.get, "/user/spaces") { s, r throws(SandboxHTTPError) in try s.getUserSpaces(r) },
+            read(.get, "/user/journal-spaces") { s, r throws(SandboxHTTPError) in try s.getJournalSpaces(r) },
+            read(.get, "/user/removed-spaces") { s, r throws(SandboxHTTPError) in try s.getRemovedSpaces(r) },
+            read(.get, "/user/inbox-space") { s, r throws(SandboxHTTPError) in try s.getInboxSpaceInfo(r) },
+            read(.get, "/user/tags") { s, r throws(SandboxHTTPError) in try s.getUserTags(r) },
+            read(.get, "/user/favorite-spaces") { s, r throws(SandboxHTTPError) in try s.getFavoriteSpaces(r) },
+            read(.get, "/user/favorite-users") { s, r throws(SandboxHTTPError) in try s.getFavoriteUsers(r) },
+            read(.get, "/user/favorite-colors") { s, r throws(SandboxHTTPError) in try s.getFavoriteColors(r) },
+            read(.get, "/user/ai-images") { s, r throws(SandboxHTTPError) in try s.getAIImages(r) },
+            write(.patch, "/user") { s, r throws(SandboxHTTPError) in try s.patchUser(r) },
+            // Spaces
+            read(.get, "/space/:spaceId") { s, r throws(SandboxHTTPError) in try s.getSpace(r) },
+            read(.get, "/space/multiple") { s, r throws(SandboxHTTPError) in try s.getSpaces(r) },
+            read(.get, "/space/:spaceId/removedCards") { s, r throws(SandboxHTTPError) in try s.getRemovedCards(r) },
+            read(.get, "/space/inbox") { s, r throws(SandboxHTTPError) in try s.getInboxSpace(r) },
+            write(.post, "/space") { s, r throws(SandboxHTTPError) in try s.postSpace(r) },
+            write(.patch, "/space") { s, r throws(SandboxHTTPError) in try s.patchSpace(r) },
+            write(.patch, "/space/restore") { s, r throws(SandboxHTTPError) in try s.setSpacesRemoved(r, removed: false) },
+            write(.delete, "/space") { s, r throws(SandboxHTTPError) in try s.setSpacesRemoved(r, removed: true) },
+            write(.delete, "/space/permanent") { s, r throws(SandboxHTTPError) in try s.deleteSpacesPermanently(r) },
+            write(.delete, "/space/collaborator") { s, r throws(SandboxHTTPError) in try s.removeCollaborator(r) },
+            // Cards
+            read(.get, "/card/:cardId") { s, r throws(SandboxHTTPError) in try s.getCard(r) },
+            read(.get, "/card/multiple") { s, r throws(SandboxHTTPError) in try s.getCards(r) },
+            read(.get, "/card/by-tag-name/:tagName") { s, r throws(SandboxHTTPError) in try s.getCardsByTagName(r) },
+            read(.get, "/card/by-link-to-space/:spaceId") { s, r throws(SandboxHTTPError) in try s.getCardsByLinkToSpace(r) },
+            read(.post, "/card/search") { s, r throws(SandboxHTTPError) in try s.searchCards(r) },
+            write(.post, "/card") { s, r throws(SandboxHTTPError) in try s.postCard(r) },
+            write(.post, "/card/multiple") { s, r throws(SandboxHTTPError) in try s.postCards(r) },
+            write(.post, "/card/to-inbox") { s, r throws(SandboxHTTPError) in try s.postCardToInbox(r) },
+            write(.patch, "/card") { s, r throws(SandboxHTTPError) in try s.patchCards(r, multiple: false) },
+            write(.patch, "/card/multiple") { s, r throws(SandboxHTTPError) in try s.patchCards(r, multiple: true) },
+            write(.patch, "/card/update-counter") { s, r throws(SandboxHTTPError) in try s.updateCounter(r) },
+            write(.patch, "/card/restore") { s, r throws(SandboxHTTPError) in try s.changeCards(r, action: .restore) },
+            write(.delete, "/card") { s, r throws(SandboxHTTPError) in try s.changeCards(r, action: .remove) },
+            write(.delete, "/card/permanent") { s, r throws(SandboxHTTPError) in try s.changeCards(r, action: .deletePermanently) },
+            // Connections
+            read(.get, "/connection/:connectionId") { s, r throws(SandboxHTTPError) in
+                try s.getItem(r, kind: .connection, parameter: "connectionId")
+            },
+            write(.post, "/connection") { s, r throws(SandboxHTTPError) in try s.postItems(r, kind: .connection) },
+            write(.patch, "/connection") { s, r throws(SandboxHTTPError) in try s.patchItems(r, kind: .connection) },
+            write(.delete, "/connection") { s, r throws(SandboxHTTPError) in try s.deleteItems(r, kind: .connection) },
+            // Connection types
+            read(.get, "/connection-type/:connectionTypeId") { s, r throws(SandboxHTTPError) in
+                try s.getItem(r, kind: .connectionType, parameter: "connectionTypeId")
+            },
+            write(.post, "/connection-type") { s, r throws(SandboxHTTPError) in try s.postItems(r, kind: .connectionType) },
+            write(.patch, "/connection-type") { s, r throws(SandboxHTTPError) in try s.patchItems(r, kind: .connectionType) },
+            write(.delete, "/connection-type") { s, r throws(SandboxHTTPError) in try s.deleteItems(r, kind: .connectionType) },
+            // Boxes
+            read(.get, "/box/:boxId") { s, r throws(SandboxHTTPError) in try s.getItem(r, kind: .box, parameter: "boxId") },
+            write(.post, "/box") { s, r throws(SandboxHTTPError) in try s.postItems(r, kind: .box) },
+            write(.patch, "/box") { s, r throws(SandboxHTTPError) in try s.patchItems(r, kind: .box) },
+            write(.delete, "/box") { s, r throws(SandboxHTTPError) in try s.deleteItems(r, kind: .box) },
+            // Tags
+            read(.get, "/tags/:tagName") { s, r throws(SandboxHTTPError) in try s.getTagsByName(r) },
+            read(.get, "/tags/by-card/:cardId") { s, r throws(SandboxHTTPError) in try s.getTagsByCard(r) },
+            write(.patch, "/tags/color") { s, r throws(SandboxHTTPError) in try s.patchTagColor(r) },
+            // Notifications
+            read(.get, "/notifications") { s, r throws(SandboxHTTPError) in try s.getNotifications(r) },
+        ]
+    }
+}
+
+/// Holds the Kinopio state; every request runs against it one at a time.
+actor KinopioStore {
+    private var state: KinopioState
+
+    init(state: KinopioState) { self.state = state }
+
+    func read(
+        _ request: SandboxRequest, _ body: @Sendable (KinopioState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
+    ) throws(SandboxHTTPError) -> SandboxReply {
+        try body(state, request)
+    }
+
+    /// Runs a write; if it throws, nothing it changed is kept (a batch is all or nothing).
+    func write(
+        _ request: SandboxRequest, _ body: @Sendable (inout KinopioState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
+    ) throws(SandboxHTTPError) -> SandboxReply {
+        var working = state
+        let reply = try body(&working, request)
+        state = working
+        return reply
+    }
+
+    func snapshot() -> JSONValue { state.snapshot() }
+}
+
+/// Kinopio's edge: the key comes from `Authorization`, `App-Authorization` or `?apiKey=`;
+/// errors are `{"message": …, "status": …}`.
+struct KinopioDialect: SandboxDialect {
+    func credential(of request: Request) -> String? {
+        let appKey = request.headers.first { $0.name.canonicalName == "app-authorization" }?.value
+        if let header = request.headers[.authorization] ?? appKey {
+            var key = header.trimmingCharacters(in: .whitespaces)
+            if key.lowercased().hasPrefix("bearer ") { key = String(key.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+            if !key.isEmpty { return key }
+        }
+        if let key = SandboxRouter.parseQuery(request.uri.query)["apiKey"], !key.isEmpty { return key }
+        return nil
+    }
+
+    func errorBody(status: HTTPResponse.Status, message: String) -> JSONValue {
+        .object(JSONObject([("message", .string(message)), ("status", .int(Int(status.code)))]))
+    }
+}

@@ -1,0 +1,583 @@
+import Foundation
+import Hummingbird
+import KitbagCore
+
+/// One method per documented route. Each takes the request and answers JSON or throws the
+/// HTTP error; a throwing write leaves the state as it was (the store rolls back).
+extension KinopioState {
+    static let maxIdsPerMultipleGet = 60
+
+    static func idList(_ request: SandboxRequest, _ name: String) throws(SandboxHTTPError) -> [String] {
+        guard let raw = request.query[name], !raw.isEmpty else {
+            throw SandboxHTTPError(.badRequest, "add ?\(name)=id1,id2 (up to \(maxIdsPerMultipleGet) ids)")
+        }
+        let ids = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if ids.count > maxIdsPerMultipleGet {
+            throw SandboxHTTPError(.badRequest, "\(ids.count) ids in \(name); at most \(maxIdsPerMultipleGet) per request")
+        }
+        return ids
+    }
+
+    func sortedByUpdatedDescending(_ list: [SpaceRecord]) -> [SpaceRecord] {
+        list.sorted {
+            let a = $0.meta["updatedAt"]?.stringValue ?? "", b = $1.meta["updatedAt"]?.stringValue ?? ""
+            return a != b ? a > b : $0.id < $1.id
+        }
+    }
+
+    // MARK: - All
+
+    func root(_ request: SandboxRequest) -> SandboxReply {
+        SandboxReply(["status": "ok", "message": "Kinopio API sandbox is online", "isSandbox": true])
+    }
+
+    // MARK: - Users
+
+    func getUser(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        return SandboxReply(.object(users[userId]!.object))
+    }
+
+    func getPublicUser(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let id = request.parameter("userId")
+        guard let user = publicUser(id) else { throw SandboxHTTPError(.notFound, "user \(id) not found") }
+        return SandboxReply(user)
+    }
+
+    func getPublicUsers(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let ids = try Self.idList(request, "userIds")
+        return SandboxReply(.array(ids.compactMap(publicUser)))
+    }
+
+    func getExploreSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = request.parameter("userId")
+        guard users[userId] != nil else { throw SandboxHTTPError(.notFound, "user \(userId) not found") }
+        let list = spaceOrder.compactMap { spaces[$0] }.filter {
+            $0.ownerUserId == userId && !$0.isRemoved && ($0.meta["showInExplore"]?.boolValue ?? false)
+        }
+        return SandboxReply(.array(list.map { .object(spaceMeta($0, for: nil)) }))
+    }
+
+    func getUserSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let list = sortedByUpdatedDescending(memberSpaces(userId).filter { !$0.isRemoved })
+        return SandboxReply(.array(list.map { .object(spaceMeta($0, for: userId)) }))
+    }
+
+    func getJournalSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let list = sortedByUpdatedDescending(memberSpaces(userId).filter {
+            !$0.isRemoved && !($0.meta["moonPhase"]?.isNull ?? true)
+        })
+        return SandboxReply(.array(list.map { .object(spaceMeta($0, for: userId)) }))
+    }
+
+    func getRemovedSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let list = sortedByUpdatedDescending(spaceOrder.compactMap { spaces[$0] }.filter {
+            $0.isRemoved && $0.meta["removedByUserId"]?.stringValue == userId
+        })
+        return SandboxReply(.array(list.map { .object(spaceMeta($0, for: userId)) }))
+    }
+
+    /// The most recently updated space named "Inbox" that the user owns.
+    func inboxSpace(_ userId: String) -> SpaceRecord? {
+        sortedByUpdatedDescending(spaceOrder.compactMap { spaces[$0] }.filter {
+            $0.ownerUserId == userId && !$0.isRemoved && $0.name == "Inbox"
+        }).first
+    }
+
+    func getInboxSpaceInfo(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        guard let inbox = inboxSpace(userId) else { throw SandboxHTTPError(.notFound, "you have no Inbox space") }
+        return SandboxReply(.object(spaceMeta(inbox, for: userId)))
+    }
+
+    func getUserTags(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        var latest: [String: JSONObject] = [:]
+        for space in memberSpaces(userId) where !space.isRemoved {
+            for id in space.tagIds {
+                guard let tag = tags[id], let name = tag["name"]?.stringValue,
+                      let cardId = tag["cardId"]?.stringValue, cardIsVisible(cardId) else { continue }
+                let newer = (tag["updatedAt"]?.stringValue ?? "") > (latest[name]?["updatedAt"]?.stringValue ?? "")
+                if latest[name] == nil || newer { latest[name] = tag }
+            }
+        }
+        let list = latest.values.sorted {
+            let a = $0["updatedAt"]?.stringValue ?? "", b = $1["updatedAt"]?.stringValue ?? ""
+            return a != b ? a > b : ($0["name"]?.stringValue ?? "") < ($1["name"]?.stringValue ?? "")
+        }
+        return SandboxReply(.array(list.map(JSONValue.object)))
+    }
+
+    func getFavoriteSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let list: [JSONValue] = users[userId]!.favoriteSpaceIds.compactMap { id in
+            guard let space = spaces[id], canView(space, userId) else { return nil }
+            var meta = spaceMeta(space, for: userId)
+            meta["isEdited"] = false
+            return .object(meta)
+        }
+        return SandboxReply(.array(list))
+    }
+
+    func getFavoriteUsers(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        return SandboxReply(.array(users[userId]!.favoriteUserIds.compactMap(publicUser)))
+    }
+
+    func getFavoriteColors(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        return SandboxReply(.array(users[userId]!.favoriteColors.map(JSONValue.string)))
+    }
+
+    func getAIImages(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        _ = try requireUser(request)
+        return SandboxReply([])
+    }
+
+    static let userFrozenKeys: Set<String> = [
+        "id", "apiKey", "password", "email", "emailIsVerified", "cardsCreatedCount", "creditsEarned", "creditsUsed",
+        "isAmbassador", "isDonor", "isModerator", "isUpgraded", "studentDiscountIsAvailable", "createdAt", "updatedAt",
+    ]
+
+    mutating func patchUser(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        guard let body = try request.json().objectValue else {
+            throw SandboxHTTPError(.badRequest, "PATCH /user takes an object of user attributes")
+        }
+        var user = users[userId]!
+        for (key, value) in body where !Self.userFrozenKeys.contains(key) { user.object[key] = value }
+        user.object["updatedAt"] = .string(now())
+        users[userId] = user
+        return SandboxReply(.object(user.object))
+    }
+
+    // MARK: - Spaces
+
+    func getSpace(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try optionalUser(request)
+        let space = try requireView(request.parameter("spaceId"), userId)
+        return SandboxReply(renderSpace(space, for: userId, textOnly: request.query["textOnly"] == "true"))
+    }
+
+    func getSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try optionalUser(request)
+        let ids = try Self.idList(request, "spaceIds")
+        let list: [JSONValue] = ids.compactMap { id in
+            guard let space = spaces[id], canView(space, userId) else { return nil }
+            return renderSpace(space, for: userId)
+        }
+        return SandboxReply(.array(list))
+    }
+
+    func getRemovedCards(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let space = try requireEdit(request.parameter("spaceId"), userId)
+        let removed = space.cardIds.compactMap { cards[$0] }.filter { $0["isRemoved"]?.boolValue ?? false }
+        return SandboxReply(.array(removed.map(JSONValue.object)))
+    }
+
+    func getInboxSpace(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        guard let inbox = inboxSpace(userId) else { throw SandboxHTTPError(.notFound, "you have no Inbox space") }
+        return SandboxReply(renderSpace(inbox, for: userId))
+    }
+
+    mutating func postSpace(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let (items, wasArray) = try request.json().objectList(what: "space")
+        let time = now()
+        var created: [JSONObject] = []
+        for item in items {
+            let id = try insertSpace(item, userId: userId, time: time)
+            if let space = spaces[id], let object = renderSpace(space, for: userId).objectValue { created.append(object) }
+        }
+        return listReply(created, wasArray: wasArray)
+    }
+
+    mutating func patchSpace(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let (items, wasArray) = try request.json().objectList(what: "space")
+        let time = now()
+        var out: [JSONObject] = []
+        for item in items {
+            let id = try item.requiredString("id", what: "space")
+            var space = try requireEdit(id, userId)
+            if let privacy = item["privacy"], !["open", "closed", "private"].contains(privacy.stringValue ?? "") {
+                throw SandboxHTTPError(.badRequest, "space privacy must be open, closed or private")
+            }
+            for (key, value) in item where !Self.spaceServerKeys.contains(key) { space.meta[key] = value }
+            space.meta["updatedAt"] = .string(time)
+            spaces[id] = space
+            out.append(spaceMeta(space, for: userId))
+        }
+        return listReply(out, wasArray: wasArray)
+    }
+
+    mutating func setSpacesRemoved(_ request: SandboxRequest, removed: Bool) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let (items, wasArray) = try request.json().objectList(what: "space")
+        let time = now()
+        var out: [JSONObject] = []
+        for item in items {
+            let id = try item.requiredString("id", what: "space")
+            var space = try requireEdit(id, userId)
+            space.meta["isRemoved"] = .bool(removed)
+            if removed { space.meta["removedByUserId"] = .string(userId) } else { space.meta["removedByUserId"] = nil }
+            space.meta["updatedAt"] = .string(time)
+            spaces[id] = space
+            out.append(spaceMeta(space, for: userId))
+        }
+        return listReply(out, wasArray: wasArray)
+    }
+
+    mutating func deleteSpacesPermanently(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let (items, wasArray) = try request.json().objectList(what: "space")
+        var out: [JSONObject] = []
+        for item in items {
+            let id = try item.requiredString("id", what: "space")
+            let space = try requireEdit(id, userId)
+            deleteSpace(id)
+            out.append(space.meta)
+        }
+        return listReply(out, wasArray: wasArray)
+    }
+
+    mutating func removeCollaborator(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        guard let body = try request.json().objectValue else {
+            throw SandboxHTTPError(.badRequest, "the body must be an object with spaceId and userId")
+        }
+        let spaceId = try body.requiredString("spaceId", what: "request body")
+        let collaboratorId = try body.requiredString("userId", what: "request body")
+        var space = try requireEdit(spaceId, userId)
+        guard space.collaboratorIds.contains(collaboratorId) else {
+            throw SandboxHTTPError(.notFound, "user \(collaboratorId) is not a collaborator of space \(spaceId)")
+        }
+        space.collaboratorIds.removeAll { $0 == collaboratorId }
+        space.meta["updatedAt"] = .string(now())
+        spaces[spaceId] = space
+        return SandboxReply(renderSpace(space, for: userId))
+    }
+
+    // MARK: - Cards
+
+    func viewableCard(_ id: String, _ userId: String?) throws(SandboxHTTPError) -> JSONObject {
+        guard let card = cards[id] else { throw SandboxHTTPError(.notFound, "card \(id) not found") }
+        try requireView(card["spaceId"]?.stringValue ?? "", userId)
+        return card
+    }
+
+    func editableCard(_ id: String, _ userId: String) throws(SandboxHTTPError) -> JSONObject {
+        guard let card = cards[id] else { throw SandboxHTTPError(.notFound, "card \(id) not found") }
+        try requireEdit(card["spaceId"]?.stringValue ?? "", userId)
+        return card
+    }
+
+    func getCard(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try optionalUser(request)
+        return SandboxReply(.object(try viewableCard(request.parameter("cardId"), userId)))
+    }
+
+    func getCards(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try optionalUser(request)
+        let ids = try Self.idList(request, "cardIds")
+        let list: [JSONValue] = ids.compactMap { id in
+            guard let card = cards[id], let space = spaces[card["spaceId"]?.stringValue ?? ""], canView(space, userId) else {
+                return nil
+            }
+            return .object(card)
+        }
+        return SandboxReply(.array(list))
+    }
+
+    /// Non-removed cards in non-removed spaces the user is a member of.
+    func memberCards(_ userId: String, where include: (JSONObject) -> Bool) -> [JSONValue] {
+        var out: [JSONValue] = []
+        for space in memberSpaces(userId) where !space.isRemoved {
+            for id in space.cardIds {
+                guard let card = cards[id], !(card["isRemoved"]?.boolValue ?? false), include(card) else { continue }
+                out.append(.object(card))
+            }
+        }
+        return out
+    }
+
+    func getCardsByTagName(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let name = request.parameter("tagName")
+        var tagged = Set<String>()
+        for space in memberSpaces(userId) {
+            for id in space.tagIds where tags[id]?["name"]?.stringValue == name {
+                if let cardId = tags[id]?["cardId"]?.stringValue { tagged.insert(cardId) }
+            }
+        }
+        return SandboxReply(.array(memberCards(userId) { tagged.contains($0["id"]?.stringValue ?? "") }))
+    }
+
+    func getCardsByLinkToSpace(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let target = request.parameter("spaceId")
+        var found: [JSONValue] = []
+        var foundSpaces: [JSONValue] = []
+        for space in spaceOrder.compactMap({ spaces[$0] }) where !space.isRemoved && canView(space, userId) {
+            let linking = space.cardIds.compactMap { cards[$0] }.filter {
+                $0["linkToSpaceId"]?.stringValue == target && !($0["isRemoved"]?.boolValue ?? false)
+            }
+            guard !linking.isEmpty else { continue }
+            found.append(contentsOf: linking.map(JSONValue.object))
+            foundSpaces.append(.object(spaceMeta(space, for: userId)))
+        }
+        return SandboxReply(.object(JSONObject([("cards", .array(found)), ("spaces", .array(foundSpaces))])))
+    }
+
+    /// Case-sensitive substring search over the names of cards the user created.
+    func searchCards(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        guard let query = try request.json()["query"]?.stringValue, !query.isEmpty else {
+            throw SandboxHTTPError(.badRequest, "the body must contain query")
+        }
+        return SandboxReply(.array(memberCards(userId) {
+            $0["userId"]?.stringValue == userId && ($0["name"]?.stringValue ?? "").contains(query)
+        }))
+    }
+
+    mutating func createCards(_ items: [JSONObject], userId: String) throws(SandboxHTTPError) -> [JSONObject] {
+        let time = now()
+        var out: [JSONObject] = []
+        for item in items {
+            let spaceId = try item.requiredString("spaceId", what: "card")
+            try requireEdit(spaceId, userId)
+            out.append(try insertCard(item, spaceId: spaceId, userId: userId, viaPublicAPI: true, time: time))
+        }
+        return out
+    }
+
+    mutating func postCard(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        guard let body = try request.json().objectValue else {
+            throw SandboxHTTPError(.badRequest, "POST /card takes one card object; use POST /card/multiple for an array")
+        }
+        return SandboxReply(.object(try createCards([body], userId: userId)[0]))
+    }
+
+    mutating func postCards(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        guard case .array = try request.json() else {
+            throw SandboxHTTPError(.badRequest, "POST /card/multiple takes an array of card objects")
+        }
+        let items = try request.json().objectList(what: "card").items
+        return SandboxReply(.array(try createCards(items, userId: userId).map(JSONValue.object)))
+    }
+
+    mutating func postCardToInbox(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        guard var body = try request.json().objectValue else {
+            throw SandboxHTTPError(.badRequest, "POST /card/to-inbox takes one card object")
+        }
+        guard let inbox = inboxSpace(userId) else { throw SandboxHTTPError(.notFound, "you have no Inbox space") }
+        body["spaceId"] = .string(inbox.id)
+        return SandboxReply(.object(try createCards([body], userId: userId)[0]))
+    }
+
+    mutating func patchCards(_ request: SandboxRequest, multiple: Bool) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let body = try request.json()
+        if multiple, body.arrayValue == nil {
+            throw SandboxHTTPError(.badRequest, "PATCH /card/multiple takes an array of card objects")
+        }
+        if !multiple, body.objectValue == nil {
+            throw SandboxHTTPError(.badRequest, "PATCH /card takes one card object; use PATCH /card/multiple for an array")
+        }
+        let items = try body.objectList(what: "card").items
+        let time = now()
+        var out: [JSONObject] = []
+        for item in items {
+            _ = try editableCard(try item.requiredString("id", what: "card"), userId)
+            out.append(try patchCard(item, userId: userId, time: time))
+        }
+        return listReply(out, wasArray: multiple)
+    }
+
+    /// `PATCH /card/update-counter` (no auth): `{cardId, shouldIncrement | shouldDecrement}`.
+    mutating func updateCounter(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        guard let body = try request.json().objectValue else { throw SandboxHTTPError(.badRequest, "the body must be an object") }
+        let id = try body.requiredString("cardId", what: "request body")
+        guard var card = cards[id] else { throw SandboxHTTPError(.notFound, "card \(id) not found") }
+        let step = body["shouldIncrement"]?.boolValue == true ? 1 : body["shouldDecrement"]?.boolValue == true ? -1 : 0
+        guard step != 0 else { throw SandboxHTTPError(.badRequest, "send shouldIncrement: true or shouldDecrement: true") }
+        card["counterValue"] = .int((card["counterValue"]?.intValue ?? 0) + step)
+        cards[id] = card
+        return SandboxReply(.object(card))
+    }
+
+    mutating func changeCards(_ request: SandboxRequest, action: CardAction) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let (items, wasArray) = try request.json().objectList(what: "card")
+        let time = now()
+        var out: [JSONObject] = []
+        for item in items {
+            let id = try item.requiredString("id", what: "card")
+            _ = try editableCard(id, userId)
+            switch action {
+            case .remove: out.append(try setCardRemoved(id, removed: true, userId: userId, time: time))
+            case .restore: out.append(try setCardRemoved(id, removed: false, userId: userId, time: time))
+            case .deletePermanently: out.append(try deleteCard(id, userId: userId, time: time))
+            }
+        }
+        return listReply(out, wasArray: wasArray)
+    }
+
+    enum CardAction { case remove, restore, deletePermanently }
+
+    // MARK: - Connections, connection types, boxes
+
+    enum ItemKind: String {
+        case connection, connectionType = "connection type", box
+
+        var frozen: Set<String> {
+            switch self {
+            case .box: ["id", "spaceId", "userId", "createdAt", "updatedAt"]
+            case .connection, .connectionType: ["id", "spaceId", "createdAt", "updatedAt"]
+            }
+        }
+    }
+
+    func table(_ kind: ItemKind) -> [String: JSONObject] {
+        switch kind {
+        case .connection: connections
+        case .connectionType: connectionTypes
+        case .box: boxes
+        }
+    }
+
+    mutating func store(_ object: JSONObject?, id: String, kind: ItemKind) {
+        switch kind {
+        case .connection: connections[id] = object
+        case .connectionType: connectionTypes[id] = object
+        case .box: boxes[id] = object
+        }
+    }
+
+    /// GET of a connection, connection type or box: documented without auth.
+    func getItem(_ request: SandboxRequest, kind: ItemKind, parameter: String) throws(SandboxHTTPError) -> SandboxReply {
+        let id = request.parameter(parameter)
+        guard let item = table(kind)[id] else { throw SandboxHTTPError(.notFound, "\(kind.rawValue) \(id) not found") }
+        return SandboxReply(.object(item))
+    }
+
+    mutating func postItems(_ request: SandboxRequest, kind: ItemKind) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let (items, wasArray) = try request.json().objectList(what: kind.rawValue)
+        let time = now()
+        var out: [JSONObject] = []
+        for item in items {
+            let spaceId = try item.requiredString("spaceId", what: kind.rawValue)
+            try requireEdit(spaceId, userId)
+            switch kind {
+            case .connection: out.append(try insertConnection(item, spaceId: spaceId, userId: userId, time: time))
+            case .connectionType: out.append(try insertConnectionType(item, spaceId: spaceId, userId: userId, time: time))
+            case .box: out.append(try insertBox(item, spaceId: spaceId, userId: userId, time: time))
+            }
+        }
+        return listReply(out, wasArray: wasArray)
+    }
+
+    mutating func patchItems(_ request: SandboxRequest, kind: ItemKind) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let (items, wasArray) = try request.json().objectList(what: kind.rawValue)
+        let time = now()
+        var out: [JSONObject] = []
+        for item in items {
+            let id = try item.requiredString("id", what: kind.rawValue)
+            guard let existing = table(kind)[id] else { throw SandboxHTTPError(.notFound, "\(kind.rawValue) \(id) not found") }
+            let spaceId = existing["spaceId"]?.stringValue ?? ""
+            try requireEdit(spaceId, userId)
+            let updated = Self.patched(existing, with: item, frozen: kind.frozen, time: time)
+            if kind == .connection {
+                let ends = Self.connectionEnds(updated)
+                for cardId in [ends.start, ends.end] where cards[cardId ?? ""]?["spaceId"]?.stringValue != spaceId {
+                    throw SandboxHTTPError(.badRequest, "connection end \(cardId ?? "(missing)") is not a card in space \(spaceId)")
+                }
+            }
+            store(updated, id: id, kind: kind)
+            touchSpace(spaceId, by: userId, edited: false, at: time)
+            out.append(updated)
+        }
+        return listReply(out, wasArray: wasArray)
+    }
+
+    mutating func deleteItems(_ request: SandboxRequest, kind: ItemKind) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let (items, wasArray) = try request.json().objectList(what: kind.rawValue)
+        let time = now()
+        var out: [JSONObject] = []
+        for item in items {
+            let id = try item.requiredString("id", what: kind.rawValue)
+            guard let existing = table(kind)[id] else { throw SandboxHTTPError(.notFound, "\(kind.rawValue) \(id) not found") }
+            let spaceId = existing["spaceId"]?.stringValue ?? ""
+            try requireEdit(spaceId, userId)
+            store(nil, id: id, kind: kind)
+            if var space = spaces[spaceId] {
+                switch kind {
+                case .connection: space.connectionIds.removeAll { $0 == id }
+                case .connectionType: space.connectionTypeIds.removeAll { $0 == id }
+                case .box: space.boxIds.removeAll { $0 == id }
+                }
+                spaces[spaceId] = space
+            }
+            touchSpace(spaceId, by: userId, edited: false, at: time)
+            out.append(existing)
+        }
+        return listReply(out, wasArray: wasArray)
+    }
+
+    // MARK: - Tags
+
+    func getTagsByName(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let name = request.parameter("tagName")
+        var out: [JSONValue] = []
+        for space in memberSpaces(userId) {
+            for id in space.tagIds where tags[id]?["name"]?.stringValue == name { out.append(.object(tags[id]!)) }
+        }
+        return SandboxReply(.array(out))
+    }
+
+    func getTagsByCard(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let card = try viewableCard(request.parameter("cardId"), userId)
+        let cardId = card["id"]?.stringValue ?? ""
+        let space = spaces[card["spaceId"]?.stringValue ?? ""]
+        let list = (space?.tagIds ?? []).compactMap { tags[$0] }.filter { $0["cardId"]?.stringValue == cardId }
+        return SandboxReply(.array(list.map(JSONValue.object)))
+    }
+
+    mutating func patchTagColor(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        guard let body = try request.json().objectValue else { throw SandboxHTTPError(.badRequest, "the body must be an object with name and color") }
+        let name = try body.requiredString("name", what: "request body")
+        let color = try body.requiredString("color", what: "request body")
+        let time = now()
+        var out: [JSONValue] = []
+        for space in memberSpaces(userId) {
+            for id in space.tagIds where tags[id]?["name"]?.stringValue == name {
+                tags[id]?["color"] = .string(color)
+                tags[id]?["updatedAt"] = .string(time)
+                out.append(.object(tags[id]!))
+            }
+        }
+        return SandboxReply(.array(out))
+    }
+
+    // MARK: - Notifications
+
+    func getNotifications(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let mine = notifications.filter { $0["recipientUserId"]?.stringValue == userId }
+        return SandboxReply(.array(mine.suffix(50).reversed().map(JSONValue.object)))
+    }
+}

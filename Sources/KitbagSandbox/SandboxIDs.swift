@@ -1,0 +1,75 @@
+import Foundation
+
+/// Deterministic, random-looking identifiers in nanoid style (21 characters of `A-Za-z0-9_-`).
+struct SandboxIDGenerator: Sendable {
+    private static let alphabet = Array("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+    private var random: SplitMix64
+
+    init(seed: UInt64) { random = SplitMix64(seed: seed) }
+
+    mutating func next(length: Int = 21) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(length)
+        var bits = random.next()
+        var left = 10
+        for _ in 0..<length {
+            if left == 0 { bits = random.next(); left = 10 }
+            bytes.append(Self.alphabet[Int(bits & 63)])
+            bits >>= 6
+            left -= 1
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// A UUID-shaped string (for API keys of extra users).
+    mutating func uuid() -> String {
+        let a = random.next(), b = random.next()
+        let hex = String(format: "%016llx%016llx", a, b)
+        let c = Array(hex)
+        return "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
+    }
+}
+
+/// ISO-8601 timestamps with milliseconds in UTC, as Kinopio writes them (`2024-03-01T09:00:00.000Z`).
+enum SandboxTime {
+    /// Milliseconds since 1970 for a civil UTC date and time.
+    static func millis(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0) -> Int64 {
+        // Days from civil (Howard Hinnant's algorithm).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = Int64(era * 146_097 + doe - 719_468)
+        return ((days * 24 + Int64(hour)) * 60 + Int64(minute)) * 60_000 + Int64(second) * 1000
+    }
+
+    static func iso8601(millis: Int64) -> String {
+        let ms = Int(((millis % 1000) + 1000) % 1000)
+        let totalSeconds = (millis - Int64(ms)) / 1000
+        var days = totalSeconds / 86_400
+        var rem = totalSeconds % 86_400
+        if rem < 0 { rem += 86_400; days -= 1 }
+        // Civil from days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let s = String(v)
+            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(rem / 3600, 2)):\(pad(rem % 3600 / 60, 2)):\(pad(rem % 60, 2)).\(pad(Int64(ms), 3))Z"
+    }
+
+    /// The current time as an ISO-8601 string.
+    static func now() -> String {
+        iso8601(millis: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+}

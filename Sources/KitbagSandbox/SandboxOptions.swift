@@ -1,0 +1,71 @@
+import Foundation
+
+/// Which data a sandbox starts with.
+public enum SandboxSeed: Sendable, Equatable {
+    /// Only the users behind the configured credentials; no content.
+    case empty
+    /// A small, realistic account with every kind of entity the API has.
+    case demo
+    /// `cards` cards spread deterministically over ⌈cards/100⌉ spaces, for volume tests.
+    case generated(cards: Int)
+
+    /// Reads a command-line seed: `empty`, `demo`, or a card count such as `10000`.
+    public init?(argument: String) {
+        switch argument.lowercased() {
+        case "empty": self = .empty
+        case "demo": self = .demo
+        default:
+            guard let n = Int(argument), n >= 0 else { return nil }
+            self = .generated(cards: n)
+        }
+    }
+}
+
+/// How a sandbox listens, whom it lets in, what it holds and how badly it behaves.
+public struct SandboxOptions: Sendable {
+    /// Interface to bind; loopback by default.
+    public var host: String
+    /// Port to bind; 0 picks a free ephemeral port (read it back from `RunningSandbox.baseURL`).
+    public var port: Int
+    /// Accepted API keys. The first belongs to the seeded owner; for Kinopio the second and third
+    /// (fixed defaults when absent) belong to a collaborator and to an outsider who owns nothing.
+    public var credentials: [String]
+    /// Data the sandbox starts with.
+    public var seed: SandboxSeed
+    /// Share of requests (0…1) that fail with a 500, 503, 429, reset connection or truncated body.
+    public var faultRate: Double
+    /// Seed of the deterministic fault pattern.
+    public var faultSeed: UInt64
+    /// How long every request from a key fails with 429 after it broke the rate limit.
+    public var penaltySeconds: Double
+    /// Whether the per-key rate limit is enforced.
+    public var rateLimit: Bool
+    /// Requests accepted per key in any one-second window.
+    public var requestsPerSecond: Double
+    /// Largest request body accepted; larger bodies get 413.
+    public var maxBodyBytes: Int
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        credentials: [String] = ["sandbox-kinopio-key"],
+        seed: SandboxSeed = .demo,
+        faultRate: Double = 0,
+        faultSeed: UInt64 = 1,
+        penaltySeconds: Double = 30,
+        rateLimit: Bool = true,
+        requestsPerSecond: Double = 5,
+        maxBodyBytes: Int = 10 * 1024 * 1024
+    ) {
+        self.host = host
+        self.port = port
+        self.credentials = credentials
+        self.seed = seed
+        self.faultRate = faultRate
+        self.faultSeed = faultSeed
+        self.penaltySeconds = penaltySeconds
+        self.rateLimit = rateLimit
+        self.requestsPerSecond = requestsPerSecond
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
