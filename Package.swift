@@ -103,7 +103,9 @@ let package = Package(
         .testTarget(name: "KitbagJournalTests", dependencies: ["KitbagJournal"], swiftSettings: strict),
         .testTarget(
             name: "KinopioTests",
-            dependencies: ["Kinopio", "KitbagSandbox", "KitbagArchive", "KitbagCore", "KitbagHTTP", "KitbagJournal"],
+            dependencies: [
+                "Kinopio", "KitbagSandbox", "KitbagArchive", "KitbagCore", "KitbagHTTP", "KitbagJournal", "KitbagRender",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "KitbagCLITests", dependencies: ["kitbag", "KitbagArchive", "KitbagCore", "KitbagSandbox"],

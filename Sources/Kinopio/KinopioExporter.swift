@@ -2,6 +2,7 @@ import Foundation
 import KitbagArchive
 import KitbagCore
 import KitbagHTTP
+import KitbagRender
 
 /// What an export did, for the summary line and `--json`.
 public struct ExportSummary: Sendable, Codable {
@@ -22,13 +23,24 @@ public struct KinopioExporter: Sendable {
     public let progress: ProgressReporter
     /// Only these spaces (ids), or every space the key can list when empty.
     public var spaceIDs: [String]
+    /// Readable renderings written beside the JSON Lines.
+    public var renderings: Set<ReadableFormat>
 
     static let pageSize = 60
 
-    public init(connection: KinopioConnection, progress: ProgressReporter, spaceIDs: [String] = []) {
+    public init(
+        connection: KinopioConnection, progress: ProgressReporter, spaceIDs: [String] = [],
+        renderings: Set<ReadableFormat> = []
+    ) {
         self.connection = connection
         self.progress = progress
         self.spaceIDs = spaceIDs
+        self.renderings = renderings
+    }
+
+    /// Kinopio's web app, for links in renderings, when the export reads the public API.
+    var webBase: String? {
+        connection.baseURL.host == "api.kinopio.club" ? "https://kinopio.club" : nil
     }
 
     /// The account identity recorded in `kitbag.json` (id and name, never the key).
@@ -84,6 +96,9 @@ public struct KinopioExporter: Sendable {
         }
         let ids = listed.keys.sorted()
         progress.beginStage("spaces", total: ids.count)
+        // Every space by id and name, so a page can link to the pages of other spaces before they are written.
+        let stubs = ids.map { ReadableContainer(id: $0, kind: "space", title: listed[$0]?["name"]?.stringValue ?? $0) }
+        var rendered: [ReadableContainer] = []
 
         var index = 0
         while index < ids.count {
@@ -94,7 +109,11 @@ public struct KinopioExporter: Sendable {
                 let bytesBefore = writer.bytesWritten
                 let container = KinopioSchema.container(space: id)
                 if let space = fetched[id] {
-                    try await writeSpace(space, id: id, into: writer, notExported: &notExported)
+                    if let readable = try await writeSpace(
+                        space, id: id, into: writer, notExported: &notExported, stubs: stubs)
+                    {
+                        rendered.append(readable)
+                    }
                 } else if let meta = listed[id], !meta.isNull {
                     // Listed (e.g. removed) but not readable in full: keep what the list gave and say so.
                     try writer.writeJSONLines(
@@ -106,6 +125,14 @@ public struct KinopioExporter: Sendable {
                 }
                 progress.advance(items: 1, bytes: writer.bytesWritten - bytesBefore)
             }
+        }
+        if renderings.contains(.markdown) {
+            let account = user["name"]?.stringValue ?? user["id"]?.idString
+            try writer.addFile(
+                path: ReadablePaths.index,
+                data: MarkdownRenderer.index(
+                    service: .kinopio, account: account, containers: rendered,
+                    archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
         }
         return notExported
     }
@@ -134,9 +161,11 @@ public struct KinopioExporter: Sendable {
         return out
     }
 
-    func writeSpace(_ raw: JSONValue, id: String, into writer: SnapshotWriter, notExported: inout [NotExported])
-        async throws
-    {
+    /// Writes one space's JSON Lines and renderings; returns a light summary of it for the index.
+    func writeSpace(
+        _ raw: JSONValue, id: String, into writer: SnapshotWriter, notExported: inout [NotExported],
+        stubs: [ReadableContainer]
+    ) async throws -> ReadableContainer? {
         let space = KinopioSchema.withoutSecrets(raw)
         let container = KinopioSchema.container(space: id)
         guard var meta = space.objectValue else { throw UserError("kinopio: GET /space/\(id) did not return an object") }
@@ -159,17 +188,42 @@ public struct KinopioExporter: Sendable {
                 container: container, file: a.file, kind: a.kind, values: KinopioSchema.sortedByID(a.values))
         }
 
+        var removedCards: [JSONValue] = []
         do {
             let removed = try await connection.client.json(
                 APIRequest(
                     method: .GET, path: "/space/\(id.urlPathEscaped)/removedCards", route: "GET /space/:spaceId/removedCards"))
-            let cards = (removed.arrayValue ?? []).map(KinopioSchema.withoutSecrets)
+            removedCards = KinopioSchema.sortedByID((removed.arrayValue ?? []).map(KinopioSchema.withoutSecrets))
             try writer.writeJSONLines(
-                container: container, file: "removedCards", kind: "removedCard", values: KinopioSchema.sortedByID(cards))
+                container: container, file: "removedCards", kind: "removedCard", values: removedCards)
         } catch let failure as HTTPFailure where failure.isForbidden {
             notExported.append(
                 NotExported(kind: "removedCard", container: id, reason: "only editors of the space can list its removed cards"))
         }
+        guard !renderings.isEmpty else { return nil }
+        func array(_ file: String) -> [JSONValue] {
+            KinopioSchema.sortedByID(arrays.first { $0.file == file }?.values ?? [])
+        }
+        let readable = KinopioReadable.container(
+            space: .object(meta), cards: array("cards"), removedCards: removedCards, boxes: array("boxes"),
+            connections: array("connections"), connectionTypes: array("connectionTypes"), tags: array("tags"),
+            webBase: webBase)
+        if renderings.contains(.markdown) {
+            try writer.addFile(
+                path: ReadablePaths.page(readable),
+                data: MarkdownRenderer.page(readable, allContainers: stubs, formats: renderings))
+        }
+        if renderings.contains(.rss) {
+            try writer.addFile(path: ReadablePaths.feed(readable), data: try RSSRenderer.feed(readable))
+        }
+        if renderings.contains(.canvas) {
+            try writer.addFile(path: ReadablePaths.canvas(readable), data: CanvasRenderer.canvas(readable))
+        }
+        // The index needs only names and counts, not every card.
+        var summary = readable
+        summary.items = []
+        summary.links = []
+        return summary
     }
 }
 

@@ -3,6 +3,7 @@ import KitbagArchive
 import KitbagCore
 import KitbagHTTP
 import KitbagJournal
+import KitbagRender
 
 /// Whole export and import jobs for Kinopio, shared by the CLI, `kitbag demo` and the tests.
 public enum KinopioJobs {
@@ -17,18 +18,20 @@ public enum KinopioJobs {
     /// `user` is the `GET /user` answer, fetched first so the caller can name the archive after the account.
     public static func export(
         connection: KinopioConnection, user: JSONValue, destination: ArchiveDestination, format: ArchiveFormat,
-        spaceIDs: [String] = [], progress: ProgressReporter, now: Date = Date(), finishedAt: Date? = nil
+        spaceIDs: [String] = [], renderings: Set<ReadableFormat> = Set(ReadableFormat.allCases),
+        progress: ProgressReporter, now: Date = Date(), finishedAt: Date? = nil
     ) async throws -> ExportSummary {
         let started = Date()
         let account = KinopioExporter.account(of: user)
         let info = ArchiveInfo(
             service: .kinopio,
             source: .init(baseURL: connection.baseURL.absoluteString, account: account),
-            startedAt: now)
+            startedAt: now, renderings: ReadableFormat.allCases.filter(renderings.contains).map(\.rawValue))
         let writer = try SnapshotWriter(destination: destination, format: format, info: info, snapshotTime: now)
         let notExported: [NotExported]
         do {
-            let exporter = KinopioExporter(connection: connection, progress: progress, spaceIDs: spaceIDs)
+            let exporter = KinopioExporter(
+                connection: connection, progress: progress, spaceIDs: spaceIDs, renderings: renderings)
             notExported = try await exporter.export(user: user, into: writer)
         } catch {
             writer.abandon()

@@ -3,6 +3,7 @@ import Foundation
 import KitbagArchive
 import Kinopio
 import KitbagCore
+import KitbagRender
 
 extension ServiceName: ExpressibleByArgument {}
 extension ArchiveFormat: ExpressibleByArgument {}
@@ -51,16 +52,22 @@ struct OutputOptions: ParsableArguments {
 
 /// `--formats json,markdown,rss,canvas`: renderings written beside the JSON Lines.
 struct RenderingOptions: ParsableArguments {
-    @Option(help: "Renderings to write besides the JSON Lines (always written): json, markdown, rss, canvas.")
-    var formats: String = "json"
+    @Option(
+        help: ArgumentHelp(
+            "Renderings to write: json (always written: import reads only it), markdown, rss, canvas.",
+            valueName: "LIST"))
+    var formats: String = "json,markdown,rss,canvas"
+
+    var wanted: [String] {
+        formats.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+    }
+
+    /// The readable renderings asked for (JSON Lines are always written).
+    var renderings: Set<ReadableFormat> { Set(wanted.compactMap(ReadableFormat.init(rawValue:))) }
 
     func validate() throws {
-        let wanted = formats.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        for f in wanted where !["json", "markdown", "rss", "canvas"].contains(f) {
+        for f in wanted where f != "json" && ReadableFormat(rawValue: f) == nil {
             throw ValidationError("unknown rendering '\(f)'; choose from json, markdown, rss, canvas.")
-        }
-        if let f = wanted.first(where: { $0 != "json" }) {
-            throw ValidationError("the \(f) rendering is not available in kitbag \(Kitbag.version) yet; use --formats json.")
         }
     }
 }

@@ -37,6 +37,7 @@ struct ExportCommand: AsyncParsableCommand {
             }
             let summary = try await KinopioJobs.export(
                 connection: connection, user: user, destination: destination, format: format, spaceIDs: spaces,
+                renderings: renderings.renderings,
                 progress: progress, now: now)
             let toStderr = summary.archive == "-"
             if global.json {

@@ -1,0 +1,87 @@
+import Foundation
+import KitbagCore
+
+/// Maps a Kinopio space onto the connector-neutral readable model the renderers consume.
+enum KinopioReadable {
+    /// A space as the renderers see it: cards as items (grouped by the box they sit in), boxes as groups,
+    /// connections as links labelled and coloured by their connection type.
+    static func container(
+        space meta: JSONValue, cards: [JSONValue], removedCards: [JSONValue], boxes: [JSONValue],
+        connections: [JSONValue], connectionTypes: [JSONValue], tags: [JSONValue], webBase: String?
+    ) -> ReadableContainer {
+        let id = meta["id"]?.idString ?? ""
+        let groups: [ReadableGroup] = boxes.compactMap { box in
+            guard let bid = box["id"]?.idString else { return nil }
+            return ReadableGroup(
+                id: bid, kind: "box", title: box["name"]?.stringValue ?? "",
+                frame: frame(box, width: box["resizeWidth"], height: box["resizeHeight"], color: box["color"]),
+                color: box["color"]?.stringValue)
+        }
+        var tagsByCard: [String: [String]] = [:]
+        var legend: [String: String?] = [:]
+        for t in tags {
+            guard let name = t["name"]?.stringValue else { continue }
+            if let card = t["cardId"]?.idString { tagsByCard[card, default: []].append(name) }
+            if legend[name] == nil { legend[name] = t["color"]?.stringValue }
+        }
+        func item(_ card: JSONValue, removed: Bool) -> ReadableItem? {
+            guard let cid = card["id"]?.idString else { return nil }
+            let name = card["name"]?.stringValue ?? ""
+            let f = frame(
+                card, width: card["resizeWidth"] ?? card["width"], height: card["height"], color: card["backgroundColor"])
+            return ReadableItem(
+                id: cid, title: title(of: name), body: name,
+                createdAt: date(card["createdAt"]), updatedAt: date(card["updatedAt"]),
+                labels: (tagsByCard[cid] ?? []).sorted(), groupID: f.flatMap { box(containing: $0, in: groups) },
+                frame: f, url: webBase.map { "\($0)/\(id)/\(cid)" },
+                linkedContainerID: card["linkToSpaceId"]?.idString, isRemoved: removed)
+        }
+        let typeByID = Dictionary(
+            connectionTypes.compactMap { t in t["id"]?.idString.map { ($0, t) } }, uniquingKeysWith: { a, _ in a })
+        let links: [ReadableLink] = connections.compactMap { c in
+            let ends = KinopioSchema.connectionEnds(c)
+            guard let lid = c["id"]?.idString, let from = ends.start, let to = ends.end else { return nil }
+            let type = c["connectionTypeId"]?.idString.flatMap { typeByID[$0] }
+            return ReadableLink(
+                id: lid, from: from, to: to,
+                label: c["name"]?.stringValue ?? type?["name"]?.stringValue,
+                color: c["color"]?.stringValue ?? type?["color"]?.stringValue,
+                directed: c["directionIsVisible"]?.boolValue ?? false)
+        }
+        return ReadableContainer(
+            id: id, kind: "space", title: meta["name"]?.stringValue ?? id,
+            url: webBase.map { "\($0)/\(id)" },
+            createdAt: date(meta["createdAt"]), updatedAt: date(meta["updatedAt"]),
+            groups: groups,
+            items: cards.compactMap { item($0, removed: false) } + removedCards.compactMap { item($0, removed: true) },
+            links: links,
+            tags: legend.keys.sorted().map { ReadableTag(name: $0, color: legend[$0] ?? nil) })
+    }
+
+    /// The first line of a card name, shortened, as its title.
+    static func title(of name: String) -> String {
+        let first = name.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? name
+        return first.count > 120 ? String(first.prefix(119)) + "…" : first
+    }
+
+    static func frame(_ v: JSONValue, width: JSONValue?, height: JSONValue?, color: JSONValue?) -> ReadableFrame? {
+        guard let x = v["x"]?.doubleValue, let y = v["y"]?.doubleValue else { return nil }
+        return ReadableFrame(
+            x: x, y: y, width: width?.doubleValue, height: height?.doubleValue, z: v["z"]?.doubleValue,
+            color: color?.stringValue)
+    }
+
+    /// The box whose rectangle holds a card's top-left corner (the innermost, i.e. smallest, if several).
+    static func box(containing f: ReadableFrame, in groups: [ReadableGroup]) -> String? {
+        groups.compactMap { g -> (String, Double)? in
+            guard let b = g.frame, let w = b.width, let h = b.height,
+                f.x >= b.x, f.y >= b.y, f.x <= b.x + w, f.y <= b.y + h
+            else { return nil }
+            return (g.id, w * h)
+        }.min { $0.1 < $1.1 }?.0
+    }
+
+    static func date(_ v: JSONValue?) -> Date? {
+        v?.stringValue.flatMap(Timestamp.parse)
+    }
+}
