@@ -56,29 +56,63 @@ enum TextCleaning {
 
     /// One line of plain text: newlines and tabs become spaces, controls are dropped, ends are trimmed.
     static func oneLine(_ text: String) -> String {
-        let flat = withoutControls(normalizeNewlines(text))
-            .replacingOccurrences(of: "\n", with: " ")
-            .replacingOccurrences(of: "\t", with: " ")
-        return flat.trimmingCharacters(in: .whitespaces)
+        var out = String.UnicodeScalarView()
+        var lastWasCR = false
+        for s in text.unicodeScalars {
+            defer { lastWasCR = s == "\r" }
+            switch s.value {
+            case 0x0A where lastWasCR: continue
+            case 0x09, 0x0A, 0x0D, 0x85, 0x2028, 0x2029: out.append(" ")
+            case 0x00...0x1F, 0x7F...0x9F, 0xFFFE, 0xFFFF: continue
+            default: out.append(s)
+            }
+        }
+        return String(out).trimmingCharacters(in: .whitespaces)
     }
 
     /// `2024-05-01 12:00:00 UTC`, for Markdown.
     static func humanDate(_ date: Date) -> String {
-        format(date, "yyyy-MM-dd HH:mm:ss 'UTC'")
+        let t = utc(date)
+        return "\(pad(t.year, 4))-\(pad(t.month, 2))-\(pad(t.day, 2)) \(pad(t.hour, 2)):\(pad(t.minute, 2)):\(pad(t.second, 2)) UTC"
     }
 
-    /// RFC 822 as RSS 2.0 wants it: `Wed, 01 May 2024 12:00:00 +0000`.
+    /// RFC 822 as RSS 2.0 wants it: `Wed, 01 May 2024 12:00:00 +0000` (English names, UTC).
     static func rfc822(_ date: Date) -> String {
-        format(date, "EEE, dd MMM yyyy HH:mm:ss '+0000'")
+        let t = utc(date)
+        return "\(weekdays[t.weekday]), \(pad(t.day, 2)) \(months[t.month - 1]) \(pad(t.year, 4)) "
+            + "\(pad(t.hour, 2)):\(pad(t.minute, 2)):\(pad(t.second, 2)) +0000"
     }
 
-    static func format(_ date: Date, _ pattern: String) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.calendar = Calendar(identifier: .gregorian)
-        f.dateFormat = pattern
-        return f.string(from: date)
+    static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// Civil UTC fields of `date` (seconds truncated toward the past), without locale or formatter state.
+    static func utc(_ date: Date) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, weekday: Int) {
+        let interval = date.timeIntervalSince1970
+        let seconds = interval.isFinite ? Int64(max(min(interval.rounded(.down), 2.6e11), -6.2e10)) : 0
+        var days = seconds / 86_400
+        var rest = seconds % 86_400
+        if rest < 0 {
+            rest += 86_400
+            days -= 1
+        }
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let weekday = Int(((days % 7) + 11) % 7)  // 1970-01-01 was a Thursday (4)
+        return (Int(year), Int(month), Int(day), Int(rest / 3_600), Int(rest % 3_600 / 60), Int(rest % 60), weekday)
+    }
+
+    static func pad(_ value: Int, _ width: Int) -> String {
+        let s = String(value)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
     /// An http(s) URL made safe for a Markdown link destination or an XML text, or nil for other schemes.

@@ -18,6 +18,8 @@ struct SandboxRequestContext: RequestContext {
 
 /// The shared front of every sandbox: statistics, rate limit, faults, body limit, routing,
 /// and JSON errors in the service's dialect. Service-specific behaviour lives in the routes.
+/// Order per request: count it → rate limit → injected fault (decided before the body is read,
+/// so a faulted write never happens) → route lookup (404) → body limit (413) → handler.
 struct SandboxResponder: HTTPResponder {
     typealias Context = SandboxRequestContext
 
@@ -27,6 +29,8 @@ struct SandboxResponder: HTTPResponder {
     let limiter: SandboxRateLimiter?
     let maxBodyBytes: Int
     let logger: Logger
+    /// For the 429 message, e.g. "5 requests per second".
+    let limitDescription: String
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
@@ -39,7 +43,7 @@ struct SandboxResponder: HTTPResponder {
             let client = credential.map { "key:\($0)" } ?? "ip:\(context.channel.remoteAddress?.ipAddress ?? "unknown")"
             if case .limited = await limiter.admit(client) {
                 await monitor.rateLimitedOne()
-                return await error(.tooManyRequests, "rate limit exceeded: at most 5 requests per second; every request fails for the penalty period, then wait and retry")
+                return await error(.tooManyRequests, "rate limit exceeded: at most \(limitDescription); every request from this key fails for the penalty period, then wait and retry")
             }
         }
 
@@ -187,7 +191,8 @@ public enum SandboxServer {
             : nil
         let responder = SandboxResponder(
             router: router, dialect: dialect, monitor: monitor, limiter: limiter,
-            maxBodyBytes: options.maxBodyBytes, logger: logger)
+            maxBodyBytes: options.maxBodyBytes, logger: logger,
+            limitDescription: "\(options.requestsPerSecond.formatted()) requests per second")
 
         let (events, continuation) = AsyncStream<Result<Int, any Error>>.makeStream()
         let app = Application(

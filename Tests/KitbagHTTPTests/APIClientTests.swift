@@ -113,9 +113,8 @@ struct APIClientTests {
         }) { port in
             let client = makeClient(port: port, retry: fastRetry(penalty: .seconds(30)))
             async let limited = client.json(APIRequest(method: .GET, path: "/limited", route: "GET /limited"))
-            // Start the second request only once the server has answered 429.
-            while limitedHits.current.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
-            try await Task.sleep(for: .milliseconds(50))
+            // Start the second request only once the client has received the 429 (not merely once the server sent it).
+            while await client.stats().rateLimited == 0 { try await Task.sleep(for: .milliseconds(5)) }
             let other = try await client.json(APIRequest(method: .GET, path: "/other", route: "GET /other"))
             #expect(try await limited["ok"] == .bool(true))
             #expect(other["other"] == .bool(true))

@@ -72,6 +72,21 @@ import Testing
         #expect(xml.hasPrefix(#"<?xml version="1.0" encoding="UTF-8"?>"#))
     }
 
+    @Test func dateFormattingAgreesWithFoundationAcrossEras() {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
+        let seconds: [Double] = [
+            0, -1, -86_400.5, 951_782_400, 951_868_799.9, 1_709_208_000, 4_107_542_399, -2_208_988_800, 253_402_300_799,
+        ]
+        for s in seconds {
+            let date = Date(timeIntervalSince1970: s)
+            #expect(TextCleaning.rfc822(date) == f.string(from: date), "at \(s)")
+        }
+        #expect(TextCleaning.humanDate(Dates.d2024_05_01) == "2024-05-01 12:00:00 UTC")
+    }
+
     @Test func channelLinkFallsBackToCallerThenInvalidDomain() throws {
         var c = ReadableContainer(id: "c", kind: "space", title: "Links")
         #expect(try FeedReader.read(try RSSRenderer.feed(c)).channelLink == "https://kitbag.invalid/")

@@ -5,6 +5,18 @@ import Logging
 
 /// A local emulator of the Kinopio API (https://api.kinopio.club), written from the public API
 /// page and the collected API facts only.
+///
+/// Choices where the documents are silent:
+/// - Ids: a client-supplied `id` is kept when free (Kinopio's client makes its own ids), else a new
+///   21-character id is generated; a `POST /space` with nested items rewrites references to changed ids.
+/// - Tags: `[[name]]` in a card name gets a tag entity (colour of a same-named tag in the space, else
+///   one derived from the name). Explicit tag objects are accepted in a card's `tags` array
+///   (`POST /card`, `/card/multiple`) and in a posted space's `tags` array; they win over derived ones.
+/// - Writes are all or nothing per request; every answer is 200 with JSON, errors are
+///   `{"message": …, "status": …}`; no `Retry-After` is sent with 429 (Kinopio documents none).
+/// - Server-set keys: `createdAt`, `updatedAt`, `userId` (cards, boxes), `nameUpdatedAt`,
+///   `nameUpdatedByUserId`, and on `POST /card…` `isCreatedThroughPublicApi`/`shouldUpdateUrlPreview`;
+///   spaces get `ownerUserId`, `editedAt`, `collaboratorKey`/`readOnlyKey` (editors only), `url`, `visits`.
 public enum KinopioSandbox {
     /// API key of the seeded collaborator when `credentials` has no second entry.
     public static let defaultCollaboratorKey = "sandbox-kinopio-collaborator-key"
