@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "Kinopio", "KitbagSandbox", "KitbagArchive", "KitbagCore", "KitbagHTTP", "KitbagJournal", "KitbagRender",
             ],
+            exclude: ["Fixtures"],
             swiftSettings: strict),
         .testTarget(
             name: "KitbagCLITests", dependencies: ["kitbag", "KitbagArchive", "KitbagCore", "KitbagSandbox"],

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KitbagArchive
 import KitbagCore
+import KitbagRender
 
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,11 +15,43 @@ struct ListCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    /// What `ls --json` prints: the archive summary plus the item count of every RSS feed in it.
+    struct Listing: Encodable {
+        var summary: ArchiveSummary
+        var feeds: [String: Int]
+
+        func encode(to encoder: Encoder) throws {
+            try summary.encode(to: encoder)
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(feeds, forKey: Key(stringValue: "feeds")!)
+        }
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+    }
+
+    /// Reads every feed of the archive with libxml2 (network off, entities refused) and counts its items.
+    static func feedItemCounts(_ url: URL) throws -> [String: Int] {
+        let reader = try ArchiveReader(url: url)
+        var counts: [String: Int] = [:]
+        while let entry = try reader.next() {
+            guard entry.path.hasPrefix("feeds/"), entry.path.hasSuffix(".xml") else { continue }
+            counts[entry.path] = try FeedReader.read(try reader.readAll(limit: 32 << 20)).itemCount
+        }
+        return counts
+    }
+
     func run() async throws {
         try await reportingErrors {
-            let summary = try ArchiveInspector.summary(of: URL(fileURLWithPath: archive))
+            let url = URL(fileURLWithPath: archive)
+            let summary = try ArchiveInspector.summary(of: url)
+            let feeds = try Self.feedItemCounts(url)
             if global.json {
-                try printJSON(summary)
+                try printJSON(Listing(summary: summary, feeds: feeds))
                 return
             }
             var text = "\(archive)\n"
@@ -30,6 +63,9 @@ struct ListCommand: AsyncParsableCommand {
             }
             text += "  size:     \(ByteCount.format(summary.archiveSize)) in \(summary.entryCount) entries\n"
             text += "  entities: \(summary.counts.isEmpty ? "none" : formatCounts(summary.counts))\n"
+            if !feeds.isEmpty {
+                text += "  feeds:    \(feeds.count) RSS feeds, \(feeds.values.reduce(0, +)) items\n"
+            }
             if !summary.manifestPresent { text += "  INCOMPLETE: no manifest.json — this archive did not finish; run kitbag verify\n" }
             printText(text)
         }

@@ -166,6 +166,11 @@ final class Exits: @unchecked Sendable {
         #expect(ls.status == 0)
         let listed = try JSONValue(parsing: ls.stdout)
         #expect(listed["counts"]?["card"] == summary["counts"]?["card"])
+        // Every space has a feed, read back with libxml2; together they hold every live card.
+        let feeds = listed["feeds"]?.objectValue
+        #expect(feeds?.count == summary["counts"]?["space"]?.intValue)
+        let feedItems = feeds?.reduce(0) { $0 + ($1.value.intValue ?? 0) }
+        #expect(feedItems == summary["counts"]?["card"]?.intValue)
         let inspect = try await CLI.run(["inspect", archive])
         #expect(inspect.status == 0)
         #expect(inspect.out.contains("kinopio"))
