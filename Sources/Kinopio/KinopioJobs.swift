@@ -76,6 +76,22 @@ public enum KinopioJobs {
         return try await importer.run(archive: archive)
     }
 
+    /// Imports a JSON Canvas file as one new space, journaled like an archive import (default journal
+    /// `FILE.canvas.journal.sqlite`).
+    public static func importCanvas(
+        _ canvasURL: URL, connection: KinopioConnection, journalURL: URL?, dryRun: Bool, progress: ProgressReporter,
+        batchSize: Int = 100
+    ) async throws -> ImportSummary {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("kitbag-canvas-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        // A fixed time keeps the snapshot identical between reruns.
+        let snapshot = try KinopioCanvasImport.snapshot(of: canvasURL, into: work, now: Date(timeIntervalSince1970: 0))
+        return try await importArchive(
+            snapshot, connection: connection, journalURL: journalURL ?? defaultJournalURL(for: canvasURL),
+            dryRun: dryRun, progress: progress, batchSize: batchSize)
+    }
+
     /// `ARCHIVE.journal.sqlite` beside the archive.
     public static func defaultJournalURL(for archive: URL) -> URL {
         archive.deletingLastPathComponent().appendingPathComponent(archive.lastPathComponent + ".journal.sqlite")

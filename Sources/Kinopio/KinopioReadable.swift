@@ -29,8 +29,9 @@ enum KinopioReadable {
             let name = card["name"]?.stringValue ?? ""
             let f = frame(
                 card, width: card["resizeWidth"] ?? card["width"], height: card["height"], color: card["backgroundColor"])
+            let (title, body) = split(name)
             return ReadableItem(
-                id: cid, title: title(of: name), body: name,
+                id: cid, title: title, body: body,
                 createdAt: date(card["createdAt"]), updatedAt: date(card["updatedAt"]),
                 labels: (tagsByCard[cid] ?? []).sorted(), groupID: f.flatMap { box(containing: $0, in: groups) },
                 frame: f, url: webBase.map { "\($0)/\(id)/\(cid)" },
@@ -58,10 +59,15 @@ enum KinopioReadable {
             tags: legend.keys.sorted().map { ReadableTag(name: $0, color: legend[$0] ?? nil) })
     }
 
-    /// The first line of a card name, shortened, as its title.
-    static func title(of name: String) -> String {
-        let first = name.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? name
-        return first.count > 120 ? String(first.prefix(119)) + "…" : first
+    /// A card name as title (its first line) and body (the rest); a first line too long for a title is
+    /// shortened there and kept whole in the body, so no text is lost.
+    static func split(_ name: String) -> (title: String, body: String) {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let parts = trimmed.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let first = parts.first.map(String.init) ?? ""
+        let rest = parts.count > 1 ? String(parts[1]).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        if first.count > 120 { return (String(first.prefix(119)) + "…", trimmed) }
+        return (first, rest)
     }
 
     static func frame(_ v: JSONValue, width: JSONValue?, height: JSONValue?, color: JSONValue?) -> ReadableFrame? {

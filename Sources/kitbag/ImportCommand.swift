@@ -13,7 +13,7 @@ struct ImportCommand: AsyncParsableCommand {
             command after a crash or Ctrl-C and it continues where it stopped.
             """)
 
-    @Argument(help: "The archive to import (any kind kitbag writes).")
+    @Argument(help: "The archive to import (any kind kitbag writes), or a JSON Canvas file (.canvas) to make a Kinopio space of.")
     var archive: String
 
     @Option(name: .customLong("to"), help: "Service to import into: kinopio.")
@@ -40,9 +40,16 @@ struct ImportCommand: AsyncParsableCommand {
         try await reportingErrors {
             let progress = global.progress
             let connection = try connectionOptions.kinopio(service, doing: "importing into", global: global, progress: progress)
-            let summary = try await KinopioJobs.importArchive(
-                URL(fileURLWithPath: archive), connection: connection, journalURL: journal.map { URL(fileURLWithPath: $0) },
-                dryRun: dryRun, progress: progress, batchSize: batchSize)
+            let source = URL(fileURLWithPath: archive)
+            let journalURL = journal.map { URL(fileURLWithPath: $0) }
+            let summary =
+                source.pathExtension.lowercased() == "canvas"
+                ? try await KinopioJobs.importCanvas(
+                    source, connection: connection, journalURL: journalURL, dryRun: dryRun, progress: progress,
+                    batchSize: batchSize)
+                : try await KinopioJobs.importArchive(
+                    source, connection: connection, journalURL: journalURL, dryRun: dryRun, progress: progress,
+                    batchSize: batchSize)
             if global.json {
                 try printJSON(summary)
             } else if !global.quiet {
