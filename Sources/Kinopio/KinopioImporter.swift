@@ -133,8 +133,9 @@ public final class KinopioImporter: @unchecked Sendable {
         func plan(_ kind: String, _ sources: [String]) throws {
             var fresh: [(sourceID: String, targetID: String)] = []
             var map = idMap[kind] ?? [:]
-            let known = try journal?.entries(kind: kind) ?? [:]
-            for s in sources where map[s] == nil {
+            let unmapped = sources.filter { map[$0] == nil }
+            let known = try journal?.entries(kind: kind, sourceIDs: unmapped) ?? [:]
+            for s in unmapped {
                 if let k = known[s] { map[s] = k.targetID } else { fresh.append((s, KinopioID.make())) }
             }
             if !fresh.isEmpty {
@@ -176,7 +177,7 @@ public final class KinopioImporter: @unchecked Sendable {
         confirmed onConfirmed: ([String]) throws -> Void = { _ in }
     ) async throws -> [String] {
         guard let journal, !dryRun else { return sources }
-        let entries = try journal.entries(kind: kind)
+        let entries = try journal.entries(kind: kind, sourceIDs: sources)
         var todo: [String] = []
         var unsure: [String] = []
         for s in sources {

@@ -148,6 +148,24 @@ public final class ImportJournal: Sendable {
         }
     }
 
+    /// The mappings of the given source ids of one kind (those without one are absent), in one read.
+    public func entries(kind: String, sourceIDs: some Sequence<String>) throws -> [String: JournalEntry] {
+        let ids = Array(sourceIDs)
+        return try db.read { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT target_id, state FROM mapping WHERE kind = ? AND source_id = ?")
+            var out: [String: JournalEntry] = [:]
+            for id in ids {
+                if let row = try Row.fetchOne(statement, arguments: [kind, id]) {
+                    out[id] = JournalEntry(
+                        kind: kind, sourceID: id, targetID: row["target_id"],
+                        state: JournalState(rawValue: row["state"]) ?? .planned)
+                }
+            }
+            return out
+        }
+    }
+
     /// Writes down target ids chosen for source entities, in one transaction. Existing mappings win:
     /// the returned dictionary holds the target id in force for every source id given.
     @discardableResult

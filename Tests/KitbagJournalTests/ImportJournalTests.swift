@@ -26,6 +26,7 @@ import Testing
         let again = try j.plan(kind: "card", [("a", "A2"), ("b", "B2"), ("c", "C2")])
         #expect(again == ["a": "A1", "b": "B1", "c": "C2"])
         let entries = try j.entries(kind: "card")
+        #expect(try j.entries(kind: "card", sourceIDs: ["a", "zz"]) == ["a": entries["a"]!])
         #expect(entries["a"]?.state == .created)
         #expect(entries["b"]?.state == .planned)
         #expect(try j.counts()["card"]?.created == 1)
