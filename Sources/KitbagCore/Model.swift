@@ -109,6 +109,36 @@ public enum Timestamp {
         return f.date(from: text)
     }
 
+    /// Calendar fields of a UTC instant, computed without locale or formatter state.
+    public struct CivilTime: Sendable, Equatable {
+        public var year, month, day, hour, minute, second: Int
+        /// 0 = Sunday … 6 = Saturday.
+        public var weekday: Int
+    }
+
+    /// The UTC calendar fields of whole seconds since 1970 (Howard Hinnant's civil_from_days).
+    public static func civil(secondsSince1970 seconds: Int64) -> CivilTime {
+        var days = seconds / 86_400
+        var rest = seconds % 86_400
+        if rest < 0 {
+            rest += 86_400
+            days -= 1
+        }
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let weekday = Int(((days % 7) + 11) % 7)  // 1970-01-01 was a Thursday (4)
+        return CivilTime(
+            year: Int(year), month: Int(month), day: Int(day), hour: Int(rest / 3_600), minute: Int(rest % 3_600 / 60),
+            second: Int(rest % 60), weekday: weekday)
+    }
+
     /// Compact UTC stamp for file names: `20261122T221500Z`.
     public static func compact(_ date: Date) -> String {
         let f = DateFormatter()

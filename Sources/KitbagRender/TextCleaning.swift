@@ -1,4 +1,5 @@
 import Foundation
+import KitbagCore
 
 /// Text clean-up shared by the renderers.
 enum TextCleaning {
@@ -90,24 +91,8 @@ enum TextCleaning {
     static func utc(_ date: Date) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, weekday: Int) {
         let interval = date.timeIntervalSince1970
         let seconds = interval.isFinite ? Int64(max(min(interval.rounded(.down), 2.6e11), -6.2e10)) : 0
-        var days = seconds / 86_400
-        var rest = seconds % 86_400
-        if rest < 0 {
-            rest += 86_400
-            days -= 1
-        }
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        let weekday = Int(((days % 7) + 11) % 7)  // 1970-01-01 was a Thursday (4)
-        return (Int(year), Int(month), Int(day), Int(rest / 3_600), Int(rest % 3_600 / 60), Int(rest % 60), weekday)
+        let t = Timestamp.civil(secondsSince1970: seconds)
+        return (t.year, t.month, t.day, t.hour, t.minute, t.second, t.weekday)
     }
 
     static func pad(_ value: Int, _ width: Int) -> String {

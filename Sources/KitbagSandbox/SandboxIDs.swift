@@ -1,4 +1,5 @@
 import Foundation
+import KitbagCore
 
 /// Deterministic, random-looking identifiers in nanoid style (21 characters of `A-Za-z0-9_-`).
 struct SandboxIDGenerator: Sendable {
@@ -48,24 +49,12 @@ enum SandboxTime {
     static func iso8601(millis: Int64) -> String {
         let ms = Int(((millis % 1000) + 1000) % 1000)
         let totalSeconds = (millis - Int64(ms)) / 1000
-        var days = totalSeconds / 86_400
-        var rem = totalSeconds % 86_400
-        if rem < 0 { rem += 86_400; days -= 1 }
-        // Civil from days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ v: Int64, _ width: Int) -> String {
+        let t = Timestamp.civil(secondsSince1970: totalSeconds)
+        func pad(_ v: Int, _ width: Int) -> String {
             let s = String(v)
             return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(rem / 3600, 2)):\(pad(rem % 3600 / 60, 2)):\(pad(rem % 60, 2)).\(pad(Int64(ms), 3))Z"
+        return "\(pad(t.year, 4))-\(pad(t.month, 2))-\(pad(t.day, 2))T\(pad(t.hour, 2)):\(pad(t.minute, 2)):\(pad(t.second, 2)).\(pad(ms, 3))Z"
     }
 
     /// The current time as an ISO-8601 string.

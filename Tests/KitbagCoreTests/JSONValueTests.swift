@@ -57,3 +57,13 @@ import Testing
         #expect(Redactor.redact("key=abcd1234 and abcd1234", secrets: ["abcd1234"]) == "key=[redacted] and [redacted]")
     }
 }
+
+@Suite struct TimestampTests {
+    // Expected values checked with GNU date -u -d @SECONDS.
+    @Test func civilFieldsMatchKnownInstantsIncludingLeapDaysAndTimesBefore1970() {
+        #expect(Timestamp.civil(secondsSince1970: 0) == .init(year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0, weekday: 4))
+        #expect(Timestamp.civil(secondsSince1970: -1) == .init(year: 1969, month: 12, day: 31, hour: 23, minute: 59, second: 59, weekday: 3))
+        #expect(Timestamp.civil(secondsSince1970: 951_782_400) == .init(year: 2000, month: 2, day: 29, hour: 0, minute: 0, second: 0, weekday: 2))
+        #expect(Timestamp.civil(secondsSince1970: 1_795_389_045) == .init(year: 2026, month: 11, day: 22, hour: 23, minute: 10, second: 45, weekday: 0))
+    }
+}
