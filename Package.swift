@@ -2,6 +2,14 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+let connectorDependencies: [Target.Dependency] = [
+    "KitbagConnector", "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
+]
+let connectorTestDependencies: [Target.Dependency] = connectorDependencies + [
+    "KitbagSandbox",
+    .product(name: "AsyncHTTPClient", package: "async-http-client"),
+    .product(name: "Logging", package: "swift-log"),
+]
 
 let package = Package(
     name: "kitbag",
@@ -55,9 +63,15 @@ let package = Package(
             dependencies: ["KitbagCore", "CLibXML2"],
             swiftSettings: strict),
         .target(
-            name: "Kinopio",
+            name: "KitbagConnector",
             dependencies: ["KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender"],
             swiftSettings: strict),
+
+        // Connectors, one folder each; none imports another or the sandbox.
+        .target(name: "Kinopio", dependencies: connectorDependencies, swiftSettings: strict),
+        .target(name: "Kintone", dependencies: connectorDependencies, swiftSettings: strict),
+        .target(name: "Kitemaker", dependencies: connectorDependencies, swiftSettings: strict),
+        .target(name: "Kona", dependencies: connectorDependencies, swiftSettings: strict),
         .target(
             name: "KitbagSandbox",
             dependencies: [
@@ -73,8 +87,8 @@ let package = Package(
         .executableTarget(
             name: "kitbag",
             dependencies: [
-                "KitbagCore", "KitbagArchive", "KitbagHTTP", "KitbagJournal", "KitbagRender",
-                "Kinopio", "KitbagSandbox",
+                "KitbagCore", "KitbagArchive", "KitbagHTTP", "KitbagJournal", "KitbagRender", "KitbagConnector",
+                "Kinopio", "Kintone", "Kitemaker", "Kona", "KitbagSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -104,11 +118,15 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "KitbagJournalTests", dependencies: ["KitbagJournal"], swiftSettings: strict),
         .testTarget(
-            name: "KinopioTests",
-            dependencies: [
-                "Kinopio", "KitbagSandbox", "KitbagArchive", "KitbagCore", "KitbagHTTP", "KitbagJournal", "KitbagRender",
-            ],
-            exclude: ["Fixtures"],
+            name: "KinopioTests", dependencies: connectorTestDependencies + ["Kinopio"], exclude: ["Fixtures"],
+            swiftSettings: strict),
+        .testTarget(name: "KintoneTests", dependencies: connectorTestDependencies + ["Kintone"], swiftSettings: strict),
+        .testTarget(name: "KitemakerTests", dependencies: connectorTestDependencies + ["Kitemaker"], swiftSettings: strict),
+        .testTarget(name: "KonaTests", dependencies: connectorTestDependencies + ["Kona"], swiftSettings: strict),
+        // The shared connector conformance suite: every connector against its own sandbox.
+        .testTarget(
+            name: "ConformanceTests",
+            dependencies: connectorTestDependencies + ["Kinopio", "Kintone", "Kitemaker", "Kona"],
             swiftSettings: strict),
         .testTarget(
             name: "KitbagCLITests", dependencies: ["kitbag", "KitbagArchive", "KitbagCore", "KitbagSandbox"],

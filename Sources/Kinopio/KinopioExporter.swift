@@ -4,18 +4,6 @@ import KitbagCore
 import KitbagHTTP
 import KitbagRender
 
-/// What an export did, for the summary line and `--json`.
-public struct ExportSummary: Sendable, Codable {
-    public var archive: String
-    public var service: ServiceName
-    public var account: ArchiveInfo.Account
-    public var counts: [String: Int]
-    public var notExported: [NotExported]
-    public var bytes: Int64
-    public var requests: [String: Int]
-    public var seconds: Double
-}
-
 /// Walks a Kinopio account — the user, every space (own, journal, inbox, removed) and in each space every
 /// card, connection, connection type, box, tag, user, collaborator and removed card — into an archive.
 public struct KinopioExporter: Sendable {

@@ -1,19 +1,9 @@
 import Foundation
 import KitbagArchive
+import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagJournal
-
-/// What an import did or would do, per kind.
-public struct ImportSummary: Sendable, Codable {
-    public var created: [String: Int] = [:]
-    /// Entities already in the target from an earlier run (found in the journal).
-    public var alreadyPresent: [String: Int] = [:]
-    public var requests: [String: Int] = [:]
-    /// What could not be carried into the target, with the reason.
-    public var notImported: [NotExported] = []
-    public var dryRun = false
-}
 
 /// Replays a Kinopio archive into a Kinopio account through the batch routes.
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import KitbagArchive
+import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagJournal
@@ -9,46 +10,20 @@ import KitbagRender
 public enum KinopioJobs {
     /// Where an export goes when `-o` names a folder or nothing: `kinopio-<account>-<UTC stamp>.<ext>`.
     public static func defaultArchiveName(account: ArchiveInfo.Account, at date: Date, format: ArchiveFormat) -> String {
-        let who = ArchivePath.component(account.name ?? account.id)
-        return "kinopio-\(who)-\(Timestamp.compact(date))" + (format == .folder ? "" : ".\(format.fileExtension)")
+        ConnectorJobs.defaultArchiveName(service: .kinopio, account: account, at: date, format: format)
     }
 
-    /// Exports the account behind `connection` into one sealed archive at `destination`.
-    /// On any failure the partial output is removed and the error rethrown: no archive that passes `verify`.
+    /// Exports the account behind `connection` into one sealed archive at `destination` (see `ConnectorJobs.export`).
     /// `user` is the `GET /user` answer, fetched first so the caller can name the archive after the account.
     public static func export(
         connection: KinopioConnection, user: JSONValue, destination: ArchiveDestination, format: ArchiveFormat,
         spaceIDs: [String] = [], renderings: Set<ReadableFormat> = Set(ReadableFormat.allCases),
         progress: ProgressReporter, now: Date = Date(), finishedAt: Date? = nil
     ) async throws -> ExportSummary {
-        let started = Date()
-        let account = KinopioExporter.account(of: user)
-        let info = ArchiveInfo(
-            service: .kinopio,
-            source: .init(baseURL: connection.baseURL.absoluteString, account: account),
-            startedAt: now, renderings: ReadableFormat.allCases.filter(renderings.contains).map(\.rawValue))
-        let writer = try SnapshotWriter(destination: destination, format: format, info: info, snapshotTime: now)
-        let notExported: [NotExported]
-        do {
-            let exporter = KinopioExporter(
-                connection: connection, progress: progress, spaceIDs: spaceIDs, renderings: renderings)
-            notExported = try await exporter.export(user: user, into: writer)
-        } catch {
-            writer.abandon()
-            progress.finish()
-            throw error
-        }
-        let manifest = try writer.seal(notExported: notExported, finishedAt: finishedAt ?? Date())
-        progress.finish()
-        let path: String
-        switch destination {
-        case .file(let url), .folder(let url): path = url.path
-        case .standardOutput: path = "-"
-        }
-        return ExportSummary(
-            archive: path, service: .kinopio, account: account, counts: manifest.counts,
-            notExported: manifest.notExported, bytes: writer.bytesWritten,
-            requests: await connection.client.requestCounts(), seconds: Date().timeIntervalSince(started))
+        try await ConnectorJobs.export(
+            connection, account: AccountProbe(account: KinopioExporter.account(of: user), raw: user),
+            destination: destination, format: format, selection: ExportSelection(containers: spaceIDs),
+            renderings: renderings, progress: progress, now: now, finishedAt: finishedAt)
     }
 
     /// Imports a verified archive into the account behind `connection`, journaled in `journalURL`.
@@ -56,24 +31,9 @@ public enum KinopioJobs {
         _ archiveURL: URL, connection: KinopioConnection, journalURL: URL?, dryRun: Bool, progress: ProgressReporter,
         batchSize: Int = 100
     ) async throws -> ImportSummary {
-        progress.beginStage("verify")
-        let archive = try SnapshotReader.open(archiveURL)
-        defer { archive.close() }
-        let user = try await connection.currentUser()
-        let targetAccount = user["id"]?.idString ?? "unknown"
-        var journal: ImportJournal?
-        if !dryRun {
-            let url = journalURL ?? defaultJournalURL(for: archiveURL)
-            journal = try ImportJournal(
-                url: url,
-                binding: JournalBinding(
-                    sourceService: archive.info.service.rawValue, sourceAccount: archive.info.source.account.id,
-                    targetService: "kinopio", targetBaseURL: connection.baseURL.absoluteString,
-                    targetAccount: targetAccount))
-        }
-        let importer = KinopioImporter(
-            connection: connection, journal: journal, progress: progress, dryRun: dryRun, batchSize: batchSize)
-        return try await importer.run(archive: archive)
+        try await ConnectorJobs.importArchive(
+            archiveURL, into: connection, journalURL: journalURL,
+            options: ImportOptions(dryRun: dryRun, batchSize: batchSize), progress: progress)
     }
 
     /// Imports a JSON Canvas file as one new space, journaled like an archive import (default journal
@@ -94,6 +54,6 @@ public enum KinopioJobs {
 
     /// `ARCHIVE.journal.sqlite` beside the archive.
     public static func defaultJournalURL(for archive: URL) -> URL {
-        archive.deletingLastPathComponent().appendingPathComponent(archive.lastPathComponent + ".journal.sqlite")
+        ConnectorJobs.defaultJournalURL(for: archive)
     }
 }

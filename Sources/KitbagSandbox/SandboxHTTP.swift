@@ -26,13 +26,48 @@ struct SandboxRequest: Sendable {
     }
 }
 
-/// A JSON answer from a route handler.
+/// An answer from a route handler: JSON by default, raw bytes for downloads, nothing for 204.
 struct SandboxReply: Sendable {
+    /// Bytes sent as they are (a file download) instead of the JSON body.
+    struct Raw: Sendable {
+        var bytes: [UInt8]
+        var contentType: String
+    }
+
     var status: HTTPResponse.Status
     var body: JSONValue
-    init(_ body: JSONValue, status: HTTPResponse.Status = .ok) {
+    /// Extra response headers (`Location`, `X-ConcurrencyLimit-*`, …).
+    var headers: HTTPFields
+    var raw: Raw?
+
+    init(_ body: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) {
         self.status = status
         self.body = body
+        self.headers = headers
+        self.raw = nil
+    }
+
+    /// A download: `bytes` with `contentType` (and e.g. `Content-Disposition` in `headers`).
+    static func bytes(_ bytes: [UInt8], contentType: String, headers: HTTPFields = [:]) -> SandboxReply {
+        var reply = SandboxReply(.null, headers: headers)
+        reply.raw = Raw(bytes: bytes, contentType: contentType)
+        return reply
+    }
+
+    /// 204 No Content (or another bodiless status).
+    static func empty(status: HTTPResponse.Status = .noContent, headers: HTTPFields = [:]) -> SandboxReply {
+        var reply = SandboxReply(.null, status: status, headers: headers)
+        reply.raw = Raw(bytes: [], contentType: "")
+        return reply
+    }
+
+    /// The HTTP response this reply becomes.
+    func response() -> Response {
+        guard let raw else { return sandboxJSONResponse(status, body, headers: headers) }
+        var fields = headers
+        if !raw.contentType.isEmpty { fields[.contentType] = raw.contentType }
+        if status == .noContent || status == .notModified { return Response(status: status, headers: fields) }
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: raw.bytes)))
     }
 }
 

@@ -27,7 +27,8 @@ public struct SandboxOptions: Sendable {
     public var host: String
     /// Port to bind; 0 picks a free ephemeral port (read it back from `RunningSandbox.baseURL`).
     public var port: Int
-    /// Accepted API keys. The first belongs to the seeded owner; for Kinopio the second and third
+    /// Accepted API keys or tokens; empty takes the service's fixed default (see each sandbox's
+    /// `defaultCredential`). The first belongs to the seeded owner; for Kinopio the second and third
     /// (fixed defaults when absent) belong to a collaborator and to an outsider who owns nothing.
     public var credentials: [String]
     /// Data the sandbox starts with.
@@ -48,7 +49,7 @@ public struct SandboxOptions: Sendable {
     public init(
         host: String = "127.0.0.1",
         port: Int = 0,
-        credentials: [String] = ["sandbox-kinopio-key"],
+        credentials: [String] = [],
         seed: SandboxSeed = .demo,
         faultRate: Double = 0,
         faultSeed: UInt64 = 1,

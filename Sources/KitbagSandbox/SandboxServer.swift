@@ -86,7 +86,7 @@ struct SandboxResponder: HTTPResponder {
         do {
             let reply = try await match.route.handler(sandboxRequest)
             await monitor.responded(Int(reply.status.code))
-            return sandboxJSONResponse(reply.status, reply.body)
+            return reply.response()
         } catch {
             return await self.error(error.status, error.message)
         }

@@ -62,7 +62,7 @@ struct SandboxCommand: AsyncParsableCommand {
             printText("\(sandbox.baseURL.absoluteString)\n")
             if !global.quiet {
                 FileHandle.standardError.write(
-                    Data("kinopio sandbox: API key \(options.credentials[0]); Ctrl-C to stop\n".utf8))
+                    Data("kinopio sandbox: API key \(options.credentials.first ?? KinopioSandbox.defaultCredential); Ctrl-C to stop\n".utf8))
             }
             await waitForTermination()
             await sandbox.stop()

@@ -1,6 +1,7 @@
 import Foundation
 import Kinopio
 import KitbagArchive
+import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagSandbox

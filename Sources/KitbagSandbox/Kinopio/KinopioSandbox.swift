@@ -18,6 +18,8 @@ import Logging
 ///   `nameUpdatedByUserId`, and on `POST /card…` `isCreatedThroughPublicApi`/`shouldUpdateUrlPreview`;
 ///   spaces get `ownerUserId`, `editedAt`, `collaboratorKey`/`readOnlyKey` (editors only), `url`, `visits`.
 public enum KinopioSandbox {
+    /// API key of the seeded owner when `credentials` is empty.
+    public static let defaultCredential = "sandbox-kinopio-key"
     /// API key of the seeded collaborator when `credentials` has no second entry.
     public static let defaultCollaboratorKey = "sandbox-kinopio-collaborator-key"
     /// API key of the seeded outsider (a user who owns nothing and collaborates on nothing)

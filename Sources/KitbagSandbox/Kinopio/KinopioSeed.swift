@@ -9,7 +9,7 @@ enum KinopioSeeder {
 
     static func state(seed: SandboxSeed, credentials: [String]) -> KinopioState {
         var builder = Builder()
-        let keys = credentials.isEmpty ? ["sandbox-kinopio-key"] : credentials
+        let keys = credentials.isEmpty ? [KinopioSandbox.defaultCredential] : credentials
         switch seed {
         case .empty:
             builder.addUsers(keys: keys, named: false)

@@ -1,0 +1,42 @@
+import Foundation
+import KitbagArchive
+import KitbagConnector
+import KitbagCore
+import KitbagHTTP
+import KitbagJournal
+import KitbagRender
+
+extension KinopioConnection: Connector {
+    public var service: ServiceName { .kinopio }
+
+    /// `GET /user`; the answer is kept for the export (the user record is archived as is, without secrets).
+    public func probe() async throws -> AccountProbe {
+        let user = try await currentUser()
+        return AccountProbe(account: KinopioExporter.account(of: user), raw: user)
+    }
+
+    public func export(
+        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
+        progress: ProgressReporter
+    ) async throws -> [NotExported] {
+        let exporter = KinopioExporter(
+            connection: self, progress: progress, spaceIDs: selection.containers, renderings: renderings)
+        return try await exporter.export(user: account.raw, into: writer)
+    }
+
+    public func importArchive(
+        _ archive: SnapshotReader, journal: ImportJournal?, options: ImportOptions, progress: ProgressReporter
+    ) async throws -> ImportSummary {
+        let importer = KinopioImporter(
+            connection: self, journal: journal, progress: progress, dryRun: options.dryRun,
+            batchSize: options.batchSize ?? 100)
+        return try await importer.run(archive: archive)
+    }
+
+    public func roundTripDifferences(
+        source: SnapshotReader, target: SnapshotReader, journal: ImportJournal, notImported: [NotExported]
+    ) throws -> [String] {
+        try KinopioRoundTrip.compare(source: source, target: target, journal: journal, notImported: notImported)
+            .map(\.description)
+    }
+}

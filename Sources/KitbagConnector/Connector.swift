@@ -1,0 +1,94 @@
+import Foundation
+import KitbagArchive
+import KitbagCore
+import KitbagHTTP
+import KitbagJournal
+import KitbagRender
+
+/// Who a set of credentials reaches: the identity recorded in `kitbag.json`, plus the service's raw answer
+/// (for connectors that need it again during the export, e.g. Kinopio's `GET /user`).
+public struct AccountProbe: Sendable {
+    public var account: ArchiveInfo.Account
+    public var raw: JSONValue
+
+    public init(account: ArchiveInfo.Account, raw: JSONValue = .null) {
+        self.account = account
+        self.raw = raw
+    }
+}
+
+/// Which part of an account an export walks.
+public struct ExportSelection: Sendable, Equatable {
+    /// Only these top-level containers (Kinopio spaces, Kintone apps, Kitemaker spaces, Kona spaces), by id;
+    /// every container the credentials can see when empty.
+    public var containers: [String]
+
+    public init(containers: [String] = []) {
+        self.containers = containers
+    }
+}
+
+/// How an import writes.
+public struct ImportOptions: Sendable, Equatable {
+    /// Count requests and entities; write nothing.
+    public var dryRun: Bool
+    /// Entities per batch write request; nil takes the connector's default.
+    public var batchSize: Int?
+    /// Existing target containers to import into, source id → target id (Kintone `--app-map SRC=DST`).
+    public var containerMap: [String: String]
+    /// Field whose value identifies a record for upserts (Kintone `--update-key FIELD`).
+    public var updateKey: String?
+    /// Create what the target lacks (Kitemaker statuses) instead of stopping with an error.
+    public var createMissing: Bool
+
+    public init(
+        dryRun: Bool = false, batchSize: Int? = nil, containerMap: [String: String] = [:], updateKey: String? = nil,
+        createMissing: Bool = false
+    ) {
+        self.dryRun = dryRun
+        self.batchSize = batchSize
+        self.containerMap = containerMap
+        self.updateKey = updateKey
+        self.createMissing = createMissing
+    }
+}
+
+/// One service's connector, as the CLI, the jobs and the shared conformance suite drive it
+/// (rclone's `fs.Fs`: nothing outside the connector knows the service's wire format).
+public protocol Connector: Sendable {
+    /// The service this connector talks to.
+    var service: ServiceName { get }
+    /// The API base URL (recorded in `kitbag.json` and the journal binding).
+    var baseURL: URL { get }
+    /// The paced, retrying client every request goes through (its counts feed the summaries).
+    var client: APIClient { get }
+
+    /// Asks the service who the credentials belong to; the first request of every job, so a wrong token fails fast.
+    func probe() async throws -> AccountProbe
+
+    /// Writes every selected entity into `writer` and returns what could not be exported, with reasons.
+    func export(
+        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
+        progress: ProgressReporter
+    ) async throws -> [NotExported]
+
+    /// Replays a verified archive into the account; every created entity goes through `journal` (nil on a dry run).
+    func importArchive(
+        _ archive: SnapshotReader, journal: ImportJournal?, options: ImportOptions, progress: ProgressReporter
+    ) async throws -> ImportSummary
+
+    /// Differences between a source export and the export of the account it was imported into, once ids are
+    /// mapped back through the journal and server-owned keys are set aside; empty when the round trip is exact.
+    func roundTripDifferences(
+        source: SnapshotReader, target: SnapshotReader, journal: ImportJournal, notImported: [NotExported]
+    ) throws -> [String]
+
+    /// Releases the connection's resources.
+    func shutdown() async
+}
+
+extension Connector {
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+}

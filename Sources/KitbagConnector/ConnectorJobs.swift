@@ -1,0 +1,82 @@
+import Foundation
+import KitbagArchive
+import KitbagCore
+import KitbagHTTP
+import KitbagJournal
+import KitbagRender
+
+/// Whole export and import jobs for any connector, shared by the CLI, `kitbag demo`, backups and the tests.
+public enum ConnectorJobs {
+    /// Where an export goes when `-o` names a folder or nothing: `SERVICE-ACCOUNT-YYYYMMDDTHHMMSSZ.ext`.
+    public static func defaultArchiveName(
+        service: ServiceName, account: ArchiveInfo.Account, at date: Date, format: ArchiveFormat
+    ) -> String {
+        let who = ArchivePath.component(account.name ?? account.id)
+        return "\(service.rawValue)-\(who)-\(Timestamp.compact(date))" + (format == .folder ? "" : ".\(format.fileExtension)")
+    }
+
+    /// `ARCHIVE.journal.sqlite` beside the archive.
+    public static func defaultJournalURL(for archive: URL) -> URL {
+        archive.deletingLastPathComponent().appendingPathComponent(archive.lastPathComponent + ".journal.sqlite")
+    }
+
+    /// Exports the account behind `connector` into one sealed archive at `destination`.
+    /// On any failure the partial output is removed and the error rethrown: no archive that passes `verify`.
+    /// `account` is the connector's `probe()` answer, asked first so the caller can name the archive.
+    public static func export(
+        _ connector: some Connector, account: AccountProbe, destination: ArchiveDestination, format: ArchiveFormat,
+        selection: ExportSelection = ExportSelection(), renderings: Set<ReadableFormat> = Set(ReadableFormat.allCases),
+        progress: ProgressReporter, now: Date = Date(), finishedAt: Date? = nil
+    ) async throws -> ExportSummary {
+        let started = Date()
+        let info = ArchiveInfo(
+            service: connector.service,
+            source: .init(baseURL: connector.baseURL.absoluteString, account: account.account),
+            startedAt: now, renderings: ReadableFormat.allCases.filter(renderings.contains).map(\.rawValue))
+        let writer = try SnapshotWriter(destination: destination, format: format, info: info, snapshotTime: now)
+        let notExported: [NotExported]
+        do {
+            notExported = try await connector.export(
+                account: account, selection: selection, renderings: renderings, into: writer, progress: progress)
+        } catch {
+            writer.abandon()
+            progress.finish()
+            throw error
+        }
+        let manifest = try writer.seal(notExported: notExported, finishedAt: finishedAt ?? Date())
+        progress.finish()
+        let path: String
+        switch destination {
+        case .file(let url), .folder(let url): path = url.path
+        case .standardOutput: path = "-"
+        }
+        return ExportSummary(
+            archive: path, service: connector.service, account: account.account, counts: manifest.counts,
+            notExported: manifest.notExported, bytes: writer.bytesWritten,
+            requests: await connector.client.requestCounts(), seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Verifies and opens `archiveURL`, binds a journal to (source account, target account) and replays the
+    /// archive through `connector`. The journal defaults to `ARCHIVE.journal.sqlite`; a dry run opens none.
+    public static func importArchive(
+        _ archiveURL: URL, into connector: some Connector, journalURL: URL?, options: ImportOptions,
+        progress: ProgressReporter
+    ) async throws -> ImportSummary {
+        progress.beginStage("verify")
+        let archive = try SnapshotReader.open(archiveURL)
+        defer { archive.close() }
+        let target = try await connector.probe()
+        var journal: ImportJournal?
+        if !options.dryRun {
+            journal = try ImportJournal(
+                url: journalURL ?? defaultJournalURL(for: archiveURL),
+                binding: JournalBinding(
+                    sourceService: archive.info.service.rawValue, sourceAccount: archive.info.source.account.id,
+                    targetService: connector.service.rawValue, targetBaseURL: connector.baseURL.absoluteString,
+                    targetAccount: target.account.id))
+        }
+        let summary = try await connector.importArchive(archive, journal: journal, options: options, progress: progress)
+        progress.finish()
+        return summary
+    }
+}

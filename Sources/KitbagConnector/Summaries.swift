@@ -1,0 +1,43 @@
+import Foundation
+import KitbagCore
+
+/// What an export did, for the summary line and `--json`.
+public struct ExportSummary: Sendable, Codable {
+    public var archive: String
+    public var service: ServiceName
+    public var account: ArchiveInfo.Account
+    public var counts: [String: Int]
+    public var notExported: [NotExported]
+    public var bytes: Int64
+    public var requests: [String: Int]
+    public var seconds: Double
+
+    public init(
+        archive: String, service: ServiceName, account: ArchiveInfo.Account, counts: [String: Int],
+        notExported: [NotExported], bytes: Int64, requests: [String: Int], seconds: Double
+    ) {
+        self.archive = archive
+        self.service = service
+        self.account = account
+        self.counts = counts
+        self.notExported = notExported
+        self.bytes = bytes
+        self.requests = requests
+        self.seconds = seconds
+    }
+}
+
+/// What an import did or would do, per kind.
+public struct ImportSummary: Sendable, Codable {
+    public var created: [String: Int] = [:]
+    /// Entities already in the target from an earlier run (found in the journal).
+    public var alreadyPresent: [String: Int] = [:]
+    public var requests: [String: Int] = [:]
+    /// What could not be carried into the target, with the reason.
+    public var notImported: [NotExported] = []
+    public var dryRun = false
+
+    public init(dryRun: Bool = false) {
+        self.dryRun = dryRun
+    }
+}

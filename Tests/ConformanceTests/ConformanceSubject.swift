@@ -1,0 +1,52 @@
+import Foundation
+import KitbagConnector
+import KitbagCore
+import KitbagHTTP
+import KitbagSandbox
+import Logging
+
+/// One connector and its sandbox, as the shared conformance suite drives them (rclone's fstests: every
+/// backend passes the same suite). Each connector adds one subject to `ConformanceSubject.all`.
+struct ConformanceSubject: Sendable, CustomStringConvertible {
+    let service: ServiceName
+    /// Starts the service's sandbox on 127.0.0.1 with `seed`, owned by `credential`, limits and faults as asked.
+    let startSandbox: @Sendable (_ seed: SandboxSeed, _ credential: String, _ limits: Bool, _ faults: Double, _ port: Int)
+        async throws -> RunningSandbox
+    /// A connector for `sandbox` with `credential`; `paced` keeps the service's documented pacing on.
+    let connect: @Sendable (_ sandbox: RunningSandbox, _ credential: String, _ paced: Bool, _ retry: RetryPolicy?)
+        throws -> any Connector
+    /// Kinds the demo seed must hold at least one of.
+    let demoKinds: [String]
+    /// A seed big enough that an import takes many write requests (for the interrupted-import test).
+    let volumeSeed: SandboxSeed
+    /// Requests the target must have answered before the interrupted import is cancelled.
+    let interruptAfterRequests: Int
+
+    var description: String { service.rawValue }
+
+    static let logger = SandboxServer.quietLogger("kitbag.tests.conformance")
+    static let sourceCredential = "conformance-source-credential-4d1e"
+    static let targetCredential = "conformance-target-credential-8c2f"
+    /// A fixed snapshot time so exports can be compared byte for byte.
+    static let snapshotTime = Date(timeIntervalSince1970: 1_790_000_000)
+
+    /// Fast retries so fault tests finish quickly.
+    static func fastRetry(maxAttempts: Int = 10) -> RetryPolicy {
+        var retry = RetryPolicy()
+        retry.baseDelay = .milliseconds(5)
+        retry.maxDelay = .milliseconds(50)
+        retry.maxAttempts = maxAttempts
+        retry.penaltyAfter429 = .milliseconds(20)
+        return retry
+    }
+
+    static func options(seed: SandboxSeed, credential: String, limits: Bool, faults: Double, port: Int) -> SandboxOptions {
+        var o = SandboxOptions()
+        o.seed = seed
+        o.credentials = [credential]
+        o.rateLimit = limits
+        o.faultRate = faults
+        o.port = port
+        return o
+    }
+}
