@@ -181,18 +181,25 @@ public final class APIClient: Sendable {
     ) async throws -> T {
         let service = endpoint.service
         let route = request.route
-        let prepared: HTTPClientRequest
-        do {
-            prepared = try makeRequest(request)
-        } catch {
-            throw HTTPFailure.invalidURL(service: service, url: redact(endpoint.baseURL.absoluteString))
-        }
         var attempt = 0
         var failures = 0
         var waits429 = 0
         var connectFailures = 0
+        var renewed = false
+        if let upload = request.multipartFile, !FileManager.default.isReadableFile(atPath: upload.file.path) {
+            throw UserError("\(service): cannot read \(upload.file.path) to upload it; check that the file exists")
+        }
         while true {
             try Task.checkCancellation()
+            // Built per attempt: renewed credentials and streamed bodies cannot be reused.
+            let auth = try await endpoint.credentials?.headers() ?? []
+            var prepared: HTTPClientRequest
+            do {
+                prepared = try makeRequest(request)
+            } catch {
+                throw HTTPFailure.invalidURL(service: service, url: redact(endpoint.baseURL.absoluteString))
+            }
+            for (name, value) in auth { prepared.headers.replaceOrAdd(name: name, value: value) }
             let ticket = try await gate.acquire()
             attempt += 1
             await recorder.attempt(route: route, isRetry: attempt > 1)
@@ -227,6 +234,13 @@ public final class APIClient: Sendable {
                         "\(route) → 429 Too Many Requests; pausing all \(service) requests for \(wait.milliseconds) ms",
                         metadata: ["attempt": "\(attempt)"])
                     continue
+                }
+                if status == 401, !renewed, let credentials = endpoint.credentials {
+                    renewed = true
+                    if try await credentials.renew(after: auth) {
+                        logger.info("\(route) → 401; credentials renewed, retrying", metadata: ["attempt": "\(attempt)"])
+                        continue
+                    }
                 }
                 let transient = status == 408 || (status >= 500 && status != 501 && status != 505)
                 if transient && request.retryable {
@@ -331,7 +345,16 @@ public final class APIClient: Sendable {
         for (name, value) in endpoint.headers + request.extraHeaders {
             out.headers.replaceOrAdd(name: name, value: value)
         }
-        if let raw = request.rawBody {
+        if let upload = request.multipartFile {
+            let boundary = "kitbag-" + UUID().uuidString
+            let (head, tail) = upload.envelope(boundary: boundary)
+            let size = (try? FileManager.default.attributesOfItem(atPath: upload.file.path)[.size] as? NSNumber)?
+                .int64Value ?? 0
+            out.headers.replaceOrAdd(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
+            let chunks = FileChunks(url: upload.file, chunkSize: 256 << 10)
+            let sequence = AsyncMultipartBody(head: head, file: chunks, tail: tail)
+            out.body = .stream(sequence, length: .known(Int64(head.count + tail.count) + size))
+        } else if let raw = request.rawBody {
             out.headers.replaceOrAdd(name: "Content-Type", value: raw.contentType)
             out.body = .bytes(raw.bytes)
         } else if let body = request.body {
@@ -362,7 +385,8 @@ public final class APIClient: Sendable {
     }
 
     private func redact(_ text: String) -> String {
-        Redactor.redact(text, secrets: endpoint.secrets)
+        let live = endpoint.credentials?.currentSecrets().filter { $0.count >= 4 } ?? []
+        return Redactor.redact(text, secrets: live.isEmpty ? endpoint.secrets : endpoint.secrets + live)
     }
 
     /// The service's message for an error body: the service-specific reader, else common JSON shapes; one line, redacted.

@@ -13,11 +13,14 @@ public struct ServiceEndpoint: Sendable {
     public var secrets: [String]
     /// What to do about bad credentials, appended to 401 messages.
     public var credentialHint: String
+    /// Auth headers that change during a run and can be renewed after a 401 (OAuth); sent after `headers`.
+    public var credentials: (any CredentialSource)?
 
     public init(
         service: String, baseURL: URL, headers: [(String, String)] = [], secrets: [String] = [],
-        credentialHint: String = "check the credentials"
+        credentialHint: String = "check the credentials", credentials: (any CredentialSource)? = nil
     ) {
+        self.credentials = credentials
         self.service = service
         self.baseURL = baseURL
         self.headers = headers
@@ -131,6 +134,8 @@ public struct APIRequest: Sendable {
     public var body: JSONValue?
     /// Raw body (e.g. multipart) with its content type; wins over `body`.
     public var rawBody: RawBody?
+    /// A file streamed from disk as a `multipart/form-data` body; wins over `rawBody` and `body`.
+    public var multipartFile: MultipartFile?
     /// Label for counting and messages ("GET /space/:id"); must never contain ids or secrets.
     public var route: String
     public var extraHeaders: [(String, String)]
@@ -150,8 +155,10 @@ public struct APIRequest: Sendable {
 
     public init(
         method: HTTPMethod, path: String, query: [(String, String)] = [], body: JSONValue? = nil,
-        rawBody: RawBody? = nil, route: String? = nil, extraHeaders: [(String, String)] = [], retryable: Bool = true
+        rawBody: RawBody? = nil, multipartFile: MultipartFile? = nil, route: String? = nil,
+        extraHeaders: [(String, String)] = [], retryable: Bool = true
     ) {
+        self.multipartFile = multipartFile
         self.method = method
         self.path = path
         self.query = query
