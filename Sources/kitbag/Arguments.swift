@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import KitbagArchive
-import Kinopio
+import KitbagConnector
 import KitbagCore
 import KitbagRender
 
@@ -82,26 +82,27 @@ func formatRequests(_ requests: [String: Int]) -> String {
     return "\(total) (\(parts))"
 }
 
-/// Where the service is and how fast kitbag may talk to it.
+/// Where the service is and how fast kitbag may talk to it. Credentials come from the environment
+/// (KINOPIO_API_KEY, KINTONE_API_TOKEN or KINTONE_USERNAME/KINTONE_PASSWORD, KITEMAKER_TOKEN, KONA_ACCESS_TOKEN…),
+/// never from the command line, where other users could read them in the process list.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "API base URL (default: the service's public API; KINOPIO_BASE_URL also works).")
+    @Option(help: "API base URL (default: the service's public API, or SERVICE_BASE_URL; Kintone needs KINTONE_BASE_URL or this).")
     var baseURL: String?
 
     @Option(
         help: ArgumentHelp(
-            "Requests per second (default: the service's documented limit, Kinopio 5). 0 turns pacing off: only for local sandboxes.",
+            "Requests per second (default: the service's documented limit, e.g. Kinopio 5). 0 turns pacing off: only for local sandboxes.",
             valueName: "N"))
     var rateLimit: Double?
 
-    /// The Kinopio connection these options describe (the only connector so far); other services are a usage error.
-    func kinopio(_ service: ServiceName, doing verb: String, global: GlobalOptions, progress: ProgressReporter) throws
-        -> KinopioConnection
-    {
-        guard service == .kinopio else {
-            throw UserError("\(verb) \(service.rawValue) is not supported in kitbag \(Kitbag.version) yet", exitStatus: .usage)
-        }
-        return try KinopioConnection(
-            baseURL: baseURL, apiKey: nil, requestsPerSecond: rateLimit, logger: global.makeLogger("kitbag.kinopio"),
+    @Option(help: "Kintone: reach apps in this guest space (/k/guest/ID/v1/).")
+    var guestSpace: String?
+
+    /// The connector for `service`, built from these options and the environment.
+    func connector(_ service: ServiceName, global: GlobalOptions, progress: ProgressReporter) throws -> any Connector {
+        try ServiceConnectors.make(
+            service, baseURL: baseURL, rateLimit: rateLimit, guestSpace: guestSpace,
+            environment: ProcessInfo.processInfo.environment, logger: global.makeLogger("kitbag.\(service.rawValue)"),
             progress: progress)
     }
 

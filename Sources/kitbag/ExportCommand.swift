@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import Kinopio
 import KitbagArchive
+import KitbagConnector
 import KitbagCore
 
 struct ExportCommand: AsyncParsableCommand {
@@ -9,43 +9,55 @@ struct ExportCommand: AsyncParsableCommand {
         commandName: "export",
         abstract: "Export everything an account can see into one archive.",
         discussion: """
-            Kinopio: KINOPIO_API_KEY=… kitbag export kinopio [-o FILE|DIR|-] [--space ID]…
+            KINOPIO_API_KEY=… kitbag export kinopio [--space ID]…
+            KINTONE_BASE_URL=https://x.kintone.com KINTONE_API_TOKEN=t1,t2 kitbag export kintone [--app ID]… [--guest-space ID]
+            KITEMAKER_TOKEN=… kitbag export kitemaker [--space ID]…
+            KONA_ACCESS_TOKEN=… [KONA_REFRESH_TOKEN=… KONA_CLIENT_ID=… KONA_CLIENT_SECRET=…] kitbag export kona [--space ID]…
             The archive is sealed with a manifest only when the whole walk succeeded; a failed run leaves no archive.
             """)
 
-    @Argument(help: "Service to export from: kinopio.")
+    @Argument(help: "Service to export from: kinopio, kintone, kitemaker or kona.")
     var service: ServiceName
 
     @OptionGroup var connectionOptions: ConnectionOptions
 
-    @Option(name: .customLong("space"), help: "Export only this space (repeatable).")
+    @Option(name: .customLong("space"), help: "Kinopio, Kitemaker, Kona: export only this space (repeatable).")
     var spaces: [String] = []
+
+    @Option(name: .customLong("app"), help: "Kintone: export only this app (repeatable).")
+    var apps: [String] = []
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var renderings: RenderingOptions
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        if !apps.isEmpty && service != .kintone { throw ValidationError("--app is a Kintone option; use --space for \(service.rawValue).") }
+        if !spaces.isEmpty && service == .kintone { throw ValidationError("Kintone exports apps: use --app ID.") }
+    }
+
     func run() async throws {
         try await reportingErrors {
             let progress = global.progress
-            let connection = try connectionOptions.kinopio(service, doing: "exporting", global: global, progress: progress)
-            let user = try await connection.currentUser()
-            let account = KinopioExporter.account(of: user)
+            let connector = try connectionOptions.connector(service, global: global, progress: progress)
+            defer { Task { await connector.shutdown() } }
+            let account = try await connector.probe()
             let now = Date()
             let (destination, format) = try output.destination { format in
-                KinopioJobs.defaultArchiveName(account: account, at: now, format: format)
+                ConnectorJobs.defaultArchiveName(service: service, account: account.account, at: now, format: format)
             }
-            let summary = try await KinopioJobs.export(
-                connection: connection, user: user, destination: destination, format: format, spaceIDs: spaces,
-                renderings: renderings.renderings,
+            let summary = try await ConnectorJobs.export(
+                connector, account: account, destination: destination, format: format,
+                selection: ExportSelection(containers: spaces + apps), renderings: renderings.renderings,
                 progress: progress, now: now)
             let toStderr = summary.archive == "-"
             if global.json {
                 try printJSON(summary, toStderr: toStderr)
             } else if !global.quiet {
                 let out = summary.archive == "-" ? "stdout" : summary.archive
+                let who = account.account.name ?? account.account.id
                 let msg = """
-                    exported kinopio account \(account.name ?? account.id) → \(out) (\(ByteCount.format(summary.bytes)), \
+                    exported \(service.rawValue) account \(who) → \(out) (\(ByteCount.format(summary.bytes)), \
                     \(String(format: "%.1f", summary.seconds)) s)
                       entities: \(formatCounts(summary.counts))
                       requests: \(formatRequests(summary.requests))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kinopio
+import KitbagConnector
 import KitbagCore
 
 struct ImportCommand: AsyncParsableCommand {
@@ -16,7 +17,7 @@ struct ImportCommand: AsyncParsableCommand {
     @Argument(help: "The archive to import (any kind kitbag writes), or a JSON Canvas file (.canvas) to make a Kinopio space of.")
     var archive: String
 
-    @Option(name: .customLong("to"), help: "Service to import into: kinopio.")
+    @Option(name: .customLong("to"), help: "Service to import into: kinopio, kintone, kitemaker or kona.")
     var service: ServiceName
 
     @OptionGroup var connectionOptions: ConnectionOptions
@@ -27,33 +28,73 @@ struct ImportCommand: AsyncParsableCommand {
     @Flag(help: "Show what would be created and how many requests it takes; write nothing.")
     var dryRun = false
 
-    @Option(help: "Entities per batch write request.")
-    var batchSize = 100
+    @Option(help: "Entities per batch write request (default: the connector's, e.g. Kinopio 100).")
+    var batchSize: Int?
+
+    @Option(
+        name: .customLong("app-map"),
+        help: ArgumentHelp("Kintone: import app SRC into the existing app DST instead of a new app (repeatable).", valueName: "SRC=DST"))
+    var appMap: [String] = []
+
+    @Option(
+        name: .customLong("space-map"),
+        help: ArgumentHelp("Kitemaker, Kona: import space SRC into the existing space DST (repeatable).", valueName: "SRC=DST"))
+    var spaceMap: [String] = []
+
+    @Option(help: "Kintone: upsert records by this unique field (like cli-kintone), with --app-map.")
+    var updateKey: String?
+
+    @Flag(help: "Kitemaker: create statuses the target space lacks instead of stopping.")
+    var createMissing = false
 
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if batchSize < 1 || batchSize > 1000 { throw ValidationError("--batch-size must be between 1 and 1000.") }
+        if let b = batchSize, b < 1 || b > 1000 { throw ValidationError("--batch-size must be between 1 and 1000.") }
+        for pair in appMap + spaceMap where Self.split(pair) == nil {
+            throw ValidationError("\(pair) is not SRC=DST (two ids joined by =).")
+        }
+        if !appMap.isEmpty && service != .kintone { throw ValidationError("--app-map is a Kintone option.") }
+        if updateKey != nil && service != .kintone { throw ValidationError("--update-key is a Kintone option.") }
+        if updateKey != nil && appMap.isEmpty { throw ValidationError("--update-key upserts into existing apps: add --app-map SRC=DST.") }
+    }
+
+    static func split(_ pair: String) -> (String, String)? {
+        let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        return (parts[0], parts[1])
+    }
+
+    var options: ImportOptions {
+        var map: [String: String] = [:]
+        for (a, b) in (appMap + spaceMap).compactMap(Self.split) { map[a] = b }
+        return ImportOptions(
+            dryRun: dryRun, batchSize: batchSize, containerMap: map, updateKey: updateKey, createMissing: createMissing)
     }
 
     func run() async throws {
         try await reportingErrors {
             let progress = global.progress
-            let connection = try connectionOptions.kinopio(service, doing: "importing into", global: global, progress: progress)
+            let connector = try connectionOptions.connector(service, global: global, progress: progress)
+            defer { Task { await connector.shutdown() } }
             let source = URL(fileURLWithPath: archive)
             let journalURL = journal.map { URL(fileURLWithPath: $0) }
-            let summary =
-                source.pathExtension.lowercased() == "canvas"
-                ? try await KinopioJobs.importCanvas(
-                    source, connection: connection, journalURL: journalURL, dryRun: dryRun, progress: progress,
-                    batchSize: batchSize)
-                : try await KinopioJobs.importArchive(
-                    source, connection: connection, journalURL: journalURL, dryRun: dryRun, progress: progress,
-                    batchSize: batchSize)
+            let summary: ImportSummary
+            if source.pathExtension.lowercased() == "canvas" {
+                guard let kinopio = connector as? KinopioConnection else {
+                    throw UserError("a JSON Canvas file imports into Kinopio only: use --to kinopio", exitStatus: .usage)
+                }
+                summary = try await KinopioJobs.importCanvas(
+                    source, connection: kinopio, journalURL: journalURL, dryRun: dryRun, progress: progress,
+                    batchSize: batchSize ?? 100)
+            } else {
+                summary = try await ConnectorJobs.importArchive(
+                    source, into: connector, journalURL: journalURL, options: options, progress: progress)
+            }
             if global.json {
                 try printJSON(summary)
             } else if !global.quiet {
-                var msg = dryRun ? "dry run: would create \(formatCounts(summary.created))\n" : "imported into kinopio: \(formatCounts(summary.created))\n"
+                var msg = dryRun ? "dry run: would create \(formatCounts(summary.created))\n" : "imported into \(service.rawValue): \(formatCounts(summary.created))\n"
                 if !summary.alreadyPresent.isEmpty { msg += "  already present from an earlier run: \(formatCounts(summary.alreadyPresent))\n" }
                 msg += "  requests: \(formatRequests(summary.requests))\n"
                 for n in summary.notImported {

@@ -1,0 +1,25 @@
+import Foundation
+import Kinopio
+import KitbagConnector
+import KitbagCore
+import Logging
+
+/// The one place that knows which connector serves which service.
+enum ServiceConnectors {
+    static func make(
+        _ service: ServiceName, baseURL: String?, rateLimit: Double?, guestSpace: String?,
+        environment: [String: String], logger: Logger, progress: ProgressReporter
+    ) throws -> any Connector {
+        if guestSpace != nil && service != .kintone {
+            throw UserError("--guest-space is a Kintone option; drop it for \(service.rawValue)", exitStatus: .usage)
+        }
+        switch service {
+        case .kinopio:
+            return try KinopioConnection(
+                baseURL: baseURL, apiKey: nil, environment: environment, requestsPerSecond: rateLimit, logger: logger,
+                progress: progress)
+        default:
+            throw UserError("\(service.rawValue) is not supported in kitbag \(Kitbag.version) yet", exitStatus: .usage)
+        }
+    }
+}
