@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/GraphQLSwift/GraphQL", from: "4.0.0"),
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System libraries (Debian: libarchive-dev, libxml2-dev).
@@ -69,6 +70,15 @@ let package = Package(
             dependencies: ["KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender"],
             swiftSettings: strict),
 
+        .target(
+            name: "KitbagBackup",
+            dependencies: [
+                "KitbagCore", "KitbagArchive", "KitbagConnector",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strict),
+
         // Connectors, one folder each; none imports another or the sandbox.
         .target(name: "Kinopio", dependencies: connectorDependencies, swiftSettings: strict),
         .target(name: "Kintone", dependencies: connectorDependencies, swiftSettings: strict),
@@ -92,7 +102,7 @@ let package = Package(
             name: "kitbag",
             dependencies: [
                 "KitbagCore", "KitbagArchive", "KitbagHTTP", "KitbagJournal", "KitbagRender", "KitbagConnector",
-                "Kinopio", "Kintone", "Kitemaker", "Kona", "KitbagSandbox",
+                "KitbagBackup", "Kinopio", "Kintone", "Kitemaker", "Kona", "KitbagSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -121,6 +131,10 @@ let package = Package(
             name: "KitbagRenderTests", dependencies: ["KitbagRender", "KitbagCore", "CLibXML2"],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "KitbagJournalTests", dependencies: ["KitbagJournal"], swiftSettings: strict),
+        .testTarget(
+            name: "KitbagBackupTests",
+            dependencies: ["KitbagBackup", "KitbagArchive", "KitbagConnector", "KitbagCore", "Kinopio", "KitbagSandbox"],
+            swiftSettings: strict),
         .testTarget(
             name: "KinopioTests", dependencies: connectorTestDependencies + ["Kinopio"], exclude: ["Fixtures"],
             swiftSettings: strict),

@@ -1,5 +1,6 @@
 import Foundation
 import KitbagArchive
+import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagRender
@@ -38,6 +39,15 @@ public struct KinopioExporter: Sendable {
 
     /// Writes every entity into `writer` and returns what could not be exported. `user` is the `GET /user` answer.
     public func export(user: JSONValue, into writer: SnapshotWriter) async throws -> [NotExported] {
+        try await export(user: user, into: writer, base: nil).notExported
+    }
+
+    /// Like `export(user:into:)`; a space whose `updatedAt` (which Kinopio bumps on any change in the space) equals
+    /// its bookmark in `base` is copied from the previous archive instead of fetched.
+    public func export(user: JSONValue, into writer: SnapshotWriter, base: ChangeBase?) async throws
+        -> (notExported: [NotExported], changes: ExportChanges)
+    {
+        var changes = ExportChanges()
         let client = connection.client
         var notExported: [NotExported] = [
             NotExported(
@@ -88,14 +98,33 @@ public struct KinopioExporter: Sendable {
         let stubs = ids.map { ReadableContainer(id: $0, kind: "space", title: listed[$0]?["name"]?.stringValue ?? $0) }
         var rendered: [ReadableContainer] = []
 
+        // Spaces unchanged since the previous backup are copied from it; only the others are fetched.
+        var reusable: Set<String> = []
+        for id in ids {
+            let marker = listed[id]?["updatedAt"]?.stringValue
+            if let marker { changes.markers[KinopioSchema.container(space: id).archiveFolder] = marker }
+            if let base, base.canReuse(KinopioSchema.container(space: id), marker: marker) { reusable.insert(id) }
+        }
         var index = 0
         while index < ids.count {
             let chunk = Array(ids[index..<min(index + Self.pageSize, ids.count)])
             index += chunk.count
-            let fetched = try await fetchSpaces(chunk)
+            let fetched = try await fetchSpaces(chunk.filter { !reusable.contains($0) })
             for id in chunk {
                 let bytesBefore = writer.bytesWritten
                 let container = KinopioSchema.container(space: id)
+                if reusable.contains(id), let base {
+                    let copied = try writer.copyContainer(container, from: base.previous)
+                    changes.reused.append(container.archiveFolder)
+                    if copied["removedCards"] == nil {
+                        notExported.append(
+                            NotExported(kind: "removedCard", container: id, reason: "only editors of the space can list its removed cards"))
+                    }
+                    if let readable = try renderSpace(copied, into: writer, stubs: stubs) { rendered.append(readable) }
+                    progress.advance(items: 1, bytes: writer.bytesWritten - bytesBefore)
+                    continue
+                }
+                changes.fetched.append(container.archiveFolder)
                 if let space = fetched[id] {
                     if let readable = try await writeSpace(
                         space, id: id, into: writer, notExported: &notExported, stubs: stubs)
@@ -122,7 +151,7 @@ public struct KinopioExporter: Sendable {
                     service: .kinopio, account: account, containers: rendered,
                     archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
         }
-        return notExported
+        return (notExported, changes)
     }
 
     /// `GET /space/multiple` for up to 60 ids, falling back to `GET /space/:id` for any it leaves out.
@@ -188,12 +217,19 @@ public struct KinopioExporter: Sendable {
             notExported.append(
                 NotExported(kind: "removedCard", container: id, reason: "only editors of the space can list its removed cards"))
         }
-        guard !renderings.isEmpty else { return nil }
-        func array(_ file: String) -> [JSONValue] {
-            KinopioSchema.sortedByID(arrays.first { $0.file == file }?.values ?? [])
-        }
+        var files: [String: [JSONValue]] = ["space": [.object(meta)], "removedCards": removedCards]
+        for a in arrays { files[a.file] = KinopioSchema.sortedByID(a.values) }
+        return try renderSpace(files, into: writer, stubs: stubs)
+    }
+
+    /// Writes one space's renderings from its archived files (`space`, `cards`, …); returns a light summary.
+    func renderSpace(_ files: [String: [JSONValue]], into writer: SnapshotWriter, stubs: [ReadableContainer]) throws
+        -> ReadableContainer?
+    {
+        guard !renderings.isEmpty, let meta = files["space"]?.first else { return nil }
+        func array(_ file: String) -> [JSONValue] { files[file] ?? [] }
         let readable = KinopioReadable.container(
-            space: .object(meta), cards: array("cards"), removedCards: removedCards, boxes: array("boxes"),
+            space: meta, cards: array("cards"), removedCards: array("removedCards"), boxes: array("boxes"),
             connections: array("connections"), connectionTypes: array("connectionTypes"), tags: array("tags"),
             webBase: webBase)
         if renderings.contains(.markdown) {

@@ -7,19 +7,25 @@ import KitbagCore
     import Darwin
 #endif
 
-/// A verified archive, extracted to a private temp folder, for import. Not thread-safe.
-public final class SnapshotReader {
+/// A verified archive, extracted to a private temp folder, for import. Reads are safe from any task;
+/// `close()` must come after the last read.
+public final class SnapshotReader: @unchecked Sendable {
     public let info: ArchiveInfo
     public let manifest: Manifest
     /// The archive this reader was opened from.
     public let archiveURL: URL
-    private var root: URL?
+    private let lock = NSLock()
+    private var _root: URL?
+    private var root: URL? {
+        get { lock.withLock { _root } }
+        set { lock.withLock { _root = newValue } }
+    }
 
     private init(info: ArchiveInfo, manifest: Manifest, archiveURL: URL, root: URL) {
         self.info = info
         self.manifest = manifest
         self.archiveURL = archiveURL
-        self.root = root
+        self._root = root
     }
 
     /// Verifies the archive fully and extracts it safely in the same pass; throws `ArchiveError.notWhole`

@@ -26,7 +26,7 @@ public enum ConnectorJobs {
     public static func export(
         _ connector: some Connector, account: AccountProbe, destination: ArchiveDestination, format: ArchiveFormat,
         selection: ExportSelection = ExportSelection(), renderings: Set<ReadableFormat> = Set(ReadableFormat.allCases),
-        progress: ProgressReporter, now: Date = Date(), finishedAt: Date? = nil
+        progress: ProgressReporter, now: Date = Date(), finishedAt: Date? = nil, base: ChangeBase? = nil
     ) async throws -> ExportSummary {
         let started = Date()
         let info = ArchiveInfo(
@@ -35,9 +35,18 @@ public enum ConnectorJobs {
             startedAt: now, renderings: ReadableFormat.allCases.filter(renderings.contains).map(\.rawValue))
         let writer = try SnapshotWriter(destination: destination, format: format, info: info, snapshotTime: now)
         let notExported: [NotExported]
+        var changes: ExportChanges?
         do {
-            notExported = try await connector.export(
-                account: account, selection: selection, renderings: renderings, into: writer, progress: progress)
+            if let incremental = connector as? any IncrementalConnector {
+                let result = try await incremental.export(
+                    account: account, selection: selection, renderings: renderings, into: writer, progress: progress,
+                    base: base)
+                notExported = result.notExported
+                changes = result.changes
+            } else {
+                notExported = try await connector.export(
+                    account: account, selection: selection, renderings: renderings, into: writer, progress: progress)
+            }
         } catch {
             writer.abandon()
             progress.finish()
@@ -50,10 +59,12 @@ public enum ConnectorJobs {
         case .file(let url), .folder(let url): path = url.path
         case .standardOutput: path = "-"
         }
-        return ExportSummary(
+        var summary = ExportSummary(
             archive: path, service: connector.service, account: account.account, counts: manifest.counts,
             notExported: manifest.notExported, bytes: writer.bytesWritten,
             requests: await connector.client.requestCounts(), seconds: Date().timeIntervalSince(started))
+        summary.changes = changes
+        return summary
     }
 
     /// Verifies and opens `archiveURL`, binds a journal to (source account, target account) and replays the

@@ -11,6 +11,8 @@ public struct ExportSummary: Sendable, Codable {
     public var bytes: Int64
     public var requests: [String: Int]
     public var seconds: Double
+    /// Change markers and reused containers, for connectors that export incrementally.
+    public var changes: ExportChanges?
 
     public init(
         archive: String, service: ServiceName, account: ArchiveInfo.Account, counts: [String: Int],

@@ -147,4 +147,27 @@ public enum Timestamp {
         f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         return f.string(from: date)
     }
+
+    /// Reads a compact stamp (`20261122T221500Z`) back; nil for anything else.
+    public static func parseCompact(_ text: String) -> Date? {
+        guard text.count == 16, text.utf8.enumerated().allSatisfy({ i, c in
+            i == 8 ? c == UInt8(ascii: "T") : i == 15 ? c == UInt8(ascii: "Z") : (48...57).contains(c)
+        }) else { return nil }
+        let digits = Array(text.utf8).map { Int($0) - 48 }
+        func number(_ from: Int, _ count: Int) -> Int { digits[from..<(from + count)].reduce(0) { $0 * 10 + $1 } }
+        let (y, mo, d, h, mi, se) = (number(0, 4), number(4, 2), number(6, 2), number(9, 2), number(11, 2), number(13, 2))
+        guard (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, se < 60 else { return nil }
+        // Days from civil (Howard Hinnant), the inverse of `civil(secondsSince1970:)`.
+        let yy = mo <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        let seconds = Int64(days) * 86_400 + Int64(h * 3_600 + mi * 60 + se)
+        // Reject dates that do not exist (20260230…): they would not come back the same.
+        let back = civil(secondsSince1970: seconds)
+        guard back.year == y, back.month == mo, back.day == d else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KitbagArchive
+import KitbagBackup
 import KitbagConnector
 import KitbagCore
 import KitbagRender
@@ -98,12 +99,32 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Kintone: reach apps in this guest space (/k/guest/ID/v1/).")
     var guestSpace: String?
 
-    /// The connector for `service`, built from these options and the environment.
+    @Option(help: "Take the base URL, limits and credential sources from this profile of the config file.")
+    var profile: String?
+
+    @Option(help: "Config file (default: $KITBAG_CONFIG, else ~/.config/kitbag/config.toml).")
+    var config: String?
+
+    /// The connector for `service`, built from these options, the profile and the environment (which wins).
     func connector(_ service: ServiceName, global: GlobalOptions, progress: ProgressReporter) throws -> any Connector {
-        try ServiceConnectors.make(
-            service, baseURL: baseURL, rateLimit: rateLimit, guestSpace: guestSpace,
-            environment: ProcessInfo.processInfo.environment, logger: global.makeLogger("kitbag.\(service.rawValue)"),
-            progress: progress)
+        var environment = ProcessInfo.processInfo.environment
+        var base = baseURL, rate = rateLimit, guest = guestSpace
+        if let profile {
+            let file = config.map { URL(fileURLWithPath: $0) } ?? KitbagConfig.defaultURL()
+            let loaded = try KitbagConfig.load(file)
+            let p = try loaded.profile(profile)
+            guard p.service == service else {
+                throw UserError("profile \(profile) is for \(p.service.rawValue), not \(service.rawValue)", exitStatus: .usage)
+            }
+            let variable = "\(service.rawValue.uppercased())_BASE_URL"
+            base = base ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? p.baseURL
+            environment = try loaded.environment(for: p, base: environment)
+            rate = rate ?? p.rateLimit
+            guest = guest ?? p.guestSpace
+        }
+        return try ServiceConnectors.make(
+            service, baseURL: base, rateLimit: rate, guestSpace: guest, environment: environment,
+            logger: global.makeLogger("kitbag.\(service.rawValue)"), progress: progress)
     }
 
     func validate() throws {

@@ -1,0 +1,222 @@
+import ArgumentParser
+import Foundation
+import KitbagArchive
+import KitbagBackup
+import KitbagConnector
+import KitbagCore
+
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Write one complete archive of an account into a backup folder, fetching only what changed.",
+        discussion: """
+            Each run writes SERVICE-ACCOUNT-YYYYMMDDTHHMMSSZ.tar.zst into DIR and keeps its state in DIR/.kitbag/ \
+            (a lock and state.sqlite). Containers whose change marker did not move since the previous backup are \
+            copied from that archive instead of fetched; every archive still restores on its own, and the same \
+            content gives the same bytes. Exit codes as restic's: 0 done, 1 failed and nothing written, 3 the \
+            archive was written but the state could not be updated.
+            Example (cron): 15 3 * * * KINOPIO_API_KEY=… kitbag backup kinopio --to /srv/backups/kinopio --quiet
+            """)
+
+    @Argument(help: "Service to back up: kinopio, kintone, kitemaker or kona.")
+    var service: ServiceName
+
+    @Option(help: "Backup folder (created when missing).")
+    var to: String
+
+    @Flag(help: "Fetch everything, whatever the change markers say.")
+    var full = false
+
+    @Option(help: ArgumentHelp("Fetch everything when the newest full backup is older than this (e.g. 7d, 36h).", valueName: "AGE"))
+    var fullEvery: String?
+
+    @Option(help: "Archive kind: tar, tar.gz, tar.zst (default), zip or folder.")
+    var archiveFormat: ArchiveFormat = .tarZst
+
+    @Option(name: .customLong("space"), help: "Kinopio, Kitemaker, Kona: back up only this space (repeatable).")
+    var spaces: [String] = []
+
+    @Option(name: .customLong("app"), help: "Kintone: back up only this app (repeatable).")
+    var apps: [String] = []
+
+    @OptionGroup var connectionOptions: ConnectionOptions
+    @OptionGroup var renderings: RenderingOptions
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if let fullEvery, Self.age(fullEvery) == nil {
+            throw ValidationError("--full-every takes an age like 7d, 36h or 90m.")
+        }
+    }
+
+    /// `7d`, `36h`, `90m`, `2w` → seconds.
+    static func age(_ text: String) -> TimeInterval? {
+        let units: [Character: Double] = ["m": 60, "h": 3_600, "d": 86_400, "w": 604_800]
+        guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0, n.isFinite else { return nil }
+        return n * unit
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let progress = global.progress
+            let connector = try connectionOptions.connector(service, global: global, progress: progress)
+            defer { Task { await connector.shutdown() } }
+            var options = BackupOptions()
+            options.format = archiveFormat
+            options.full = full
+            options.fullEvery = fullEvery.flatMap(Self.age)
+            options.selection = ExportSelection(containers: spaces + apps)
+            options.renderings = renderings.renderings
+            let summary = try await BackupJob.run(
+                connector, to: BackupFolder(URL(fileURLWithPath: to, isDirectory: true)), options: options,
+                progress: progress)
+            if global.json {
+                try printJSON(summary)
+            } else if !global.quiet {
+                let e = summary.export
+                var msg = "backed up \(service.rawValue) account \(e.account.name ?? e.account.id) → \(e.archive) "
+                msg += "(\(ByteCount.format(e.bytes)), \(String(format: "%.1f", e.seconds)) s)\n"
+                if summary.full {
+                    msg += "  full: \(summary.fullReason ?? "every container changed")\n"
+                } else {
+                    msg += "  incremental: \(summary.fetchedContainers) container(s) fetched, \(summary.reusedContainers) copied from \(summary.previous ?? "the previous backup")\n"
+                }
+                msg += "  entities: \(formatCounts(e.counts))\n  requests: \(formatRequests(e.requests))\n"
+                printText(msg)
+            }
+        }
+    }
+}
+
+struct PruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Remove old backups from a folder by restic's --keep-* rules, per service and account.",
+        discussion: """
+            Periods are UTC (the time in the archive name). A backup is kept when any rule keeps it; a rule with \
+            periods left also keeps the oldest backup. At least one rule is required. -1 keeps every period.
+            Example: kitbag prune /srv/backups/kinopio --keep-daily 7 --keep-weekly 4 --keep-monthly 12
+            """)
+
+    @Argument(help: "Backup folder.")
+    var folder: String
+
+    @Option(help: "Keep the N newest backups.") var keepLast = 0
+    @Option(help: "Keep the newest backup of each of the last N hours that have one.") var keepHourly = 0
+    @Option(help: "Keep the newest backup of each of the last N days that have one.") var keepDaily = 0
+    @Option(help: "Keep the newest backup of each of the last N ISO weeks that have one.") var keepWeekly = 0
+    @Option(help: "Keep the newest backup of each of the last N months that have one.") var keepMonthly = 0
+    @Option(help: "Keep the newest backup of each of the last N years that have one.") var keepYearly = 0
+
+    @Flag(help: "Only show what would be removed.")
+    var dryRun = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        for n in [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly] where n < -1 {
+            throw ValidationError("--keep-* take a count, or -1 for all.")
+        }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let policy = RetentionPolicy(
+                last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly,
+                yearly: keepYearly)
+            let decisions = try PruneJob.run(
+                BackupFolder(URL(fileURLWithPath: folder, isDirectory: true)), policy: policy, dryRun: dryRun)
+            if global.json {
+                try printJSON(decisions)
+            } else if !global.quiet {
+                var msg = ""
+                for d in decisions {
+                    msg += (d.keep ? "keep    " : (dryRun ? "would remove " : "remove  ")) + d.archive
+                    msg += d.keep ? "  (\(d.reasons.joined(separator: ", ")))\n" : "\n"
+                }
+                let removed = decisions.filter { !$0.keep }.count
+                msg += "\(decisions.count - removed) kept, \(removed) \(dryRun ? "would be " : "")removed\n"
+                printText(msg)
+            }
+        }
+    }
+}
+
+struct DiffCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Show the entities added, removed and changed between two archives, per kind.",
+        discussion: "Both archives are verified first. Exit status 0 whether or not they differ.")
+
+    @Argument(help: "The older archive.") var from: String
+    @Argument(help: "The newer archive.") var to: String
+
+    @Flag(help: "List every differing entity, not only the counts.")
+    var entities = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let a = try SnapshotReader.open(URL(fileURLWithPath: from))
+            defer { a.close() }
+            let b = try SnapshotReader.open(URL(fileURLWithPath: to))
+            defer { b.close() }
+            let diff = try ArchiveDiff.compare(a, b)
+            if global.json {
+                try printJSON(diff)
+                return
+            }
+            var msg = diff.isEmpty ? "no differences in content\n" : ""
+            for kind in diff.kinds.keys.sorted() {
+                let t = diff.kinds[kind]!
+                guard t.added + t.removed + t.changed > 0 else { continue }
+                msg += "\(kind): +\(t.added) -\(t.removed) ~\(t.changed) (\(t.unchanged) unchanged)\n"
+            }
+            if entities {
+                for e in diff.entries {
+                    let sign = e.change == .added ? "+" : e.change == .removed ? "-" : "~"
+                    msg += "  \(sign) \(e.kind) \(e.id) in \(e.container)\n"
+                }
+            }
+            printText(msg)
+        }
+    }
+}
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Test the credentials for a service and print the account they reach.",
+        discussion: "One request (two for Kona when the access token must first be refreshed). Exit 0 when the credentials work.")
+
+    @Argument(help: "Service: kinopio, kintone, kitemaker or kona.")
+    var service: ServiceName
+
+    @OptionGroup var connectionOptions: ConnectionOptions
+    @OptionGroup var global: GlobalOptions
+
+    struct Report: Codable {
+        var service: ServiceName
+        var baseURL: String
+        var account: ArchiveInfo.Account
+        var requests: Int
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let connector = try connectionOptions.connector(service, global: global, progress: .silent)
+            defer { Task { await connector.shutdown() } }
+            let probe = try await connector.probe()
+            let report = Report(
+                service: service, baseURL: connector.baseURL.absoluteString, account: probe.account,
+                requests: await connector.client.requestCounts().values.reduce(0, +))
+            if global.json {
+                try printJSON(report)
+            } else if !global.quiet {
+                let who = probe.account.name.map { "\($0) (\(probe.account.id))" } ?? probe.account.id
+                printText("\(service.rawValue): credentials work — account \(who) at \(report.baseURL)\n")
+            }
+        }
+    }
+}
