@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import Kinopio
 import KitbagArchive
+import KitbagBackup
+import KitbagConnector
 import KitbagCore
 import KitbagJournal
 import KitbagSandbox
@@ -9,98 +10,130 @@ import KitbagSandbox
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Show kitbag's main job on built-in sandboxes: export, verify, import, export again, compare.",
+        abstract: "Show kitbag's main jobs on built-in sandboxes: backup, verify, import, export again, compare.",
         discussion: """
-            Starts two local Kinopio sandboxes (one seeded with a demo account, one empty), exports the first to \
-            ./kitbag-demo/, verifies the archive, imports it into the second, exports the second and prints both \
-            side by side. Needs no account and no network.
+            For each service (all by default) starts two local sandboxes — one seeded with a demo account, one \
+            empty — backs the first up into ./kitbag-demo/SERVICE/ (a full backup, then an incremental one that \
+            fetches nothing unchanged), verifies the archive, imports it into the second, exports that and compares \
+            the two. Needs no account and no network.
             """)
 
-    @Option(help: "Folder for the demo archives and journal.")
+    @Argument(help: "Services to show (default: every service with a built-in sandbox).")
+    var services: [ServiceName] = []
+
+    @Option(help: "Folder for the demo archives and journals.")
     var directory = "kitbag-demo"
 
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         try await reportingErrors {
-            let logger = global.makeLogger("kitbag.demo")
-            let progress = global.progress
-            let folder = URL(fileURLWithPath: directory, isDirectory: true)
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-
-            var sourceOptions = SandboxOptions()
-            sourceOptions.seed = .demo
-            sourceOptions.credentials = ["demo-source-key"]
-            var targetOptions = SandboxOptions()
-            targetOptions.seed = .empty
-            targetOptions.credentials = ["demo-target-key"]
-            var sandboxLogger = logger
-            if !global.verbose { sandboxLogger.logLevel = .critical }
-            let source = try await KinopioSandbox.start(sourceOptions, logger: sandboxLogger)
-            let target = try await KinopioSandbox.start(targetOptions, logger: sandboxLogger)
-            say("sandboxes: source \(source.baseURL.absoluteString) (demo seed), target \(target.baseURL.absoluteString) (empty)")
-
-            let now = Date()
-            let sourceConn = try KinopioConnection(
-                baseURL: source.baseURL.absoluteString, apiKey: "demo-source-key", logger: logger, progress: progress)
-            let user = try await sourceConn.currentUser()
-            let firstURL = folder.appendingPathComponent(
-                KinopioJobs.defaultArchiveName(account: KinopioExporter.account(of: user), at: now, format: .tarZst))
-            let first = try await KinopioJobs.export(
-                connection: sourceConn, user: user, destination: .file(firstURL), format: .tarZst, progress: progress, now: now)
-            say("1. exported the demo account → \(firstURL.path) (\(ByteCount.format(first.bytes)), \(first.requests.values.reduce(0, +)) requests)")
-
-            let report = ArchiveVerifier.verify(firstURL)
-            say("2. verify: \(report.summaryLine)")
-            guard report.exitStatus == .success else { throw UserError("the demo archive did not verify", exitStatus: .failure) }
-
-            let targetConn = try KinopioConnection(
-                baseURL: target.baseURL.absoluteString, apiKey: "demo-target-key", logger: logger, progress: progress)
-            let journal = folder.appendingPathComponent("demo-import-\(Timestamp.compact(now)).journal.sqlite")
-            let imported = try await KinopioJobs.importArchive(
-                firstURL, connection: targetConn, journalURL: journal, dryRun: false, progress: progress)
-            say("3. imported into the empty sandbox: \(formatCounts(imported.created)) (\(imported.requests.values.reduce(0, +)) requests)")
-
-            let targetUser = try await targetConn.currentUser()
-            let secondURL = folder.appendingPathComponent(
-                "roundtrip-" + KinopioJobs.defaultArchiveName(account: KinopioExporter.account(of: targetUser), at: now, format: .tarZst))
-            let second = try await KinopioJobs.export(
-                connection: targetConn, user: targetUser, destination: .file(secondURL), format: .tarZst, progress: progress,
-                now: now)
-            say("4. exported the target again → \(secondURL.path)")
-
-            let kinds = Set(first.counts.keys).union(second.counts.keys).sorted()
-            var table = "\n  \("kind".padding(toLength: 16, withPad: " ", startingAt: 0))  source  round trip\n"
-            for k in kinds {
-                let a = first.counts[k] ?? 0
-                let b = second.counts[k] ?? 0
-                let note = a == b ? "" : (imported.notImported.contains { $0.kind == k } ? "  not importable" : "  ≠")
-                table += "  \(k.padding(toLength: 16, withPad: " ", startingAt: 0))  \(String(a).leftPad(6))  \(String(b).leftPad(10))\(note)\n"
+            let chosen = services.isEmpty ? SandboxCatalog.all : try services.map { service in
+                guard let entry = SandboxCatalog.entry(service) else {
+                    throw UserError("no built-in \(service.rawValue) sandbox in kitbag \(Kitbag.version) yet", exitStatus: .usage)
+                }
+                return entry
             }
-            say(table)
-            for n in imported.notImported {
-                say("  not importable: \(n.kind)\(n.container.map { " in space \($0)" } ?? ""): \(n.reason)")
+            var failures: [String] = []
+            for entry in chosen {
+                let ok = try await demo(entry)
+                if !ok { failures.append(entry.service.rawValue) }
             }
-
-            let sourceArchive = try SnapshotReader.open(firstURL)
-            let targetArchive = try SnapshotReader.open(secondURL)
-            defer {
-                sourceArchive.close()
-                targetArchive.close()
+            guard failures.isEmpty else {
+                throw UserError("the round trip is not equal for \(failures.joined(separator: ", ")); differences listed above")
             }
-            let differences = try KinopioRoundTrip.compare(
-                source: sourceArchive, target: targetArchive, journal: try ImportJournal(readingFrom: journal),
-                notImported: imported.notImported)
-            await sourceConn.shutdown()
-            await targetConn.shutdown()
-            await source.stop()
-            await target.stop()
-            guard differences.isEmpty else {
-                for d in differences.prefix(20) { say("  difference: \(d)") }
-                throw UserError("the round trip is not equal: \(differences.count) difference(s), listed above")
-            }
-            say("round trip equal: every importable entity came back with its references, ids and timestamps aside.\nArchives are in \(folder.path)/")
+            say("Archives and journals are in \(URL(fileURLWithPath: directory).path)/")
         }
+    }
+
+    /// One service: backup twice, verify, import into an empty sandbox, export again, compare. True when equal.
+    func demo(_ entry: SandboxCatalog) async throws -> Bool {
+        let name = entry.service.rawValue
+        let progress = global.progress
+        let folder = URL(fileURLWithPath: directory, isDirectory: true).appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var sandboxLogger = global.makeLogger("kitbag.demo")
+        if !global.verbose { sandboxLogger.logLevel = .critical }
+        func options(_ seed: SandboxSeed, _ credential: String) -> SandboxOptions {
+            var o = SandboxOptions()
+            o.seed = seed
+            o.credentials = [credential]
+            return o
+        }
+        let source = try await entry.start(options(.demo, "demo-source-credential"), sandboxLogger)
+        let target = try await entry.start(options(.empty, "demo-target-credential"), sandboxLogger)
+        defer {
+            Task {
+                await source.stop()
+                await target.stop()
+            }
+        }
+        say("\(name): sandboxes \(source.baseURL.absoluteString) (demo seed) and \(target.baseURL.absoluteString) (empty)")
+        func connector(_ sandbox: RunningSandbox, _ credential: String) throws -> any Connector {
+            try ServiceConnectors.make(
+                entry.service, baseURL: nil, rateLimit: nil, guestSpace: nil,
+                environment: entry.environment(sandbox, credential), logger: global.makeLogger("kitbag.\(name)"),
+                progress: progress)
+        }
+        let from = try connector(source, "demo-source-credential")
+        let to = try connector(target, "demo-target-credential")
+
+        let backups = BackupFolder(folder.appendingPathComponent("backups"))
+        try? FileManager.default.removeItem(at: backups.url)  // each demo starts with a first, full backup
+        var backup = BackupOptions()
+        let full = try await BackupJob.run(from, to: backups, options: backup, progress: progress)
+        let firstURL = URL(fileURLWithPath: full.export.archive)
+        say("  1. backup → \(firstURL.path) (\(ByteCount.format(full.export.bytes)), \(full.export.requests.values.reduce(0, +)) requests)")
+        backup.now = Date().addingTimeInterval(1)
+        let incremental = try await BackupJob.run(from, to: backups, options: backup, progress: progress)
+        let spent = incremental.export.requests.values.reduce(0, +) - full.export.requests.values.reduce(0, +)
+        say(
+            "  2. second backup: \(incremental.full ? "full (\(incremental.fullReason ?? ""))" : "\(incremental.reusedContainers) unchanged container(s) copied, \(incremental.fetchedContainers) fetched"), \(spent) requests")
+
+        let report = ArchiveVerifier.verify(firstURL)
+        say("  3. verify: \(report.summaryLine)")
+        guard report.exitStatus == .success else { throw UserError("the demo archive did not verify", exitStatus: .failure) }
+
+        let journal = folder.appendingPathComponent("import.journal.sqlite")
+        try? FileManager.default.removeItem(at: journal)
+        let imported = try await ConnectorJobs.importArchive(
+            firstURL, into: to, journalURL: journal, options: ImportOptions(), progress: progress)
+        say("  4. imported into the empty sandbox: \(formatCounts(imported.created))")
+
+        let secondURL = folder.appendingPathComponent("roundtrip.tar.zst")
+        try? FileManager.default.removeItem(at: secondURL)
+        let second = try await ConnectorJobs.export(
+            to, account: try await to.probe(), destination: .file(secondURL), format: .tarZst, progress: progress)
+        say("  5. exported the target again → \(secondURL.path)")
+
+        let kinds = Set(full.export.counts.keys).union(second.counts.keys).sorted()
+        var table = "\n     \("kind".padding(toLength: 18, withPad: " ", startingAt: 0))  source  round trip\n"
+        for k in kinds {
+            let a = full.export.counts[k] ?? 0
+            let b = second.counts[k] ?? 0
+            let note = a == b ? "" : (imported.notImported.contains { $0.kind == k } ? "  not importable" : "  ≠")
+            table += "     \(k.padding(toLength: 18, withPad: " ", startingAt: 0))  \(String(a).leftPad(6))  \(String(b).leftPad(10))\(note)\n"
+        }
+        say(table)
+        for n in imported.notImported {
+            say("     not importable: \(n.kind)\(n.container.map { " in \($0)" } ?? ""): \(n.reason)")
+        }
+        let a = try SnapshotReader.open(firstURL)
+        let b = try SnapshotReader.open(secondURL)
+        defer {
+            a.close()
+            b.close()
+        }
+        let differences = try from.roundTripDifferences(
+            source: a, target: b, journal: try ImportJournal(readingFrom: journal), notImported: imported.notImported)
+        await from.shutdown()
+        await to.shutdown()
+        if differences.isEmpty {
+            say("  round trip equal: every importable entity came back with its references (ids and timestamps aside)\n")
+            return true
+        }
+        for d in differences.prefix(20) { say("     difference: \(d)") }
+        return false
     }
 
     func say(_ line: String) {

@@ -13,7 +13,7 @@ struct SandboxCommand: AsyncParsableCommand {
             Example: kitbag sandbox kinopio --port 8080 --seed demo
             """)
 
-    @Argument(help: "Service to emulate: kinopio.")
+    @Argument(help: "Service to emulate: kinopio, kintone, kitemaker or kona.")
     var service: ServiceName
 
     @Option(help: "Address to listen on.")
@@ -47,7 +47,7 @@ struct SandboxCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            guard service == .kinopio else {
+            guard let entry = SandboxCatalog.entry(service) else {
                 throw UserError("a \(service.rawValue) sandbox is not available in kitbag \(Kitbag.version) yet", exitStatus: .usage)
             }
             var options = SandboxOptions()
@@ -58,11 +58,11 @@ struct SandboxCommand: AsyncParsableCommand {
             options.faultRate = faults
             options.penaltySeconds = penaltySeconds
             options.rateLimit = !noRateLimit
-            let sandbox = try await KinopioSandbox.start(options, logger: global.makeLogger("kitbag.sandbox"))
+            let sandbox = try await entry.start(options, global.makeLogger("kitbag.sandbox"))
             printText("\(sandbox.baseURL.absoluteString)\n")
             if !global.quiet {
-                FileHandle.standardError.write(
-                    Data("kinopio sandbox: API key \(options.credentials.first ?? KinopioSandbox.defaultCredential); Ctrl-C to stop\n".utf8))
+                let credential = options.credentials.first ?? entry.defaultCredential
+                FileHandle.standardError.write(Data("\(service.rawValue) sandbox: credential \(credential); Ctrl-C to stop\n".utf8))
             }
             await waitForTermination()
             await sandbox.stop()

@@ -1,0 +1,23 @@
+import Foundation
+import KitbagCore
+import KitbagSandbox
+import Logging
+
+/// The built-in sandbox of each service, and the environment that points its connector at one.
+struct SandboxCatalog: Sendable {
+    let service: ServiceName
+    /// The credential a sandbox accepts when none is given.
+    let defaultCredential: String
+    let start: @Sendable (SandboxOptions, Logger) async throws -> RunningSandbox
+    /// Connector variables (base URL and credentials) for a sandbox owned by `credential`.
+    let environment: @Sendable (RunningSandbox, String) -> [String: String]
+
+    static let all: [SandboxCatalog] = [kinopio]
+
+    static func entry(_ service: ServiceName) -> SandboxCatalog? { all.first { $0.service == service } }
+
+    static let kinopio = SandboxCatalog(
+        service: .kinopio, defaultCredential: KinopioSandbox.defaultCredential,
+        start: { try await KinopioSandbox.start($0, logger: $1) },
+        environment: { ["KINOPIO_BASE_URL": $0.baseURL.absoluteString, "KINOPIO_API_KEY": $1] })
+}
