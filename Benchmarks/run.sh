@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash kinopio/run.sh "${CARDS:-10000}" "${CONFIG:-release}"
+bash backup/run.sh "${CARDS:-10000}" "${CONFIG:-release}"
 bash archive/run.sh
