@@ -100,7 +100,7 @@ public struct RateLimit: Sendable {
     /// Kintone: 100 concurrent requests per domain; stay far below it and pace politely.
     public static let kintone = RateLimit(requestsPerSecond: 20, burst: 10, maxConcurrent: 8)
     /// Kitemaker: no published number; answers 429 when hammered.
-    public static let kitemaker = RateLimit(requestsPerSecond: 4, burst: 4, maxConcurrent: 4)
+    public static let kitemaker = RateLimit(requestsPerSecond: 4, burst: 1, maxConcurrent: 1, maxPerWindow: 4)
     /// Kona: no published limit.
     public static let kona = RateLimit(requestsPerSecond: 5, burst: 5, maxConcurrent: 4)
 }

@@ -44,7 +44,7 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(help: "Kintone: upsert records by this unique field (like cli-kintone), with --app-map.")
     var updateKey: String?
 
-    @Flag(help: "Kitemaker: create statuses the target space lacks instead of stopping.")
+    @Flag(help: "Create what the target lacks where the API allows it (Kitemaker has no route that creates statuses).")
     var createMissing = false
 
     @OptionGroup var global: GlobalOptions

@@ -12,7 +12,7 @@ struct SandboxCatalog: Sendable {
     /// Connector variables (base URL and credentials) for a sandbox owned by `credential`.
     let environment: @Sendable (RunningSandbox, String) -> [String: String]
 
-    static let all: [SandboxCatalog] = [kinopio]
+    static let all: [SandboxCatalog] = [kinopio, kitemaker]
 
     static func entry(_ service: ServiceName) -> SandboxCatalog? { all.first { $0.service == service } }
 
@@ -20,4 +20,11 @@ struct SandboxCatalog: Sendable {
         service: .kinopio, defaultCredential: KinopioSandbox.defaultCredential,
         start: { try await KinopioSandbox.start($0, logger: $1) },
         environment: { ["KINOPIO_BASE_URL": $0.baseURL.absoluteString, "KINOPIO_API_KEY": $1] })
+}
+
+extension SandboxCatalog {
+    static let kitemaker = SandboxCatalog(
+        service: .kitemaker, defaultCredential: KitemakerSandbox.defaultCredential,
+        start: { try await KitemakerSandbox.start($0, logger: $1) },
+        environment: { ["KITEMAKER_BASE_URL": $0.baseURL.absoluteString, "KITEMAKER_TOKEN": $1] })
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Kinopio
+import Kitemaker
 import KitbagConnector
 import KitbagCore
 import Logging
@@ -18,6 +19,9 @@ enum ServiceConnectors {
             return try KinopioConnection(
                 baseURL: baseURL, apiKey: nil, environment: environment, requestsPerSecond: rateLimit, logger: logger,
                 progress: progress)
+        case .kitemaker:
+            return try KitemakerConnection(
+                baseURL: baseURL, environment: environment, rateLimit: rateLimit, logger: logger, progress: progress)
         default:
             throw UserError("\(service.rawValue) is not supported in kitbag \(Kitbag.version) yet", exitStatus: .usage)
         }

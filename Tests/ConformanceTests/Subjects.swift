@@ -1,12 +1,13 @@
 import Foundation
 import Kinopio
+import Kitemaker
 import KitbagConnector
 import KitbagCore
 import KitbagSandbox
 
 extension ConformanceSubject {
     /// Every connector that has landed; the suite runs each test once per entry.
-    static let all: [ConformanceSubject] = [kinopio]
+    static let all: [ConformanceSubject] = [kinopio, kitemaker]
 
     static let kinopio = ConformanceSubject(
         service: .kinopio,
@@ -23,4 +24,24 @@ extension ConformanceSubject {
         demoKinds: ["space", "card", "connection", "connectionType", "box", "tag", "removedCard", "user"],
         volumeSeed: .generated(cards: 1500),
         interruptAfterRequests: 20)
+}
+
+extension ConformanceSubject {
+    static let kitemaker = ConformanceSubject(
+        service: .kitemaker,
+        startSandbox: { seed, credential, limits, faults, port in
+            var o = options(seed: seed, credential: credential, limits: limits, faults: faults, port: port)
+            o.penaltySeconds = limits ? 5 : 0.05
+            // The demo export is six requests; this fault pattern puts resets and a 429 among them.
+            o.faultSeed = 17
+            return try await KitemakerSandbox.start(o, logger: logger)
+        },
+        connect: { sandbox, credential, paced, retry in
+            try KitemakerConnection(
+                baseURL: sandbox.baseURL.absoluteString, environment: [KitemakerSchema.tokenVariable: credential],
+                rateLimit: paced ? nil : 0, retry: retry, logger: logger)
+        },
+        demoKinds: ["space", "status", "label", "workItem", "comment", "initiative", "feedback", "user"],
+        volumeSeed: .generated(cards: 300),
+        interruptAfterRequests: 40)
 }

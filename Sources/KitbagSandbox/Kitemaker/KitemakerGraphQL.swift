@@ -1,0 +1,479 @@
+import Foundation
+import GraphQL
+import Hummingbird
+import KitbagCore
+
+/// What one GraphQL request resolves against: a snapshot of the state (updated by mutations as they run),
+/// the store mutations write through, and the actor behind the token.
+final class KitemakerGraphQLContext: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: KitemakerState
+    let store: KitemakerStore
+    let actorID: String
+
+    init(state: KitemakerState, store: KitemakerStore, actorID: String) {
+        self.current = state
+        self.store = store
+        self.actorID = actorID
+    }
+
+    var state: KitemakerState {
+        get { lock.withLock { current } }
+        set { lock.withLock { current = newValue } }
+    }
+}
+
+/// One page of a Kitemaker list query: `{items, cursor, hasMore}`.
+struct KitemakerPage<Item: Sendable>: Sendable {
+    var items: [Item]
+    var cursor: String
+    var hasMore: Bool
+}
+
+/// The GraphQL developer API (`POST /developers/graphql`), modelled on Kitemaker's published schema
+/// (kitemakerhq/docs `kitemaker.graphql` and the dump-organization tool): `organization`, `spaceByKey`,
+/// `workItems(spaceId, cursor, count)`, `workItem`, `initiatives(cursor, count)`, `feedback(cursor, count)`,
+/// `comment`; lists return `{…, cursor, hasMore}` with at most 50 per page (`count` above 50 is an error);
+/// the mutation `createCommentOnWorkItem` answers threaded replies.
+enum KitemakerGraphQL {
+    static let maxPageSize = 50
+
+    static let schema: GraphQLSchema = {
+        do {
+            return try makeSchema()
+        } catch {
+            fatalError("the Kitemaker sandbox's GraphQL schema is invalid: \(error)")
+        }
+    }()
+
+    // MARK: - Field helpers
+
+    static func ctx(_ c: any Sendable) -> KitemakerGraphQLContext { c as! KitemakerGraphQLContext }
+
+    static func field<S>(
+        _ type: GraphQLOutputType, args: GraphQLArgumentConfigMap = [:],
+        _ get: @escaping @Sendable (S, Map, KitemakerGraphQLContext) throws -> (any Sendable)?
+    ) -> GraphQLField {
+        let resolve: GraphQLFieldResolveInput = { source, args, context, _ in
+            guard let s = source as? S else { return nil }
+            return try get(s, args, ctx(context))
+        }
+        return GraphQLField(type: type, args: args, resolve: resolve)
+    }
+
+    static func nonNull(_ t: GraphQLNullableType) -> GraphQLNonNull { GraphQLNonNull(t) }
+    static func list(_ t: GraphQLType) -> GraphQLNonNull { GraphQLNonNull(GraphQLList(GraphQLNonNull(t as! GraphQLNullableType))) }
+
+    static func page<T>(_ all: [T], number: (T) -> Int, args: Map) throws -> KitemakerPage<T> {
+        let count = args["count"].int ?? maxPageSize
+        guard count >= 1, count <= maxPageSize else {
+            throw GraphQLError(message: "count must be between 1 and \(maxPageSize)")
+        }
+        var after = 0
+        if let cursor = args["cursor"].string, !cursor.isEmpty {
+            guard let n = Int(cursor), n >= 0 else { throw GraphQLError(message: "invalid cursor \(cursor)") }
+            after = n
+        }
+        let rest = all.filter { number($0) > after }
+        let items = Array(rest.prefix(count))
+        return KitemakerPage(
+            items: items, cursor: items.last.map { String(number($0)) } ?? String(after), hasMore: rest.count > count)
+    }
+
+    // MARK: - Schema
+
+    // swiftlint:disable:next function_body_length
+    static func makeSchema() throws -> GraphQLSchema {
+        typealias S = KitemakerState
+        func enumType(_ name: String, _ cases: [String]) throws -> GraphQLEnumType {
+            var values: GraphQLEnumValueMap = [:]
+            for c in cases { values[c] = GraphQLEnumValue(value: .string(c)) }
+            return try GraphQLEnumType(name: name, values: values)
+        }
+        let statusType = try enumType("StatusType", ["BACKLOG", "TODO", "IN_PROGRESS", "DONE", "ARCHIVED"])
+        func sizeEnum(_ name: String) throws -> GraphQLEnumType { try enumType(name, ["SMALL", "MEDIUM", "LARGE"]) }
+        let effortSize = try sizeEnum("EffortSize")
+        let impactSize = try sizeEnum("ImpactSize")
+
+        let user = try GraphQLObjectType(
+            name: "User",
+            fields: [
+                "id": field(nonNull(GraphQLID)) { (a: S.Actor, _, _) in a.id },
+                "username": field(nonNull(GraphQLString)) { (a: S.Actor, _, _) in a.username },
+                "name": field(GraphQLString) { (a: S.Actor, _, _) in a.name },
+                "avatar": field(GraphQLString) { (_: S.Actor, _, _) in nil },
+                "guest": field(nonNull(GraphQLBoolean)) { (_: S.Actor, _, _) in false },
+                "deactivated": field(nonNull(GraphQLBoolean)) { (_: S.Actor, _, _) in false },
+                "updatedAt": field(nonNull(GraphQLString)) { (a: S.Actor, _, _) in a.createdAt },
+                "createdAt": field(nonNull(GraphQLString)) { (a: S.Actor, _, _) in a.createdAt },
+            ],
+            isTypeOf: { source, _ in (source as? S.Actor)?.type == "user" })
+        let application = try GraphQLObjectType(
+            name: "Application",
+            fields: [
+                "id": field(nonNull(GraphQLID)) { (a: S.Actor, _, _) in a.id },
+                "name": field(nonNull(GraphQLString)) { (a: S.Actor, _, _) in a.name },
+                "updatedAt": field(nonNull(GraphQLString)) { (a: S.Actor, _, _) in a.createdAt },
+                "createdAt": field(nonNull(GraphQLString)) { (a: S.Actor, _, _) in a.createdAt },
+            ],
+            isTypeOf: { source, _ in (source as? S.Actor)?.type == "application" })
+        let actorUnion = try GraphQLUnionType(name: "Actor", types: [user, application])
+
+        let label = try GraphQLObjectType(
+            name: "Label",
+            fields: [
+                "id": field(nonNull(GraphQLID)) { (l: S.Label, _, _) in l.id },
+                "name": field(nonNull(GraphQLString)) { (l: S.Label, _, _) in l.name },
+                "color": field(nonNull(GraphQLString)) { (l: S.Label, _, _) in l.color },
+                "updatedAt": field(nonNull(GraphQLString)) { (l: S.Label, _, _) in l.updatedAt },
+                "createdAt": field(nonNull(GraphQLString)) { (l: S.Label, _, _) in l.createdAt },
+            ])
+        let status = try GraphQLObjectType(
+            name: "Status",
+            fields: [
+                "id": field(nonNull(GraphQLID)) { (s: S.Status, _, _) in s.id },
+                "name": field(nonNull(GraphQLString)) { (s: S.Status, _, _) in s.name },
+                "type": field(nonNull(statusType)) { (s: S.Status, _, _) in s.type },
+                "default": field(nonNull(GraphQLBoolean)) { (s: S.Status, _, _) in s.isDefault },
+                "updatedAt": field(nonNull(GraphQLString)) { (s: S.Status, _, _) in s.updatedAt },
+                "createdAt": field(nonNull(GraphQLString)) { (s: S.Status, _, _) in s.createdAt },
+            ])
+        let space = try GraphQLObjectType(
+            name: "Space",
+            fields: [
+                "id": field(nonNull(GraphQLID)) { (s: S.Space, _, _) in s.id },
+                "key": field(nonNull(GraphQLString)) { (s: S.Space, _, _) in s.key },
+                "name": field(nonNull(GraphQLString)) { (s: S.Space, _, _) in s.name },
+                "private": field(nonNull(GraphQLBoolean)) { (s: S.Space, _, _) in s.isPrivate },
+                "members": field(GraphQLList(nonNull(user))) { (s: S.Space, _, c) in
+                    let state = c.state
+                    return s.memberIDs.compactMap(state.actor)
+                },
+                "labels": field(list(label)) { (s: S.Space, _, _) in s.labels },
+                "statuses": field(list(status)) { (s: S.Space, _, _) in s.statuses },
+                "updatedAt": field(nonNull(GraphQLString)) { (s: S.Space, _, _) in s.updatedAt },
+                "createdAt": field(nonNull(GraphQLString)) { (s: S.Space, _, _) in s.createdAt },
+            ])
+        let organization = try GraphQLObjectType(
+            name: "Organization",
+            fields: [
+                "id": field(nonNull(GraphQLID)) { (_: S.Marker, _, c) in c.state.organizationID },
+                "name": field(nonNull(GraphQLString)) { (_: S.Marker, _, c) in c.state.organizationName },
+                "spaces": field(list(space)) { (_: S.Marker, _, c) in c.state.spaces },
+                "users": field(list(user)) { (_: S.Marker, _, c) in c.state.actors.filter { $0.type == "user" } },
+                "applications": field(list(application)) { (_: S.Marker, _, c) in
+                    c.state.actors.filter { $0.type == "application" }
+                },
+                "updatedAt": field(nonNull(GraphQLString)) { (_: S.Marker, _, c) in c.state.organizationUpdatedAt },
+                "createdAt": field(nonNull(GraphQLString)) { (_: S.Marker, _, c) in c.state.organizationCreatedAt },
+            ])
+
+        // Work items, comments and initiatives refer to each other: fields are built lazily.
+        nonisolated(unsafe) var workItemRef: GraphQLObjectType!
+        nonisolated(unsafe) var initiativeRef: GraphQLObjectType!
+        nonisolated(unsafe) var entityRef: GraphQLUnionType!
+        let comment = try GraphQLObjectType(
+            name: "Comment",
+            fields: {
+                [
+                    "id": field(nonNull(GraphQLID)) { (m: S.Comment, _, _) in m.id },
+                    "actor": field(nonNull(actorUnion)) { (m: S.Comment, _, c) in c.state.actor(m.actorID) },
+                    "body": field(nonNull(GraphQLString)) { (m: S.Comment, _, _) in m.body },
+                    "threadId": field(nonNull(GraphQLString)) { (m: S.Comment, _, _) in m.threadID },
+                    "entity": field(nonNull(entityRef)) { (m: S.Comment, _, c) in
+                        let state = c.state
+                        return state.workItemIndex(m.workItemID).map { state.workItems[$0] }
+                    },
+                    "updatedAt": field(nonNull(GraphQLString)) { (m: S.Comment, _, _) in m.updatedAt },
+                    "createdAt": field(nonNull(GraphQLString)) { (m: S.Comment, _, _) in m.createdAt },
+                ]
+            })
+        let workItem = try GraphQLObjectType(
+            name: "WorkItem",
+            fields: {
+                [
+                    "id": field(nonNull(GraphQLID)) { (w: S.WorkItem, _, _) in w.id },
+                    "number": field(nonNull(GraphQLString)) { (w: S.WorkItem, _, _) in String(w.number) },
+                    "title": field(nonNull(GraphQLString)) { (w: S.WorkItem, _, _) in w.title },
+                    "actor": field(nonNull(actorUnion)) { (w: S.WorkItem, _, c) in c.state.actor(w.actorID) },
+                    "description": field(nonNull(GraphQLString)) { (w: S.WorkItem, _, _) in w.description },
+                    "status": field(nonNull(status)) { (w: S.WorkItem, _, c) in c.state.status(w.statusID)?.status },
+                    "sort": field(nonNull(GraphQLString)) { (w: S.WorkItem, _, _) in S.sortString(w.sort) },
+                    "space": field(nonNull(space)) { (w: S.WorkItem, _, c) in
+                        let state = c.state
+                        return state.spaceIndex(w.spaceID).map { state.spaces[$0] }
+                    },
+                    "members": field(list(user)) { (w: S.WorkItem, _, c) in
+                        let state = c.state
+                        return w.memberIDs.compactMap(state.actor)
+                    },
+                    "watchers": field(list(user)) { (w: S.WorkItem, _, c) in
+                        let state = c.state
+                        return w.watcherIDs.compactMap(state.actor)
+                    },
+                    "labels": field(list(label)) { (w: S.WorkItem, _, c) in
+                        let state = c.state
+                        return w.labelIDs.compactMap(state.label)
+                    },
+                    "comments": field(list(comment)) { (w: S.WorkItem, _, c) in c.state.comments(of: w.id) },
+                    "initiatives": field(list(initiativeRef)) { (w: S.WorkItem, _, c) in
+                        c.state.initiatives.filter { $0.workItemIDs.contains(w.id) }
+                    },
+                    "effort": field(effortSize) { (w: S.WorkItem, _, _) in w.effort },
+                    "impact": field(impactSize) { (w: S.WorkItem, _, _) in w.impact },
+                    "updatedAt": field(nonNull(GraphQLString)) { (w: S.WorkItem, _, _) in w.updatedAt },
+                    "createdAt": field(nonNull(GraphQLString)) { (w: S.WorkItem, _, _) in w.createdAt },
+                ]
+            },
+            isTypeOf: { source, _ in source is S.WorkItem })
+        let initiative = try GraphQLObjectType(
+            name: "Initiative",
+            fields: {
+                [
+                    "id": field(nonNull(GraphQLID)) { (i: S.Initiative, _, _) in i.id },
+                    "number": field(nonNull(GraphQLString)) { (i: S.Initiative, _, _) in String(i.number) },
+                    "title": field(nonNull(GraphQLString)) { (i: S.Initiative, _, _) in i.title },
+                    "description": field(nonNull(GraphQLString)) { (i: S.Initiative, _, _) in i.description },
+                    "color": field(GraphQLString) { (i: S.Initiative, _, _) in i.color },
+                    "actor": field(nonNull(actorUnion)) { (i: S.Initiative, _, c) in c.state.actor(i.actorID) },
+                    "spaces": field(list(space)) { (i: S.Initiative, _, c) in
+                        let state = c.state
+                        return i.spaceIDs.compactMap { state.spaceIndex($0).map { state.spaces[$0] } }
+                    },
+                    "labels": field(list(label)) { (i: S.Initiative, _, c) in
+                        let state = c.state
+                        return i.labelIDs.compactMap(state.label)
+                    },
+                    "workItems": field(list(workItemRef)) { (i: S.Initiative, _, c) in
+                        let state = c.state
+                        return i.workItemIDs.compactMap { state.workItemIndex($0).map { state.workItems[$0] } }
+                    },
+                    "effort": field(effortSize) { (i: S.Initiative, _, _) in i.effort },
+                    "impact": field(impactSize) { (i: S.Initiative, _, _) in i.impact },
+                    "archivedAt": field(GraphQLString) { (i: S.Initiative, _, _) in i.archivedAt },
+                    "updatedAt": field(nonNull(GraphQLString)) { (i: S.Initiative, _, _) in i.updatedAt },
+                    "createdAt": field(nonNull(GraphQLString)) { (i: S.Initiative, _, _) in i.createdAt },
+                ]
+            },
+            isTypeOf: { source, _ in source is S.Initiative })
+        workItemRef = workItem
+        initiativeRef = initiative
+        entityRef = try GraphQLUnionType(name: "Entity", types: [workItem, initiative])
+
+        let person = try GraphQLObjectType(
+            name: "Person",
+            fields: [
+                "id": field(nonNull(GraphQLID)) { (p: S.Person, _, _) in p.id },
+                "name": field(nonNull(GraphQLString)) { (p: S.Person, _, _) in p.name },
+                "email": field(GraphQLString) { (p: S.Person, _, _) in p.email },
+            ])
+        let company = try GraphQLObjectType(
+            name: "Company",
+            fields: [
+                "id": field(nonNull(GraphQLID)) { (p: S.Company, _, _) in p.id },
+                "name": field(nonNull(GraphQLString)) { (p: S.Company, _, _) in p.name },
+            ])
+        let insight = try GraphQLObjectType(
+            name: "Insight",
+            fields: [
+                "id": field(nonNull(GraphQLID)) { (i: S.Insight, _, _) in i.id },
+                "contents": field(nonNull(GraphQLString)) { (i: S.Insight, _, _) in i.contents },
+                "entityIds": field(list(GraphQLID)) { (i: S.Insight, _, _) in i.entityIDs },
+                "actor": field(nonNull(actorUnion)) { (i: S.Insight, _, c) in c.state.actor(i.actorID) },
+                "updatedAt": field(nonNull(GraphQLString)) { (i: S.Insight, _, _) in i.updatedAt },
+                "createdAt": field(nonNull(GraphQLString)) { (i: S.Insight, _, _) in i.createdAt },
+            ])
+        let feedback = try GraphQLObjectType(
+            name: "Feedback",
+            fields: [
+                "id": field(nonNull(GraphQLID)) { (f: S.Feedback, _, _) in f.id },
+                "number": field(nonNull(GraphQLString)) { (f: S.Feedback, _, _) in String(f.number) },
+                "title": field(nonNull(GraphQLString)) { (f: S.Feedback, _, _) in f.title },
+                "contents": field(nonNull(GraphQLString)) { (f: S.Feedback, _, _) in f.contents },
+                "person": field(person) { (f: S.Feedback, _, c) in
+                    c.state.persons.first { $0.id == f.personID }
+                },
+                "company": field(company) { (f: S.Feedback, _, c) in
+                    c.state.companies.first { $0.id == f.companyID }
+                },
+                "insights": field(list(insight)) { (f: S.Feedback, _, _) in f.insights },
+                "processed": field(nonNull(GraphQLBoolean)) { (f: S.Feedback, _, _) in f.processed },
+                "processedAt": field(GraphQLString) { (f: S.Feedback, _, _) in f.processedAt },
+                "updatedAt": field(nonNull(GraphQLString)) { (f: S.Feedback, _, _) in f.updatedAt },
+                "createdAt": field(nonNull(GraphQLString)) { (f: S.Feedback, _, _) in f.createdAt },
+            ])
+
+        func pageType<T: Sendable>(_ name: String, _ key: String, _ item: GraphQLObjectType, _: T.Type) throws
+            -> GraphQLObjectType
+        {
+            try GraphQLObjectType(
+                name: name,
+                fields: [
+                    key: field(list(item)) { (p: KitemakerPage<T>, _, _) in p.items },
+                    "cursor": field(nonNull(GraphQLString)) { (p: KitemakerPage<T>, _, _) in p.cursor },
+                    "hasMore": field(nonNull(GraphQLBoolean)) { (p: KitemakerPage<T>, _, _) in p.hasMore },
+                ])
+        }
+        let workItemsResult = try pageType("WorkItemsQueryResult", "workItems", workItem, S.WorkItem.self)
+        let initiativesResult = try pageType("InitiativesQueryResult", "initiatives", initiative, S.Initiative.self)
+        let feedbackResult = try pageType("FeedbackQueryResult", "feedback", feedback, S.Feedback.self)
+
+        let pageArgs: GraphQLArgumentConfigMap = [
+            "cursor": GraphQLArgument(type: GraphQLString), "count": GraphQLArgument(type: GraphQLInt),
+        ]
+        var workItemsArgs = pageArgs
+        workItemsArgs["spaceId"] = GraphQLArgument(type: GraphQLID)
+
+        let query = try GraphQLObjectType(
+            name: "Query",
+            fields: [
+                "organization": field(nonNull(organization)) { (_: S.Marker, _, _) in S.Marker() },
+                "spaceByKey": field(nonNull(space), args: ["key": GraphQLArgument(type: nonNull(GraphQLString))]) {
+                    (_: S.Marker, args, c) in
+                    let key = args["key"].string ?? ""
+                    guard let s = c.state.spaces.first(where: { $0.key.lowercased() == key.lowercased() }) else {
+                        throw GraphQLError(message: "Could not find the specified space")
+                    }
+                    return s
+                },
+                "workItems": field(nonNull(workItemsResult), args: workItemsArgs) { (_: S.Marker, args, c) in
+                    guard let id = args["spaceId"].string else { throw GraphQLError(message: "spaceId is required") }
+                    let state = c.state
+                    guard state.spaceIndex(id) != nil else { throw GraphQLError(message: "The specified space does not exist") }
+                    return try page(state.workItems(inSpace: id), number: \.number, args: args)
+                },
+                "workItem": field(nonNull(workItem), args: ["id": GraphQLArgument(type: nonNull(GraphQLID))]) {
+                    (_: S.Marker, args, c) in
+                    let state = c.state
+                    guard let i = state.workItemIndex(args["id"].string ?? "") else {
+                        throw GraphQLError(message: "Could not find the specified work item")
+                    }
+                    return state.workItems[i]
+                },
+                "initiatives": field(nonNull(initiativesResult), args: pageArgs) { (_: S.Marker, args, c) in
+                    try page(c.state.initiatives.sorted { $0.number < $1.number }, number: \.number, args: args)
+                },
+                "feedback": field(nonNull(feedbackResult), args: pageArgs) { (_: S.Marker, args, c) in
+                    try page(c.state.feedback.sorted { $0.number < $1.number }, number: \.number, args: args)
+                },
+                "comment": field(nonNull(comment), args: ["id": GraphQLArgument(type: nonNull(GraphQLID))]) {
+                    (_: S.Marker, args, c) in
+                    guard let m = c.state.comments.first(where: { $0.id == args["id"].string }) else {
+                        throw GraphQLError(message: "Could not find the specified comment")
+                    }
+                    return m
+                },
+            ])
+
+        let commentInput = try GraphQLInputObjectType(
+            name: "CreateCommentOnWorkItemInput",
+            fields: [
+                "id": InputObjectField(type: nonNull(GraphQLID)),
+                "body": InputObjectField(type: nonNull(GraphQLString)),
+                "threadId": InputObjectField(type: GraphQLString),
+            ])
+        let commentResult = try GraphQLObjectType(
+            name: "CreateCommentOnWorkItemResult",
+            fields: ["comment": field(nonNull(comment)) { (m: S.Comment, _, _) in m }])
+        let createComment: GraphQLFieldResolve = { _, args, context, _ in
+            let c = ctx(context)
+            let input = args["input"]
+            let (created, state) = try await c.store.createComment(
+                workItemID: input["id"].string ?? "", body: input["body"].string ?? "",
+                threadID: input["threadId"].string, actor: c.actorID)
+            c.state = state
+            return created
+        }
+        let mutation = try GraphQLObjectType(
+            name: "Mutation",
+            fields: [
+                "createCommentOnWorkItem": GraphQLField(
+                    type: nonNull(commentResult), args: ["input": GraphQLArgument(type: nonNull(commentInput))],
+                    resolve: createComment)
+            ])
+        return try GraphQLSchema(query: query, mutation: mutation, types: [user, application, workItem, initiative])
+    }
+
+    // MARK: - HTTP
+
+    /// Runs one `POST /developers/graphql` request: 400 for a body or document that is not a valid query,
+    /// otherwise 200 with `data` and any `errors`, as GraphQL servers answer.
+    static func execute(_ request: SandboxRequest, store: KitemakerStore) async throws(SandboxHTTPError) -> SandboxReply {
+        let state = await store.current()
+        let actor = try state.graphQLActor(request)
+        let body = try request.json()
+        guard let query = body["query"]?.stringValue else {
+            throw SandboxHTTPError(.badRequest, "the body must be {\"query\": …, \"variables\": {…}}")
+        }
+        var variables: [String: Map] = [:]
+        if let vars = body["variables"], !vars.isNull {
+            guard vars.objectValue != nil,
+                let decoded = try? JSONDecoder().decode([String: Map].self, from: Data(vars.serialized()))
+            else {
+                throw SandboxHTTPError(.badRequest, "variables must be a JSON object")
+            }
+            variables = decoded
+        }
+        let document: Document
+        do {
+            document = try parse(source: query)
+        } catch {
+            return errorReply(.badRequest, ["\(error)"])
+        }
+        let problems = validate(schema: schema, ast: document)
+        if !problems.isEmpty { return errorReply(.badRequest, problems.map(\.message)) }
+        let context = KitemakerGraphQLContext(state: state, store: store, actorID: actor)
+        let result: GraphQLResult
+        do {
+            result = try await graphql(
+                schema: schema, request: query, rootValue: KitemakerState.Marker(), context: context,
+                variableValues: variables, operationName: body["operationName"]?.stringValue)
+        } catch {
+            return errorReply(.badRequest, ["\(error)"])
+        }
+        var out = JSONObject()
+        out["data"] = result.data.map(json) ?? .null
+        if !result.errors.isEmpty {
+            out["errors"] = .array(result.errors.map { e in
+                var o = JSONObject()
+                o["message"] = .string(e.message)
+                let path = e.path.elements.map { element -> JSONValue in
+                    switch element {
+                    case .index(let i): return .int(i)
+                    case .key(let k): return .string(k)
+                    }
+                }
+                if !path.isEmpty { o["path"] = .array(path) }
+                return .object(o)
+            })
+        }
+        return SandboxReply(.object(out))
+    }
+
+    static func errorReply(_ status: HTTPResponse.Status, _ messages: [String]) -> SandboxReply {
+        SandboxReply(
+            ["errors": .array(messages.map { ["message": .string($0), "status": .int(Int(status.code))] })],
+            status: status)
+    }
+
+    static func json(_ value: Map) -> JSONValue {
+        switch value {
+        case .undefined, .null: return .null
+        case .bool(let b): return .bool(b)
+        case .number(let n):
+            switch n.storageType {
+            case .bool: return .bool(n.boolValue)
+            case .int: return .int(n.intValue)
+            default: return .double(n.doubleValue)
+            }
+        case .string(let s): return .string(s)
+        case .array(let a): return .array(a.map(json))
+        case .dictionary(let d): return .object(JSONObject(d.map { ($0.key, json($0.value)) }))
+        }
+    }
+}
+
+extension KitemakerState {
+    /// The root value of GraphQL queries (the state itself comes from the context).
+    struct Marker: Sendable {}
+}

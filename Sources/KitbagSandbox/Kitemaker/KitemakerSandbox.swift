@@ -1,0 +1,150 @@
+import Foundation
+import GraphQL
+import Hummingbird
+import KitbagCore
+import Logging
+
+/// A local emulator of Kitemaker's REST API (`/developers/rest/v1/…`, `X-API-KEY`) and its GraphQL developer
+/// API (`POST /developers/graphql`, `Authorization: Bearer`), written from seeds/kitemaker-api.txt, api-facts.md
+/// and Kitemaker's published GraphQL schema only.
+///
+/// Choices where the documents are silent:
+/// - One organization; every accepted token belongs to it. The first token is the personal access token of the
+///   seeded owner, further tokens are application tokens.
+/// - Rate limit: Kitemaker publishes no number; the sandbox refuses a token's requests beyond
+///   `SandboxOptions.requestsPerSecond` (5 by default) in any one-second window with 429, REST and GraphQL together.
+/// - Spaces and statuses cannot be created through either API, so every seed (`empty` too) holds the same two
+///   spaces with their statuses, as a person would set them up in the app before an import.
+/// - `placement` decides a work item's position in its status column (top by default); GraphQL shows it as `sort`.
+/// - `POST /comment` always starts a new thread; replies are made with GraphQL `createCommentOnWorkItem(threadId:)`.
+/// - `POST /feedback` with `linkInsightToEntityIds[]` creates one insight holding the whole feedback text.
+/// - GraphQL lists answer `{items, cursor, hasMore}` (cursor = the last number on the page), at most 50 per page;
+///   `count` above 50 is an error. Unparseable or invalid documents get 400, resolver errors 200 with `errors`.
+public enum KitemakerSandbox {
+    /// Token of the seeded owner when `credentials` is empty.
+    public static let defaultCredential = "sandbox-kitemaker-token"
+
+    /// REST prefix below the host.
+    static let rest = "/developers/rest/v1"
+
+    /// Seeds the state, binds, and returns once the server listens (real port in `baseURL`).
+    public static func start(
+        _ options: SandboxOptions, logger: Logger = SandboxServer.quietLogger("kitbag.sandbox.kitemaker")
+    ) async throws -> RunningSandbox {
+        let state = KitemakerSeeder.state(seed: options.seed, credentials: options.credentials)
+        let store = KitemakerStore(state: state)
+        return try await SandboxServer.start(
+            options: options, router: SandboxRouter(routes: routes(store)), dialect: KitemakerDialect(),
+            logger: logger, snapshot: { await store.snapshot() })
+    }
+
+    static func routes(_ store: KitemakerStore) -> [SandboxRoute] {
+        typealias R = SandboxRoute
+        func read(
+            _ path: String, _ body: @escaping @Sendable (KitemakerState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
+        ) -> R {
+            R(.get, rest + path) { request throws(SandboxHTTPError) in try await store.read(request, body) }
+        }
+        func write(
+            _ method: HTTPRequest.Method, _ path: String,
+            _ body: @escaping @Sendable (inout KitemakerState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
+        ) -> R {
+            R(method, rest + path) { request throws(SandboxHTTPError) in try await store.write(request, body) }
+        }
+        return [
+            read("/organization") { s, r throws(SandboxHTTPError) in try s.getOrganization(r) },
+            read("/workitem") { s, r throws(SandboxHTTPError) in try s.getWorkItem(r) },
+            write(.post, "/workitem") { s, r throws(SandboxHTTPError) in try s.postWorkItem(r) },
+            write(.put, "/workitem") { s, r throws(SandboxHTTPError) in try s.putWorkItem(r) },
+            write(.post, "/comment") { s, r throws(SandboxHTTPError) in try s.postComment(r) },
+            write(.post, "/label") { s, r throws(SandboxHTTPError) in try s.postLabel(r) },
+            read("/initiative") { s, r throws(SandboxHTTPError) in try s.getInitiative(r) },
+            write(.post, "/initiative") { s, r throws(SandboxHTTPError) in try s.postInitiative(r) },
+            read("/feedback") { s, r throws(SandboxHTTPError) in try s.getFeedback(r) },
+            write(.post, "/feedback") { s, r throws(SandboxHTTPError) in try s.postFeedback(r) },
+            read("/metadata/spaces") { s, r throws(SandboxHTTPError) in try s.getSpaces(r) },
+            read("/metadata/statuses") { s, r throws(SandboxHTTPError) in try s.getStatuses(r) },
+            read("/metadata/labels") { s, r throws(SandboxHTTPError) in try s.getLabels(r) },
+            read("/metadata/workitems") { s, r throws(SandboxHTTPError) in try s.getWorkItemList(r) },
+            read("/recent/workitems") { s, r throws(SandboxHTTPError) in try s.getRecentWorkItems(r) },
+            read("/recent/comments") { s, r throws(SandboxHTTPError) in try s.getRecentComments(r) },
+            R(.post, "/developers/graphql") { request throws(SandboxHTTPError) in
+                try await KitemakerGraphQL.execute(request, store: store)
+            },
+        ]
+    }
+}
+
+/// Holds the Kitemaker state; REST requests and GraphQL mutations change it one at a time.
+actor KitemakerStore {
+    private var state: KitemakerState
+
+    init(state: KitemakerState) { self.state = state }
+
+    func current() -> KitemakerState { state }
+
+    func read(
+        _ request: SandboxRequest,
+        _ body: @Sendable (KitemakerState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
+    ) throws(SandboxHTTPError) -> SandboxReply {
+        try body(state, request)
+    }
+
+    /// Runs a write; if it throws, nothing it changed is kept.
+    func write(
+        _ request: SandboxRequest,
+        _ body: @Sendable (inout KitemakerState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
+    ) throws(SandboxHTTPError) -> SandboxReply {
+        var working = state
+        let reply = try body(&working, request)
+        state = working
+        return reply
+    }
+
+    /// GraphQL `createCommentOnWorkItem`: the new comment and the state after it.
+    func createComment(workItemID: String, body: String, threadID: String?, actor: String) throws
+        -> (KitemakerState.Comment, KitemakerState)
+    {
+        var working = state
+        do {
+            let comment = try working.addComment(workItemID: workItemID, body: body, threadID: threadID, actor: actor)
+            state = working
+            return (comment, state)
+        } catch {
+            throw GraphQLError(message: error.message)
+        }
+    }
+
+    func snapshot() -> JSONValue {
+        .object(JSONObject([
+            ("organization", .string(state.organizationID)),
+            ("spaces", .array(state.spaces.map { s in
+                ["id": .string(s.id), "key": .string(s.key), "name": .string(s.name)]
+            })),
+            ("workItems", .array(state.workItems.map(state.workItemJSON))),
+            ("comments", .array(state.comments.map(state.commentJSON))),
+            ("initiatives", .array(state.initiatives.map(state.initiativeJSON))),
+            ("feedback", .array(state.feedback.map(state.feedbackJSON))),
+        ]))
+    }
+}
+
+/// Kitemaker's edge: the token comes from `X-API-KEY` (REST) or `Authorization: Bearer` (GraphQL);
+/// errors are `{"errors": [{"message": …, "status": …}]}`.
+struct KitemakerDialect: SandboxDialect {
+    func credential(of request: Request) -> String? {
+        if let key = request.headers.first(where: { $0.name.canonicalName == "x-api-key" })?.value, !key.isEmpty {
+            return key.trimmingCharacters(in: .whitespaces)
+        }
+        if let header = request.headers[.authorization]?.trimmingCharacters(in: .whitespaces) {
+            let token = header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)) : header
+            let trimmed = token.trimmingCharacters(in: .whitespaces)
+            if !trimmed.isEmpty { return trimmed }
+        }
+        return nil
+    }
+
+    func errorBody(status: HTTPResponse.Status, message: String) -> JSONValue {
+        ["errors": [.object(JSONObject([("message", .string(message)), ("status", .int(Int(status.code)))]))]]
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import KitbagArchive
+import KitbagConnector
+import KitbagCore
+import KitbagHTTP
+import KitbagJournal
+import KitbagRender
+import Logging
+
+/// How to reach one Kitemaker organization: REST (`X-API-KEY`) for what it covers and the GraphQL developer API
+/// (`Authorization: Bearer`) for what REST cannot list, both through one paced client so counts cover both.
+public struct KitemakerConnection: Connector {
+    public let baseURL: URL
+    public let client: APIClient
+    private let token: KitemakerToken
+
+    public var service: ServiceName { .kitemaker }
+
+    /// Kitemaker publishes no rate limit: kitbag stays at 4 requests in any second, one at a time.
+    public static let defaultRateLimit = RateLimit.kitemaker
+
+    /// Reads `KITEMAKER_TOKEN` (required) and `KITEMAKER_BASE_URL` (default https://toil.kitemaker.co).
+    /// `rateLimit` overrides the requests per second (0 turns pacing off: for local sandboxes only).
+    public init(
+        baseURL: String?, environment: [String: String], rateLimit: Double? = nil, retry: RetryPolicy? = nil,
+        logger: Logger, progress: ProgressReporter? = nil
+    ) throws {
+        let base = baseURL ?? environment[KitemakerSchema.baseURLVariable] ?? KitemakerSchema.defaultBaseURL
+        guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil
+        else {
+            throw UserError(
+                "kitemaker: \(base) is not an http(s) URL — pass --base-url like \(KitemakerSchema.defaultBaseURL)",
+                exitStatus: .usage)
+        }
+        guard let token = environment[KitemakerSchema.tokenVariable]?.trimmingCharacters(in: .whitespacesAndNewlines),
+            !token.isEmpty
+        else {
+            throw UserError(
+                "kitemaker: no token — set \(KitemakerSchema.tokenVariable) to a personal access or application token (Kitemaker: Ctrl/Cmd+K → Manage developer settings)",
+                exitStatus: .usage)
+        }
+        self.baseURL = url
+        self.token = KitemakerToken(value: token)
+        let endpoint = ServiceEndpoint(
+            service: "kitemaker", baseURL: url, secrets: [token],
+            credentialHint: "set \(KitemakerSchema.tokenVariable) to a valid token (Kitemaker: Ctrl/Cmd+K → Manage developer settings)")
+        var limit: RateLimit? = Self.defaultRateLimit
+        if let rps = rateLimit {
+            limit = rps > 0 ? RateLimit(requestsPerSecond: rps, burst: 1, maxConcurrent: 1, maxPerWindow: max(1, Int(rps))) : nil
+        }
+        client = APIClient(
+            endpoint: endpoint, rateLimit: limit, retry: retry ?? RetryPolicy(), logger: logger, progress: progress,
+            errorMessage: Self.errorMessage)
+    }
+
+    /// Kitemaker's error body: `{"errors": [{"message": …, "status": …}]}`.
+    @Sendable static func errorMessage(_ status: Int, _ body: [UInt8]) -> String? {
+        guard let json = try? JSONValue(parsing: body) else { return nil }
+        let messages = (json["errors"]?.arrayValue ?? []).compactMap { $0["message"]?.stringValue }
+        return messages.isEmpty ? nil : String(messages.joined(separator: "; ").prefix(300))
+    }
+
+    // MARK: - Requests
+
+    /// A REST request below `/developers/rest/v1`, with the token in `X-API-KEY`.
+    func rest(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
+        retryable: Bool = true
+    ) -> APIRequest {
+        APIRequest(
+            method: method, path: KitemakerSchema.restPrefix + path, query: query, body: body,
+            route: "\(method.rawValue) \(path)", extraHeaders: [("X-API-KEY", token.value)], retryable: retryable)
+    }
+
+    /// Runs one GraphQL operation and returns its `data`; GraphQL `errors` become one-line errors.
+    /// `operation` names the route in counts and messages (`POST /graphql workItems`).
+    func graphQL(_ operation: String, _ query: String, variables: JSONObject = JSONObject(), retryable: Bool = true)
+        async throws -> JSONValue
+    {
+        let route = "POST /graphql \(operation)"
+        let request = APIRequest(
+            method: .POST, path: KitemakerSchema.graphQLPath,
+            body: .object(JSONObject([("query", .string(query)), ("variables", .object(variables))])),
+            route: route, extraHeaders: [("Authorization", "Bearer \(token.value)")], retryable: retryable)
+        let answer = try await client.json(request)
+        if let errors = answer["errors"]?.arrayValue, !errors.isEmpty {
+            let text = errors.compactMap { $0["message"]?.stringValue }.joined(separator: "; ")
+            let line = Redactor.redact(
+                text.split(whereSeparator: \.isNewline).joined(separator: " "), secrets: [token.value])
+            throw UserError("kitemaker: \(route) was refused: \(String(line.prefix(300))) — check the query against this server's GraphQL schema")
+        }
+        guard let data = answer["data"], data.objectValue != nil else {
+            throw UserError("kitemaker: \(route) answered without data — the GraphQL endpoint did not return a result")
+        }
+        return data
+    }
+
+    // MARK: - Connector
+
+    /// `GET /organization`: the organization the token belongs to.
+    public func probe() async throws -> AccountProbe {
+        let org = try await client.json(rest(.GET, "/organization"))
+        guard let id = org["id"]?.idString else {
+            throw UserError("kitemaker: GET /organization answered without an organization id")
+        }
+        return AccountProbe(account: ArchiveInfo.Account(id: id, name: org["name"]?.stringValue), raw: org)
+    }
+
+    public func export(
+        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
+        progress: ProgressReporter
+    ) async throws -> [NotExported] {
+        let exporter = KitemakerExporter(
+            connection: self, progress: progress, spaces: selection.containers, renderings: renderings)
+        return try await exporter.export(into: writer)
+    }
+
+    public func importArchive(
+        _ archive: SnapshotReader, journal: ImportJournal?, options: ImportOptions, progress: ProgressReporter
+    ) async throws -> ImportSummary {
+        let importer = KitemakerImporter(connection: self, journal: journal, progress: progress, options: options)
+        return try await importer.run(archive: archive)
+    }
+
+    public func roundTripDifferences(
+        source: SnapshotReader, target: SnapshotReader, journal: ImportJournal, notImported: [NotExported]
+    ) throws -> [String] {
+        try KitemakerRoundTrip.compare(source: source, target: target, journal: journal, notImported: notImported)
+            .map(\.description)
+    }
+}
+
+/// The token, kept out of descriptions and dumps.
+struct KitemakerToken: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    let value: String
+    var description: String { "<token>" }
+    var debugDescription: String { "<token>" }
+    var customMirror: Mirror { Mirror(self, children: [:]) }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import KitbagArchive
+import KitbagCore
+import KitbagHTTP
+import KitbagRender
+
+/// Walks a Kitemaker organization into an archive: the organization with its users and applications; every space
+/// with its statuses and labels; every work item in full with its comment threads; every initiative and every
+/// feedback item with its insights. Lists come from GraphQL, 50 per page (REST lists only ids and names).
+///
+/// Archive layout: `data/account/{organization,users,applications,initiatives,feedback}.jsonl`,
+/// `data/spaces/<id>/{space,statuses,labels,workItems,comments}.jsonl`. Work items are written as GraphQL
+/// returned them minus their `comments`, which go to `comments.jsonl` (each names its work item in `entity`).
+struct KitemakerExporter: Sendable {
+    let connection: KitemakerConnection
+    let progress: ProgressReporter
+    /// Only these spaces (id or key), or every space when empty.
+    var spaces: [String]
+    var renderings: Set<ReadableFormat>
+
+    static let notExported: [NotExported] = [
+        NotExported(kind: "roadmap", reason: "roadmaps and roadmap columns are not exported yet; initiatives keep everything but their roadmap columns"),
+        NotExported(kind: "attachment", reason: "files in work items are links inside descriptions; the API offers no download route for them"),
+        NotExported(kind: "integration", reason: "integrations, integration users and code review links belong to connected services (GitHub, Slack, …) and hold credentials; they are not exported"),
+        NotExported(kind: "token", reason: "API tokens are secrets and are never archived"),
+    ]
+
+    func export(into writer: SnapshotWriter) async throws -> [NotExported] {
+        progress.beginStage("organization")
+        let data = try await connection.graphQL("organization", KitemakerSchema.organizationQuery)
+        guard var org = data["organization"]?.objectValue else {
+            throw UserError("kitemaker: the organization query answered without an organization")
+        }
+        let users = org["users"]?.arrayValue ?? []
+        let applications = org["applications"]?.arrayValue ?? []
+        let allSpaces = org["spaces"]?.arrayValue ?? []
+        for key in ["users", "applications", "spaces"] { org[key] = nil }
+        try writer.writeJSONLines(container: .account, file: "organization", kind: "organization", values: [.object(org)])
+        try writer.writeJSONLines(container: .account, file: "users", kind: "user", values: users)
+        try writer.writeJSONLines(container: .account, file: "applications", kind: "application", values: applications)
+
+        let selected = try select(allSpaces)
+        progress.beginStage("spaces", total: selected.count)
+        let stubs = selected.map {
+            ReadableContainer(id: $0["id"]?.idString ?? "", kind: "space", title: $0["name"]?.stringValue ?? "")
+        }
+        var rendered: [ReadableContainer] = []
+        for space in selected {
+            let before = writer.bytesWritten
+            if let readable = try await writeSpace(space, into: writer, stubs: stubs) { rendered.append(readable) }
+            progress.advance(items: 1, bytes: writer.bytesWritten - before)
+        }
+
+        progress.beginStage("initiatives")
+        try await writePaged(
+            operation: "initiatives", query: KitemakerSchema.initiativesQuery, listKey: "initiatives",
+            into: writer.jsonLines(container: .account, file: "initiatives", kind: "initiative"), writer: writer)
+        progress.beginStage("feedback")
+        try await writePaged(
+            operation: "feedback", query: KitemakerSchema.feedbackQuery, listKey: "feedback",
+            into: writer.jsonLines(container: .account, file: "feedback", kind: "feedback"), writer: writer)
+
+        if renderings.contains(.markdown) {
+            try writer.addFile(
+                path: ReadablePaths.index,
+                data: MarkdownRenderer.index(
+                    service: .kitemaker, account: data["organization"]?["name"]?.stringValue, containers: rendered,
+                    archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
+        }
+        return Self.notExported
+    }
+
+    /// The spaces the selection names (by id or key), in the API's order; an unknown name is an error.
+    func select(_ all: [JSONValue]) throws -> [JSONValue] {
+        guard !spaces.isEmpty else { return all }
+        var out: [JSONValue] = []
+        for wanted in spaces {
+            guard
+                let space = all.first(where: {
+                    $0["id"]?.idString == wanted || $0["key"]?.stringValue?.lowercased() == wanted.lowercased()
+                })
+            else {
+                let known = all.compactMap { $0["key"]?.stringValue }.joined(separator: ", ")
+                throw UserError("kitemaker: no space \(wanted) in this organization (spaces: \(known)); pass a space id or key", exitStatus: .usage)
+            }
+            if !out.contains(space) { out.append(space) }
+        }
+        return out
+    }
+
+    /// Pages a GraphQL list (`{<listKey>, cursor, hasMore}`) 50 at a time into `spool`.
+    func writePaged(
+        operation: String, query: String, listKey: String, variables: JSONObject = JSONObject(),
+        into spool: JSONLinesSpool, writer: SnapshotWriter, transform: (JSONValue) throws -> JSONValue = { $0 }
+    ) async throws {
+        var cursor: String?
+        while true {
+            var vars = variables
+            vars["count"] = .int(KitemakerSchema.pageSize)
+            if let cursor { vars["cursor"] = .string(cursor) }
+            let data = try await connection.graphQL(operation, query, variables: vars)
+            guard let page = data[operation], let items = page[listKey]?.arrayValue else {
+                throw UserError("kitemaker: the \(operation) query answered without a \(listKey) list")
+            }
+            for item in items { try spool.append(try transform(item)) }
+            progress.advance(items: items.count)
+            guard page["hasMore"]?.boolValue == true else { break }
+            guard let next = page["cursor"]?.stringValue, next != cursor, !items.isEmpty else {
+                throw UserError("kitemaker: the \(operation) query said it has more but gave no new cursor; the export stopped to avoid a loop")
+            }
+            cursor = next
+        }
+        try writer.commit(spool)
+    }
+
+    /// Writes one space's files and renderings; returns a light summary for the index.
+    func writeSpace(_ space: JSONValue, into writer: SnapshotWriter, stubs: [ReadableContainer]) async throws
+        -> ReadableContainer?
+    {
+        guard var meta = space.objectValue, let id = space["id"]?.idString else {
+            throw UserError("kitemaker: the organization query returned a space without an id")
+        }
+        let statuses = meta["statuses"]?.arrayValue ?? []
+        let labels = meta["labels"]?.arrayValue ?? []
+        meta["statuses"] = nil
+        meta["labels"] = nil
+        let container = KitemakerSchema.container(space: id)
+        try writer.writeJSONLines(container: container, file: "space", kind: "space", values: [.object(meta)])
+        try writer.writeJSONLines(container: container, file: "statuses", kind: "status", values: statuses)
+        try writer.writeJSONLines(container: container, file: "labels", kind: "label", values: labels)
+
+        let comments = try writer.jsonLines(container: container, file: "comments", kind: "comment")
+        var workItems: [JSONValue] = []
+        var allComments: [JSONValue] = []
+        let keepForRendering = !renderings.isEmpty
+        try await writePaged(
+            operation: "workItems", query: KitemakerSchema.workItemsQuery, listKey: "workItems",
+            variables: JSONObject([("spaceId", .string(id))]),
+            into: writer.jsonLines(container: container, file: "workItems", kind: "workItem"), writer: writer,
+            transform: { item in
+                var o = item.objectValue ?? JSONObject()
+                let nested = o["comments"]?.arrayValue ?? []
+                o["comments"] = nil
+                for c in nested { try comments.append(c) }
+                if keepForRendering {
+                    workItems.append(.object(o))
+                    allComments += nested
+                }
+                return .object(o)
+            })
+        try writer.commit(comments)
+
+        guard keepForRendering else { return nil }
+        let readable = KitemakerReadable.container(
+            space: .object(meta), statuses: statuses, labels: labels, workItems: workItems, comments: allComments)
+        if renderings.contains(.markdown) {
+            try writer.addFile(
+                path: ReadablePaths.page(readable),
+                data: MarkdownRenderer.page(readable, allContainers: stubs, formats: renderings))
+        }
+        if renderings.contains(.rss) {
+            try writer.addFile(path: ReadablePaths.feed(readable), data: try RSSRenderer.feed(readable))
+        }
+        if renderings.contains(.canvas) {
+            try writer.addFile(path: ReadablePaths.canvas(readable), data: CanvasRenderer.canvas(readable))
+        }
+        var summary = readable
+        summary.items = []
+        return summary
+    }
+}

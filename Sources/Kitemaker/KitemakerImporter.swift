@@ -1,0 +1,594 @@
+import Foundation
+import KitbagArchive
+import KitbagConnector
+import KitbagCore
+import KitbagHTTP
+import KitbagJournal
+
+/// Replays a Kitemaker archive into a Kitemaker organization.
+///
+/// Spaces and statuses cannot be created through the API: source spaces are matched to target spaces (by
+/// `containerMap`, else key, else name) and statuses by name; anything missing stops the import with a message
+/// naming it. Labels are reused by name or created (`POST /label`); work items are created column by column,
+/// top to bottom, with `placement: bottom`, so each status column keeps its order; comments that open a thread
+/// go through `POST /comment`, replies through GraphQL `createCommentOnWorkItem(threadId:)`; then initiatives
+/// (`POST /initiative`) and feedback with its insight links (`POST /feedback`).
+///
+/// Resumability: Kitemaker assigns ids, so an id can only be recorded once the API answers. Each create is
+/// written to the journal as planned, then attempted just before its request, then created with the returned id
+/// the moment the answer arrives. Creates are sent one at a time and never blindly retried: after an answer
+/// that may hide a created entity (5xx, reset, timeout) and on a rerun for an attempted entry, the importer looks
+/// for it in the target — same title/body/contents (and status, thread or space), not yet claimed by another
+/// journal entry — and records what it finds instead of creating it again.
+final class KitemakerImporter: @unchecked Sendable {
+    let connection: KitemakerConnection
+    let journal: ImportJournal?
+    let progress: ProgressReporter
+    let options: ImportOptions
+    var dryRun: Bool { options.dryRun }
+
+    private var summary = ImportSummary()
+    private var plannedRequests: [String: Int] = [:]
+    /// Source id → (target id, state) per kind, from the journal and kept current as the import goes.
+    private var known: [String: [String: Mapping]] = [:]
+    /// Target ids per kind that already stand for some source entity.
+    private var claimed: [String: Set<String>] = [:]
+
+    init(connection: KitemakerConnection, journal: ImportJournal?, progress: ProgressReporter, options: ImportOptions) {
+        self.connection = connection
+        self.journal = journal
+        self.progress = progress
+        self.options = options
+    }
+
+    struct Mapping {
+        var targetID: String
+        var state: JournalState
+    }
+
+    struct ArchivedSpace {
+        var id: String
+        var key: String
+        var name: String
+        var statuses: [JSONValue]
+        var labels: [JSONValue]
+        var workItems: [JSONValue]
+        var comments: [JSONValue]
+    }
+
+    struct TargetSpace {
+        var id: String
+        var key: String
+        var name: String
+        var statuses: [JSONValue]
+        var labels: [JSONValue]
+    }
+
+    static let kinds = ["space", "status", "label", "workItem", "comment", "thread", "initiative", "feedback"]
+
+    func run(archive: SnapshotReader) async throws -> ImportSummary {
+        guard archive.info.service == .kitemaker else {
+            throw UserError(
+                "this archive holds \(archive.info.service.rawValue) data; importing it into Kitemaker is not supported",
+                exitStatus: .usage)
+        }
+        summary = ImportSummary(dryRun: dryRun)
+        summary.notImported = [
+            NotExported(kind: "organization", reason: "the target organization is the one the token belongs to; its name and settings are not changed"),
+            NotExported(kind: "user", reason: "users cannot be created through the API; invite them in Kitemaker"),
+            NotExported(kind: "application", reason: "applications are created in Kitemaker's developer settings, not imported"),
+            NotExported(kind: "space", reason: "spaces cannot be created through the API; they are matched to existing spaces by key or name"),
+        ]
+        for kind in Self.kinds {
+            let entries = try journal?.entries(kind: kind) ?? [:]
+            known[kind] = entries.mapValues { Mapping(targetID: $0.targetID, state: $0.state) }
+            claimed[kind] = Set(entries.values.filter { $0.state == .created }.map(\.targetID))
+        }
+
+        let spaces = try readSpaces(archive)
+        let initiatives = try accountValues(archive, "initiatives")
+        let feedback = try accountValues(archive, "feedback")
+        noteWhatCannotBeCarried(spaces: spaces, initiatives: initiatives, feedback: feedback)
+
+        progress.beginStage("target")
+        let targets = try await targetSpaces()
+        var mapped: [(ArchivedSpace, TargetSpace)] = []
+        for space in spaces { mapped.append((space, try match(space, in: targets))) }
+        try mapStatuses(mapped)
+
+        progress.beginStage("labels", total: mapped.count)
+        for (space, target) in mapped {
+            try await importLabels(space, into: target)
+            progress.advance(items: 1)
+        }
+        progress.beginStage("work items", total: spaces.reduce(0) { $0 + $1.workItems.count })
+        for (space, target) in mapped { try await importWorkItems(space, into: target) }
+        progress.beginStage("comments", total: spaces.reduce(0) { $0 + $1.comments.count })
+        for (space, _) in mapped { try await importComments(space) }
+        progress.beginStage("initiatives", total: initiatives.count)
+        for initiative in initiatives { try await importInitiative(initiative) }
+        progress.beginStage("feedback", total: feedback.count)
+        for item in feedback { try await importFeedback(item) }
+        progress.finish()
+        summary.requests = dryRun ? plannedRequests : await connection.client.requestCounts()
+        return summary
+    }
+
+    // MARK: - Reading
+
+    func readSpaces(_ archive: SnapshotReader) throws -> [ArchivedSpace] {
+        let present = Set(archive.jsonLinesEntries().map(\.path))
+        func values(_ folder: String, _ file: String) throws -> [JSONValue] {
+            let path = "\(folder)/\(file).jsonl"
+            return present.contains(path) ? try archive.values(at: path) : []
+        }
+        var out: [ArchivedSpace] = []
+        for entry in archive.jsonLinesEntries() where entry.kind == "space" {
+            let folder = (entry.path as NSString).deletingLastPathComponent
+            for meta in try archive.values(at: entry.path) {
+                guard let id = meta["id"]?.idString, let key = meta["key"]?.stringValue else {
+                    throw UserError("kitemaker: \(entry.path) holds a space without id or key; the archive cannot be imported")
+                }
+                out.append(
+                    ArchivedSpace(
+                        id: id, key: key, name: meta["name"]?.stringValue ?? key, statuses: try values(folder, "statuses"),
+                        labels: try values(folder, "labels"), workItems: try values(folder, "workItems"),
+                        comments: try values(folder, "comments")))
+            }
+        }
+        return out.sorted { $0.key < $1.key }
+    }
+
+    func accountValues(_ archive: SnapshotReader, _ file: String) throws -> [JSONValue] {
+        let path = ArchivePath.jsonLines(container: .account, file: file)
+        guard archive.jsonLinesEntries().contains(where: { $0.path == path }) else { return [] }
+        return try archive.values(at: path)
+    }
+
+    func noteWhatCannotBeCarried(spaces: [ArchivedSpace], initiatives: [JSONValue], feedback: [JSONValue]) {
+        func nonEmpty(_ v: JSONValue?) -> Bool { !(v?.arrayValue ?? []).isEmpty }
+        if spaces.contains(where: { $0.workItems.contains { nonEmpty($0["members"]) || nonEmpty($0["watchers"]) } }) {
+            summary.notImported.append(
+                NotExported(kind: "workItem.members", reason: "work item members and watchers are users of the source organization; the REST API has no field for them"))
+        }
+        if initiatives.contains(where: { nonEmpty($0["workItems"]) }) {
+            summary.notImported.append(
+                NotExported(kind: "initiative.workItems", reason: "the API has no field or route that adds work items to an initiative; link them again in Kitemaker"))
+        }
+        for i in initiatives {
+            let id = i["id"]?.idString
+            if !(i["effort"]?.isNull ?? true) || !(i["impact"]?.isNull ?? true) {
+                summary.notImported.append(
+                    NotExported(kind: "initiative.effort", container: id, reason: "initiative effort and impact are set by ids (effortId/impactId) that the API does not list"))
+            }
+            if !(i["archivedAt"]?.isNull ?? true) {
+                summary.notImported.append(
+                    NotExported(kind: "initiative.archivedAt", container: id, reason: "the API cannot archive an initiative; it is imported as active"))
+            }
+        }
+        for f in feedback {
+            let id = f["id"]?.idString
+            let insights = f["insights"]?.arrayValue ?? []
+            let contents = f["contents"]?.stringValue ?? ""
+            if insights.count > 1 || insights.contains(where: { $0["contents"]?.stringValue != contents }) {
+                summary.notImported.append(
+                    NotExported(kind: "insight", container: id, reason: "POST /feedback makes one insight holding the whole feedback text; its links are kept, the highlighted parts are not"))
+            }
+            if !(f["company"]?.isNull ?? true) {
+                summary.notImported.append(
+                    NotExported(kind: "feedback.company", container: id, reason: "the API links feedback to a person by email only, not to a company"))
+            }
+            if f["processed"]?.boolValue == true {
+                summary.notImported.append(
+                    NotExported(kind: "feedback.processed", container: id, reason: "the API cannot mark feedback as processed"))
+            }
+        }
+    }
+
+    // MARK: - Target structure
+
+    func targetSpaces() async throws -> [TargetSpace] {
+        let data = try await connection.graphQL("organization", KitemakerSchema.organizationQuery)
+        return (data["organization"]?["spaces"]?.arrayValue ?? []).compactMap { s in
+            guard let id = s["id"]?.idString, let key = s["key"]?.stringValue else { return nil }
+            return TargetSpace(
+                id: id, key: key, name: s["name"]?.stringValue ?? key, statuses: s["statuses"]?.arrayValue ?? [],
+                labels: s["labels"]?.arrayValue ?? [])
+        }
+    }
+
+    /// The target space for a source space: `containerMap` (by source id or key → target id or key), else the
+    /// same key, else the same name.
+    func match(_ space: ArchivedSpace, in targets: [TargetSpace]) throws -> TargetSpace {
+        func find(_ idOrKey: String) -> TargetSpace? {
+            targets.first { $0.id == idOrKey } ?? targets.first { $0.key.lowercased() == idOrKey.lowercased() }
+        }
+        let mappedTo = options.containerMap[space.id]
+            ?? options.containerMap.first { $0.key.lowercased() == space.key.lowercased() }?.value
+        let found: TargetSpace?
+        if let mappedTo {
+            found = find(mappedTo)
+            if found == nil {
+                throw UserError(
+                    "kitemaker: --space-map sends space \(space.key) to \(mappedTo), which is not a space id or key in the target organization (spaces: \(targets.map(\.key).joined(separator: ", ")))",
+                    exitStatus: .usage)
+            }
+        } else {
+            found = find(space.key) ?? targets.first { $0.name == space.name }
+        }
+        guard let target = found else {
+            throw UserError(
+                "kitemaker: space \(space.key) (“\(space.name)”) has no counterpart in the target organization (spaces: \(targets.map(\.key).joined(separator: ", "))); the Kitemaker API cannot create spaces — create a space with key \(space.key) in Kitemaker, or map it with --space-map \(space.key)=KEY")
+        }
+        if !dryRun { try journal?.markCreated(kind: "space", [(space.id, target.id)]) }
+        known["space", default: [:]][space.id] = Mapping(targetID: target.id, state: .created)
+        return target
+    }
+
+    /// Maps every status a work item uses to the target status of the same name; a missing one stops the import.
+    func mapStatuses(_ mapped: [(ArchivedSpace, TargetSpace)]) throws {
+        var missing: [String] = []
+        var pairs: [(sourceID: String, targetID: String)] = []
+        for (space, target) in mapped {
+            let used = Set(space.workItems.compactMap { $0["status"]?["id"]?.idString })
+            for status in space.statuses {
+                guard let sid = status["id"]?.idString else { continue }
+                let name = status["name"]?.stringValue ?? ""
+                let match = target.statuses.first { ($0["name"]?.stringValue ?? "") == name }
+                    ?? target.statuses.first { ($0["name"]?.stringValue ?? "").lowercased() == name.lowercased() }
+                if let tid = match?["id"]?.idString {
+                    pairs.append((sid, tid))
+                } else if used.contains(sid) {
+                    missing.append("“\(name)” (space \(space.key) → \(target.key))")
+                } else {
+                    summary.notImported.append(
+                        NotExported(kind: "status", container: space.id, reason: "status “\(name)” is not in target space \(target.key) and no work item uses it"))
+                }
+            }
+        }
+        if !missing.isEmpty {
+            let what = missing.count == 1 ? "status \(missing[0]) does" : "statuses \(missing.joined(separator: ", ")) do"
+            let help = options.createMissing
+                ? "--create-missing cannot help: the Kitemaker API has no route that creates statuses; add"
+                : "the Kitemaker API cannot create statuses; add"
+            throw UserError("kitemaker: \(what) not exist in the target; \(help) \(missing.count == 1 ? "it" : "them") in the space's settings in Kitemaker and run the import again")
+        }
+        if !dryRun { try journal?.markCreated(kind: "status", pairs) }
+        for (s, t) in pairs { known["status", default: [:]][s] = Mapping(targetID: t, state: .created) }
+    }
+
+    func target(_ kind: String, _ source: String?) -> String? {
+        guard let source, let e = known[kind]?[source], e.state == .created else { return nil }
+        return e.targetID
+    }
+
+    // MARK: - Creating one entity
+
+    /// Creates one entity unless the journal shows it exists; returns its target id (a placeholder on a dry run).
+    /// `find` looks for an earlier, unrecorded copy in the target (see the type's documentation).
+    func ensure(
+        kind: String, source: String, route: String, send: () async throws -> JSONValue,
+        id idOf: (JSONValue) -> String?, find: () async throws -> String?
+    ) async throws -> String {
+        if let entry = known[kind]?[source] {
+            if entry.state == .created {
+                summary.alreadyPresent[kind, default: 0] += 1
+                return entry.targetID
+            }
+            if entry.state == .attempted, !dryRun, let found = try await find() {
+                try record(kind, source, found)
+                summary.alreadyPresent[kind, default: 0] += 1
+                return found
+            }
+        }
+        if dryRun {
+            plannedRequests[route, default: 0] += 1
+            summary.created[kind, default: 0] += 1
+            return "dry-run-\(kind)-\(source)"
+        }
+        try journal?.plan(kind: kind, [(source, "")])
+        try journal?.markAttempted(kind: kind, sourceIDs: [source])
+        known[kind, default: [:]][source] = Mapping(targetID: "", state: .attempted)
+        let retry = connection.client.retry
+        var failures = 0
+        while true {
+            do {
+                let answer = try await send()
+                guard let id = idOf(answer) else {
+                    throw UserError("kitemaker: \(route) answered without the new id; run the import again to continue")
+                }
+                try record(kind, source, id)
+                summary.created[kind, default: 0] += 1
+                return id
+            } catch let failure as HTTPFailure where failure.mayHaveArrived {
+                failures += 1
+                if let found = try await find() {
+                    try record(kind, source, found)
+                    summary.created[kind, default: 0] += 1
+                    return found
+                }
+                if failures >= retry.maxAttempts { throw failure }
+                try await Task.sleep(for: retry.baseDelay * failures)
+            }
+        }
+    }
+
+    func record(_ kind: String, _ source: String, _ targetID: String) throws {
+        try journal?.markCreated(kind: kind, [(source, targetID)])
+        known[kind, default: [:]][source] = Mapping(targetID: targetID, state: .created)
+        claimed[kind, default: []].insert(targetID)
+    }
+
+    func isClaimed(_ kind: String, _ id: String) -> Bool { claimed[kind]?.contains(id) ?? false }
+
+    // MARK: - Labels
+
+    func importLabels(_ space: ArchivedSpace, into dest: TargetSpace) async throws {
+        var existing = dest.labels
+        for label in space.labels {
+            guard let sid = label["id"]?.idString, let name = label["name"]?.stringValue else { continue }
+            if target("label", sid) != nil {
+                summary.alreadyPresent["label", default: 0] += 1
+                continue
+            }
+            let same = existing.first { $0["name"]?.stringValue == name }
+                ?? existing.first { $0["name"]?.stringValue?.lowercased() == name.lowercased() }
+            if let tid = same?["id"]?.idString {
+                if !dryRun { try record("label", sid, tid) } else { known["label", default: [:]][sid] = Mapping(targetID: tid, state: .created) }
+                summary.alreadyPresent["label", default: 0] += 1
+                continue
+            }
+            var body = JSONObject([("spaceId", .string(dest.id)), ("labelName", .string(name))])
+            if let color = label["color"]?.stringValue { body["color"] = .string(color) }
+            let tid = try await ensure(
+                kind: "label", source: sid, route: "POST /label",
+                send: {
+                    try await connection.client.json(connection.rest(.POST, "/label", body: .object(body), retryable: false))
+                },
+                id: { $0["id"]?.idString },
+                find: { [self] in
+                    let list = try await connection.client.json(
+                        connection.rest(.GET, "/metadata/labels", query: [("spaceId", dest.id)]))
+                    return (list.arrayValue ?? []).last {
+                        $0["label"]?.stringValue == name && !isClaimed("label", $0["id"]?.idString ?? "")
+                    }?["id"]?.idString
+                })
+            existing.append(["id": .string(tid), "name": .string(name)])
+            if dryRun { known["label", default: [:]][sid] = Mapping(targetID: tid, state: .created) }
+        }
+    }
+
+    // MARK: - Work items
+
+    /// Effort/impact as REST takes them (`small|medium|large`).
+    static func restSize(_ v: JSONValue?) -> JSONValue? {
+        guard let s = v?.stringValue, !s.isEmpty else { return nil }
+        return .string(s.lowercased())
+    }
+
+    func importWorkItems(_ space: ArchivedSpace, into dest: TargetSpace) async throws {
+        let order = Dictionary(
+            space.statuses.enumerated().compactMap { n, s in s["id"]?.idString.map { ($0, n) } },
+            uniquingKeysWith: { a, _ in a })
+        // Column by column, top to bottom: each item goes to the bottom, so the column keeps its order.
+        let items = space.workItems.enumerated().sorted { a, b in
+            let ca = a.element["status"]?["id"]?.idString.flatMap { order[$0] } ?? Int.max
+            let cb = b.element["status"]?["id"]?.idString.flatMap { order[$0] } ?? Int.max
+            if ca != cb { return ca < cb }
+            let sa = a.element["sort"]?.stringValue ?? "", sb = b.element["sort"]?.stringValue ?? ""
+            return sa == sb ? a.offset < b.offset : sa < sb
+        }.map(\.element)
+        var recent: [JSONValue]?
+        for item in items {
+            guard let sid = item["id"]?.idString else { continue }
+            guard let statusID = target("status", item["status"]?["id"]?.idString) else {
+                throw UserError("kitemaker: work item \(space.key)-\(item["number"]?.idString ?? sid) has a status the import could not map")
+            }
+            let title = item["title"]?.stringValue ?? ""
+            let description = item["description"]?.stringValue ?? ""
+            var body = JSONObject([("title", .string(title)), ("statusId", .string(statusID))])
+            if !description.isEmpty { body["description"] = .string(description) }
+            let labels = (item["labels"]?.arrayValue ?? []).compactMap { target("label", $0["id"]?.idString) }
+            if !labels.isEmpty { body["labelIds"] = .array(labels.map(JSONValue.string)) }
+            if let effort = Self.restSize(item["effort"]) { body["effort"] = effort }
+            if let impact = Self.restSize(item["impact"]) { body["impact"] = impact }
+            body["placement"] = "bottom"
+            _ = try await ensure(
+                kind: "workItem", source: sid, route: "POST /workitem",
+                send: {
+                    try await connection.client.json(connection.rest(.POST, "/workitem", body: .object(body), retryable: false))
+                },
+                id: { $0["id"]?.idString },
+                find: { [self] in
+                    func matches(_ w: JSONValue) -> Bool {
+                        w["title"]?.stringValue == title && (w["description"]?.stringValue ?? "") == description
+                            && w["status"]?["id"]?.idString == statusID && !isClaimed("workItem", w["id"]?.idString ?? "")
+                    }
+                    if recent == nil {
+                        recent = try await connection.client.json(
+                            connection.rest(.GET, "/recent/workitems", query: [("spaceId", dest.id), ("count", "50")])
+                        ).arrayValue ?? []
+                    }
+                    if let hit = recent?.first(where: matches) { return hit["id"]?.idString }
+                    guard (recent?.count ?? 0) >= 50 else { return nil }
+                    return try await allWorkItems(space: dest.id).last(where: matches)?["id"]?.idString
+                })
+            recent = nil
+            progress.advance(items: 1)
+        }
+    }
+
+    /// Every work item of a target space (GraphQL, 50 per page), for finding an unrecorded create.
+    func allWorkItems(space: String) async throws -> [JSONValue] {
+        var out: [JSONValue] = []
+        var cursor: String?
+        repeat {
+            var vars = JSONObject([("spaceId", .string(space)), ("count", .int(KitemakerSchema.pageSize))])
+            if let cursor { vars["cursor"] = .string(cursor) }
+            let page = try await connection.graphQL("workItems", KitemakerSchema.workItemsQuery, variables: vars)["workItems"]
+            out += page?["workItems"]?.arrayValue ?? []
+            cursor = page?["hasMore"]?.boolValue == true ? page?["cursor"]?.stringValue : nil
+        } while cursor != nil
+        return out
+    }
+
+    // MARK: - Comments
+
+    func importComments(_ space: ArchivedSpace) async throws {
+        var opened = Set<String>()
+        for comment in space.comments {
+            guard let sid = comment["id"]?.idString, let body = comment["body"]?.stringValue else { continue }
+            let sourceItem = comment["entity"]?["id"]?.idString
+            let sourceThread = comment["threadId"]?.idString ?? sid
+            guard let item = target("workItem", sourceItem) ?? (dryRun ? "dry-run" : nil) else {
+                summary.notImported.append(
+                    NotExported(kind: "comment", container: space.id, reason: "comment \(sid) belongs to no imported work item"))
+                continue
+            }
+            let isReply = opened.contains(sourceThread)
+            opened.insert(sourceThread)
+            let openedThread = target("thread", sourceThread)
+            /// A comment on the target work item with this body, not yet claimed: in `thread` for a reply; for a
+            /// thread opener, in a thread no other opener claimed (or the one this opener was recorded with).
+            func findIn(thread: String?) async throws -> (id: String, thread: String)? {
+                let data = try await connection.graphQL(
+                    "workItem", KitemakerSchema.workItemCommentsQuery, variables: JSONObject([("id", .string(item))]))
+                let hit = (data["workItem"]?["comments"]?.arrayValue ?? []).first { c in
+                    let t = c["threadId"]?.idString ?? ""
+                    guard c["body"]?.stringValue == body, !isClaimed("comment", c["id"]?.idString ?? "") else { return false }
+                    if let thread { return t == thread }
+                    return t == openedThread || !isClaimed("thread", t)
+                }
+                guard let id = hit?["id"]?.idString, let t = hit?["threadId"]?.idString else { return nil }
+                return (id, t)
+            }
+            if !isReply {
+                var threadFound: String?
+                let created = try await ensure(
+                    kind: "comment", source: sid, route: "POST /comment",
+                    send: {
+                        let answer = try await connection.client.json(
+                            connection.rest(
+                                .POST, "/comment",
+                                body: .object(JSONObject([("workItemId", .string(item)), ("body", .string(body))])),
+                                retryable: false))
+                        if let t = answer["threadId"]?.idString, !dryRun { try record("thread", sourceThread, t) }
+                        return answer
+                    },
+                    id: { $0["id"]?.idString },
+                    find: {
+                        let hit = try await findIn(thread: nil)
+                        threadFound = hit?.thread
+                        return hit?.id
+                    })
+                if dryRun {
+                    known["thread", default: [:]][sourceThread] = Mapping(targetID: "dry-run", state: .created)
+                } else if target("thread", sourceThread) == nil {
+                    var thread = threadFound
+                    if thread == nil {
+                        let data = try await connection.graphQL(
+                            "workItem", KitemakerSchema.workItemCommentsQuery, variables: JSONObject([("id", .string(item))]))
+                        thread = (data["workItem"]?["comments"]?.arrayValue ?? [])
+                            .first { $0["id"]?.idString == created }?["threadId"]?.idString
+                    }
+                    guard let thread else {
+                        throw UserError("kitemaker: the thread of comment \(sid) could not be found in the target; run the import again")
+                    }
+                    try record("thread", sourceThread, thread)
+                }
+            } else {
+                guard let thread = target("thread", sourceThread) ?? (dryRun ? "dry-run" : nil) else {
+                    throw UserError("kitemaker: the thread that comment \(sid) replies to was not imported; run the import again")
+                }
+                let input = JSONObject([("id", .string(item)), ("body", .string(body)), ("threadId", .string(thread))])
+                _ = try await ensure(
+                    kind: "comment", source: sid, route: "POST /graphql createCommentOnWorkItem",
+                    send: {
+                        try await connection.graphQL(
+                            "createCommentOnWorkItem", KitemakerSchema.createReplyMutation,
+                            variables: JSONObject([("input", .object(input))]), retryable: false)
+                    },
+                    id: { $0["createCommentOnWorkItem"]?["comment"]?["id"]?.idString },
+                    find: { try await findIn(thread: thread)?.id })
+            }
+            progress.advance(items: 1)
+        }
+    }
+
+    // MARK: - Initiatives and feedback
+
+    func importInitiative(_ initiative: JSONValue) async throws {
+        guard let sid = initiative["id"]?.idString, let title = initiative["title"]?.stringValue else { return }
+        let description = initiative["description"]?.stringValue ?? ""
+        var body = JSONObject([("title", .string(title))])
+        if !description.isEmpty { body["description"] = .string(description) }
+        if let color = initiative["color"]?.stringValue { body["color"] = .string(color) }
+        let spaces = (initiative["spaces"]?.arrayValue ?? []).compactMap { target("space", $0["id"]?.idString) }
+        if !spaces.isEmpty { body["spaceIds"] = .array(spaces.map(JSONValue.string)) }
+        let labels = (initiative["labels"]?.arrayValue ?? []).compactMap { target("label", $0["id"]?.idString) }
+        if !labels.isEmpty { body["labelIds"] = .array(labels.map(JSONValue.string)) }
+        _ = try await ensure(
+            kind: "initiative", source: sid, route: "POST /initiative",
+            send: { try await connection.client.json(connection.rest(.POST, "/initiative", body: .object(body), retryable: false)) },
+            id: { $0["id"]?.idString },
+            find: { [self] in
+                try await allPaged("initiatives", KitemakerSchema.initiativesQuery).last {
+                    $0["title"]?.stringValue == title && ($0["description"]?.stringValue ?? "") == description
+                        && !isClaimed("initiative", $0["id"]?.idString ?? "")
+                }?["id"]?.idString
+            })
+        progress.advance(items: 1)
+    }
+
+    func importFeedback(_ feedback: JSONValue) async throws {
+        guard let sid = feedback["id"]?.idString, let title = feedback["title"]?.stringValue else { return }
+        let contents = feedback["contents"]?.stringValue ?? ""
+        var body = JSONObject([("title", .string(title))])
+        if !contents.isEmpty { body["contents"] = .string(contents) }
+        if let email = feedback["person"]?["email"]?.stringValue, !email.isEmpty { body["personEmail"] = .string(email) }
+        var entities: [String] = []
+        for insight in feedback["insights"]?.arrayValue ?? [] {
+            for e in insight["entityIds"]?.arrayValue ?? [] {
+                if let t = target("workItem", e.idString) ?? target("initiative", e.idString), !entities.contains(t) {
+                    entities.append(t)
+                }
+            }
+        }
+        if !entities.isEmpty { body["linkInsightToEntityIds"] = .array(entities.map(JSONValue.string)) }
+        _ = try await ensure(
+            kind: "feedback", source: sid, route: "POST /feedback",
+            send: { try await connection.client.json(connection.rest(.POST, "/feedback", body: .object(body), retryable: false)) },
+            id: { $0["id"]?.idString },
+            find: { [self] in
+                try await allPaged("feedback", KitemakerSchema.feedbackQuery).last {
+                    $0["title"]?.stringValue == title && ($0["contents"]?.stringValue ?? "") == contents
+                        && !isClaimed("feedback", $0["id"]?.idString ?? "")
+                }?["id"]?.idString
+            })
+        progress.advance(items: 1)
+    }
+
+    /// Every item of an organization-wide GraphQL list (`initiatives`, `feedback`).
+    func allPaged(_ operation: String, _ query: String) async throws -> [JSONValue] {
+        var out: [JSONValue] = []
+        var cursor: String?
+        repeat {
+            var vars = JSONObject([("count", .int(KitemakerSchema.pageSize))])
+            if let cursor { vars["cursor"] = .string(cursor) }
+            let page = try await connection.graphQL(operation, query, variables: vars)[operation]
+            out += page?[operation]?.arrayValue ?? []
+            cursor = page?["hasMore"]?.boolValue == true ? page?["cursor"]?.stringValue : nil
+        } while cursor != nil
+        return out
+    }
+}
+
+extension HTTPFailure {
+    /// True when the request may have reached the service and taken effect before the failure.
+    var mayHaveArrived: Bool {
+        switch self {
+        case .serverError, .timeout, .connectionLost, .truncatedBody: return true
+        default: return false
+        }
+    }
+}
