@@ -12,6 +12,8 @@ struct SandboxRequest: Sendable {
     let body: [UInt8]
     /// The credential the dialect found on the request (header or query), if any.
     let credential: String?
+    /// The undecoded query string, for services whose parameters repeat (`ids=1&ids=2`).
+    var rawQuery: String? = nil
 
     func parameter(_ name: String) -> String { pathParameters[name] ?? "" }
 

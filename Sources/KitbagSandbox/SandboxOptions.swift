@@ -45,6 +45,24 @@ public struct SandboxOptions: Sendable {
     public var requestsPerSecond: Double
     /// Largest request body accepted; larger bodies get 413.
     public var maxBodyBytes: Int
+    /// Login name → password accepted by services with password sign-in (Kintone's
+    /// `X-Cybozu-Authorization`); empty takes the service's fixed default login.
+    public var logins: [String: String] = [:]
+    /// Requests allowed in flight at once while `rateLimit` is on; nil takes the service's documented
+    /// limit (Kintone 100 per domain; none for services without a concurrency limit).
+    public var concurrencyLimit: Int? = nil
+    /// Whether the per-key per-second limiter runs while `rateLimit` is on; nil takes the service's
+    /// default (on for Kinopio, off for Kintone, whose documented limit is concurrency).
+    public var perSecondLimit: Bool? = nil
+    /// Seconds an OAuth access token stays valid once issued (the configured `credentials` count as issued
+    /// when the sandbox starts); nil takes the service's default (Kona: a week).
+    public var tokenLifetime: Double? = nil
+    /// OAuth refresh tokens, by position matching `credentials`; empty takes the service's fixed defaults.
+    public var refreshTokens: [String] = []
+    /// OAuth client id the token endpoint accepts; nil takes the service's fixed default.
+    public var oauthClientID: String? = nil
+    /// OAuth client secret the token endpoint accepts; nil takes the service's fixed default.
+    public var oauthClientSecret: String? = nil
 
     public init(
         host: String = "127.0.0.1",

@@ -31,12 +31,40 @@ struct SandboxResponder: HTTPResponder {
     let logger: Logger
     /// For the 429 message, e.g. "5 requests per second".
     let limitDescription: String
+    /// Requests allowed in flight at once (Kintone); nil for no limit.
+    var concurrency: SandboxConcurrencyGate? = nil
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
         let match = router.match(method: request.method, path: path)
         let label = match?.route.label ?? "\(request.method.rawValue) (unmatched)"
         let fault = await monitor.arrived(route: label)
+        guard let concurrency else {
+            return try await respond(to: request, context: context, match: match, label: label, fault: fault)
+        }
+        let running = await concurrency.enter()
+        guard let running else {
+            await monitor.concurrencyLimitedOne()
+            var refused = await error(.tooManyRequests, "too many requests at once: at most \(concurrency.limit) may run at the same time; wait for some to finish and retry")
+            concurrency.addHeaders(to: &refused.headers, running: concurrency.limit)
+            return refused
+        }
+        do {
+            var response = try await respond(to: request, context: context, match: match, label: label, fault: fault)
+            await concurrency.leave()
+            concurrency.addHeaders(to: &response.headers, running: running)
+            return response
+        } catch {
+            await concurrency.leave()
+            throw error
+        }
+    }
+
+    private func respond(
+        to request: Request, context: Context, match: (route: SandboxRoute, parameters: [String: String])?,
+        label: String, fault: SandboxFault?
+    ) async throws -> Response {
+        let path = request.uri.path
         let credential = dialect.credential(of: request)
 
         if let limiter {
@@ -82,7 +110,7 @@ struct SandboxResponder: HTTPResponder {
         let sandboxRequest = SandboxRequest(
             method: request.method, path: path, pathParameters: match.parameters,
             query: SandboxRouter.parseQuery(request.uri.query), headers: request.headers,
-            body: body, credential: credential)
+            body: body, credential: credential, rawQuery: request.uri.query)
         do {
             let reply = try await match.route.handler(sandboxRequest)
             await monitor.responded(Int(reply.status.code))
@@ -127,17 +155,20 @@ public final class RunningSandbox: Sendable {
     private let group: ServiceGroup
     private let serverTask: Task<Void, Never>
     private let snapshotProvider: @Sendable () async -> JSONValue
+    private let gaugeProvider: (@Sendable () async -> [String: Int])?
 
     /// How long `stop()` lets requests in flight finish before it cuts the connections.
     static let shutdownGrace: Duration = .seconds(5)
 
     init(baseURL: URL, monitor: SandboxMonitor, group: ServiceGroup, serverTask: Task<Void, Never>,
-         snapshot: @escaping @Sendable () async -> JSONValue) {
+         snapshot: @escaping @Sendable () async -> JSONValue,
+         gauges: (@Sendable () async -> [String: Int])? = nil) {
         self.baseURL = baseURL
         self.monitor = monitor
         self.group = group
         self.serverTask = serverTask
         self.snapshotProvider = snapshot
+        self.gaugeProvider = gauges
     }
 
     /// Stops accepting connections, lets requests in flight finish (up to 5 s), and waits until the server is down.
@@ -153,7 +184,11 @@ public final class RunningSandbox: Sendable {
     }
 
     /// Request counts, 429s and faults so far.
-    public func stats() async -> SandboxStats { await monitor.snapshot() }
+    public func stats() async -> SandboxStats {
+        var stats = await monitor.snapshot()
+        if let gaugeProvider { stats.gauges = await gaugeProvider() }
+        return stats
+    }
 
     /// The whole stored state as JSON (users without API keys, spaces with every item, removed ones too).
     public func snapshot() async -> JSONValue { await snapshotProvider() }
@@ -181,18 +216,25 @@ public enum SandboxServer {
     }
 
     /// Binds, starts serving in the background, and returns once the port is known.
+    /// `concurrencyLimit` caps requests in flight (Kintone); `perSecondLimit` is the service's default for
+    /// `options.perSecondLimit`; `gauges` adds current levels to `RunningSandbox.stats()`.
     static func start(
         options: SandboxOptions, router: SandboxRouter, dialect: any SandboxDialect,
-        logger: Logger, snapshot: @escaping @Sendable () async -> JSONValue
+        logger: Logger, snapshot: @escaping @Sendable () async -> JSONValue,
+        concurrencyLimit: Int? = nil, perSecondLimit: Bool = true,
+        gauges: (@Sendable () async -> [String: Int])? = nil
     ) async throws -> RunningSandbox {
         let monitor = SandboxMonitor(faultRate: options.faultRate, faultSeed: options.faultSeed)
-        let limiter = options.rateLimit
+        let limiter = options.rateLimit && (options.perSecondLimit ?? perSecondLimit)
             ? SandboxRateLimiter(requestsPerSecond: options.requestsPerSecond, penaltySeconds: options.penaltySeconds)
             : nil
-        let responder = SandboxResponder(
+        var responder = SandboxResponder(
             router: router, dialect: dialect, monitor: monitor, limiter: limiter,
             maxBodyBytes: options.maxBodyBytes, logger: logger,
             limitDescription: "\(options.requestsPerSecond.formatted()) requests per second")
+        if options.rateLimit, let limit = options.concurrencyLimit ?? concurrencyLimit {
+            responder.concurrency = SandboxConcurrencyGate(limit: max(limit, 1))
+        }
 
         let (events, continuation) = AsyncStream<Result<Int, any Error>>.makeStream()
         let app = Application(
@@ -225,12 +267,36 @@ public enum SandboxServer {
                 task.cancel()
                 throw SandboxStartError(host: options.host, port: port, reason: "the address does not form a URL")
             }
-            return RunningSandbox(baseURL: url, monitor: monitor, group: group, serverTask: task, snapshot: snapshot)
+            return RunningSandbox(
+                baseURL: url, monitor: monitor, group: group, serverTask: task, snapshot: snapshot, gauges: gauges)
         case .failure(let error):
             task.cancel()
             await task.value
             if let error = error as? SandboxStartError { throw error }
             throw SandboxStartError(host: options.host, port: options.port, reason: "\(error)")
         }
+    }
+}
+
+/// Counts requests in flight and refuses those over the limit (Kintone: 100 per domain, then
+/// 429 with `X-ConcurrencyLimit-Limit` and `X-ConcurrencyLimit-Running`).
+actor SandboxConcurrencyGate {
+    nonisolated let limit: Int
+    private var running = 0
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Admits one request and returns how many now run, or nil when the limit is reached.
+    func enter() -> Int? {
+        guard running < limit else { return nil }
+        running += 1
+        return running
+    }
+
+    func leave() { running = max(running - 1, 0) }
+
+    nonisolated func addHeaders(to headers: inout HTTPFields, running: Int) {
+        headers[HTTPFields.Element.Name("X-ConcurrencyLimit-Limit")!] = String(limit)
+        headers[HTTPFields.Element.Name("X-ConcurrencyLimit-Running")!] = String(running)
     }
 }

@@ -14,6 +14,10 @@ public struct SandboxStats: Sendable, Equatable {
     public var faultsInjected = 0
     /// Faults injected per kind.
     public var faultsByKind: [SandboxFault: Int] = [:]
+    /// Current levels a sandbox reports, e.g. Kintone's `"openCursors"`.
+    public var gauges: [String: Int] = [:]
+    /// 429s sent because too many requests were in flight at once (also counted in `rateLimited`).
+    public var concurrencyLimited = 0
 
     public init() {}
 
@@ -46,6 +50,11 @@ actor SandboxMonitor {
     }
 
     func rateLimitedOne() { stats.rateLimited += 1 }
+
+    func concurrencyLimitedOne() {
+        stats.rateLimited += 1
+        stats.concurrencyLimited += 1
+    }
 
     func responded(_ status: Int) { stats.responsesByStatus[status, default: 0] += 1 }
 

@@ -12,7 +12,7 @@ struct SandboxCatalog: Sendable {
     /// Connector variables (base URL and credentials) for a sandbox owned by `credential`.
     let environment: @Sendable (RunningSandbox, String) -> [String: String]
 
-    static let all: [SandboxCatalog] = [kinopio, kitemaker]
+    static let all: [SandboxCatalog] = [kinopio, kitemaker, kona]
 
     static func entry(_ service: ServiceName) -> SandboxCatalog? { all.first { $0.service == service } }
 
@@ -27,4 +27,11 @@ extension SandboxCatalog {
         service: .kitemaker, defaultCredential: KitemakerSandbox.defaultCredential,
         start: { try await KitemakerSandbox.start($0, logger: $1) },
         environment: { ["KITEMAKER_BASE_URL": $0.baseURL.absoluteString, "KITEMAKER_TOKEN": $1] })
+}
+
+extension SandboxCatalog {
+    static let kona = SandboxCatalog(
+        service: .kona, defaultCredential: KonaSandbox.defaultCredential,
+        start: { try await KonaSandbox.start($0, logger: $1) },
+        environment: { ["KONA_BASE_URL": $0.baseURL.absoluteString, "KONA_ACCESS_TOKEN": $1] })
 }

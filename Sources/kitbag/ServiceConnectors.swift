@@ -1,6 +1,7 @@
 import Foundation
 import Kinopio
 import Kitemaker
+import Kona
 import KitbagConnector
 import KitbagCore
 import Logging
@@ -21,6 +22,9 @@ enum ServiceConnectors {
                 progress: progress)
         case .kitemaker:
             return try KitemakerConnection(
+                baseURL: baseURL, environment: environment, rateLimit: rateLimit, logger: logger, progress: progress)
+        case .kona:
+            return try KonaConnection(
                 baseURL: baseURL, environment: environment, rateLimit: rateLimit, logger: logger, progress: progress)
         default:
             throw UserError("\(service.rawValue) is not supported in kitbag \(Kitbag.version) yet", exitStatus: .usage)

@@ -1,13 +1,14 @@
 import Foundation
 import Kinopio
 import Kitemaker
+import Kona
 import KitbagConnector
 import KitbagCore
 import KitbagSandbox
 
 extension ConformanceSubject {
     /// Every connector that has landed; the suite runs each test once per entry.
-    static let all: [ConformanceSubject] = [kinopio, kitemaker]
+    static let all: [ConformanceSubject] = [kinopio, kitemaker, kona]
 
     static let kinopio = ConformanceSubject(
         service: .kinopio,
@@ -44,4 +45,21 @@ extension ConformanceSubject {
         demoKinds: ["space", "status", "label", "workItem", "comment", "initiative", "feedback", "user"],
         volumeSeed: .generated(cards: 300),
         interruptAfterRequests: 40)
+}
+
+extension ConformanceSubject {
+    static let kona = ConformanceSubject(
+        service: .kona,
+        startSandbox: { seed, credential, limits, faults, port in
+            try await KonaSandbox.start(
+                options(seed: seed, credential: credential, limits: limits, faults: faults, port: port), logger: logger)
+        },
+        connect: { sandbox, credential, paced, retry in
+            try KonaConnection(
+                baseURL: sandbox.baseURL.absoluteString, environment: ["KONA_ACCESS_TOKEN": credential],
+                rateLimit: paced ? nil : 0, retry: retry, logger: logger)
+        },
+        demoKinds: ["space", "conversation", "task", "calendarEvent", "comment", "user", "account"],
+        volumeSeed: .generated(cards: 1500),
+        interruptAfterRequests: 12)
 }

@@ -1,0 +1,373 @@
+import Foundation
+import KitbagArchive
+import KitbagConnector
+import KitbagCore
+import KitbagHTTP
+import KitbagJournal
+
+/// Replays a Kona archive into a Kona account: spaces in batches (`POST /spaces` with several objects), then in
+/// each space its conversations, tasks and calendar events in batches, then the comments on them.
+///
+/// Kona assigns ids itself and documents no client key, so the journal cannot name target ids in advance. Each batch
+/// is planned (source ids, no target yet) and marked attempted just before its `POST`; the ids in the answer are
+/// recorded the moment it arrives. A batch whose outcome is unknown — the run was interrupted, or the request failed
+/// in a way the server may still have acted on — is settled by its marker before anything is sent again: the fields
+/// kitbag sent for each object. kitbag lists the target container (the account's spaces, the new space's items, the
+/// new item's comments), sets aside objects the journal already maps, and claims the first unclaimed object whose sent
+/// fields all match; only objects not found are created again. Creates are never retried blindly.
+final class KonaImporter: @unchecked Sendable {
+    let connection: KonaConnection
+    let journal: ImportJournal?
+    let progress: ProgressReporter
+    let options: ImportOptions
+    let batchSize: Int
+    var dryRun: Bool { options.dryRun }
+
+    private var summary = ImportSummary()
+    private var plannedRequests: [String: Int] = [:]
+    /// kind → source id → target id, for everything created or found so far.
+    private var ids: [String: [String: String]] = [:]
+    /// Source user id → target user id (JSON, as the API wants it).
+    private var users: [String: JSONValue] = [:]
+
+    static let baseNotImported: [NotExported] = [
+        NotExported(kind: "user", reason: "users cannot be created through the API; the importing user stands in for the archive's own user and for users with the same email"),
+        NotExported(kind: "participant", reason: "kitbag does not invite people (POST /spaces/:id/participants would email them): each new space belongs to the importing user, and items keep only mapped users among their participants"),
+        NotExported(kind: "timestamp", reason: "created_at, updated_at, completed_at and creator ids are set by Kona: imported entities carry the import time and the importing user (due, start and end dates are kept)"),
+        NotExported(kind: "account", reason: "the target account is the importing token's own"),
+        NotExported(kind: "currentUser", reason: "the target user is the importing token's own"),
+    ]
+
+    init(connection: KonaConnection, journal: ImportJournal?, progress: ProgressReporter, options: ImportOptions) {
+        self.connection = connection
+        self.journal = journal
+        self.progress = progress
+        self.options = options
+        self.batchSize = min(max(options.batchSize ?? KonaSchema.defaultBatchSize, 1), KonaSchema.defaultBatchSize)
+    }
+
+    struct ArchivedSpace {
+        var id: String
+        var meta: JSONValue
+        var folder: String
+    }
+
+    /// One object to create: its source id and the body kitbag sends (also its marker).
+    typealias Pending = (source: String, body: JSONObject)
+
+    func run(archive: SnapshotReader) async throws -> ImportSummary {
+        guard archive.info.service == .kona else {
+            throw UserError(
+                "this archive holds \(archive.info.service.rawValue) data; importing it into Kona is not supported yet",
+                exitStatus: .usage)
+        }
+        summary = ImportSummary(dryRun: dryRun)
+        summary.notImported = Self.baseNotImported
+        let spaces = try readSpaces(archive)
+        try await mapUsers(archive)
+
+        progress.beginStage("spaces", total: spaces.count)
+        var toCreate: [Pending] = []
+        for space in spaces {
+            if let existing = options.containerMap[space.id] {
+                ids["space", default: [:]][space.id] = existing
+                if !dryRun { try journal?.markCreated(kind: "space", [(space.id, existing)]) }
+            } else {
+                toCreate.append((space.id, spaceBody(space.meta)))
+            }
+        }
+        try await createAll(kind: "space", toCreate, path: "/spaces", key: "spaces") { [self] unsure in
+            let listed = try await list("/spaces", key: "spaces", query: [("hidden", "true")], route: "GET /spaces")
+            return try claim(unsure, among: listed, kind: "space")
+        }
+        progress.advance(items: spaces.count)
+
+        progress.beginStage("contents", total: spaces.count)
+        for space in spaces {
+            try await importContents(of: space, archive: archive)
+            progress.advance(items: 1)
+        }
+        summary.requests = dryRun ? plannedRequests : await connection.client.requestCounts()
+        return summary
+    }
+
+    // MARK: Reading
+
+    func readSpaces(_ archive: SnapshotReader) throws -> [ArchivedSpace] {
+        var out: [ArchivedSpace] = []
+        for entry in archive.jsonLinesEntries() where entry.kind == "space" {
+            for line in try archive.lines(at: entry.path) {
+                guard let id = line["id"]?.idString else {
+                    throw UserError("\(entry.path): a space without an id cannot be imported")
+                }
+                out.append(ArchivedSpace(id: id, meta: line, folder: (entry.path as NSString).deletingLastPathComponent))
+            }
+        }
+        return out.sorted { KonaSchema.idOrder($0.id, $1.id) }
+    }
+
+    func values(_ archive: SnapshotReader, _ space: ArchivedSpace, file: String) throws -> [JSONValue] {
+        let path = "\(space.folder)/\(file).jsonl"
+        guard archive.jsonLinesEntries().contains(where: { $0.path == path }) else { return [] }
+        return Array(try archive.lines(at: path))
+    }
+
+    /// The archive's own user, and users with the importing user's email, become the importing user.
+    func mapUsers(_ archive: SnapshotReader) async throws {
+        let me = try await connection.currentUser()
+        guard let myID = me["id"] else { return }
+        let myEmail = me["email"]?.stringValue?.lowercased()
+        var sources: [JSONValue] = []
+        for path in ["data/account/currentUser.jsonl", "data/account/users.jsonl"]
+        where archive.jsonLinesEntries().contains(where: { $0.path == path }) {
+            sources += Array(try archive.lines(at: path))
+        }
+        var pairs: [(sourceID: String, targetID: String)] = []
+        for (n, user) in sources.enumerated() {
+            guard let id = user["id"]?.idString, users[id] == nil else { continue }
+            let sameEmail = myEmail != nil && user["email"]?.stringValue?.lowercased() == myEmail
+            if n == 0 && archive.jsonLinesEntries().contains(where: { $0.path == "data/account/currentUser.jsonl" }) || sameEmail {
+                users[id] = myID
+                pairs.append((id, myID.idString ?? ""))
+            }
+        }
+        if !dryRun { try journal?.markCreated(kind: "user", pairs) }
+    }
+
+    // MARK: Bodies
+
+    static let spaceKeys = ["name", "details", "welcome_message", "category", "hidden"]
+    static let itemKeys: [String: [String]] = [
+        "conversation": ["name", "details", "stakeholder", "default_role", "external_object"],
+        "task": [
+            "name", "location", "details", "end_at", "status", "visibility", "stakeholder", "default_role", "period",
+            "frequency", "sel_days", "series_end_at", "external_object",
+        ],
+        "calendarEvent": [
+            "name", "location", "details", "all_day", "start_at", "end_at", "status", "visibility", "stakeholder",
+            "default_role", "period", "frequency", "sel_days", "series_end_at", "external_object",
+        ],
+    ]
+    /// Keys a marker leaves out: they are rewritten or filtered, or they scope the listing already.
+    static let unmarkedKeys: Set<String> = ["participants", "participant_ids", "editor_ids", "space_id", "resource_id"]
+
+    func spaceBody(_ meta: JSONValue) -> JSONObject {
+        var o = JSONObject()
+        for key in Self.spaceKeys { if let v = meta[key], !v.isNull { o[key] = v } }
+        return o
+    }
+
+    static func idValue(_ id: String) -> JSONValue { Int(id).map { .int($0) } ?? .string(id) }
+
+    func itemBody(_ item: JSONValue, kind: String, targetSpace: String) -> JSONObject {
+        var o = JSONObject()
+        for key in Self.itemKeys[kind] ?? [] { if let v = item[key], !v.isNull { o[key] = v } }
+        o["space_id"] = Self.idValue(targetSpace)
+        let mapped: [(user: JSONValue, role: Int)] = (item["participants"]?.arrayValue ?? []).compactMap { p in
+            guard let source = p["user_id"]?.idString, let target = users[source] else { return nil }
+            return (target, p["role"]?.intValue ?? 2)
+        }
+        guard !mapped.isEmpty else { return o }
+        if kind == "conversation" {
+            o["participants"] = .array(mapped.map { ["user_id": $0.user, "role": .int($0.role)] })
+        } else {
+            o["participant_ids"] = .array(mapped.map(\.user))
+            let editors = mapped.filter { $0.role == 1 }.map(\.user)
+            if !editors.isEmpty { o["editor_ids"] = .array(editors) }
+        }
+        return o
+    }
+
+    // MARK: Contents
+
+    func importContents(of space: ArchivedSpace, archive: SnapshotReader) async throws {
+        guard let targetSpace = ids["space"]?[space.id] else { return }
+        for kind in KonaSchema.itemKinds {
+            let items = try values(archive, space, file: kind.file)
+            if kind == KonaSchema.conversations,
+                items.contains(where: { !($0["groups"]?.arrayValue ?? []).isEmpty }),
+                !summary.notImported.contains(where: { $0.kind == "group" })
+            {
+                summary.notImported.append(
+                    NotExported(kind: "group", reason: "groups belong to the source account; conversations are imported without them"))
+            }
+            let pending: [Pending] = items.compactMap { item in
+                guard let id = item["id"]?.idString else { return nil }
+                return (id, itemBody(item, kind: kind.kind, targetSpace: targetSpace))
+            }
+            var query = [("space_id", targetSpace)]
+            if kind == KonaSchema.calendarEvents { query += KonaSchema.eventWindow }
+            try await createAll(kind: kind.kind, pending, path: "/\(kind.path)", key: kind.path) { [self] unsure in
+                let listed = try await list("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)")
+                return try claim(unsure, among: listed, kind: kind.kind)
+            }
+        }
+
+        var comments: [Pending] = []
+        for comment in try values(archive, space, file: "comments") {
+            guard let id = comment["id"]?.idString, let type = comment["resource_type"]?.stringValue,
+                let kind = KonaSchema.kind(commentType: type), let source = comment["resource_id"]?.idString,
+                let target = ids[kind]?[source]
+            else {
+                if !summary.notImported.contains(where: { $0.kind == "comment" && $0.container == space.id }) {
+                    summary.notImported.append(
+                        NotExported(kind: "comment", container: space.id, reason: "a comment's resource was not imported"))
+                }
+                continue
+            }
+            var o = JSONObject()
+            for key in ["content", "priority"] { if let v = comment[key], !v.isNull { o[key] = v } }
+            o["resource_type"] = .string(type)
+            o["resource_id"] = Self.idValue(target)
+            comments.append((id, o))
+        }
+        try await createAll(kind: "comment", comments, path: "/comments", key: "comments") { [self] unsure in
+            var found: [String: String] = [:]
+            var byResource: [String: [Pending]] = [:]
+            for p in unsure {
+                byResource["\(p.body["resource_type"]?.stringValue ?? "")/\(p.body["resource_id"]?.idString ?? "")", default: []].append(p)
+            }
+            for key in byResource.keys.sorted() {
+                let group = byResource[key]!
+                let listed = try await list(
+                    "/comments", key: "comments",
+                    query: [
+                        ("resource_type", group[0].body["resource_type"]?.stringValue ?? ""),
+                        ("resource_id", group[0].body["resource_id"]?.idString ?? ""),
+                    ], route: "GET /comments")
+                found.merge(try claim(group, among: listed, kind: "comment")) { a, _ in a }
+            }
+            return found
+        }
+    }
+
+    // MARK: Creating
+
+    /// Creates what the journal does not know as created, settling attempted objects by their marker first.
+    func createAll(
+        kind: String, _ items: [Pending], path: String, key: String,
+        find: @escaping ([Pending]) async throws -> [String: String]
+    ) async throws {
+        guard !items.isEmpty else { return }
+        if dryRun {
+            plannedRequests["POST \(path)", default: 0] += (items.count + batchSize - 1) / batchSize
+            summary.created[kind, default: 0] += items.count
+            for item in items { ids[kind, default: [:]][item.source] = "dry-run-\(item.source)" }
+            return
+        }
+        let entries = try journal?.entries(kind: kind, sourceIDs: items.map(\.source)) ?? [:]
+        var unsure: [Pending] = []
+        var todo: [Pending] = []
+        for item in items {
+            switch entries[item.source]?.state {
+            case .created:
+                ids[kind, default: [:]][item.source] = entries[item.source]!.targetID
+                summary.alreadyPresent[kind, default: 0] += 1
+            case .attempted: unsure.append(item)
+            case .planned, nil: todo.append(item)
+            }
+        }
+        if !unsure.isEmpty {
+            let found = try await find(unsure)
+            try record(kind, found.map { ($0.key, $0.value) })
+            summary.alreadyPresent[kind, default: 0] += found.count
+            let again = Set(unsure.map(\.source)).subtracting(found.keys).union(todo.map(\.source))
+            todo = items.filter { again.contains($0.source) }
+        }
+        for start in stride(from: 0, to: todo.count, by: batchSize) {
+            try await createBatch(kind: kind, Array(todo[start..<min(start + batchSize, todo.count)]), path: path, key: key, find: find)
+        }
+    }
+
+    /// One `POST` of several objects. A failure after which the server may have acted is settled by marker, then
+    /// what is still missing is sent again (three rounds at most).
+    func createBatch(
+        kind: String, _ batch: [Pending], path: String, key: String,
+        find: ([Pending]) async throws -> [String: String]
+    ) async throws {
+        try journal?.plan(kind: kind, batch.map { ($0.source, "") })
+        try journal?.markAttempted(kind: kind, sourceIDs: batch.map(\.source))
+        var remaining = batch
+        var rounds = 0
+        while !remaining.isEmpty {
+            let request = APIRequest(
+                method: .POST, path: path, body: .object(JSONObject([(key, .array(remaining.map { .object($0.body) }))])),
+                route: "POST \(path)", retryable: false)
+            do {
+                let response = try await connection.client.send(request)
+                let created = try response.json()[key]?.arrayValue ?? []
+                var targets = created.compactMap { $0["id"]?.idString }
+                if targets.isEmpty, remaining.count == 1, let location = response.header("Location"),
+                    let last = location.split(separator: "/").last
+                {
+                    targets = [String(last)]
+                }
+                guard targets.count == remaining.count else {
+                    throw UserError(
+                        "kona: POST \(path) created \(targets.count) of the \(remaining.count) objects sent; this server does"
+                            + " not take several at once — run the import again with --batch-size 1")
+                }
+                try record(kind, zip(remaining, targets).map { ($0.source, $1) })
+                summary.created[kind, default: 0] += remaining.count
+                remaining = []
+            } catch let failure as HTTPFailure where failure.outcomeUnknown && rounds < 3 {
+                rounds += 1
+                let found = try await find(remaining)
+                try record(kind, found.map { ($0.key, $0.value) })
+                summary.created[kind, default: 0] += found.count
+                remaining.removeAll { found[$0.source] != nil }
+            }
+        }
+        progress.advance(items: batch.count)
+    }
+
+    func record(_ kind: String, _ pairs: [(String, String)]) throws {
+        for (source, target) in pairs { ids[kind, default: [:]][source] = target }
+        try journal?.markCreated(kind: kind, pairs.map { (sourceID: $0.0, targetID: $0.1) })
+    }
+
+    /// Claims, for each unsure object in order, the first listed object not mapped yet whose marker fields match.
+    func claim(_ unsure: [Pending], among listed: [JSONValue], kind: String) throws -> [String: String] {
+        var taken = Set(ids[kind]?.values.map { $0 } ?? [])
+        if let all = try journal?.entries(kind: kind) {
+            for entry in all.values where entry.state == .created { taken.insert(entry.targetID) }
+        }
+        var pool = listed.filter { ($0["id"]?.idString).map { !taken.contains($0) } ?? false }
+        var found: [String: String] = [:]
+        for item in unsure {
+            let marker = item.body.filter { !Self.unmarkedKeys.contains($0.key) }
+            guard let index = pool.firstIndex(where: { candidate in marker.allSatisfy { candidate[$0.key] == $0.value } }),
+                let id = pool[index]["id"]?.idString
+            else { continue }
+            found[item.source] = id
+            pool.remove(at: index)
+        }
+        return found
+    }
+
+    /// Every page of a target list.
+    func list(_ path: String, key: String, query: [(String, String)], route: String) async throws -> [JSONValue] {
+        var out: [JSONValue] = []
+        var page = 1
+        while true {
+            let answer = try await connection.client.json(
+                APIRequest(
+                    method: .GET, path: path,
+                    query: query + [("per_page", String(KonaSchema.pageSize)), ("page", String(page))], route: route))
+            let items = answer[key]?.arrayValue ?? []
+            out += items
+            if items.count < KonaSchema.pageSize { return out }
+            page += 1
+        }
+    }
+}
+
+extension HTTPFailure {
+    /// The request may or may not have been carried out (5xx, a dropped connection, a timeout, a cut body).
+    var outcomeUnknown: Bool {
+        switch self {
+        case .serverError, .connectionLost, .timeout, .truncatedBody: return true
+        default: return false
+        }
+    }
+}
