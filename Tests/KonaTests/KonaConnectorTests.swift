@@ -66,8 +66,9 @@ struct KonaConnectorTests {
         let expected = try await Self.export(plain, to: dir.appendingPathComponent("plain.tar.zst"))
         await reference.stop()
 
-        // Tokens live 0.5 s; paced at 10 requests/s the ~30 requests of the demo export take at least 2 s.
-        let sandbox = try await Self.sandbox(lifetime: 0.5)
+        // Tokens live 1.2 s; paced at 10 requests/s the ~30 requests of the demo export take at least 2.9 s, and a
+        // renewed token has time to serve its retry even on a loaded machine.
+        let sandbox = try await Self.sandbox(lifetime: 1.2)
         let connection = try Self.connect(sandbox, Self.environment(refresh: Self.refresh), rateLimit: 10)
         let out = dir.appendingPathComponent("expiring")
         let summary = try await Self.export(connection, to: out, format: .folder)
