@@ -16,21 +16,8 @@ command -v /usr/bin/time >/dev/null || { echo "install the Debian package 'time'
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-start_sandbox() { # name seed extra-flags…
-  local name=$1 seed=$2; shift 2
-  "$BIN" sandbox kitemaker --seed "$seed" --api-key "bench-$name" -q "$@" > "$WORK/$name.url" 2>"$WORK/$name.log" &
-  for _ in $(seq 100); do [ -s "$WORK/$name.url" ] && break; sleep 0.1; done
-  head -n1 "$WORK/$name.url"
-}
-
-measure() { # label json-out command…
-  local label=$1 out=$2; shift 2
-  /usr/bin/time -v -o "$WORK/$label.time" "$@" > "$out"
-  local wall rss
-  wall=$(grep "Elapsed (wall clock)" "$WORK/$label.time" | awk '{print $NF}')
-  rss=$(grep "Maximum resident set size" "$WORK/$label.time" | awk '{print $NF}')
-  echo "$label: wall $wall, peak RSS $((rss / 1024)) MiB"
-}
+SERVICE=kitemaker
+source Benchmarks/common.sh
 
 echo "# kitbag Kitemaker benchmark — $ITEMS work items, $CONFIG build, $(nproc) cores, $(uname -sr)"
 SRC=$(start_sandbox src "$ITEMS" --no-rate-limit)
