@@ -66,10 +66,10 @@ struct KonaConnectorTests {
         let expected = try await Self.export(plain, to: dir.appendingPathComponent("plain.tar.zst"))
         await reference.stop()
 
-        // Tokens live 1.2 s; paced at 10 requests/s the ~30 requests of the demo export take at least 2.9 s, and a
-        // renewed token has time to serve its retry even on a loaded machine.
-        let sandbox = try await Self.sandbox(lifetime: 1.2)
-        let connection = try Self.connect(sandbox, Self.environment(refresh: Self.refresh), rateLimit: 10)
+        // Tokens live 4 s; paced at 4 requests/s the ~30 requests of the demo export take at least 7 s, so at least
+        // one token expires mid-export, and a renewed token has seconds to serve its retry even on a loaded machine.
+        let sandbox = try await Self.sandbox(lifetime: 4)
+        let connection = try Self.connect(sandbox, Self.environment(refresh: Self.refresh), rateLimit: 4)
         let out = dir.appendingPathComponent("expiring")
         let summary = try await Self.export(connection, to: out, format: .folder)
         let stats = await sandbox.stats()
