@@ -22,8 +22,17 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on; 0 picks a free one.")
     var port = 0
 
-    @Option(help: "API key the sandbox accepts (repeatable; the first owns the seeded data).")
+    @Option(help: "API key or token the sandbox accepts (repeatable; the first owns the seeded data).")
     var apiKey: [String] = []
+
+    @Option(help: "Kintone: an API token the sandbox accepts (repeatable; same as --api-key).")
+    var apiToken: [String] = []
+
+    @Option(help: "Kintone: login name accepted for X-Cybozu-Authorization (with --password).")
+    var user: String?
+
+    @Option(help: "Kintone: password for --user.")
+    var password: String?
 
     @Option(help: "Seed data: empty, demo, or a number of cards to generate.")
     var seed = "demo"
@@ -43,6 +52,10 @@ struct SandboxCommand: AsyncParsableCommand {
         guard SandboxSeed(argument: seed) != nil else { throw ValidationError("--seed takes empty, demo or a number of cards.") }
         guard (0...1).contains(faults) else { throw ValidationError("--faults takes a share between 0 and 1, e.g. 0.05.") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
+        if (user == nil) != (password == nil) { throw ValidationError("--user and --password go together.") }
+        if (user != nil || !apiToken.isEmpty) && service != .kintone {
+            throw ValidationError("--api-token, --user and --password are Kintone options; use --api-key.")
+        }
     }
 
     func run() async throws {
@@ -53,7 +66,8 @@ struct SandboxCommand: AsyncParsableCommand {
             var options = SandboxOptions()
             options.host = host
             options.port = port
-            if !apiKey.isEmpty { options.credentials = apiKey }
+            if !(apiKey + apiToken).isEmpty { options.credentials = apiKey + apiToken }
+            if let user { options.logins = [user: password ?? ""] }
             options.seed = SandboxSeed(argument: seed)!
             options.faultRate = faults
             options.penaltySeconds = penaltySeconds
