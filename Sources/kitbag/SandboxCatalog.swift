@@ -12,7 +12,7 @@ struct SandboxCatalog: Sendable {
     /// Connector variables (base URL and credentials) for a sandbox owned by `credential`.
     let environment: @Sendable (RunningSandbox, String) -> [String: String]
 
-    static let all: [SandboxCatalog] = [kinopio, kitemaker, kona]
+    static let all: [SandboxCatalog] = [kinopio, kintone, kitemaker, kona]
 
     static func entry(_ service: ServiceName) -> SandboxCatalog? { all.first { $0.service == service } }
 
@@ -34,4 +34,11 @@ extension SandboxCatalog {
         service: .kona, defaultCredential: KonaSandbox.defaultCredential,
         start: { try await KonaSandbox.start($0, logger: $1) },
         environment: { ["KONA_BASE_URL": $0.baseURL.absoluteString, "KONA_ACCESS_TOKEN": $1] })
+}
+
+extension SandboxCatalog {
+    static let kintone = SandboxCatalog(
+        service: .kintone, defaultCredential: KintoneSandbox.defaultCredential,
+        start: { try await KintoneSandbox.start($0, logger: $1) },
+        environment: { ["KINTONE_BASE_URL": $0.baseURL.absoluteString, "KINTONE_API_TOKEN": $1] })
 }

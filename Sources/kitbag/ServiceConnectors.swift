@@ -1,5 +1,6 @@
 import Foundation
 import Kinopio
+import Kintone
 import Kitemaker
 import Kona
 import KitbagConnector
@@ -26,8 +27,10 @@ enum ServiceConnectors {
         case .kona:
             return try KonaConnection(
                 baseURL: baseURL, environment: environment, rateLimit: rateLimit, logger: logger, progress: progress)
-        default:
-            throw UserError("\(service.rawValue) is not supported in kitbag \(Kitbag.version) yet", exitStatus: .usage)
+        case .kintone:
+            return try KintoneConnection(
+                baseURL: baseURL, environment: environment, guestSpaceID: guestSpace, rateLimit: rateLimit, logger: logger,
+                progress: progress)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Kinopio
+import Kintone
 import Kitemaker
 import Kona
 import KitbagConnector
@@ -8,7 +9,7 @@ import KitbagSandbox
 
 extension ConformanceSubject {
     /// Every connector that has landed; the suite runs each test once per entry.
-    static let all: [ConformanceSubject] = [kinopio, kitemaker, kona]
+    static let all: [ConformanceSubject] = [kinopio, kintone, kitemaker, kona]
 
     static let kinopio = ConformanceSubject(
         service: .kinopio,
@@ -62,4 +63,21 @@ extension ConformanceSubject {
         demoKinds: ["space", "conversation", "task", "calendarEvent", "comment", "user", "account"],
         volumeSeed: .generated(cards: 1500),
         interruptAfterRequests: 12)
+}
+
+extension ConformanceSubject {
+    static let kintone = ConformanceSubject(
+        service: .kintone,
+        startSandbox: { seed, credential, limits, faults, port in
+            try await KintoneSandbox.start(
+                options(seed: seed, credential: credential, limits: limits, faults: faults, port: port), logger: logger)
+        },
+        connect: { sandbox, credential, paced, retry in
+            try KintoneConnection(
+                baseURL: sandbox.baseURL.absoluteString, environment: [KintoneSchema.apiTokenVariable: credential],
+                rateLimit: paced ? nil : 0, retry: retry, logger: logger)
+        },
+        demoKinds: ["app", "formFields", "formLayout", "views", "processManagement", "record", "comment", "space"],
+        volumeSeed: .generated(cards: 6000),
+        interruptAfterRequests: 26)
 }

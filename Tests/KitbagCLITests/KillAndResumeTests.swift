@@ -38,6 +38,13 @@ import Testing
             start: { try await KonaSandbox.start(options($0, $1), logger: SandboxServer.quietLogger("t")) },
             seed: .generated(cards: 1500), killAfter: 40,
             kinds: ["space", "task", "conversation", "calendarEvent"]),
+        // --batch-size 10 makes bulkRequests of 20 × 10 records: 30 of them for 6,000 records, after the app's
+        // preview settings and deploy, so the kill lands among the record writes.
+        Case(
+            service: "kintone", tokenVariable: "KINTONE_API_TOKEN",
+            start: { try await KintoneSandbox.start(options($0, $1), logger: SandboxServer.quietLogger("t")) },
+            seed: .generated(cards: 6000), killAfter: 24,
+            kinds: ["app", "record", "formFields"]),
     ]
 
     @Test(arguments: cases)

@@ -1,0 +1,314 @@
+import Foundation
+import KitbagArchive
+import KitbagConnector
+import KitbagCore
+import KitbagHTTP
+import KitbagRender
+import NIOCore
+
+/// Walks a Kintone domain (or guest space) — every readable app with all its settings, every record with its
+/// comments and attached files, and the spaces the apps live in — into an archive.
+struct KintoneExporter: Sendable {
+    let connection: KintoneConnection
+    let progress: ProgressReporter
+    /// Only these apps (ids), or every app the credentials can list when empty.
+    var appIDs: [String]
+    var renderings: Set<ReadableFormat>
+
+    /// Comment requests in flight at once (well below the per-domain concurrency limit of 100).
+    static let commentConcurrency = 8
+    /// Records of one app carried into its readable page; the JSON Lines always hold all of them.
+    static let readableItemLimit = 20_000
+
+    static let notExported: [NotExported] = [
+        NotExported(kind: "thread", reason: "the Kintone REST API has no route to read space threads or their comments; only their ids are kept (app threadId, space defaultThread)"),
+        NotExported(kind: "user", reason: "users, groups and organisations are kept as the codes records and settings refer to; the cybozu.com User API is not used"),
+        NotExported(kind: "recordHistory", reason: "the REST API does not return the change history of records"),
+        NotExported(kind: "secret", reason: "API tokens and passwords are never archived"),
+    ]
+
+    func export(into writer: SnapshotWriter) async throws -> [NotExported] {
+        var notExported = Self.notExported
+        progress.beginStage("apps")
+        let apps = try await listApps()
+        progress.advance(items: apps.count)
+        let stubs = apps.compactMap { app in
+            app["appId"]?.idString.map { ReadableContainer(id: $0, kind: "app", title: app["name"]?.stringValue ?? $0) }
+        }
+        var rendered: [ReadableContainer] = []
+        var spaceIDs: Set<String> = []
+        for app in apps {
+            guard let id = app["appId"]?.idString else { continue }
+            if let space = app["spaceId"]?.idString { spaceIDs.insert(space) }
+            if let readable = try await exportApp(app, id: id, into: writer, notExported: &notExported, stubs: stubs) {
+                rendered.append(readable)
+            }
+        }
+        try await exportSpaces(spaceIDs.sorted(by: KintoneSchema.idLess), into: writer, notExported: &notExported)
+        if renderings.contains(.markdown) {
+            try writer.addFile(
+                path: ReadablePaths.index,
+                data: MarkdownRenderer.index(
+                    service: .kintone, account: connection.account.name ?? connection.account.id, containers: rendered,
+                    archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
+        }
+        return notExported
+    }
+
+    /// `GET apps.json` in pages of 100 (or for the selected ids), sorted by app id.
+    func listApps() async throws -> [JSONValue] {
+        var apps: [JSONValue] = []
+        if appIDs.isEmpty {
+            var offset = 0
+            while true {
+                let answer = try await connection.call(
+                    .GET, "apps.json", query: [("limit", String(KintoneSchema.appPageSize)), ("offset", String(offset))])
+                let page = answer["apps"]?.arrayValue ?? []
+                apps += page
+                if page.count < KintoneSchema.appPageSize { break }
+                offset += page.count
+            }
+        } else {
+            let wanted = Array(Set(appIDs)).sorted(by: KintoneSchema.idLess)
+            for start in stride(from: 0, to: wanted.count, by: KintoneSchema.appPageSize) {
+                let chunk = wanted[start..<min(start + KintoneSchema.appPageSize, wanted.count)]
+                let query = chunk.enumerated().map { ("ids[\($0.offset)]", $0.element) }
+                let answer = try await connection.call(.GET, "apps.json", query: query)
+                apps += answer["apps"]?.arrayValue ?? []
+            }
+            let found = Set(apps.compactMap { $0["appId"]?.idString })
+            if let missing = wanted.first(where: { !found.contains($0) }) {
+                throw UserError("kintone: app \(missing) was not found or cannot be read with these credentials — check --app")
+            }
+        }
+        return apps.sorted { KintoneSchema.idLess($0["appId"]?.idString ?? "", $1["appId"]?.idString ?? "") }
+    }
+
+    /// One app: its entry, every settings document, its records (with files) and their comments.
+    func exportApp(
+        _ app: JSONValue, id: String, into writer: SnapshotWriter, notExported: inout [NotExported],
+        stubs: [ReadableContainer]
+    ) async throws -> ReadableContainer? {
+        let container = KintoneSchema.container(app: id)
+        try writer.writeJSONLines(container: container, file: "app", kind: "app", values: [app])
+        var settings: [String: JSONValue] = [:]
+        for setting in KintoneSchema.settings {
+            do {
+                var value = try await connection.call(.GET, setting.readPath, query: [("app", id)])
+                if setting == KintoneSchema.customization { value = try await storeCustomizationFiles(value, into: writer) }
+                settings[setting.file] = value
+                try writer.writeJSONLines(container: container, file: setting.file, kind: setting.file, values: [value])
+            } catch let failure as HTTPFailure where failure.isForbidden {
+                notExported.append(
+                    NotExported(
+                        kind: setting.file, container: id,
+                        reason: "these credentials may not read \(setting.readPath) (\(failure.serviceMessage ?? "403"))"))
+            }
+        }
+
+        progress.beginStage("app \(id) records")
+        let records = try writer.jsonLines(container: container, file: "records", kind: "record")
+        let comments = try writer.jsonLines(container: container, file: "comments", kind: "comment")
+        var readableRecords: [JSONValue] = []
+        var readableComments: [String: [JSONValue]] = [:]
+        var total = 0
+        var downloaded: [String: StoredAttachment] = [:]
+        let reader = KintoneRecordReader(connection: connection, app: id, strategy: connection.recordReading)
+        try await reader.forEachPage { page, count in
+            if let count, count >= 0 { progress.setTotal(count) }
+            let before = writer.bytesWritten
+            let pageComments = try await fetchComments(app: id, records: page)
+            for (record, recordComments) in zip(page, pageComments) {
+                let stored = try await storeFiles(of: record, into: writer, downloaded: &downloaded)
+                try records.append(stored)
+                let recordID = KintoneRecordReader.recordID(record) ?? ""
+                for comment in recordComments { try comments.append(comment) }
+                if !renderings.isEmpty, total < Self.readableItemLimit {
+                    readableRecords.append(stored)
+                    if !recordComments.isEmpty { readableComments[recordID] = recordComments }
+                }
+                total += 1
+            }
+            progress.advance(items: page.count, bytes: writer.bytesWritten - before)
+        }
+        try writer.commit(records)
+        try writer.commit(comments)
+
+        guard !renderings.isEmpty else { return nil }
+        var readable = KintoneReadable.container(
+            app: app, settings: settings, records: readableRecords, comments: readableComments,
+            webBase: connection.baseURL.absoluteString, guestSpaceID: connection.guestSpaceID)
+        if total > readableRecords.count {
+            readable.summary = [readable.summary, "This page shows the first \(readableRecords.count) of \(total) records; all are in data/apps/\(ArchivePath.component(id))/records.jsonl."]
+                .compactMap { $0 }.joined(separator: "\n\n")
+        }
+        if renderings.contains(.markdown) {
+            try writer.addFile(
+                path: ReadablePaths.page(readable), data: MarkdownRenderer.page(readable, allContainers: stubs, formats: renderings))
+        }
+        if renderings.contains(.rss) { try writer.addFile(path: ReadablePaths.feed(readable), data: try RSSRenderer.feed(readable)) }
+        if renderings.contains(.canvas) {
+            try writer.addFile(path: ReadablePaths.canvas(readable), data: CanvasRenderer.canvas(readable))
+        }
+        var summary = readable
+        summary.items = []
+        return summary
+    }
+
+    /// The comments of each record (oldest first), several records at a time; each comment names its record.
+    func fetchComments(app: String, records: [JSONValue]) async throws -> [[JSONValue]] {
+        let ids = records.map { KintoneRecordReader.recordID($0) ?? "" }
+        var out = [[JSONValue]](repeating: [], count: ids.count)
+        let connection = self.connection
+        try await withThrowingTaskGroup(of: (Int, [JSONValue]).self) { group in
+            var next = 0
+            func addTask() {
+                let index = next
+                let record = ids[index]
+                next += 1
+                group.addTask { (index, try await Self.comments(connection: connection, app: app, record: record)) }
+            }
+            while next < min(Self.commentConcurrency, ids.count) { addTask() }
+            while let (index, comments) = try await group.next() {
+                out[index] = comments
+                if next < ids.count { addTask() }
+            }
+        }
+        return out
+    }
+
+    /// `GET record/comments.json` in pages of 10, oldest first, until a short page.
+    static func comments(connection: KintoneConnection, app: String, record: String) async throws -> [JSONValue] {
+        var out: [JSONValue] = []
+        var offset = 0
+        while true {
+            let answer = try await connection.call(
+                .GET, "record/comments.json",
+                query: [
+                    ("app", app), ("record", record), ("order", "asc"), ("offset", String(offset)),
+                    ("limit", String(KintoneSchema.commentPageSize)),
+                ])
+            let page = answer["comments"]?.arrayValue ?? []
+            for comment in page {
+                var line = JSONObject()
+                line["recordId"] = .string(record)
+                for (k, v) in comment.objectValue ?? JSONObject() { line[k] = v }
+                out.append(.object(line))
+            }
+            if page.count < KintoneSchema.commentPageSize { return out }
+            offset += page.count
+        }
+    }
+
+    /// Downloads every file of a record once into the content-addressed store and adds its `sha256` to the value.
+    func storeFiles(
+        of record: JSONValue, into writer: SnapshotWriter, downloaded: inout [String: StoredAttachment]
+    ) async throws -> JSONValue {
+        let files = KintoneSchema.fileValues(of: record)
+        guard !files.isEmpty else { return record }
+        var digests: [String] = []
+        for (_, file) in files {
+            guard let key = file["fileKey"]?.idString else {
+                digests.append("")
+                continue
+            }
+            if let known = downloaded[key] {
+                digests.append(known.sha256)
+                continue
+            }
+            let stored = try await download(fileKey: key, into: writer)
+            downloaded[key] = stored
+            digests.append(stored.sha256)
+        }
+        var index = 0
+        return KintoneSchema.mapFiles(record) { file in
+            defer { index += 1 }
+            guard index < digests.count, !digests[index].isEmpty else { return file }
+            var f = file
+            f["sha256"] = .string(digests[index])
+            return f
+        }
+    }
+
+    /// Customisation files (`type: FILE`) are downloaded like record files; their `file` gets a `sha256`.
+    func storeCustomizationFiles(_ value: JSONValue, into writer: SnapshotWriter) async throws -> JSONValue {
+        var out = value
+        for platform in ["desktop", "mobile"] {
+            for kind in ["js", "css"] {
+                guard var list = out[platform]?[kind]?.arrayValue else { continue }
+                for i in list.indices where list[i]["type"]?.stringValue == "FILE" {
+                    guard let key = list[i]["file"]?["fileKey"]?.idString else { continue }
+                    let stored = try await download(fileKey: key, into: writer)
+                    var file = list[i]["file"]!
+                    file["sha256"] = .string(stored.sha256)
+                    list[i]["file"] = file
+                }
+                var section = out[platform]!
+                section[kind] = .array(list)
+                out[platform] = section
+            }
+        }
+        return out
+    }
+
+    /// Streams one file into the archive. A download that breaks mid-body starts over with a fresh spool.
+    func download(fileKey: String, into writer: SnapshotWriter) async throws -> StoredAttachment {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let box = SpoolBox(try writer.attachmentSpool())
+            do {
+                _ = try await connection.client.download(connection.request(.GET, "file.json", query: [("fileKey", fileKey)])) {
+                    chunk in
+                    try chunk.withUnsafeReadableBytes { try box.spool.write($0) }
+                }
+                return try writer.commit(box.spool)
+            } catch let failure as HTTPFailure {
+                guard case .downloadInterrupted = failure, attempt < connection.client.retry.maxAttempts else { throw failure }
+                try await Task.sleep(for: .milliseconds(50 * attempt))
+            }
+        }
+    }
+
+    /// Every space the apps live in, with its members. Spaces cannot be listed: they are reached through apps.
+    func exportSpaces(_ ids: [String], into writer: SnapshotWriter, notExported: inout [NotExported]) async throws {
+        guard !ids.isEmpty else { return }
+        progress.beginStage("spaces", total: ids.count)
+        for id in ids {
+            let container = KintoneSchema.container(space: id)
+            do {
+                let space = try await connection.call(.GET, "space.json", query: [("id", id)])
+                try writer.writeJSONLines(container: container, file: "space", kind: "space", values: [space])
+            } catch let failure as HTTPFailure where failure.isForbidden || failure.isNotFound {
+                notExported.append(
+                    NotExported(kind: "space", container: id, reason: "space \(id) cannot be read with these credentials (\(failure.serviceMessage ?? "no access"))"))
+                progress.advance(items: 1)
+                continue
+            }
+            do {
+                let members = try await connection.call(.GET, "space/members.json", query: [("id", id)])
+                try writer.writeJSONLines(
+                    container: container, file: "members", kind: "spaceMember", values: members["members"]?.arrayValue ?? [])
+            } catch let failure as HTTPFailure where failure.isForbidden || failure.isNotFound {
+                notExported.append(
+                    NotExported(kind: "spaceMember", container: id, reason: "the members of space \(id) cannot be read with these credentials"))
+            }
+            progress.advance(items: 1)
+        }
+    }
+}
+
+/// Hands a spool to the download sink, which runs strictly one chunk after another.
+final class SpoolBox: @unchecked Sendable {
+    let spool: AttachmentSpool
+    init(_ spool: AttachmentSpool) { self.spool = spool }
+}
+
+extension String {
+    /// Percent-encodes a value for use as one URL path segment.
+    var urlPathEscaped: String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "/?#")
+        return addingPercentEncoding(withAllowedCharacters: allowed) ?? self
+    }
+}
