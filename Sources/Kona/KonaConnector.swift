@@ -6,7 +6,7 @@ import KitbagHTTP
 import KitbagJournal
 import KitbagRender
 
-extension KonaConnection: Connector {
+extension KonaConnection: IncrementalConnector {
     public var service: ServiceName { .kona }
 
     /// `GET /userinfo` (after fetching an access token when only a refresh token was given).
@@ -19,9 +19,18 @@ extension KonaConnection: Connector {
         account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
         progress: ProgressReporter
     ) async throws -> [NotExported] {
+        try await export(
+            account: account, selection: selection, renderings: renderings, into: writer, progress: progress, base: nil
+        ).notExported
+    }
+
+    public func export(
+        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
+        progress: ProgressReporter, base: ChangeBase?
+    ) async throws -> (notExported: [NotExported], changes: ExportChanges) {
         let exporter = KonaExporter(
             connection: self, progress: progress, spaceIDs: selection.containers, renderings: renderings)
-        return try await exporter.export(user: account.raw, into: writer)
+        return try await exporter.export(user: account.raw, into: writer, base: base)
     }
 
     public func importArchive(

@@ -45,7 +45,17 @@ struct KonaExporter: Sendable {
     }
 
     func export(user: JSONValue, into writer: SnapshotWriter) async throws -> [NotExported] {
+        try await export(user: user, into: writer, base: nil).notExported
+    }
+
+    /// Like `export(user:into:)`; a space whose marker did not move since `base` was written (and whose comments
+    /// were fetched less than `KonaSchema.maxCopyAge` ago) is copied from the previous archive, and in a space
+    /// that is fetched the comments of items whose `updated_at` did not move are copied too.
+    func export(user: JSONValue, into writer: SnapshotWriter, base: ChangeBase?) async throws
+        -> (notExported: [NotExported], changes: ExportChanges)
+    {
         var notExported = Self.notExported
+        var changes = ExportChanges()
         progress.beginStage("account")
         do {
             let account = try await connection.client.json(
@@ -83,11 +93,33 @@ struct KonaExporter: Sendable {
         let stubs = spaces.compactMap { s in
             s["id"]?.idString.map { ReadableContainer(id: $0, kind: "space", title: s["name"]?.stringValue ?? $0) }
         }
+        let now = Int64((Timestamp.parse(writer.info.startedAt) ?? Date()).timeIntervalSince1970.rounded(.down))
         var rendered: [ReadableContainer] = []
         for space in spaces {
             guard let id = space["id"]?.idString else { continue }
             let before = writer.bytesWritten
-            if let readable = try await exportSpace(space, id: id, into: writer, names: names, stubs: stubs) {
+            let container = KonaSchema.container(space: id)
+            // The previous copy of the space counts only while its comments are younger than maxCopyAge.
+            var previous: (space: KonaPreviousSpace, marker: KonaSpaceMarker)?
+            if let base, let marker = KonaSpaceMarker(text: base.markers[container.archiveFolder]),
+                (0..<Int64(KonaSchema.maxCopyAge)).contains(now - marker.commentsFetchedAt),
+                let files = KonaPreviousSpace(base.previous, container: container)
+            {
+                previous = (files, marker)
+            }
+            let files: SpaceFiles
+            if let previous, try await unchanged(space: id, since: previous.marker) {
+                files = try copySpace(space, from: previous.space, into: writer)
+                changes.reused.append(container.archiveFolder)
+                changes.markers[container.archiveFolder] = previous.marker.text
+            } else {
+                files = try await fetchSpace(space, id: id, into: writer, previous: previous?.space)
+                changes.fetched.append(container.archiveFolder)
+                let fetchedAt = files.copiedComments ? (previous?.marker.commentsFetchedAt ?? now) : now
+                changes.markers[container.archiveFolder] =
+                    KonaSpaceMarker(items: files.items, commentsFetchedAt: fetchedAt).text
+            }
+            if let readable = try renderSpace(space, files, into: writer, names: names, stubs: stubs) {
                 rendered.append(readable)
             }
             progress.advance(items: 1, bytes: writer.bytesWritten - before)
@@ -99,16 +131,25 @@ struct KonaExporter: Sendable {
                     service: .kona, account: user["name"]?.stringValue ?? user["id"]?.idString, containers: rendered,
                     archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
         }
-        return notExported
+        return (notExported, changes)
     }
 
-    /// One space: its object (with participants), its items kind by kind, then the comments on each item.
-    func exportSpace(
-        _ space: JSONValue, id: String, into writer: SnapshotWriter, names: [String: String], stubs: [ReadableContainer]
-    ) async throws -> ReadableContainer? {
+    /// What one space put into the archive: its items per file, its comments (only when rendering), and whether
+    /// any comments came from the previous archive.
+    struct SpaceFiles {
+        var items: [String: [JSONValue]] = [:]
+        var comments: [JSONValue] = []
+        var copiedComments = false
+    }
+
+    /// One space: its object (with participants), its items kind by kind, then the comments on each item — fetched,
+    /// or copied from `previous` for an item whose `updated_at` is what it was there.
+    func fetchSpace(
+        _ space: JSONValue, id: String, into writer: SnapshotWriter, previous: KonaPreviousSpace?
+    ) async throws -> SpaceFiles {
         let container = KonaSchema.container(space: id)
         try writer.writeJSONLines(container: container, file: "space", kind: "space", values: [space])
-        var itemsByKind: [String: [JSONValue]] = [:]
+        var files = SpaceFiles()
         for kind in KonaSchema.itemKinds {
             var query = [("space_id", id)]
             if kind.participantsOnRequest { query.append(("include", "participants")) }
@@ -116,13 +157,23 @@ struct KonaExporter: Sendable {
             let items = try await all("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)")
                 .sorted { idLess($0, $1) }
             try writer.writeJSONLines(container: container, file: kind.file, kind: kind.kind, values: items)
-            itemsByKind[kind.kind] = items
+            files.items[kind.file] = items
         }
+        let oldStamps = try previous?.stamps() ?? [:]
+        let oldComments = oldStamps.isEmpty ? [:] : try previous?.commentsByItem() ?? [:]
         let spool = try writer.jsonLines(container: container, file: "comments", kind: "comment")
-        var comments: [JSONValue] = []
         for kind in KonaSchema.itemKinds {
-            for item in itemsByKind[kind.kind] ?? [] {
+            for item in files.items[kind.file] ?? [] {
                 guard let itemID = item["id"]?.idString else { continue }
+                let key = "\(kind.commentType)/\(itemID)"
+                if let stamp = KonaSpaceMarker.stamp(item), oldStamps[key] == stamp {
+                    for comment in oldComments[key] ?? [] {
+                        try spool.append(comment)
+                        if !renderings.isEmpty { files.comments.append(comment) }
+                    }
+                    files.copiedComments = true
+                    continue
+                }
                 let page = try await all(
                     "/comments", key: "comments", query: [("resource_type", kind.commentType), ("resource_id", itemID)],
                     route: "GET /comments")
@@ -131,15 +182,44 @@ struct KonaExporter: Sendable {
                     if comment["resource_type"] == nil { comment["resource_type"] = .string(kind.commentType) }
                     if comment["resource_id"] == nil { comment["resource_id"] = item["id"] }
                     try spool.append(comment)
-                    if !renderings.isEmpty { comments.append(comment) }
+                    if !renderings.isEmpty { files.comments.append(comment) }
                 }
             }
         }
         try writer.commit(spool)
+        return files
+    }
+
+    /// An unchanged space: its object as listed now, its items and comments as the previous archive holds them.
+    func copySpace(_ space: JSONValue, from previous: KonaPreviousSpace, into writer: SnapshotWriter) throws -> SpaceFiles {
+        let container = previous.container
+        try writer.writeJSONLines(container: container, file: "space", kind: "space", values: [space])
+        var files = SpaceFiles()
+        for kind in KonaSchema.itemKinds {
+            let items = try previous.values(kind.file)
+            try writer.writeJSONLines(container: container, file: kind.file, kind: kind.kind, values: items)
+            files.items[kind.file] = items
+        }
+        let spool = try writer.jsonLines(container: container, file: "comments", kind: "comment")
+        let lines = try previous.comments()
+        while let comment = try lines.next() {
+            try spool.append(comment)
+            if !renderings.isEmpty { files.comments.append(comment) }
+        }
+        try writer.commit(spool)
+        return files
+    }
+
+    /// The space's Markdown page, feed and canvas from its archived values; a light summary for the index.
+    func renderSpace(
+        _ space: JSONValue, _ files: SpaceFiles, into writer: SnapshotWriter, names: [String: String],
+        stubs: [ReadableContainer]
+    ) throws -> ReadableContainer? {
         guard !renderings.isEmpty else { return nil }
         let readable = KonaReadable.container(
-            space: space, conversations: itemsByKind["conversation"] ?? [], tasks: itemsByKind["task"] ?? [],
-            events: itemsByKind["calendarEvent"] ?? [], comments: comments, names: names)
+            space: space, conversations: files.items[KonaSchema.conversations.file] ?? [],
+            tasks: files.items[KonaSchema.tasks.file] ?? [], events: files.items[KonaSchema.calendarEvents.file] ?? [],
+            comments: files.comments, names: names)
         if renderings.contains(.markdown) {
             try writer.addFile(
                 path: ReadablePaths.page(readable), data: MarkdownRenderer.page(readable, allContainers: stubs, formats: renderings))

@@ -19,6 +19,10 @@ public enum KonaSchema {
     /// Calendar events are listed for the current month unless a window is given: kitbag asks for all of time.
     static let eventWindow: [(String, String)] = [("date_range_start", "0"), ("date_range_end", "32503680000000")]
 
+    /// How long a backup may keep copying a space's comments before it fetches them all again: Kona documents
+    /// `updated_at` as metadata time, so a comment that did not move it is caught within this age.
+    static let maxCopyAge: TimeInterval = 7 * 24 * 3600
+
     static let spaceContainer = "spaces"
     static func container(space id: String) -> ContainerRef { ContainerRef(kind: spaceContainer, id: id) }
 

@@ -25,6 +25,9 @@ import Logging
 ///   they are written through `participant_ids`/`editor_ids`, which must name participants of the space.
 ///   Conversations always list participants. `creator_id` is always the requesting user.
 /// - Comments show `resource_type` and `resource_id`. Attachments exist (comments name them) but no route lists them.
+/// - `updated_at` moves on every change of an item and on every comment posted to it (the pages say "metadata"; a
+///   comment is treated as activity on its item, which is what lets a backup skip unchanged spaces). Deleting an
+///   item takes its comments with it. `order_by=updated_at` lists latest first, ties by id, latest first.
 /// - No rate limit is documented: the shared per-second limiter is off unless `perSecondLimit` turns it on.
 public enum KonaSandbox {
     /// Access token of the seeded owner when `credentials` is empty.

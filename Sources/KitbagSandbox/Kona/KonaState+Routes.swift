@@ -272,7 +272,7 @@ extension KonaState {
                 space.object[k] = accepted
             }
         }
-        space.object["updated_at"] = .number(String(now()))
+        space.object["updated_at"] = movedStamp(space.object["updated_at"])
         spaces[id] = space
         return SandboxReply(["spaces": [renderSpace(space, for: user, request: r, participants: false)]])
     }
@@ -400,6 +400,7 @@ extension KonaState {
             item["id"] = .int(id)
             items[resource, default: [:]][id] = item
             created.append(item)
+            if resource == .comments { touchCommentTarget(item, at: time) }
             if resource == .conversations, let first = o["initial_comment"]?.stringValue, !first.isEmpty {
                 var comment = JSONObject(KonaFields.template(.comments))
                 let commentID = newID(Resource.comments.rawValue, start: Resource.comments.startID)
@@ -419,6 +420,22 @@ extension KonaState {
             status: .created, headers: headers)
     }
 
+    /// A comment is activity on its conversation, task or event: it moves the item's `updated_at` (see KonaSandbox).
+    private mutating func touchCommentTarget(_ comment: JSONObject, at time: Int64) {
+        guard let type = comment["resource_type"]?.stringValue, let id = comment["resource_id"]?.intValue,
+            let resource = Resource.allCases.first(where: { $0.commentType == type }), let item = items[resource]?[id]
+        else { return }
+        let stamp = movedStamp(item["updated_at"], at: time)
+        items[resource]?[id]?["updated_at"] = stamp
+    }
+
+    /// The new `updated_at` of a changed object: now, and always later than before (two changes in one
+    /// millisecond still move it).
+    func movedStamp(_ old: JSONValue?, at time: Int64? = nil) -> JSONValue {
+        let before = old?.idString.flatMap { Int64($0) } ?? 0
+        return .number(String(max(time ?? now(), before + 1)))
+    }
+
     mutating func updateItem(_ r: SandboxRequest, _ resource: Resource) throws(SandboxHTTPError) -> SandboxReply {
         let user = try requireUser(r)
         let id = try intParameter(r, "id", what: resource.commentType ?? "comment")
@@ -429,7 +446,7 @@ extension KonaState {
         guard canSee(item, resource, user) else { throw SandboxHTTPError(.forbidden, "you may not change this item") }
         let body = try singleObject(r, key: resource.rawValue)
         try apply(body, to: &item, resource, user: user, creating: false)
-        item["updated_at"] = .number(String(now()))
+        item["updated_at"] = movedStamp(item["updated_at"])
         items[resource]?[id] = item
         return SandboxReply([resource.rawValue: [renderItem(item, resource, request: r, participants: true)]])
     }
