@@ -146,28 +146,43 @@ extension KintoneState {
         guard offset <= Self.maxOffset else {
             throw KintoneError.invalid("query", "offset must be \(Self.maxOffset) or less; read further with a cursor or by $id.")
         }
-        let ids = try matchingIds(app, query, call)
+        let wantsTotal = call.params.bool("totalCount") == true
+        let ids = try matchingIds(app, query, call, needed: wantsTotal ? nil : offset + limit)
         let fields = fieldList(call.params)
         let page = ids.dropFirst(offset).prefix(limit)
-        let totalCount: JSONValue = call.params.bool("totalCount") == true ? .string(String(ids.count)) : .null
+        let totalCount: JSONValue = wantsTotal ? .string(String(ids.count)) : .null
         return SandboxReply(["records": .array(page.compactMap { app.records[$0].map { render($0, app, fields: fields) } }),
                              "totalCount": totalCount])
     }
 
-    /// Ids of the records that match, in the query's order (default `$id desc`).
-    func matchingIds(_ app: KintoneApp, _ query: KintoneQuery, _ call: KintoneCall) throws(KintoneError) -> [Int] {
+    /// Ids of the records that match, in the query's order (default `$id desc`). With `needed`, a query ordered by
+    /// `$id` may stop after that many matches (the caller asked for no total count).
+    func matchingIds(
+        _ app: KintoneApp, _ query: KintoneQuery, _ call: KintoneCall, needed: Int? = nil
+    ) throws(KintoneError) -> [Int] {
         let matcher = KintoneRecordMatcher(app: app, caller: call.caller.code, now: call.now)
+        let order = query.order.isEmpty ? [("$id", false)] : query.order
+        let byID = order.count == 1 && (order[0].field == "$id" || matcher.type(of: order[0].field) == "RECORD_NUMBER")
+        // Record ids only grow and `recordIds` keeps them ascending, so a `$id` bound narrows the scan to a slice
+        // (a seek by `$id > N` then costs one page, not the whole app, as on a real domain with an index).
+        let candidates = app.recordIds[Self.idRange(of: query.condition, in: app.recordIds)]
         var ids: [Int] = []
         if let condition = query.condition {
             try matcher.check(condition)
-            for id in app.recordIds {
-                if let record = app.records[id], matcher.matches(condition, record) { ids.append(id) }
+            let limit = byID ? needed : nil
+            let scan: AnySequence<Int> = byID && !order[0].ascending ? AnySequence(candidates.reversed()) : AnySequence(candidates)
+            for id in scan {
+                if let record = app.records[id], matcher.matches(condition, record) {
+                    ids.append(id)
+                    if let limit, ids.count >= limit { break }
+                }
             }
+            // Scanned in the query's direction already.
+            if byID { return ids }
         } else {
-            ids = app.recordIds
+            ids = Array(candidates)
         }
-        let order = query.order.isEmpty ? [("$id", false)] : query.order
-        if order.count == 1, order[0].field == "$id" || matcher.type(of: order[0].field) == "RECORD_NUMBER" {
+        if byID {
             return order[0].ascending ? ids : ids.reversed()
         }
         for key in order { try matcher.checkSortable(key.field) }
@@ -179,6 +194,38 @@ extension KintoneState {
             }
             return a < b
         }
+    }
+
+    /// The index range of `ids` (ascending) that a top-level `$id` comparison (alone or in an `and`) allows.
+    static func idRange(of condition: KintoneQuery.Condition?, in ids: [Int]) -> Range<Int> {
+        var lower = ids.startIndex
+        var upper = ids.endIndex
+        func firstIndex(where predicate: (Int) -> Bool) -> Int {
+            var lo = ids.startIndex
+            var hi = ids.endIndex
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if predicate(ids[mid]) { hi = mid } else { lo = mid + 1 }
+            }
+            return lo
+        }
+        func narrow(_ condition: KintoneQuery.Condition) {
+            switch condition {
+            case .all(let parts): parts.forEach(narrow)
+            case .any: return
+            case .compare(let field, let op, let values):
+                guard field == "$id", values.count == 1, case .text(let text) = values[0], let n = Int(text) else { return }
+                switch op {
+                case .greater: lower = max(lower, firstIndex { $0 > n })
+                case .greaterOrEqual: lower = max(lower, firstIndex { $0 >= n })
+                case .less: upper = min(upper, firstIndex { $0 >= n })
+                case .lessOrEqual: upper = min(upper, firstIndex { $0 > n })
+                default: return
+                }
+            }
+        }
+        if let condition { narrow(condition) }
+        return lower < upper ? lower..<upper : lower..<lower
     }
 
     // MARK: - Cursors
