@@ -107,12 +107,13 @@ struct DemoCommand: AsyncParsableCommand {
         say("  5. exported the target again → \(secondURL.path)")
 
         let kinds = Set(full.export.counts.keys).union(second.counts.keys).sorted()
-        var table = "\n     \("kind".padding(toLength: 18, withPad: " ", startingAt: 0))  source  round trip\n"
+        let width = max(18, kinds.map(\.count).max() ?? 0)
+        var table = "\n     \("kind".padding(toLength: width, withPad: " ", startingAt: 0))  source  round trip\n"
         for k in kinds {
             let a = full.export.counts[k] ?? 0
             let b = second.counts[k] ?? 0
             let note = a == b ? "" : (imported.notImported.contains { $0.kind == k } ? "  not importable" : "  ≠")
-            table += "     \(k.padding(toLength: 18, withPad: " ", startingAt: 0))  \(String(a).leftPad(6))  \(String(b).leftPad(10))\(note)\n"
+            table += "     \(k.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(a).leftPad(6))  \(String(b).leftPad(10))\(note)\n"
         }
         say(table)
         for n in imported.notImported {
