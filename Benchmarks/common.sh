@@ -3,7 +3,10 @@
 start_sandbox() { # name seed extra-flags… → prints the sandbox's base URL
   local name=$1 seed=$2; shift 2
   "$BIN" sandbox "$SERVICE" --seed "$seed" --api-key "bench-$name" -q "$@" > "$WORK/$name.url" 2>"$WORK/$name.log" &
-  for _ in $(seq 100); do [ -s "$WORK/$name.url" ] && break; sleep 0.1; done
+  # Started inside $(…), so the caller's `jobs` cannot see it: stop_sandboxes reads the pid from here.
+  echo $! >> "$WORK/sandboxes.pid"
+  # A large seed (a million records) takes a while to build before the URL is printed.
+  for _ in $(seq 3000); do [ -s "$WORK/$name.url" ] && break; sleep 0.1; done
   head -n1 "$WORK/$name.url"
 }
 
@@ -14,4 +17,8 @@ measure() { # label json-out command… → prints wall time and peak RSS
   wall=$(grep "Elapsed (wall clock)" "$WORK/$label.time" | awk '{print $NF}')
   rss=$(grep "Maximum resident set size" "$WORK/$label.time" | awk '{print $NF}')
   echo "$label: wall $wall, peak RSS $((rss / 1024)) MiB"
+}
+
+stop_sandboxes() { # kills every sandbox start_sandbox started; for the caller's EXIT trap
+  [ -f "$WORK/sandboxes.pid" ] && xargs kill 2>/dev/null < "$WORK/sandboxes.pid" || true
 }

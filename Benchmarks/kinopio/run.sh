@@ -13,7 +13,7 @@ BIN="${KITBAG_BIN:-.build/$CONFIG/kitbag}"
 [ -x "$BIN" ] || swift build -c "$CONFIG" --product kitbag
 command -v /usr/bin/time >/dev/null || { echo "install the Debian package 'time'"; exit 1; }
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'stop_sandboxes; kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 SERVICE=kinopio
 source Benchmarks/common.sh
