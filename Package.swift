@@ -147,7 +147,7 @@ let package = Package(
             dependencies: connectorTestDependencies + ["Kinopio", "Kintone", "Kitemaker", "Kona"],
             swiftSettings: strict),
         .testTarget(
-            name: "KitbagCLITests", dependencies: ["kitbag", "KitbagArchive", "KitbagCore", "KitbagSandbox"],
+            name: "KitbagCLITests", dependencies: ["kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox"],
             swiftSettings: strict),
     ]
 )

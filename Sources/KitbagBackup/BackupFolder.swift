@@ -72,4 +72,16 @@ public struct BackupFolder: Sendable {
             .compactMap { BackupArchive.parse(url.appendingPathComponent($0)) }
             .sorted { $0.time != $1.time ? $0.time < $1.time : $0.name < $1.name }
     }
+
+    /// Removes the staging files (`.NAME.kitbag-XXXXXXXX.partial`) that runs killed mid-write left behind. Only call
+    /// it while holding the folder's lock: then no live run of this folder is writing one. Returns their names.
+    @discardableResult
+    public func removeDeadPartials() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        var removed: [String] = []
+        for name in names.sorted() where name.hasPrefix(".") && name.hasSuffix(".partial") && name.contains(".kitbag-") {
+            if (try? FileManager.default.removeItem(at: url.appendingPathComponent(name))) != nil { removed.append(name) }
+        }
+        return removed
+    }
 }

@@ -44,6 +44,7 @@ public enum BackupJob {
         try folder.prepare()
         let lock = try BackupLock(folder.lockFile, purpose: "kitbag backup \(connector.service.rawValue)")
         defer { lock.release() }
+        folder.removeDeadPartials()
         let state = try BackupState(url: folder.stateDatabase)
         let probe = try await connector.probe()
         let service = connector.service.rawValue

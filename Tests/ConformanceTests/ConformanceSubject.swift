@@ -30,6 +30,15 @@ struct ConformanceSubject: Sendable, CustomStringConvertible {
     /// A fixed snapshot time so exports can be compared byte for byte.
     static let snapshotTime = Date(timeIntervalSince1970: 1_790_000_000)
 
+    /// The fault pattern of sandboxes started in this task (nil: the subject's default), so a proof run can
+    /// replay an export under many different patterns.
+    @TaskLocal static var faultSeed: UInt64?
+
+    /// How many times the proof suites repeat: `full` with `KITBAG_PROOF=1` (`make proof`), else `short`.
+    static func runs(short: Int, full: Int) -> Int {
+        ProcessInfo.processInfo.environment["KITBAG_PROOF"].map { !$0.isEmpty && $0 != "0" } == true ? full : short
+    }
+
     /// Fast retries so fault tests finish quickly.
     static func fastRetry(maxAttempts: Int = 10) -> RetryPolicy {
         var retry = RetryPolicy()
@@ -47,6 +56,7 @@ struct ConformanceSubject: Sendable, CustomStringConvertible {
         o.rateLimit = limits
         o.faultRate = faults
         o.port = port
+        if let seed = faultSeed { o.faultSeed = seed }
         return o
     }
 }

@@ -35,7 +35,7 @@ extension ConformanceSubject {
             var o = options(seed: seed, credential: credential, limits: limits, faults: faults, port: port)
             o.penaltySeconds = limits ? 5 : 0.05
             // The demo export is six requests; this fault pattern puts resets and a 429 among them.
-            o.faultSeed = 17
+            o.faultSeed = ConformanceSubject.faultSeed ?? 17
             return try await KitemakerSandbox.start(o, logger: logger)
         },
         connect: { sandbox, credential, paced, retry in

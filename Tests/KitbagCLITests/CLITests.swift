@@ -220,41 +220,4 @@ final class Exits: @unchecked Sendable {
         #expect(lines.last == "manifest.json")
         await sandbox.stop()
     }
-
-    @Test func anImportKilledWithSIGKILLAndRerunCreatesEveryEntityExactlyOnce() async throws {
-        let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let source = try await CLI.sandbox(seed: .generated(cards: 1200), key: key)
-        let target = try await CLI.sandbox(seed: .empty, key: "cli-target-key-77")
-        let archive = dir.appendingPathComponent("src.tar.zst").path
-        let e = try await CLI.run(
-            ["export", "kinopio", "--base-url", source.baseURL.absoluteString, "-o", archive, "-q"], env: ["KINOPIO_API_KEY": key])
-        #expect(e.status == 0, "stderr: \(e.stderr)")
-        let sourceCards = try ArchiveInspector.summary(of: URL(fileURLWithPath: archive)).counts["card"] ?? 0
-
-        let journal = dir.appendingPathComponent("j.sqlite").path
-        let args = [
-            "import", archive, "--to", "kinopio", "--base-url", target.baseURL.absoluteString, "--journal", journal,
-            "--batch-size", "10", "--rate-limit", "0", "-q",
-        ]
-        let env = ["KINOPIO_API_KEY": "cli-target-key-77"]
-        let (p, _, _) = try CLI.start(args, env: env)
-        while await target.stats().requests("POST /card/multiple") < 15, p.isRunning {
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        kill(p.processIdentifier, SIGKILL)
-        await Exits.shared.wait(p)
-        #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed midway")
-
-        let rerun = try await CLI.run(args + ["--json"], env: env)
-        #expect(rerun.status == 0, "stderr: \(rerun.stderr)")
-        let after = dir.appendingPathComponent("after.tar").path
-        let x = try await CLI.run(
-            ["export", "kinopio", "--base-url", target.baseURL.absoluteString, "-o", after, "-q"], env: env)
-        #expect(x.status == 0)
-        let counts = try ArchiveInspector.summary(of: URL(fileURLWithPath: after)).counts
-        #expect(counts["card"] == sourceCards, "exactly one copy of every card")
-        await source.stop()
-        await target.stop()
-    }
 }
