@@ -430,11 +430,23 @@ public final class KintoneImporter: @unchecked Sendable {
     /// `POST preview/app/deploy.json`, then polls `GET preview/app/deploy.json` with backoff until it settles.
     func deploy(_ target: String) async throws {
         // Deploying the same preview twice is harmless, so a failed attempt may simply be repeated.
-        try await send(.POST, "preview/app/deploy.json", body: ["apps": [["app": .string(target)]]])
+        do {
+            try await send(.POST, "preview/app/deploy.json", body: ["apps": [["app": .string(target)]]])
+        } catch let failure as HTTPFailure where Self.errorCode(failure) == "GAIA_DA02" {
+            // A deploy is still running — one a killed run started just before it died. Let it settle, then deploy
+            // again, so whatever that run wrote after its deploy request is deployed too.
+            try await waitForDeploy(target)
+            try await send(.POST, "preview/app/deploy.json", body: ["apps": [["app": .string(target)]]])
+        }
         if dryRun {
             plannedRequests["GET preview/app/deploy.json", default: 0] += 1
             return
         }
+        try await waitForDeploy(target)
+    }
+
+    /// Polls `GET preview/app/deploy.json` with backoff until the app's deploy settles.
+    func waitForDeploy(_ target: String) async throws {
         var delay = Duration.milliseconds(50)
         let deadline = ContinuousClock.now + .seconds(600)
         while true {

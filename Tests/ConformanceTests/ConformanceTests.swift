@@ -120,7 +120,8 @@ import Testing
             faults += injected
             #expect(bytes == expected, "\(subject) export \(run + 1) of \(runs) under faults (pattern \(pattern.map(String.init) ?? "default")) differs")
         }
-        #expect(faults >= runs, "the \(subject) sandboxes should have injected faults: \(faults) in \(runs) exports")
+        // A short export (Kitemaker's demo is six requests) may draw no fault in some runs; the runs together must.
+        #expect(faults > 0, "the \(subject) sandboxes should have injected faults: \(faults) in \(runs) exports")
     }
 
     @Test(arguments: ConformanceSubject.all)

@@ -115,6 +115,47 @@ import Testing
         }
     }
 
+    /// Regression (found by the proof run): killed right after its deploy request, a Kintone import's rerun met
+    /// `GAIA_DA02` (a deploy still running) and stopped; it now waits for that deploy and deploys again.
+    @Test func aKintoneImportKilledRightAfterItsDeployRequestReruns() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = try await KintoneSandbox.start(Self.options(.demo, "deploy-source"), logger: SandboxServer.quietLogger("t"))
+        let target = try await KintoneSandbox.start(Self.options(.empty, "deploy-target"), logger: SandboxServer.quietLogger("t"))
+        let archive = dir.appendingPathComponent("src.tar.zst").path
+        let e = try await CLI.run(
+            ["export", "kintone", "--base-url", source.baseURL.absoluteString, "--rate-limit", "0", "-o", archive, "-q"],
+            env: ["KINTONE_API_TOKEN": "deploy-source"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let args = [
+            "import", archive, "--to", "kintone", "--base-url", target.baseURL.absoluteString,
+            "--journal", dir.appendingPathComponent("j.sqlite").path, "--rate-limit", "0", "-q",
+        ]
+        let env = ["KINTONE_API_TOKEN": "deploy-target"]
+        func deploys() async -> Int {
+            await target.stats().requestsByRoute.filter { $0.key.hasPrefix("POST") && $0.key.hasSuffix("preview/app/deploy.json") }
+                .values.reduce(0, +)
+        }
+        let (p, _, _) = try CLI.start(args, env: env)
+        while await deploys() < 1, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
+        kill(p.processIdentifier, SIGKILL)
+        await Exits.shared.wait(p)
+        #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed at its first deploy")
+        let rerun = try await CLI.run(args, env: env)
+        #expect(rerun.status == 0, "rerun: \(rerun.stderr)")
+        let after = dir.appendingPathComponent("after.tar").path
+        let x = try await CLI.run(
+            ["export", "kintone", "--base-url", target.baseURL.absoluteString, "--rate-limit", "0", "-o", after, "-q"], env: env)
+        #expect(x.status == 0, "\(x.stderr)")
+        let want = try ArchiveInspector.summary(of: URL(fileURLWithPath: archive)).counts
+        let got = try ArchiveInspector.summary(of: URL(fileURLWithPath: after)).counts
+        for kind in ["app", "record", "comment", "formFields"] {
+            #expect(got[kind] == want[kind], "exactly one copy of every \(kind)")
+        }
+        await source.stop()
+        await target.stop()
+    }
+
     /// A second `kitbag backup` killed at a random point leaves the first archive byte for byte and the state's
     /// records and bookmarks as they were; the next run clears the dead run's partial file and succeeds.
     @Test func aBackupKilledWithSIGKILLLeavesThePreviousArchiveAndStateIntact() async throws {
