@@ -67,7 +67,10 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "KitbagConnector",
-            dependencies: ["KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender"],
+            dependencies: [
+                "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
             swiftSettings: strict),
 
         .target(
