@@ -60,7 +60,7 @@ public enum KinopioMigration {
     static func boxes(_ container: MigrationContainer, defaultBox: String?) -> [String] {
         var names: [String] = []
         for item in container.readable.items where !item.isRemoved {
-            if let box = item.status ?? defaultBox, !names.contains(box) { names.append(box) }
+            if let box = item.status.map(container.renamed) ?? defaultBox, !names.contains(box) { names.append(box) }
         }
         return names
     }
@@ -74,7 +74,7 @@ extension KinopioConnection: MigrationTarget {
         let plans = containers.map { c -> ContainerPlan in
             let rules = mapping.rules(id: c.readable.id, title: c.readable.title)
             let name = mapping.container(id: c.readable.id, title: c.readable.title)?.target ?? c.readable.title
-            var statuses = MigrationPlanner.statuses(c) { "box \($0)" }
+            var statuses = MigrationPlanner.statuses(c) { "box \(c.renamed($0))" }
             let unboxed = c.readable.items.filter { !$0.isRemoved && $0.status == nil }.count
             if unboxed > 0, let d = rules.defaultStatus {
                 statuses.append(AttributeMapping(from: "(none)", to: "box \(d)", items: unboxed))
@@ -129,7 +129,7 @@ extension KinopioConnection: MigrationTarget {
             var cards: [JSONValue] = []
             var tags: [JSONValue] = []
             var column: [String: [ReadableItem]] = [:]
-            for item in live { column[item.status ?? defaultBox(p) ?? "", default: []].append(item) }
+            for item in live { column[item.status.map(c.renamed) ?? defaultBox(p) ?? "", default: []].append(item) }
             for (n, name) in boxNames.enumerated() {
                 let count = max(1, column[name]?.count ?? 0)
                 boxes.append(
@@ -144,7 +144,7 @@ extension KinopioConnection: MigrationTarget {
             let looseX = 100 + boxNames.count * (KinopioMigration.boxWidth + 20)
             var row: [String: Int] = [:]
             for item in live {
-                let box = item.status ?? defaultBox(p)
+                let box = item.status.map(c.renamed) ?? defaultBox(p)
                 let n = boxNames.firstIndex(of: box ?? "")
                 let r = row[box ?? "", default: 0]
                 row[box ?? ""] = r + 1

@@ -16,6 +16,11 @@ public struct MigrationContainer: Sendable, Equatable {
     public var losses: [MigrationLoss]
     /// True for a container in the source's trash (a removed Kinopio space): reported as skipped.
     public var isRemoved: Bool
+    /// Source status → target status or box, from the mapping; items keep their source status.
+    public var statusRenames: [String: String] = [:]
+
+    /// The target status or box of a source status.
+    public func renamed(_ status: String) -> String { statusRenames[status] ?? status }
 
     public init(readable: ReadableContainer, titleField: String? = nil, losses: [MigrationLoss] = [], isRemoved: Bool = false) {
         self.readable = readable
@@ -211,11 +216,11 @@ extension MigrationContainer {
                 case .table: break
                 }
             }
-            if let s = item.status { item.status = MappingConfig.renamed(s, in: rules) }
             out.readable.items[i] = item
         }
         // The title field stays a field of its own once another field titles the items.
         if titleField != nil { out.titleField = titleField }
+        out.statusRenames = rules.statuses
         return out
     }
 

@@ -98,9 +98,9 @@ extension KitemakerConnection: MigrationTarget {
                 space.statuses.first { $0.name == name }?.name
                     ?? space.statuses.first { $0.name.lowercased() == name.lowercased() }?.name
             }
-            var statuses = MigrationPlanner.statuses(c) { status($0) ?? "" }
+            var statuses = MigrationPlanner.statuses(c) { status(c.renamed($0)) ?? "" }
             for s in statuses where s.to.isEmpty {
-                missing.append("“\(s.from)” (\(r.kind) \(r.id) “\(r.title)” → space \(space.key))")
+                missing.append("“\(c.renamed(s.from))” (\(r.kind) \(r.id) “\(r.title)” → space \(space.key))")
             }
             let unset = r.items.filter { !$0.isRemoved && $0.status == nil }.count
             if unset > 0 {
