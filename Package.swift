@@ -151,6 +151,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "KitbagCLITests", dependencies: ["kitbag", "KitbagArchive", "KitbagCore", "KitbagSandbox"],
+            exclude: ["Golden"],
             swiftSettings: strict),
     ]
 )
