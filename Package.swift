@@ -67,7 +67,10 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "KitbagConnector",
-            dependencies: ["KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender"],
+            dependencies: [
+                "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
             swiftSettings: strict),
 
         .target(
@@ -148,6 +151,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "KitbagCLITests", dependencies: ["kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox"],
+            exclude: ["Golden"],
             swiftSettings: strict),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kinopio
+import KitbagArchive
 import KitbagConnector
 import KitbagCore
 
@@ -12,6 +13,11 @@ struct ImportCommand: AsyncParsableCommand {
             The archive is verified before the first write; a bad archive is refused. Every created entity is \
             recorded (source id → target id) in a SQLite journal, by default ARCHIVE.journal.sqlite; rerun the same \
             command after a crash or Ctrl-C and it continues where it stopped.
+
+            An archive of another service is migrated through kitbag's common item model: --map FILE says which \
+            source field is the title, status or labels and how statuses map; --dry-run prints the plan. Every \
+            migration writes import-report.json (what was created, and every attribute that could not be carried \
+            with the reason), by default ARCHIVE.import-report.json beside the journal.
             """)
 
     @Argument(help: "The archive to import (any kind kitbag writes), or a JSON Canvas file (.canvas) to make a Kinopio space of.")
@@ -25,8 +31,16 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(help: "Journal file (SQLite). Default: ARCHIVE.journal.sqlite beside the archive.")
     var journal: String?
 
-    @Flag(help: "Show what would be created and how many requests it takes; write nothing.")
+    @Flag(help: "Show what would be created and how many requests it takes (for a migration: the plan); write nothing.")
     var dryRun = false
+
+    @Option(
+        name: .customLong("map"),
+        help: ArgumentHelp("Migration: mapping.toml (title/status/labels fields, status renames, target containers).", valueName: "FILE"))
+    var mapFile: String?
+
+    @Option(help: "Migration: where to write the import report (default: ARCHIVE.import-report.json beside the journal).")
+    var report: String?
 
     @Option(help: "Entities per batch write request (default: the connector's, e.g. Kinopio 100).")
     var batchSize: Int?
@@ -80,7 +94,15 @@ struct ImportCommand: AsyncParsableCommand {
             let source = URL(fileURLWithPath: archive)
             let journalURL = journal.map { URL(fileURLWithPath: $0) }
             let summary: ImportSummary
-            if source.pathExtension.lowercased() == "canvas" {
+            let isCanvas = source.pathExtension.lowercased() == "canvas"
+            if !isCanvas, let from = try? ArchiveInspector.summary(of: source).info?.service, from != service {
+                try await migrate(from: from, source: source, into: connector, journalURL: journalURL)
+                return
+            }
+            if mapFile != nil || report != nil {
+                throw UserError("--map and --report are for migrations (an archive of another service than --to)", exitStatus: .usage)
+            }
+            if isCanvas {
                 guard let kinopio = connector as? KinopioConnection else {
                     throw UserError("a JSON Canvas file imports into Kinopio only: use --to kinopio", exitStatus: .usage)
                 }
@@ -103,5 +125,46 @@ struct ImportCommand: AsyncParsableCommand {
                 printText(msg)
             }
         }
+    }
+
+    /// An archive of another service: plan, import through the target's journaled importer, report.
+    func migrate(from: ServiceName, source: URL, into connector: any Connector, journalURL: URL?) async throws {
+        guard let target = connector as? any MigrationTarget else {
+            let targets = ServiceName.allCases.filter(ServiceConnectors.migrationTargets.contains).map(\.rawValue)
+            throw UserError(
+                "migrating \(from.rawValue) data into \(service.rawValue) is not supported yet; migration targets: \(targets.joined(separator: ", "))",
+                exitStatus: .usage)
+        }
+        let mapping = try mapFile.map { try MappingConfig.load(URL(fileURLWithPath: $0)) } ?? MappingConfig()
+        let result = try await MigrationJobs.migrate(
+            source, source: ServiceConnectors.migrationSource(from), into: target, mapping: mapping,
+            journalURL: journalURL, reportURL: report.map { URL(fileURLWithPath: $0) }, options: options,
+            progress: global.progress)
+        if global.json {
+            FileHandle.standardOutput.write(try result.encoded())
+            return
+        }
+        guard !global.quiet else { return }
+        var msg = dryRun
+            ? "dry run: migration plan \(from.rawValue) → \(service.rawValue) (nothing written)\n"
+            : "migrated \(from.rawValue) → \(service.rawValue): \(formatCounts(result.created))\n"
+        if dryRun { msg += "  would create: \(formatCounts(result.created))\n" }
+        if !result.alreadyPresent.isEmpty { msg += "  already present from an earlier run: \(formatCounts(result.alreadyPresent))\n" }
+        for c in result.containers {
+            msg += "  \(c.sourceKind) \(c.sourceID) “\(c.sourceTitle)” → \(c.targetExists ? "existing " : "")\(c.targetKind) “\(c.target)”: \(c.items) items\n"
+            for a in c.carried where a.from != "title" || dryRun { msg += "    \(a.from) → \(a.to)\n" }
+            for s in c.statuses { msg += "    status \(s.from) → \(s.to) (\(s.items))\n" }
+            for l in c.notCarried { msg += "    not carried: \(l.attribute) (\(l.items)): \(l.reason)\n" }
+        }
+        for s in result.skipped { msg += "  skipped \(s.sourceID) “\(s.sourceTitle)” (\(s.items) items): \(s.reason)\n" }
+        for n in result.notImported {
+            msg += "  not imported: \(n.kind)\(n.container.map { " in \($0)" } ?? ""): \(n.reason)\n"
+        }
+        if !dryRun || report != nil {
+            let url = report.map { URL(fileURLWithPath: $0) }
+                ?? MigrationJobs.defaultReportURL(journal: journalURL ?? ConnectorJobs.defaultJournalURL(for: source))
+            msg += "  report: \(url.path)\n"
+        }
+        printText(msg)
     }
 }

@@ -33,4 +33,17 @@ enum ServiceConnectors {
                 progress: progress)
         }
     }
+
+    /// How each service's archive reads into the common model, for migrations.
+    static func migrationSource(_ service: ServiceName) -> MigrationSource {
+        switch service {
+        case .kinopio: return KinopioMigration.source
+        case .kintone: return KintoneMigration.source
+        case .kitemaker: return KitemakerMigration.source
+        case .kona: return KonaMigration.source
+        }
+    }
+
+    /// Services whose connector accepts common-model containers.
+    static let migrationTargets: Set<ServiceName> = [.kinopio, .kitemaker]
 }

@@ -1,0 +1,383 @@
+import Foundation
+import KitbagArchive
+import KitbagCore
+import KitbagSandbox
+import Testing
+
+/// `kitbag import ARCHIVE --to OTHER`: the demo seed of one service's sandbox exported, migrated through the common
+/// model into an empty sandbox of another over HTTP, exported again and compared; the loss report asserted exactly.
+@Suite struct MigrationTests {
+    struct Service: Sendable {
+        let name: String
+        let tokenVariable: String
+        let start: @Sendable (SandboxSeed, String) async throws -> RunningSandbox
+    }
+
+    static func options(_ seed: SandboxSeed, _ key: String) -> SandboxOptions {
+        var o = SandboxOptions()
+        o.seed = seed
+        o.credentials = [key]
+        o.rateLimit = false
+        return o
+    }
+
+    static let kinopio = Service(name: "kinopio", tokenVariable: "KINOPIO_API_KEY") {
+        try await KinopioSandbox.start(options($0, $1), logger: SandboxServer.quietLogger("t"))
+    }
+    static let kintone = Service(name: "kintone", tokenVariable: "KINTONE_API_TOKEN") {
+        try await KintoneSandbox.start(options($0, $1), logger: SandboxServer.quietLogger("t"))
+    }
+    static let kitemaker = Service(name: "kitemaker", tokenVariable: "KITEMAKER_TOKEN") {
+        try await KitemakerSandbox.start(options($0, $1), logger: SandboxServer.quietLogger("t"))
+    }
+    static let kona = Service(name: "kona", tokenVariable: "KONA_ACCESS_TOKEN") {
+        try await KonaSandbox.start(options($0, $1), logger: SandboxServer.quietLogger("t"))
+    }
+
+    static let goldenFolder = CLI.packageRoot.appendingPathComponent("Tests/KitbagCLITests/Golden")
+
+    /// A source sandbox's demo seed, exported through the CLI.
+    static func exportDemo(_ s: Service, into dir: URL) async throws -> URL {
+        let sandbox = try await s.start(.demo, "source-token-1")
+        defer { Task { await sandbox.stop() } }
+        let archive = dir.appendingPathComponent("\(s.name)-demo.tar.zst")
+        let r = try await CLI.run(
+            ["export", s.name, "--base-url", sandbox.baseURL.absoluteString, "--rate-limit", "0", "-o", archive.path, "-q"],
+            env: [s.tokenVariable: "source-token-1"])
+        #expect(r.status == 0, "export \(s.name): \(r.stderr)")
+        return archive
+    }
+
+    static func export(_ s: Service, _ sandbox: RunningSandbox, into url: URL) async throws {
+        let r = try await CLI.run(
+            ["export", s.name, "--base-url", sandbox.baseURL.absoluteString, "--rate-limit", "0", "-o", url.path, "-q"],
+            env: [s.tokenVariable: "target-token-2"])
+        #expect(r.status == 0, "export \(s.name): \(r.stderr)")
+    }
+
+    /// Every value of one entity kind in an archive, in archive order.
+    static func values(_ archive: URL, kind: String) throws -> [JSONValue] {
+        let reader = try SnapshotReader.open(archive)
+        defer { reader.close() }
+        return try reader.jsonLinesEntries().filter { $0.kind == kind }.flatMap { try reader.values(at: $0.path) }
+    }
+
+    /// Write requests a sandbox answered (GraphQL reads excluded).
+    static func writes(_ sandbox: RunningSandbox) async -> Int {
+        await sandbox.stats().requestsByRoute.filter { route, _ in
+            ["POST ", "PUT ", "PATCH ", "DELETE "].contains { route.hasPrefix($0) } && !route.contains("graphql")
+        }.values.reduce(0, +)
+    }
+
+    struct Migration {
+        var report: JSONValue
+        var stdout: String
+        var targetArchive: URL
+        var writes: Int
+        var rerun: JSONValue
+        var rerunWrites: Int
+    }
+
+    /// Exports `from`'s demo, migrates it into an empty `to` sandbox (twice: the rerun must create nothing) and
+    /// exports the target.
+    static func migrate(_ from: Service, _ to: Service, map: String? = nil, in dir: URL) async throws -> Migration {
+        let archive = try await exportDemo(from, into: dir)
+        let target = try await to.start(.empty, "target-token-2")
+        defer { Task { await target.stop() } }
+        var args = [
+            "import", archive.path, "--to", to.name, "--base-url", target.baseURL.absoluteString, "--rate-limit", "0",
+        ]
+        if let map {
+            let file = dir.appendingPathComponent("mapping.toml")
+            try map.write(to: file, atomically: true, encoding: .utf8)
+            args += ["--map", file.path]
+        }
+        let env = [to.tokenVariable: "target-token-2"]
+        let first = try await CLI.run(args, env: env)
+        #expect(first.status == 0, "\(from.name) → \(to.name): \(first.stderr)")
+        let reportURL = dir.appendingPathComponent("\(archive.lastPathComponent).import-report.json")
+        let report = try JSONValue(parsing: Data(contentsOf: reportURL))
+        let writes = await Self.writes(target)
+        let rerun = try await CLI.run(args + ["--json"], env: env)
+        #expect(rerun.status == 0, "rerun \(from.name) → \(to.name): \(rerun.stderr)")
+        let rerunWrites = await Self.writes(target) - writes
+        let after = dir.appendingPathComponent("\(to.name)-after.tar")
+        try await export(to, target, into: after)
+        return Migration(
+            report: report, stdout: first.out, targetArchive: after, writes: writes,
+            rerun: try JSONValue(parsing: rerun.stdout), rerunWrites: rerunWrites)
+    }
+
+    /// `(attribute, items)` of every loss of one container of a report, in report order.
+    static func losses(_ report: JSONValue, _ sourceID: String) -> [String] {
+        let c = (report["containers"]?.arrayValue ?? []).first { $0["sourceID"]?.stringValue == sourceID }
+        return (c?["notCarried"]?.arrayValue ?? []).map {
+            "\($0["attribute"]?.stringValue ?? "?") ×\($0["items"]?.intValue ?? -1)"
+        }
+    }
+
+    /// Compares `kitbag import --dry-run --json` with a golden plan file (KITBAG_UPDATE_GOLDEN=1 rewrites it).
+    static func checkGolden(_ name: String, _ stdout: Data) throws {
+        let url = goldenFolder.appendingPathComponent(name)
+        if ProcessInfo.processInfo.environment["KITBAG_UPDATE_GOLDEN"] == "1" {
+            try FileManager.default.createDirectory(at: goldenFolder, withIntermediateDirectories: true)
+            try stdout.write(to: url)
+        }
+        let golden = try String(contentsOf: url, encoding: .utf8)
+        #expect(String(decoding: stdout, as: UTF8.self) == golden, "\(name) differs from the golden plan")
+    }
+
+    static func dryRun(
+        _ from: Service, _ to: Service, map: String? = nil, in dir: URL, archive: URL? = nil
+    ) async throws -> CLI.Result {
+        var source = archive
+        if source == nil { source = try await exportDemo(from, into: dir) }
+        guard let source else { throw UserError("no source archive") }
+        let target = try await to.start(.empty, "target-token-2")
+        defer { Task { await target.stop() } }
+        var args = [
+            "import", source.path, "--to", to.name, "--base-url", target.baseURL.absoluteString, "--dry-run", "--json",
+        ]
+        if let map {
+            let folder = dir.appendingPathComponent(UUID().uuidString)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let file = folder.appendingPathComponent("mapping.toml")
+            try map.write(to: file, atomically: true, encoding: .utf8)
+            args += ["--map", file.path]
+        }
+        let r = try await CLI.run(args, env: [to.tokenVariable: "target-token-2"])
+        #expect(await Self.writes(target) == 0, "a dry run writes nothing")
+        return r
+    }
+
+    // MARK: - Pairs
+
+    static let kinopioToKitemakerMap = """
+        [statuses]
+        Spring = "Todo"
+        Summer = "In Progress"
+
+        [containers."Garden Project 🌱"]
+        target = "ACM"
+        [containers."Inbox"]
+        target = "OPS"
+        [containers."Journal — March 1, 2024"]
+        target = "OPS"
+        [containers."Public Reading List"]
+        target = "ACM"
+        default_status = "Backlog"
+        [containers."Shared Recipes"]
+        skip = true
+        """
+
+    static let kintoneToKitemakerMap = """
+        [statuses]
+        "Not started" = "Todo"
+        "Completed" = "Done"
+
+        [containers."Customers"]
+        target = "ACM"
+        [containers."Orders"]
+        target = "ACM"
+        [containers."Team Wiki"]
+        target = "OPS"
+        """
+
+    // MARK: - Tests
+
+    @Test func kintoneAppsBecomeKinopioSpacesWithBoxesPerStatusAndAnExactLossReport() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = try await Self.migrate(Self.kintone, Self.kinopio, in: dir)
+        let spaces = try Self.values(m.targetArchive, kind: "space")
+        let cards = try Self.values(m.targetArchive, kind: "card")
+        let boxes = try Self.values(m.targetArchive, kind: "box")
+        let containers = m.report["containers"]?.arrayValue ?? []
+        #expect(spaces.count == containers.count)
+        #expect(cards.count == containers.reduce(0) { $0 + ($1["items"]?.intValue ?? 0) })
+        #expect(m.report["created"]?["card"]?.intValue == cards.count)
+        #expect(m.rerunWrites == 0, "a rerun writes nothing")
+        #expect(m.rerun["created"]?.objectValue?.isEmpty == true)
+        #expect(m.rerun["alreadyPresent"]?["card"]?.intValue == cards.count)
+        let settings = "app settings (views, processManagement, appPermissions, recordPermissions, fieldPermissions, generalNotifications, perRecordNotifications, reminderNotifications, graphs, actions, adminNotes, plugins, customization) ×13"
+        #expect(Self.losses(m.report, "1") == ["description ×1", "author ×4", "created ×4", "updated ×4", settings])
+        #expect(
+            Self.losses(m.report, "2") == [
+                "description ×1", "author ×3", "created ×3", "updated ×3", "attachments ×3", settings,
+            ])
+        #expect(Self.losses(m.report, "3") == ["description ×1", "author ×2", "created ×2", "updated ×2", settings])
+        #expect(Set(boxes.compactMap { $0["name"]?.stringValue }) == ["Not started", "In progress", "Completed"])
+        let names = cards.compactMap { $0["name"]?.stringValue }
+        let order1 = try #require(names.first { $0.hasPrefix("ORD-0001\n") })
+        #expect(order1.contains("Customer: Acme Corporation"))
+        #expect(order1.contains("- Sato Hiroshi, 2024-03-01: Order received."), "comments travel in the card text")
+        #expect(m.stdout.contains("not carried: author (4): Kinopio makes the importing key's user the creator of every card"))
+    }
+
+    @Test func kitemakerSpacesBecomeKinopioSpaces() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = try await Self.migrate(Self.kitemaker, Self.kinopio, in: dir)
+        let cards = try Self.values(m.targetArchive, kind: "card")
+        let containers = m.report["containers"]?.arrayValue ?? []
+        #expect(cards.count == containers.reduce(0) { $0 + ($1["items"]?.intValue ?? 0) })
+        #expect(m.rerunWrites == 0)
+        #expect(
+            containers.map { Self.losses(m.report, $0["sourceID"]?.stringValue ?? "") } == [
+                ["description ×1", "author ×5", "created ×5", "updated ×5", "members and watchers ×3"],
+                ["description ×1", "author ×9", "created ×9", "updated ×9", "members and watchers ×4"],
+            ])
+        #expect(
+            try Self.values(m.targetArchive, kind: "box").compactMap { $0["name"]?.stringValue }.sorted()
+                == ["Archived", "Backlog", "Doing", "Done", "Done", "In Progress", "Inbox", "Todo"])
+        #expect(try Self.values(m.targetArchive, kind: "tag").count == 14, "one tag per label of each work item")
+    }
+
+    @Test func kinopioSpacesBecomeKitemakerWorkItems() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = try await Self.migrate(Self.kinopio, Self.kitemaker, map: Self.kinopioToKitemakerMap, in: dir)
+        let items = try Self.values(m.targetArchive, kind: "workItem")
+        let containers = m.report["containers"]?.arrayValue ?? []
+        #expect(items.count == containers.reduce(0) { $0 + ($1["items"]?.intValue ?? 0) })
+        #expect(m.rerunWrites == 0)
+        #expect(
+            containers.map { Self.losses(m.report, $0["sourceID"]?.stringValue ?? "") } == [
+                ["created ×8", "updated ×8", "links ×2", "position ×8"],
+                ["created ×6", "updated ×6", "position ×6"],
+                [
+                    "created ×17", "updated ×17", "links ×7", "link to another container ×2", "position ×17",
+                    "removed items ×1",
+                ],
+                ["created ×5", "updated ×5", "position ×5"],
+            ])
+        #expect(
+            (m.report["skipped"]?.arrayValue ?? []).compactMap { $0["sourceTitle"]?.stringValue } == [
+                "Shared Recipes", "Old Drafts",
+            ])
+        let garden = items.filter { $0["title"]?.stringValue?.hasPrefix("Build raised beds") == true }
+        #expect(garden.first?["status"]?["name"]?.stringValue == "Todo", "box Spring maps to status Todo")
+        #expect(Set((garden.first?["labels"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }) == ["garden", "spring"])
+    }
+
+    @Test func kintoneAppsBecomeKitemakerWorkItems() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = try await Self.migrate(Self.kintone, Self.kitemaker, map: Self.kintoneToKitemakerMap, in: dir)
+        let items = try Self.values(m.targetArchive, kind: "workItem")
+        let comments = try Self.values(m.targetArchive, kind: "comment")
+        let containers = m.report["containers"]?.arrayValue ?? []
+        #expect(items.count == containers.reduce(0) { $0 + ($1["items"]?.intValue ?? 0) })
+        #expect(m.rerunWrites == 0)
+        #expect(comments.count == 17)
+        #expect(m.report["created"]?["comment"]?.intValue == 17)
+        let settings = "app settings (views, processManagement, appPermissions, recordPermissions, fieldPermissions, generalNotifications, perRecordNotifications, reminderNotifications, graphs, actions, adminNotes, plugins, customization) ×13"
+        #expect(Self.losses(m.report, "1") == ["description ×1", "author ×4", "created ×4", "updated ×4", settings])
+        #expect(
+            Self.losses(m.report, "2") == [
+                "description ×1", "author ×3", "created ×3", "updated ×3", "comment author ×16", "comment date ×16",
+                "attachments ×3", settings,
+            ])
+        #expect(
+            Self.losses(m.report, "3") == [
+                "description ×1", "author ×2", "created ×2", "updated ×2", "comment author ×1", "comment date ×1", settings,
+            ])
+        let statuses = Set(items.compactMap { $0["status"]?["name"]?.stringValue })
+        #expect(statuses == ["Todo", "In Progress", "Done", "Backlog", "Inbox"])
+    }
+
+    @Test func konaSpacesBecomeKinopioSpaces() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = try await Self.migrate(Self.kona, Self.kinopio, in: dir)
+        let cards = try Self.values(m.targetArchive, kind: "card")
+        let containers = m.report["containers"]?.arrayValue ?? []
+        #expect(cards.count == containers.reduce(0) { $0 + ($1["items"]?.intValue ?? 0) })
+        #expect(m.rerunWrites == 0)
+        #expect(
+            containers.map { Self.losses(m.report, $0["sourceID"]?.stringValue ?? "") } == [
+                ["description ×1", "author ×7", "created ×7", "updated ×7"],
+                ["description ×1", "author ×3", "created ×3", "updated ×3"],
+                ["description ×1", "author ×2", "created ×2", "updated ×2"],
+                ["description ×1", "author ×2", "created ×2", "updated ×2"],
+            ])
+    }
+
+    @Test func dryRunPlansMatchTheGoldenFiles() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let kintone = try await Self.exportDemo(Self.kintone, into: dir)
+        let cases: [(Service, Service, String?, URL?, String)] = [
+            (Self.kintone, Self.kinopio, nil, kintone, "kintone-to-kinopio.json"),
+            (Self.kintone, Self.kitemaker, Self.kintoneToKitemakerMap, kintone, "kintone-to-kitemaker.json"),
+            (Self.kitemaker, Self.kinopio, nil, nil, "kitemaker-to-kinopio.json"),
+            (Self.kinopio, Self.kitemaker, Self.kinopioToKitemakerMap, nil, "kinopio-to-kitemaker.json"),
+            (Self.kona, Self.kinopio, nil, nil, "kona-to-kinopio.json"),
+        ]
+        for (from, to, map, archive, golden) in cases {
+            let r = try await Self.dryRun(from, to, map: map, in: dir, archive: archive)
+            #expect(r.status == 0, "\(golden): \(r.stderr)")
+            try Self.checkGolden(golden, r.stdout)
+        }
+    }
+
+    @Test func aMapFileThatPicksOtherTitleAndStatusFieldsChangesThePlan() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let archive = try await Self.exportDemo(Self.kintone, into: dir)
+        let map = """
+            [containers."Orders"]
+            title = "Customer"
+            status = "Priority"
+            """
+        let r = try await Self.dryRun(Self.kintone, Self.kinopio, map: map, in: dir, archive: archive)
+        #expect(r.status == 0, "\(r.stderr)")
+        let plan = try JSONValue(parsing: r.stdout)
+        let orders = (plan["containers"]?.arrayValue ?? []).first { $0["sourceID"]?.stringValue == "2" }
+        let statuses = (orders?["statuses"]?.arrayValue ?? []).compactMap { $0["from"]?.stringValue }
+        #expect(Set(statuses) == ["High", "Normal", "Low"], "the Priority field is now the status")
+        let carried = (orders?["carried"]?.arrayValue ?? []).compactMap { $0["from"]?.stringValue }
+        #expect(!carried.contains("field Customer") && !carried.contains("field Priority"))
+        #expect(carried.contains("field Order number"), "the app's own title field becomes a field again")
+    }
+
+    @Test func aMalformedMappingFileIsAOneLineErrorNamingTheKey() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let archive = try await Self.exportDemo(Self.kintone, into: dir)
+        for (map, expected) in [
+            ("titel = \"Customer\"", "titel is not a mapping key"),
+            ("title = 3", "title must be a string"),
+            ("[statuses]\nDone = 1", "statuses.\"Done\" must be a non-empty string"),
+            ("[containers.\"Orders\"]\ntitle = \"Nope\"", "title = \"Nope\": app 2 (“Orders”) has no field Nope"),
+            ("[containers.\"Nowhere\"]\nskip = true", "containers.\"Nowhere\" names no container"),
+            ("title = [", "mapping.toml:1:"),
+        ] {
+            let r = try await Self.dryRun(Self.kintone, Self.kinopio, map: map, in: dir, archive: archive)
+            #expect(r.status == 2, "\(map): \(r.stderr)")
+            #expect(r.stderr.contains(expected), "\(map): \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)")
+        }
+    }
+
+    @Test func aStatusTheKitemakerSpaceLacksStopsTheMigrationBeforeAnyWrite() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let map = """
+            [containers."Garden Project 🌱"]
+            target = "ACM"
+            [containers."Inbox"]
+            skip = true
+            [containers."Journal — March 1, 2024"]
+            skip = true
+            [containers."Public Reading List"]
+            skip = true
+            [containers."Shared Recipes"]
+            skip = true
+            """
+        let r = try await Self.dryRun(Self.kinopio, Self.kitemaker, map: map, in: dir)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("statuses “Spring”"), "\(r.stderr)")
+        #expect(r.stderr.contains("the Kitemaker API cannot create statuses; map them"), "\(r.stderr)")
+    }
+}
