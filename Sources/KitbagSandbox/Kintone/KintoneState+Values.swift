@@ -24,7 +24,9 @@ extension KintoneApp {
 
     /// Moves a record's unique values in the index (old nil for an insert, new nil for a delete).
     mutating func reindex(old: KintoneRecord?, new: KintoneRecord?) {
-        for code in uniqueIndex.keys {
+        // A copy of the keys: iterating `uniqueIndex.keys` itself would keep the storage shared and make every
+        // write below copy the whole index (one full copy per inserted record).
+        for code in Array(uniqueIndex.keys) {
             if let value = old?.values[code]?.idString, !value.isEmpty, uniqueIndex[code]?[value] == old?.id {
                 uniqueIndex[code]?[value] = nil
             }
