@@ -6,7 +6,7 @@ import KitbagHTTP
 import KitbagJournal
 import KitbagRender
 
-extension KintoneConnection: Connector {
+extension KintoneConnection: IncrementalConnector {
     public var service: ServiceName { .kintone }
 
     /// `GET apps.json?limit=1`: Kintone has no "who am I" for API tokens, so the account is the domain itself.
@@ -19,9 +19,18 @@ extension KintoneConnection: Connector {
         account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
         progress: ProgressReporter
     ) async throws -> [NotExported] {
+        try await export(
+            account: account, selection: selection, renderings: renderings, into: writer, progress: progress, base: nil
+        ).notExported
+    }
+
+    public func export(
+        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
+        progress: ProgressReporter, base: ChangeBase?
+    ) async throws -> (notExported: [NotExported], changes: ExportChanges) {
         let exporter = KintoneExporter(
             connection: self, progress: progress, appIDs: selection.containers, renderings: renderings)
-        return try await exporter.export(into: writer)
+        return try await exporter.export(into: writer, base: base)
     }
 
     public func importArchive(

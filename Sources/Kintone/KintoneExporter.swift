@@ -28,6 +28,14 @@ struct KintoneExporter: Sendable {
     ]
 
     func export(into writer: SnapshotWriter) async throws -> [NotExported] {
+        try await export(into: writer, base: nil).notExported
+    }
+
+    /// Like `export(into:)`; an app whose record marker did not move since `base` was written (and whose comments
+    /// are younger than `KintoneAppMarker.maxCopyAge`) has its records, comments and files copied from the previous
+    /// archive after one probe request; its settings are always read again (16 small requests).
+    func export(into writer: SnapshotWriter, base: ChangeBase?) async throws -> (notExported: [NotExported], changes: ExportChanges) {
+        var changes = ExportChanges()
         var notExported = Self.notExported
         progress.beginStage("apps")
         let apps = try await listApps()
@@ -40,7 +48,9 @@ struct KintoneExporter: Sendable {
         for app in apps {
             guard let id = app["appId"]?.idString else { continue }
             if let space = app["spaceId"]?.idString { spaceIDs.insert(space) }
-            if let readable = try await exportApp(app, id: id, into: writer, notExported: &notExported, stubs: stubs) {
+            if let readable = try await exportApp(
+                app, id: id, into: writer, notExported: &notExported, stubs: stubs, base: base, changes: &changes)
+            {
                 rendered.append(readable)
             }
         }
@@ -52,7 +62,7 @@ struct KintoneExporter: Sendable {
                     service: .kintone, account: connection.account.name ?? connection.account.id, containers: rendered,
                     archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
         }
-        return notExported
+        return (notExported, changes)
     }
 
     /// `GET apps.json` in pages of 100 (or for the selected ids), sorted by app id.
@@ -87,7 +97,7 @@ struct KintoneExporter: Sendable {
     /// One app: its entry, every settings document, its records (with files) and their comments.
     func exportApp(
         _ app: JSONValue, id: String, into writer: SnapshotWriter, notExported: inout [NotExported],
-        stubs: [ReadableContainer]
+        stubs: [ReadableContainer], base: ChangeBase? = nil, changes: inout ExportChanges
     ) async throws -> ReadableContainer? {
         let container = KintoneSchema.container(app: id)
         try writer.writeJSONLines(container: container, file: "app", kind: "app", values: [app])
@@ -113,6 +123,39 @@ struct KintoneExporter: Sendable {
         var readableComments: [String: [JSONValue]] = [:]
         var total = 0
         var downloaded: [String: StoredAttachment] = [:]
+        let now = Int64((Timestamp.parse(writer.info.startedAt) ?? Date()).timeIntervalSince1970.rounded(.down))
+        let updatedCode = KintoneAppMarker.updatedTimeCode(settings[KintoneSchema.formFields.file])
+        var newest: String?
+        if let base, let updatedCode, let marker = KintoneAppMarker(text: base.markers[container.archiveFolder]),
+            (0..<KintoneAppMarker.maxCopyAge).contains(now - marker.commentsFetchedAt),
+            let paths = Self.recordFiles(in: base.previous, container: container),
+            try await unchanged(app: id, updatedCode: updatedCode, since: marker)
+        {
+            // Unchanged: the previous archive's records (with their files) and comments, line for line.
+            var copied: Set<String> = []
+            for try await record in try base.previous.lines(at: paths.records) {
+                for (_, file) in KintoneSchema.fileValues(of: record) {
+                    if let sha = file["sha256"]?.stringValue, copied.insert(sha).inserted {
+                        try writer.copyAttachment(sha256: sha, from: base.previous)
+                    }
+                }
+                try records.append(record)
+                if !renderings.isEmpty, total < Self.readableItemLimit { readableRecords.append(record) }
+                total += 1
+            }
+            if let commentPath = paths.comments {
+                let readableIDs = Set(readableRecords.compactMap(KintoneRecordReader.recordID))
+                for try await comment in try base.previous.lines(at: commentPath) {
+                    try comments.append(comment)
+                    if !renderings.isEmpty, let record = comment["recordId"]?.idString, readableIDs.contains(record) {
+                        readableComments[record, default: []].append(comment)
+                    }
+                }
+            }
+            changes.reused.append(container.archiveFolder)
+            changes.markers[container.archiveFolder] = marker.text
+            progress.advance(items: total, bytes: 0)
+        } else {
         let reader = KintoneRecordReader(connection: connection, app: id, strategy: connection.recordReading)
         try await reader.forEachPage { page, count in
             if let count, count >= 0 { progress.setTotal(count) }
@@ -122,6 +165,7 @@ struct KintoneExporter: Sendable {
                 let stored = try await storeFiles(of: record, into: writer, downloaded: &downloaded)
                 try records.append(stored)
                 let recordID = KintoneRecordReader.recordID(record) ?? ""
+                if let updatedCode { newest = KintoneAppMarker.later(newest, record[updatedCode]?["value"]?.stringValue) }
                 for comment in recordComments { try comments.append(comment) }
                 if !renderings.isEmpty, total < Self.readableItemLimit {
                     readableRecords.append(stored)
@@ -130,6 +174,11 @@ struct KintoneExporter: Sendable {
                 total += 1
             }
             progress.advance(items: page.count, bytes: writer.bytesWritten - before)
+        }
+            changes.fetched.append(container.archiveFolder)
+            let marker = KintoneAppMarker(count: total, newest: newest, commentsFetchedAt: now)
+            // A marker whose newest minute may still take edits unseen is not kept: the next run fetches the app.
+            if updatedCode != nil, marker.isSettled(now: now) { changes.markers[container.archiveFolder] = marker.text }
         }
         try writer.commit(records)
         try writer.commit(comments)
@@ -153,6 +202,27 @@ struct KintoneExporter: Sendable {
         var summary = readable
         summary.items = []
         return summary
+    }
+
+    /// One request: the app's record count and newest updated time, compared with `marker`.
+    func unchanged(app: String, updatedCode: String, since marker: KintoneAppMarker) async throws -> Bool {
+        let answer = try await connection.call(
+            .GET, "records.json",
+            query: [
+                ("app", app), ("query", "order by \(updatedCode) desc limit 1"), ("fields[0]", "$id"),
+                ("fields[1]", updatedCode), ("totalCount", "true"),
+            ])
+        let count = answer["totalCount"]?.intValue
+        let newest = answer["records"]?.arrayValue?.first?[updatedCode]?["value"]?.stringValue
+        return count == marker.count && newest == marker.newest
+    }
+
+    /// The previous archive's records (and comments, when there were any) of `container`; nil without records.
+    static func recordFiles(in previous: SnapshotReader, container: ContainerRef) -> (records: String, comments: String?)? {
+        let entries = previous.jsonLinesEntries(in: container)
+        let prefix = container.archiveFolder + "/"
+        guard let records = entries.first(where: { $0.path == prefix + "records.jsonl" }) else { return nil }
+        return (records.path, entries.first { $0.path == prefix + "comments.jsonl" }?.path)
     }
 
     /// The comments of each record (oldest first), several records at a time; each comment names its record.

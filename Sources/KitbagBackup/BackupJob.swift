@@ -55,7 +55,7 @@ public enum BackupJob {
         defer { previous?.close() }
         var base: ChangeBase?
         if !(connector is any IncrementalConnector) {
-            fullReason = "the \(service) connector has no change markers yet"
+            fullReason = "\(service) has no change check cheaper than reading everything"
         } else if options.full {
             fullReason = "--full"
         } else if let latest = try state.latest(service: service, account: account) {
