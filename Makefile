@@ -6,7 +6,7 @@ DEBIAN_PACKAGES := libarchive-dev libxml2-dev libsqlite3-dev pkg-config libarchi
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test bench clean-demo
+.PHONY: deps build run test bench proof clean-demo
 
 ## Install the Debian packages kitbag needs, only those missing.
 deps:
@@ -28,6 +28,12 @@ test: deps
 
 bench: deps
 	bash Benchmarks/run.sh
+
+## The full-size proof suites (tens of minutes): 20 SIGKILLed imports per service and 20 killed backups, 20 exports
+## under faults per connector, 100 flips and 20 truncations per archive kind. `make test` runs a short version.
+proof: deps
+	$(SWIFT) build --build-tests
+	KITBAG_PROOF=1 $(SWIFT) test --skip-build --filter 'KillAndResumeTests|anExportUnderFaults|CorruptionProofTests'
 
 clean-demo:
 	rm -rf kitbag-demo
