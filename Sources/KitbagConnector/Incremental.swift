@@ -43,6 +43,18 @@ public protocol IncrementalConnector: Connector {
     ) async throws -> (notExported: [NotExported], changes: ExportChanges)
 }
 
+extension IncrementalConnector {
+    /// A plain export is an incremental one without a base.
+    public func export(
+        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
+        progress: ProgressReporter
+    ) async throws -> [NotExported] {
+        try await export(
+            account: account, selection: selection, renderings: renderings, into: writer, progress: progress, base: nil
+        ).notExported
+    }
+}
+
 extension SnapshotWriter {
     /// Copies every JSON Lines file of `container` from `previous` verbatim (same values, same order, same kinds),
     /// with the attachments they reference. Returns the values per file name for renderings.

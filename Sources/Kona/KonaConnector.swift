@@ -17,15 +17,6 @@ extension KonaConnection: IncrementalConnector {
 
     public func export(
         account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
-        progress: ProgressReporter
-    ) async throws -> [NotExported] {
-        try await export(
-            account: account, selection: selection, renderings: renderings, into: writer, progress: progress, base: nil
-        ).notExported
-    }
-
-    public func export(
-        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
         progress: ProgressReporter, base: ChangeBase?
     ) async throws -> (notExported: [NotExported], changes: ExportChanges) {
         let exporter = KonaExporter(
