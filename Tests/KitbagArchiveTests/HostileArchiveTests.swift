@@ -98,6 +98,38 @@ struct HostileArchiveTests {
         }
     }
 
+    /// A zip bomb: 64 MiB of zeros packed into a few dozen KiB, once with sizes in the local header and once
+    /// written to a pipe (sizes only in a trailing data descriptor, so nothing is declared up front).
+    @Test("a zip bomb is refused at the size limit, declared or not, and nothing past it is written", arguments: [false, true])
+    func zipBomb(streamed: Bool) throws {
+        try withTempFolder { folder in
+            let source = folder.appendingPathComponent("src/data")
+            try FileManager.default.createDirectory(at: source, withIntermediateDirectories: true)
+            let big = source.appendingPathComponent("bomb.bin")
+            FileManager.default.createFile(atPath: big.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: big)
+            try handle.truncate(atOffset: 64 << 20)
+            try handle.close()
+            let bomb = folder.appendingPathComponent("bomb.zip")
+            let script = streamed
+                ? "cd '\(folder.path)/src' && bsdtar --format zip -cf - data | cat > '\(bomb.path)'"
+                : "cd '\(folder.path)/src' && bsdtar --format zip -cf '\(bomb.path)' data"
+            guard let made = try runTool("sh", ["-c", script]), made.status == 0 else {
+                Issue.record("bsdtar is not installed; skipped")
+                return
+            }
+            let packed = try #require(try FileManager.default.attributesOfItem(atPath: bomb.path)[.size] as? Int)
+            #expect(packed < 1 << 20, "the bomb is small: \(packed) bytes")
+            let out = folder.appendingPathComponent("out")
+            let limits = ArchiveLimits(maxEntrySize: 1 << 20, maxTotalSize: 2 << 20, maxEntries: 100)
+            let error = try #require(throws: ArchiveError.self) { try SafeExtractor.extract(bomb, to: out, limits: limits) }
+            #expect(error.description.contains("bomb.bin"), "\(error)")
+            let written = (FileManager.default.enumerator(at: out, includingPropertiesForKeys: [.fileSizeKey])?.allObjects as? [URL] ?? [])
+                .compactMap { try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize }.reduce(0, +)
+            #expect(written <= 2 << 20, "no more than the limit reaches the disk: \(written) bytes")
+        }
+    }
+
     @Test("more entries than the limit are refused")
     func entryLimit() throws {
         try withTempFolder { folder in
