@@ -429,6 +429,134 @@ import Testing
         #expect(beds["Status_2"]?["value"]?.stringValue == "Spring")
     }
 
+    /// Common checks of a migration into Kona: one space per container, one task or conversation per item, a rerun
+    /// that writes nothing and finds everything in the journal.
+    static func checkKona(_ m: Migration, tasks: Int, conversations: Int, comments: Int) throws {
+        let containers = m.report["containers"]?.arrayValue ?? []
+        #expect(try Self.values(m.targetArchive, kind: "space").compactMap { $0["name"]?.stringValue }
+            == containers.compactMap { $0["target"]?.stringValue })
+        #expect(try Self.values(m.targetArchive, kind: "task").count == tasks)
+        #expect(try Self.values(m.targetArchive, kind: "conversation").count == conversations)
+        #expect(try Self.values(m.targetArchive, kind: "comment").count == comments)
+        #expect(tasks + conversations == containers.reduce(0) { $0 + ($1["items"]?.intValue ?? 0) })
+        var created = ["space": containers.count]
+        if tasks > 0 { created["task"] = tasks }
+        if conversations > 0 { created["conversation"] = conversations }
+        if comments > 0 { created["comment"] = comments }
+        func counts(_ v: JSONValue?) -> [String: Int] {
+            Dictionary((v?.objectValue ?? JSONObject()).map { ($0.key, $0.value.intValue ?? -1) }, uniquingKeysWith: { a, _ in a })
+        }
+        #expect(counts(m.report["created"]) == created)
+        #expect(m.rerunWrites == 0, "a rerun writes nothing")
+        #expect(m.rerun["created"]?.objectValue?.isEmpty == true)
+        #expect(counts(m.rerun["alreadyPresent"]) == created)
+    }
+
+    @Test func kitemakerWorkItemsBecomeKonaTasksWithKonaStatuses() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = try await Self.migrate(Self.kitemaker, Self.kona, in: dir)
+        try Self.checkKona(m, tasks: 14, conversations: 0, comments: 10)
+        let containers = m.report["containers"]?.arrayValue ?? []
+        #expect(
+            containers.map { Self.losses(m.report, $0["sourceID"]?.stringValue ?? "") } == [
+                ["author ×5", "created ×5", "updated ×5", "comment author ×3", "comment date ×3", "members and watchers ×3"],
+                ["author ×9", "created ×9", "updated ×9", "comment author ×7", "comment date ×7", "members and watchers ×4"],
+            ])
+        let statuses = (containers.last?["statuses"]?.arrayValue ?? []).map {
+            "\($0["from"]?.stringValue ?? "") → \($0["to"]?.stringValue ?? "")"
+        }
+        #expect(statuses == ["Backlog → pending", "Todo → pending", "In Progress → in progress", "Done → complete", "Archived → complete"])
+        let tasks = try Self.values(m.targetArchive, kind: "task")
+        let ci = try #require(tasks.first { $0["name"]?.stringValue == "Upgrade the CI runners" })
+        #expect(ci["status"]?.intValue == 0)
+        #expect(ci["details"]?.stringValue == "Status: Inbox<br>Labels: infra<br>Effort: Medium<br>Impact: Small")
+        let runbook = try #require(tasks.first { $0["name"]?.stringValue == "Write the incident runbook" })
+        #expect(runbook["status"]?.intValue == 1, "Doing is in progress")
+    }
+
+    @Test func kintoneAppsBecomeKonaSpacesWithTasksOrConversations() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = try await Self.migrate(Self.kintone, Self.kona, in: dir)
+        // Orders has process management: tasks; Customers and Team Wiki have no statuses: conversations.
+        try Self.checkKona(m, tasks: 3, conversations: 6, comments: 17)
+        let settings = "app settings (views, processManagement, appPermissions, recordPermissions, fieldPermissions, generalNotifications, perRecordNotifications, reminderNotifications, graphs, actions, adminNotes, plugins, customization) ×13"
+        #expect(
+            Self.losses(m.report, "1") == [
+                "author ×4", "created ×4", "updated ×4", "app settings (views, appPermissions) ×2",
+            ])
+        #expect(
+            Self.losses(m.report, "2") == [
+                "author ×3", "created ×3", "updated ×3", "comment author ×16", "comment date ×16", "attachments ×3", settings,
+            ])
+        #expect(
+            Self.losses(m.report, "3") == [
+                "author ×2", "created ×2", "updated ×2", "comment author ×1", "comment date ×1", "app settings (appPermissions) ×1",
+            ])
+        let orders = (m.report["containers"]?.arrayValue ?? [])[1]["statuses"]?.arrayValue ?? []
+        #expect(orders.map { "\($0["from"]?.stringValue ?? "") → \($0["to"]?.stringValue ?? "")" }
+            == ["Completed → complete", "In progress → in progress", "Not started → pending"])
+        let tasks = try Self.values(m.targetArchive, kind: "task")
+        let first = try #require(tasks.first { $0["name"]?.stringValue == "ORD-0001" })
+        #expect(first["status"]?.intValue == 2)
+        #expect(first["details"]?.stringValue?.hasPrefix("Status: Completed<br>Customer: Acme Corporation<br>") == true)
+        let acme = try #require(try Self.values(m.targetArchive, kind: "conversation").first { $0["name"]?.stringValue == "Acme Corporation" })
+        #expect(acme["details"]?.stringValue?.hasPrefix("Country: USA<br>Website: https://acme.example.com") == true)
+    }
+
+    static let kinopioToKonaMap = """
+        item_kind = "task"
+
+        [statuses]
+        Spring = "in progress"
+
+        [containers."Shared Recipes"]
+        item_kind = "conversation"
+        [containers."Journal — March 1, 2024"]
+        skip = true
+        """
+
+    @Test func kinopioCardsBecomeKonaTasksAsTheMapSays() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = try await Self.migrate(Self.kinopio, Self.kona, map: Self.kinopioToKonaMap, in: dir)
+        try Self.checkKona(m, tasks: 30, conversations: 5, comments: 0)
+        let containers = m.report["containers"]?.arrayValue ?? []
+        #expect(
+            containers.map { Self.losses(m.report, $0["sourceID"]?.stringValue ?? "") } == [
+                ["created ×8", "updated ×8", "links ×2", "position ×8"],
+                [
+                    "created ×17", "updated ×17", "links ×7", "link to another container ×2", "position ×17",
+                    "removed items ×1",
+                ],
+                ["created ×5", "updated ×5", "position ×5"],
+                ["created ×5", "updated ×5", "position ×5"],
+            ])
+        #expect(
+            (m.report["skipped"]?.arrayValue ?? []).compactMap { $0["sourceTitle"]?.stringValue } == [
+                "Journal — March 1, 2024", "Old Drafts",
+            ])
+        let tasks = try Self.values(m.targetArchive, kind: "task")
+        let beds = try #require(tasks.first { $0["name"]?.stringValue == "Build raised beds garden spring" })
+        #expect(beds["status"]?.intValue == 1, "Spring is mapped to in progress")
+        #expect(beds["details"]?.stringValue == "Labels: garden, spring", "the mapped status needs no Status line")
+        let sow = try #require(tasks.first { $0["name"]?.stringValue == "Sow peas and radishes spring" })
+        #expect(sow["status"]?.intValue == 1)
+    }
+
+    @Test func aMappedStatusThatIsNotAKonaStatusIsAOneLineError() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try await Self.dryRun(Self.kinopio, Self.kona, map: "[statuses]\nSpring = \"Sprouting\"", in: dir)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("statuses.\"Spring\" = \"Sprouting\" is not a Kona task status (pending, in progress, complete, group closed, group reopened)"), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        let kind = try await Self.dryRun(Self.kinopio, Self.kona, map: "item_kind = \"note\"", in: dir)
+        #expect(kind.status == 2)
+        #expect(kind.stderr.contains("item_kind must be \"task\" or \"conversation\", not \"note\""), "\(kind.stderr)")
+    }
+
     @Test func dryRunPlansMatchTheGoldenFiles() async throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -442,6 +570,9 @@ import Testing
             (Self.kitemaker, Self.kintone, nil, nil, "kitemaker-to-kintone.json"),
             (Self.kona, Self.kintone, Self.konaToKintoneMap, nil, "kona-to-kintone.json"),
             (Self.kinopio, Self.kintone, nil, nil, "kinopio-to-kintone.json"),
+            (Self.kitemaker, Self.kona, nil, nil, "kitemaker-to-kona.json"),
+            (Self.kintone, Self.kona, nil, kintone, "kintone-to-kona.json"),
+            (Self.kinopio, Self.kona, Self.kinopioToKonaMap, nil, "kinopio-to-kona.json"),
         ]
         for (from, to, map, archive, golden) in cases {
             let r = try await Self.dryRun(from, to, map: map, in: dir, archive: archive)
