@@ -557,6 +557,38 @@ import Testing
         #expect(kind.stderr.contains("item_kind must be \"task\" or \"conversation\", not \"note\""), "\(kind.stderr)")
     }
 
+    @Test func anImportOfTheServicesOwnArchiveWritesTheReportToo() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let archive = try await Self.exportDemo(Self.kona, into: dir)
+        let target = try await Self.kona.start(.empty, "target-token-2")
+        defer { Task { await target.stop() } }
+        let args = ["import", archive.path, "--to", "kona", "--base-url", target.baseURL.absoluteString, "--rate-limit", "0"]
+        let env = ["KONA_ACCESS_TOKEN": "target-token-2"]
+        let reportURL = dir.appendingPathComponent("kona-demo.tar.zst.import-report.json")
+        let dry = try await CLI.run(args + ["--dry-run"], env: env)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: reportURL.path), "a dry run writes no report unless --report says where")
+        let first = try await CLI.run(args + ["--json"], env: env)
+        #expect(first.status == 0, "\(first.stderr)")
+        let summary = try JSONValue(parsing: first.stdout)
+        let report = try JSONValue(parsing: Data(contentsOf: reportURL))
+        #expect(report["source"]?.stringValue == "kona" && report["target"]?.stringValue == "kona")
+        #expect(report["created"] == summary["created"], "what the import created")
+        #expect(report["created"]?["task"]?.intValue == 6)
+        #expect(report["containers"]?.arrayValue?.isEmpty == true, "nothing is mapped")
+        #expect(report["notImported"] == summary["notImported"], "the connector's own loss list")
+        #expect(
+            (report["notImported"]?.arrayValue ?? []).compactMap { $0["kind"]?.stringValue }.prefix(5)
+                == ["user", "participant", "timestamp", "account", "currentUser"])
+        let rerun = try await CLI.run(args, env: env)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.out.contains("report: \(reportURL.path)"))
+        let again = try JSONValue(parsing: Data(contentsOf: reportURL))
+        #expect(again["created"]?.objectValue?.isEmpty == true)
+        #expect(again["alreadyPresent"] == summary["created"])
+    }
+
     @Test func dryRunPlansMatchTheGoldenFiles() async throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
