@@ -589,6 +589,59 @@ import Testing
         #expect(again["alreadyPresent"] == summary["created"])
     }
 
+    @Test func aMigrationKilledWithSIGKILLAndRerunCreatesEveryItemExactlyOnce() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = try await Self.kitemaker.start(.generated(cards: 1000), "source-token-1")
+        let archive = dir.appendingPathComponent("kitemaker-big.tar.zst")
+        let e = try await CLI.run(
+            ["export", "kitemaker", "--base-url", source.baseURL.absoluteString, "--rate-limit", "0", "-o", archive.path, "-q"],
+            env: ["KITEMAKER_TOKEN": "source-token-1"])
+        await source.stop()
+        #expect(e.status == 0, "\(e.stderr)")
+        let sourceItems = try Self.values(archive, kind: "workItem")
+        let sourceComments = try Self.values(archive, kind: "comment")
+        let target = try await Self.kona.start(.empty, "target-token-2")
+        defer { Task { await target.stop() } }
+        // Ten tasks per request: about a hundred task requests, so the kill lands among them.
+        let args = [
+            "import", archive.path, "--to", "kona", "--base-url", target.baseURL.absoluteString, "--rate-limit", "0",
+            "--batch-size", "10", "-q",
+        ]
+        let env = ["KONA_ACCESS_TOKEN": "target-token-2"]
+        let (p, _, _) = try CLI.start(args, env: env)
+        while await target.stats().totalRequests < 40, p.isRunning {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        kill(p.processIdentifier, SIGKILL)
+        await Exits.shared.wait(p)
+        #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed midway")
+        let before = try await Self.exportCount(target, dir: dir, name: "midway.tar")
+        #expect(before > 0 && before < sourceItems.count, "killed midway: \(before) of \(sourceItems.count) tasks")
+
+        let rerun = try await CLI.run(args, env: env)
+        #expect(rerun.status == 0, "rerun: \(rerun.stderr)")
+        let after = dir.appendingPathComponent("after.tar")
+        try await Self.export(Self.kona, target, into: after)
+        let names = try Self.values(after, kind: "task").compactMap { $0["name"]?.stringValue }
+        #expect(names.count == sourceItems.count, "exactly one task per work item")
+        #expect(names.sorted() == sourceItems.compactMap { $0["title"]?.stringValue }.sorted())
+        #expect(try Self.values(after, kind: "comment").count == sourceComments.count, "exactly one copy of each comment")
+        #expect(try Self.values(after, kind: "space").count == 2)
+        let report = try JSONValue(parsing: Data(contentsOf: dir.appendingPathComponent("kitemaker-big.tar.zst.import-report.json")))
+        let created = report["created"]?["task"]?.intValue ?? 0
+        let present = report["alreadyPresent"]?["task"]?.intValue ?? 0
+        #expect(created + present == sourceItems.count, "the rerun's report adds up: \(created) created, \(present) already present")
+        #expect(present == before, "what the killed run created is found, not created again")
+    }
+
+    /// Tasks in a Kona sandbox now, through an export.
+    static func exportCount(_ sandbox: RunningSandbox, dir: URL, name: String) async throws -> Int {
+        let url = dir.appendingPathComponent(name)
+        try await export(kona, sandbox, into: url)
+        return try values(url, kind: "task").count
+    }
+
     @Test func dryRunPlansMatchTheGoldenFiles() async throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
