@@ -557,6 +557,49 @@ import Testing
         #expect(kind.stderr.contains("item_kind must be \"task\" or \"conversation\", not \"note\""), "\(kind.stderr)")
     }
 
+    static let konaToKitemakerMap = """
+        [statuses]
+        pending = "Todo"
+        "in progress" = "In Progress"
+        complete = "Done"
+
+        [containers."Product Launch 🚀"]
+        target = "ACM"
+        [containers."Hiring"]
+        target = "OPS"
+        statuses = { pending = "Inbox", "in progress" = "Doing" }
+        [containers."Just for Me"]
+        target = "OPS"
+        statuses = { pending = "Inbox", "in progress" = "Doing" }
+        [containers."Old Projects"]
+        target = "ACM"
+        """
+
+    @Test func konaSpacesGoIntoExistingKitemakerSpaces() async throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = try await Self.migrate(Self.kona, Self.kitemaker, map: Self.konaToKitemakerMap, in: dir)
+        let items = try Self.values(m.targetArchive, kind: "workItem")
+        let containers = m.report["containers"]?.arrayValue ?? []
+        #expect(items.count == 14)
+        #expect(items.count == containers.reduce(0) { $0 + ($1["items"]?.intValue ?? 0) })
+        #expect(m.report["created"]?["workItem"]?.intValue == 14)
+        #expect(m.report["created"]?["comment"]?.intValue == 8)
+        #expect(m.rerunWrites == 0)
+        #expect(m.rerun["alreadyPresent"]?["workItem"]?.intValue == 14)
+        #expect(
+            containers.map { Self.losses(m.report, $0["sourceID"]?.stringValue ?? "") } == [
+                ["author ×7", "created ×7", "updated ×7", "comment author ×5", "comment date ×5"],
+                ["author ×3", "created ×3", "updated ×3", "comment author ×2", "comment date ×2"],
+                ["author ×2", "created ×2", "updated ×2"],
+                ["author ×2", "created ×2", "updated ×2", "comment author ×1", "comment date ×1"],
+            ])
+        let hiring = (containers[1]["statuses"]?.arrayValue ?? []).map {
+            "\($0["from"]?.stringValue ?? "") → \($0["to"]?.stringValue ?? "")"
+        }
+        #expect(hiring == ["in progress → Doing", "(none) → Inbox"], "conversations take the space's default status")
+    }
+
     @Test func anImportOfTheServicesOwnArchiveWritesTheReportToo() async throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -658,6 +701,7 @@ import Testing
             (Self.kitemaker, Self.kona, nil, nil, "kitemaker-to-kona.json"),
             (Self.kintone, Self.kona, nil, kintone, "kintone-to-kona.json"),
             (Self.kinopio, Self.kona, Self.kinopioToKonaMap, nil, "kinopio-to-kona.json"),
+            (Self.kona, Self.kitemaker, Self.konaToKitemakerMap, nil, "kona-to-kitemaker.json"),
         ]
         for (from, to, map, archive, golden) in cases {
             let r = try await Self.dryRun(from, to, map: map, in: dir, archive: archive)
