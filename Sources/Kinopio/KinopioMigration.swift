@@ -25,12 +25,23 @@ public enum KinopioMigration {
                 let boxTitles = Dictionary(readable.groups.map { ($0.id, $0.title) }, uniquingKeysWith: { a, _ in a })
                 for i in readable.items.indices {
                     readable.items[i].status = readable.items[i].groupID.flatMap { boxTitles[$0] }
+                    // Tags travel as labels; the `[[tag]]` markup keeps only its word in the text.
+                    readable.items[i].title = stripTagMarkup(readable.items[i].title)
+                    readable.items[i].body = stripTagMarkup(readable.items[i].body)
                 }
-                out.append(
-                    MigrationContainer(readable: readable, isRemoved: meta["isRemoved"]?.boolValue == true))
+                var container = MigrationContainer(readable: readable, isRemoved: meta["isRemoved"]?.boolValue == true)
+                let used = Set(readable.items.filter { !$0.isRemoved }.compactMap(\.status))
+                container.statusOrder = readable.groups.map(\.title).filter { used.contains($0) }
+                out.append(container)
             }
         }
         return out.sorted { $0.readable.id < $1.readable.id }
+    }
+
+    /// `Plant [[tomatoes]] soon` → `Plant tomatoes soon`.
+    static func stripTagMarkup(_ text: String) -> String {
+        guard text.contains("[[") else { return text }
+        return text.replacingOccurrences(of: #"\[\[([^\[\]\n]+)\]\]"#, with: "$1", options: .regularExpression)
     }
 
     static let boxWidth = 320

@@ -39,8 +39,10 @@ public enum KintoneMigration {
                 let titleCode = KintoneReadable.titleField(settings["generalSettings"], fields: readable.fields)
                 let titleLabel = readable.fields.first { $0.code == titleCode }?.label
                 // Settings the common model has no place for, present in the archive.
-                let kept = KintoneSchema.settings.map(\.file).filter { file in
-                    !["formFields", "formLayout", "generalSettings"].contains(file) && present.contains("\(folder)/\(file).jsonl")
+                var kept: [String] = []
+                for file in KintoneSchema.settings.map(\.file)
+                where !["formFields", "formLayout", "generalSettings"].contains(file) && present.contains("\(folder)/\(file).jsonl") {
+                    if let doc = try values(file).first, !isEmptySetting(file, doc) { kept.append(file) }
                 }
                 var losses: [MigrationLoss] = []
                 if !kept.isEmpty {
@@ -53,5 +55,31 @@ public enum KintoneMigration {
             }
         }
         return out.sorted { (Int($0.readable.id) ?? 0, $0.readable.id) < (Int($1.readable.id) ?? 0, $1.readable.id) }
+    }
+
+    /// True when a settings document holds nothing of its own: no views, rules, notifications, graphs, actions,
+    /// notes, plug-ins or files, and process management off.
+    static func isEmptySetting(_ file: String, _ doc: JSONValue) -> Bool {
+        func empty(_ v: JSONValue?) -> Bool {
+            guard let v else { return true }
+            if v.isNull { return true }
+            if let s = v.stringValue { return s.isEmpty }
+            if let a = v.arrayValue { return a.isEmpty }
+            if let o = v.objectValue { return o.allSatisfy { empty($0.value) } }
+            return false
+        }
+        switch file {
+        case "processManagement": return doc["enable"]?.boolValue != true
+        case "customization":
+            return ["desktop", "mobile"].allSatisfy { p in ["js", "css"].allSatisfy { empty(doc[p]?[$0]) } }
+        case "views": return empty(doc["views"])
+        case "graphs": return empty(doc["reports"])
+        case "actions": return empty(doc["actions"])
+        case "adminNotes": return empty(doc["content"])
+        case "plugins": return empty(doc["plugins"])
+        case "appPermissions", "recordPermissions", "fieldPermissions": return empty(doc["rights"])
+        case "generalNotifications", "perRecordNotifications", "reminderNotifications": return empty(doc["notifications"])
+        default: return false
+        }
     }
 }

@@ -9,8 +9,14 @@ import TOMLKit
 ///     labels = "Tags"              # source field whose values become labels/tags
 ///     default_status = "Backlog"   # target status for items that have none
 ///
-///     [statuses]                   # source status → target status (Kitemaker) or box (Kinopio)
+///     item_kind = "conversation"   # Kona: what items become, "task" or "conversation"
+///
+///     [statuses]                   # source status → target status (Kitemaker, Kona), box (Kinopio) or option (Kintone)
 ///     "Not started" = "Todo"
+///
+///     [fields]                     # Kintone: the label of a field kitbag derives (title, body, status, labels,
+///     body = "Description"         # author, created, updated, attachments) or of a source field; the code
+///     "Customer" = "Client"        # follows the label
 ///
 ///     [containers."1"]             # one source container, by id or title
 ///     target = "ACM"               # Kitemaker: the existing space (key or name); Kinopio/Kintone: the new name
@@ -27,16 +33,22 @@ public struct MappingConfig: Sendable, Equatable {
         public var labels: String?
         public var defaultStatus: String?
         public var statuses: [String: String] = [:]
+        /// Kona: `task` or `conversation`.
+        public var itemKind: String?
+        /// Kintone: derived role (`title`, `body`…) or source field → label of the field in the new app.
+        public var fields: [String: String] = [:]
 
         public init(
             title: String? = nil, status: String? = nil, labels: String? = nil, defaultStatus: String? = nil,
-            statuses: [String: String] = [:]
+            statuses: [String: String] = [:], itemKind: String? = nil, fields: [String: String] = [:]
         ) {
             self.title = title
             self.status = status
             self.labels = labels
             self.defaultStatus = defaultStatus
             self.statuses = statuses
+            self.itemKind = itemKind
+            self.fields = fields
         }
     }
 
@@ -76,7 +88,9 @@ public struct MappingConfig: Sendable, Equatable {
         r.status = own.status ?? r.status
         r.labels = own.labels ?? r.labels
         r.defaultStatus = own.defaultStatus ?? r.defaultStatus
+        r.itemKind = own.itemKind ?? r.itemKind
         r.statuses.merge(own.statuses) { _, mine in mine }
+        r.fields.merge(own.fields) { _, mine in mine }
         return r
     }
 
@@ -87,7 +101,9 @@ public struct MappingConfig: Sendable, Equatable {
 
     // MARK: Reading
 
-    static let ruleKeys = ["title", "status", "labels", "default_status", "statuses"]
+    static let ruleKeys = ["title", "status", "labels", "default_status", "statuses", "item_kind", "fields"]
+    /// The values `item_kind` takes.
+    public static let itemKinds = ["task", "conversation"]
     static let topKeys = ruleKeys + ["containers"]
     static let containerKeys = ruleKeys + ["target", "skip"]
 
@@ -143,6 +159,21 @@ public struct MappingConfig: Sendable, Equatable {
                         throw bad("\(path)statuses.\"\(key)\"", "must be a non-empty string (the target status)")
                     }
                     r.statuses[key] = target
+                }
+            }
+            r.itemKind = try string(table, "item_kind", path: path)
+            if let kind = r.itemKind, !itemKinds.contains(kind) {
+                throw bad(path + "item_kind", "must be \"task\" or \"conversation\", not \"\(kind)\"")
+            }
+            if let value = table["fields"] {
+                guard let fields = value.table else {
+                    throw bad(path + "fields", "must be a table of \"field or role\" = \"label\"")
+                }
+                for key in fields.keys {
+                    guard let label = fields[key]?.string, !label.trimmingCharacters(in: .whitespaces).isEmpty else {
+                        throw bad("\(path)fields.\"\(key)\"", "must be a non-empty string (the label in the target)")
+                    }
+                    r.fields[key] = label
                 }
             }
             return r

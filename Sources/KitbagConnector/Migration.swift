@@ -18,6 +18,11 @@ public struct MigrationContainer: Sendable, Equatable {
     public var isRemoved: Bool
     /// Source status → target status or box, from the mapping; items keep their source status.
     public var statusRenames: [String: String] = [:]
+    /// Every status of the source container in the source's own order (Kitemaker's columns, Kona's status codes),
+    /// used or not; empty when the source has no such order (then statuses are listed in order of first use).
+    public var statusOrder: [String] = []
+    /// The mapping's rules in force for this container (set by `mapped(by:)`).
+    public var rules = MappingConfig.Rules()
 
     /// The target status or box of a source status.
     public func renamed(_ status: String) -> String { statusRenames[status] ?? status }
@@ -221,6 +226,7 @@ extension MigrationContainer {
         // The title field stays a field of its own once another field titles the items.
         if titleField != nil { out.titleField = titleField }
         out.statusRenames = rules.statuses
+        out.rules = rules
         return out
     }
 
@@ -339,6 +345,20 @@ public enum MigrationPlanner {
             counts[s, default: 0] += 1
         }
         return order.map { AttributeMapping(from: $0, to: target($0), items: counts[$0] ?? 0) }
+    }
+
+    /// The container's statuses after the mapping's renames, in the source's order (`statusOrder`, used or not)
+    /// followed by any other status in order of first use, each once.
+    public static func statusOptions(_ container: MigrationContainer, defaultStatus: String? = nil) -> [String] {
+        var out: [String] = []
+        func add(_ s: String) { if !s.isEmpty && !out.contains(s) { out.append(s) } }
+        for s in container.statusOrder { add(container.renamed(s)) }
+        for item in container.readable.items where !item.isRemoved {
+            if let s = item.status { add(container.renamed(s)) }
+        }
+        let unset = container.readable.items.contains { !$0.isRemoved && $0.status == nil }
+        if unset, let d = defaultStatus { add(d) }
+        return out
     }
 
     /// Text of the fields an item carries as lines `Name: value`, for targets that keep them in the body.

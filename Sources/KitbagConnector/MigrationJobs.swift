@@ -12,6 +12,27 @@ public enum MigrationJobs {
         return journal.deletingLastPathComponent().appendingPathComponent(name + ".import-report.json")
     }
 
+    /// `import-report.json` of an import of a service's own archive: what it created, and the connector's
+    /// `notImported` list as the loss list (no plan: nothing is mapped). Written unless a dry run without
+    /// `reportURL`; returns where it went.
+    @discardableResult
+    public static func writeDirectReport(
+        _ archiveURL: URL, service: ServiceName, summary: ImportSummary, journalURL: URL?, reportURL: URL?
+    ) throws -> URL? {
+        guard !summary.dryRun || reportURL != nil else { return nil }
+        let report = MigrationReport(
+            archive: archiveURL.lastPathComponent, source: service, target: service, dryRun: summary.dryRun,
+            created: summary.created, alreadyPresent: summary.alreadyPresent, containers: [], skipped: [],
+            notImported: summary.notImported)
+        let url = reportURL ?? defaultReportURL(journal: journalURL ?? ConnectorJobs.defaultJournalURL(for: archiveURL))
+        do {
+            try report.encoded().write(to: url, options: .atomic)
+        } catch {
+            throw UserError("\(url.path): cannot write the import report (\(error.localizedDescription))")
+        }
+        return url
+    }
+
     /// The source containers in the common model with the mapping applied, and the containers it skips.
     public static func containers(
         _ archive: SnapshotReader, source: MigrationSource, mapping: MappingConfig

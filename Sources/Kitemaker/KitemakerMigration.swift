@@ -36,7 +36,9 @@ public enum KitemakerMigration {
                             attribute: "members and watchers", items: people,
                             reason: "they are users of the source organization, which another service cannot name"))
                 }
-                out.append(MigrationContainer(readable: readable, losses: losses))
+                var container = MigrationContainer(readable: readable, losses: losses)
+                container.statusOrder = readable.groups.filter { $0.kind == "status" }.map(\.title)
+                out.append(container)
             }
         }
         return out.sorted { $0.readable.id < $1.readable.id }

@@ -36,7 +36,11 @@ public enum KonaMigration {
                 for i in readable.items.indices {
                     readable.items[i].id = "\(readable.items[i].groupID ?? "item")/\(readable.items[i].id)"
                 }
-                out.append(MigrationContainer(readable: readable))
+                var container = MigrationContainer(readable: readable)
+                let used = Set(readable.items.compactMap(\.status))
+                container.statusOrder = KonaReadable.statusNames.keys.sorted().compactMap { KonaReadable.statusNames[$0] }
+                    .filter { used.contains($0) }
+                out.append(container)
             }
         }
         return out.sorted { KonaSchema.idOrder($0.readable.id, $1.readable.id) }

@@ -17,7 +17,8 @@ struct ImportCommand: AsyncParsableCommand {
             An archive of another service is migrated through kitbag's common item model: --map FILE says which \
             source field is the title, status or labels and how statuses map; --dry-run prints the plan. Every \
             migration writes import-report.json (what was created, and every attribute that could not be carried \
-            with the reason), by default ARCHIVE.import-report.json beside the journal.
+            with the reason), by default ARCHIVE.import-report.json beside the journal. An import of the service's own \
+            archive writes the report too: what it created and what the service's API could not take.
             """)
 
     @Argument(help: "The archive to import (any kind kitbag writes), or a JSON Canvas file (.canvas) to make a Kinopio space of.")
@@ -39,7 +40,7 @@ struct ImportCommand: AsyncParsableCommand {
         help: ArgumentHelp("Migration: mapping.toml (title/status/labels fields, status renames, target containers).", valueName: "FILE"))
     var mapFile: String?
 
-    @Option(help: "Migration: where to write the import report (default: ARCHIVE.import-report.json beside the journal).")
+    @Option(help: "Where to write import-report.json (default: ARCHIVE.import-report.json beside the journal).")
     var report: String?
 
     @Option(help: "Entities per batch write request (default: the connector's, e.g. Kinopio 100).")
@@ -99,8 +100,8 @@ struct ImportCommand: AsyncParsableCommand {
                 try await migrate(from: from, source: source, into: connector, journalURL: journalURL)
                 return
             }
-            if mapFile != nil || report != nil {
-                throw UserError("--map and --report are for migrations (an archive of another service than --to)", exitStatus: .usage)
+            if mapFile != nil {
+                throw UserError("--map is for migrations (an archive of another service than --to)", exitStatus: .usage)
             }
             if isCanvas {
                 guard let kinopio = connector as? KinopioConnection else {
@@ -113,6 +114,12 @@ struct ImportCommand: AsyncParsableCommand {
                 summary = try await ConnectorJobs.importArchive(
                     source, into: connector, journalURL: journalURL, options: options, progress: progress)
             }
+            // Every import of an archive leaves import-report.json (a canvas file is not an archive).
+            let reportURL = isCanvas
+                ? nil
+                : try MigrationJobs.writeDirectReport(
+                    source, service: service, summary: summary, journalURL: journalURL,
+                    reportURL: report.map { URL(fileURLWithPath: $0) })
             if global.json {
                 try printJSON(summary)
             } else if !global.quiet {
@@ -122,6 +129,7 @@ struct ImportCommand: AsyncParsableCommand {
                 for n in summary.notImported {
                     msg += "  not imported: \(n.kind)\(n.container.map { " in \($0)" } ?? ""): \(n.reason)\n"
                 }
+                if let reportURL { msg += "  report: \(reportURL.path)\n" }
                 printText(msg)
             }
         }

@@ -45,5 +45,5 @@ enum ServiceConnectors {
     }
 
     /// Services whose connector accepts common-model containers.
-    static let migrationTargets: Set<ServiceName> = [.kinopio, .kitemaker]
+    static let migrationTargets: Set<ServiceName> = [.kinopio, .kitemaker, .kintone, .kona]
 }
