@@ -71,7 +71,7 @@ public enum ArchiveVerifier {
 }
 
 /// One pass over an archive: hashes and counts lines of every entry, optionally writing each to a folder.
-struct ArchiveScan {
+package struct ArchiveScan {
     struct Seen {
         var path: String
         var size: Int64
@@ -173,9 +173,7 @@ struct ArchiveScan {
                 let info = try JSONDecoder().decode(ArchiveInfo.self, from: infoData)
                 scan.info = info
                 scan.report.service = info.service
-                if info.formatVersion > 1 {
-                    problems.append(.init(path: ArchivePath.info, problem: "format version \(info.formatVersion) is newer than this kitbag understands; upgrade kitbag"))
-                }
+                problems += formatProblems(path: ArchivePath.info, format: info.format, version: info.formatVersion)
             } catch {
                 problems.append(.init(path: ArchivePath.info, problem: "is not a valid kitbag.json record (\(error))"))
             }
@@ -230,11 +228,23 @@ struct ArchiveScan {
         return scan
     }
 
+    /// A record's `format` must name the kitbag archive format and `formatVersion` must be one this kitbag knows.
+    static func formatProblems(path: String, format: String, version: Int) -> [VerifyReport.Problem] {
+        var problems: [VerifyReport.Problem] = []
+        if format != "kitbag-archive" {
+            problems.append(.init(path: path, problem: "names format '\(EntryPath.display(Array(format.utf8)))', not 'kitbag-archive'"))
+        }
+        if version > 1 {
+            problems.append(.init(path: path, problem: "format version \(version) is newer than this kitbag understands; upgrade kitbag"))
+        } else if version < 1 {
+            problems.append(.init(path: path, problem: "format version \(version) does not exist (versions start at 1)"))
+        }
+        return problems
+    }
+
     static func compare(manifest: Manifest, with seen: [Seen], info: ArchiveInfo?) -> [VerifyReport.Problem] {
         var problems: [VerifyReport.Problem] = []
-        if manifest.formatVersion > 1 {
-            problems.append(.init(path: ArchivePath.manifest, problem: "format version \(manifest.formatVersion) is newer than this kitbag understands; upgrade kitbag"))
-        }
+        problems += formatProblems(path: ArchivePath.manifest, format: manifest.format, version: manifest.formatVersion)
         if let info, info.service != manifest.service {
             problems.append(.init(path: ArchivePath.manifest, problem: "names service \(manifest.service.rawValue) but kitbag.json names \(info.service.rawValue)"))
         }
@@ -277,16 +287,16 @@ struct ArchiveScan {
     }
 
     /// Parses every line of a JSON Lines entry as it streams past; keeps the first problem.
-    struct JSONLineCheck {
+    package struct JSONLineCheck {
         static let maxLineLength = 256 << 20
         let entry: String
         var line: [UInt8] = []
-        var number = 0
-        var problem: String?
+        package var number = 0
+        package var problem: String?
 
-        init(entry: String) { self.entry = entry }
+        package init(entry: String) { self.entry = entry }
 
-        mutating func consume(_ chunk: UnsafeRawBufferPointer) {
+        package mutating func consume(_ chunk: UnsafeRawBufferPointer) {
             guard problem == nil else { return }
             var start = 0
             while start < chunk.count {
@@ -310,7 +320,7 @@ struct ArchiveScan {
             }
         }
 
-        mutating func finish() {
+        package mutating func finish() {
             guard problem == nil, !line.isEmpty else { return }
             number += 1
             line.withUnsafeBytes { check($0) }
@@ -321,6 +331,26 @@ struct ArchiveScan {
                 _ = try JSONValue(parsing: bytes)
             } catch {
                 problem = "line \(number) is not valid JSON (\(error))"
+                return
+            }
+            // The parser repairs invalid UTF-8 (for API answers); in an archive it means damage.
+            if let offset = Self.invalidUTF8Offset(bytes) {
+                problem = "line \(number) is not valid UTF-8 (at byte \(offset))"
+            }
+        }
+
+        /// Offset of the first byte that is not part of a valid UTF-8 sequence, or nil.
+        package static func invalidUTF8Offset(_ bytes: UnsafeRawBufferPointer) -> Int? {
+            if !bytes.contains(where: { $0 >= 0x80 }) { return nil }
+            var iterator = bytes.makeIterator()
+            var decoder = UTF8()
+            var offset = 0
+            while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue(let scalar): offset += UTF8.width(scalar)
+                case .emptyInput: return nil
+                case .error: return offset
+                }
             }
         }
     }
