@@ -87,6 +87,8 @@ public enum ArchiveError: KitbagError, Equatable {
     case archiveTooLarge(entry: String, reason: String)
     /// An entry yields more bytes than its header declared.
     case moreDataThanDeclared(entry: String, declared: Int64)
+    /// An entry ends before the size its header declared, without the container reporting an error.
+    case lessDataThanDeclared(entry: String, declared: Int64, read: Int64)
     /// The same path written twice.
     case duplicatePath(entry: String)
     /// libarchive (or the file system) reported a failure.
@@ -123,6 +125,8 @@ public enum ArchiveError: KitbagError, Equatable {
             return "stopped at archive entry '\(entry)': \(reason); raise the limit only if you trust this archive"
         case .moreDataThanDeclared(let entry, let declared):
             return "refused archive entry '\(entry)': it holds more data than the \(declared) bytes its header declares; the archive is damaged or hostile"
+        case .lessDataThanDeclared(let entry, let declared, let read):
+            return "refused archive entry '\(entry)': it ends after \(read) of the \(declared) bytes its header declares; the archive is damaged"
         case .duplicatePath(let entry):
             return "archive entry '\(entry)' was written twice; each path may appear once (this is a bug in the caller)"
         case .library(let archive, let entry, let message):

@@ -196,6 +196,10 @@ public final class ArchiveReader {
                 throw ArchiveError.io(path: url.path + "/" + header.path, message: "cannot read: \(LibArchive.errnoMessage())")
             }
         }
+        if n == 0, header.size >= 0, currentRead < header.size {
+            // A damaged deflate stream (zip) can end early and cleanly; short is as wrong as long.
+            throw ArchiveError.lessDataThanDeclared(entry: header.path, declared: header.size, read: currentRead)
+        }
         currentRead += Int64(n)
         totalBytes += Int64(n)
         if header.size >= 0, currentRead > header.size {

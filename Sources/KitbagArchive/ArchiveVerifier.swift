@@ -359,7 +359,8 @@ package struct ArchiveScan {
         guard let error = error as? ArchiveError else { return nil }
         switch error {
         case .unsafePath(let e, _), .invalidName(let e), .unsupportedEntryType(let e, _), .entryTooLarge(let e, _, _),
-            .archiveTooLarge(let e, _), .moreDataThanDeclared(let e, _), .duplicatePath(let e), .malformedLine(let e, _, _),
+            .archiveTooLarge(let e, _), .moreDataThanDeclared(let e, _), .lessDataThanDeclared(let e, _, _),
+            .duplicatePath(let e), .malformedLine(let e, _, _),
             .entryNotFound(let e, _):
             return e
         case .library(_, let e, _): return e

@@ -77,6 +77,26 @@ struct HostileInputTests {
         }
     }
 
+    /// Found by FuzzArchiveReader (Fuzz/regressions/archive/zip-entry-shorter-than-declared.zip): a damaged deflate
+    /// stream that ends cleanly but early gave fewer bytes than the entry declares, and the reader passed them on.
+    @Test("a zip entry that inflates to fewer bytes than it declares is refused, naming it")
+    func zipShorterThanDeclared() throws {
+        let crash = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/regressions/archive/zip-entry-shorter-than-declared.zip")
+        try withTempFolder { folder in
+            let url = folder.appendingPathComponent("short.zip")
+            try FileManager.default.copyItem(at: crash, to: url)
+            let reader = try ArchiveReader(url: url)
+            let header = try #require(try reader.next())
+            #expect(header.path == "kitbag.json" && header.size == 310)
+            let error = try #require(throws: ArchiveError.self) { try reader.readAll(limit: 1 << 20) }
+            #expect(error == .lessDataThanDeclared(entry: "kitbag.json", declared: 310, read: 309))
+            #expect(error.description == "refused archive entry 'kitbag.json': it ends after 309 of the 310 bytes its header declares; the archive is damaged")
+            reader.close()
+            _ = try expectRefused(url, entry: "kitbag.json", in: folder)
+        }
+    }
+
     /// Found by the fuzz-corpus mutations (Fuzz/regressions/archive/zip-error-message-ends-with-newline.zip):
     /// libarchive's message for this ends with a newline, which broke the one-line report.
     @Test("a stored zip entry whose headers claim another size is refused in one line naming it")
