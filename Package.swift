@@ -163,8 +163,10 @@ let package = Package(
 // libFuzzer executables, only when KITBAG_FUZZ is set (Fuzz/run.sh builds them with -sanitize=fuzzer in .build-fuzz),
 // so the normal build and `swift test` never link them.
 if ProcessInfo.processInfo.environment["KITBAG_FUZZ"] != nil {
+    package.targets.append(.target(name: "CFuzzerDriver", path: "Sources/CFuzzerDriver"))
     for name in ["FuzzArchiveReader", "FuzzJSONLines", "FuzzFeedReader"] {
-        package.targets.append(.executableTarget(name: name, dependencies: ["KitbagFuzz"], swiftSettings: strict))
+        package.targets.append(
+            .executableTarget(name: name, dependencies: ["KitbagFuzz", "CFuzzerDriver"], swiftSettings: strict))
         package.products.append(.executable(name: name, targets: [name]))
     }
 }

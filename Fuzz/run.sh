@@ -13,6 +13,8 @@ scratch=.build-fuzz
 export KITBAG_FUZZ=1
 # Swift's runtime keeps some allocations for the life of the process; leak reports would be noise.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}"
+# Swift's backtracer trips ASan after a fatal error; libFuzzer prints the stack itself.
+export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}"
 
 kind() {
   case "$1" in
@@ -28,7 +30,7 @@ for target in $targets; do
   kind "$target" >/dev/null
   echo "== building $target"
   if ! swift build -c debug --scratch-path "$scratch" --product "$target" \
-      -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library >"$scratch/build-$target.log" 2>&1; then
+      -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >"$scratch/build-$target.log" 2>&1; then
     tail -20 "$scratch/build-$target.log"
     echo "$target did not build (log: $scratch/build-$target.log)" >&2
     exit 2
