@@ -97,6 +97,25 @@ struct HostileInputTests {
         }
     }
 
+    /// Found by the corruption suite: a zip cut inside its central directory still reads entry by entry
+    /// (libarchive falls back to local headers), so verify said whole although `unzip` cannot open it.
+    @Test("a zip without its central directory is not whole, though every entry reads")
+    func zipWithoutCentralDirectory() throws {
+        try withTempFolder { folder in
+            let (dest, url) = destination(for: .zip, in: folder)
+            try writeSample(to: dest, format: .zip)
+            let bytes = [UInt8](try Data(contentsOf: url))
+            let end = try #require(stride(from: bytes.count - 22, through: 0, by: -1).first {
+                bytes[$0] == 0x50 && bytes[$0 + 1] == 0x4B && bytes[$0 + 2] == 5 && bytes[$0 + 3] == 6
+            })
+            let central = (0..<4).reduce(0) { $0 | Int(bytes[end + 16 + $1]) << (8 * $1) }
+            try Data(bytes[..<(central + 30)]).write(to: url)  // into the first central directory record
+            let report = ArchiveVerifier.verify(url)
+            #expect(report.status == .corrupt)
+            #expect(report.problems == [.init(path: "(archive)", problem: "has no zip end-of-central-directory record: the file was cut short, and other zip tools cannot open it")])
+        }
+    }
+
     /// Found by the fuzz-corpus mutations (Fuzz/regressions/archive/zip-error-message-ends-with-newline.zip):
     /// libarchive's message for this ends with a newline, which broke the one-line report.
     @Test("a stored zip entry whose headers claim another size is refused in one line naming it")
