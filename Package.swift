@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -111,10 +112,15 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // The oracles of the libFuzzer targets, shared with the corpus replay tests, and the proof-size knob
+        // (KITBAG_PROOF) the slow suites read (Fuzz/README.md).
+        .target(
+            name: "KitbagFuzz", dependencies: ["KitbagArchive", "KitbagCore", "KitbagRender"], swiftSettings: strict),
+
         // Tests: one target per library, plus the connector conformance suite.
         .testTarget(name: "KitbagCoreTests", dependencies: ["KitbagCore"], swiftSettings: strict),
         .testTarget(
-            name: "KitbagArchiveTests", dependencies: ["KitbagArchive", "KitbagCore", "CArchive"],
+            name: "KitbagArchiveTests", dependencies: ["KitbagArchive", "KitbagCore", "CArchive", "KitbagFuzz"],
             swiftSettings: strict),
         .testTarget(
             name: "KitbagHTTPTests",
@@ -133,6 +139,8 @@ let package = Package(
         .testTarget(
             name: "KitbagRenderTests", dependencies: ["KitbagRender", "KitbagCore", "CLibXML2"],
             resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(
+            name: "KitbagFuzzTests", dependencies: ["KitbagFuzz", "KitbagArchive", "KitbagCore"], swiftSettings: strict),
         .testTarget(name: "KitbagJournalTests", dependencies: ["KitbagJournal"], swiftSettings: strict),
         .testTarget(
             name: "KitbagBackupTests",
@@ -155,3 +163,14 @@ let package = Package(
             swiftSettings: strict),
     ]
 )
+
+// libFuzzer executables, only when KITBAG_FUZZ is set (Fuzz/run.sh builds them with -sanitize=fuzzer in .build-fuzz),
+// so the normal build and `swift test` never link them.
+if ProcessInfo.processInfo.environment["KITBAG_FUZZ"] != nil {
+    package.targets.append(.target(name: "CFuzzerDriver", path: "Sources/CFuzzerDriver"))
+    for name in ["FuzzArchiveReader", "FuzzJSONLines", "FuzzFeedReader"] {
+        package.targets.append(
+            .executableTarget(name: name, dependencies: ["KitbagFuzz", "CFuzzerDriver"], swiftSettings: strict))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

@@ -74,7 +74,7 @@ public struct ArchiveLimits: Sendable, Equatable {
 }
 
 /// Why an archive could not be written, read, verified or extracted. Descriptions are one line.
-public enum ArchiveError: KitbagError {
+public enum ArchiveError: KitbagError, Equatable {
     /// An entry path that is absolute, climbs with `..`, has empty components or a NUL byte.
     case unsafePath(entry: String, reason: String)
     /// An entry name that is not valid UTF-8 (shown with invalid bytes as `\xNN`).
@@ -87,6 +87,8 @@ public enum ArchiveError: KitbagError {
     case archiveTooLarge(entry: String, reason: String)
     /// An entry yields more bytes than its header declared.
     case moreDataThanDeclared(entry: String, declared: Int64)
+    /// An entry ends before the size its header declared, without the container reporting an error.
+    case lessDataThanDeclared(entry: String, declared: Int64, read: Int64)
     /// The same path written twice.
     case duplicatePath(entry: String)
     /// libarchive (or the file system) reported a failure.
@@ -123,6 +125,8 @@ public enum ArchiveError: KitbagError {
             return "stopped at archive entry '\(entry)': \(reason); raise the limit only if you trust this archive"
         case .moreDataThanDeclared(let entry, let declared):
             return "refused archive entry '\(entry)': it holds more data than the \(declared) bytes its header declares; the archive is damaged or hostile"
+        case .lessDataThanDeclared(let entry, let declared, let read):
+            return "refused archive entry '\(entry)': it ends after \(read) of the \(declared) bytes its header declares; the archive is damaged"
         case .duplicatePath(let entry):
             return "archive entry '\(entry)' was written twice; each path may appear once (this is a bug in the caller)"
         case .library(let archive, let entry, let message):
@@ -154,6 +158,7 @@ enum EntryPath {
     static func problem(_ path: String, allowTrailingSlash: Bool = false) -> String? {
         if path.isEmpty { return "the path is empty" }
         if path.utf8.contains(0) { return "the path contains a NUL byte" }
+        if let problem = controlCharacterProblem(path) { return problem }
         if path.utf8.count > maxLength { return "the path is longer than \(maxLength) bytes" }
         if path.hasPrefix("/") { return "the path is absolute" }
         if path.contains("\\") { return "the path contains a backslash" }
@@ -165,6 +170,11 @@ enum EntryPath {
             if component == "." { return "the path has a '.' component" }
         }
         return nil
+    }
+
+    /// A path holding a control character (U+0001–U+001F, U+007F) would break one-line messages and listings.
+    static func controlCharacterProblem(_ path: String) -> String? {
+        path.utf8.contains { ($0 > 0 && $0 < 0x20) || $0 == 0x7F } ? "the path contains a control character" : nil
     }
 
     /// Shows arbitrary bytes as text, escaping invalid UTF-8 as `\xNN`.

@@ -138,27 +138,33 @@ public final class ArchiveReader {
         } else if let utf8 = archive_entry_pathname_utf8(entry) {
             rawName = Array(String(cString: utf8).utf8)
         }
+        if rawName.isEmpty, status == ARCHIVE_WARN {
+            // libarchive could not convert a name flagged as UTF-8 (zip) and keeps no bytes of it to show.
+            throw ArchiveError.invalidName(entry: lastPath.map { "the entry after \($0)" } ?? "the first entry")
+        }
         guard var path = String(validating: rawName, as: UTF8.self) else {
             throw ArchiveError.invalidName(entry: EntryPath.display(rawName))
         }
+        // Names in errors are shown with control characters escaped, so every message stays one line.
+        let shown = EntryPath.display(rawName)
         if let link = archive_entry_hardlink(entry) {
-            throw ArchiveError.unsupportedEntryType(entry: path, type: "hard link to '\(String(cString: link))'")
+            throw ArchiveError.unsupportedEntryType(entry: shown, type: "hard link to '\(EntryPath.display(Array(String(cString: link).utf8)))'")
         }
         let type: EntryType
         switch UInt32(archive_entry_filetype(entry)) {
         case EntryMode.regular: type = .file
         case EntryMode.directory: type = .directory
         case EntryMode.symlink:
-            let target = archive_entry_symlink(entry).map { String(cString: $0) } ?? "?"
-            throw ArchiveError.unsupportedEntryType(entry: path, type: "symbolic link to '\(target)'")
-        case EntryMode.characterDevice: throw ArchiveError.unsupportedEntryType(entry: path, type: "character device")
-        case EntryMode.blockDevice: throw ArchiveError.unsupportedEntryType(entry: path, type: "block device")
-        case EntryMode.fifo: throw ArchiveError.unsupportedEntryType(entry: path, type: "FIFO")
-        case EntryMode.socket: throw ArchiveError.unsupportedEntryType(entry: path, type: "socket")
-        default: throw ArchiveError.unsupportedEntryType(entry: path, type: "entry of unknown type")
+            let target = archive_entry_symlink(entry).map { EntryPath.display(Array(String(cString: $0).utf8)) } ?? "?"
+            throw ArchiveError.unsupportedEntryType(entry: shown, type: "symbolic link to '\(target)'")
+        case EntryMode.characterDevice: throw ArchiveError.unsupportedEntryType(entry: shown, type: "character device")
+        case EntryMode.blockDevice: throw ArchiveError.unsupportedEntryType(entry: shown, type: "block device")
+        case EntryMode.fifo: throw ArchiveError.unsupportedEntryType(entry: shown, type: "FIFO")
+        case EntryMode.socket: throw ArchiveError.unsupportedEntryType(entry: shown, type: "socket")
+        default: throw ArchiveError.unsupportedEntryType(entry: shown, type: "entry of unknown type")
         }
         if let reason = EntryPath.problem(path, allowTrailingSlash: type == .directory) {
-            throw ArchiveError.unsafePath(entry: path, reason: reason)
+            throw ArchiveError.unsafePath(entry: shown, reason: reason)
         }
         if type == .directory, path.hasSuffix("/") { path.removeLast() }
         let size: Int64 = archive_entry_size_is_set(entry) != 0 ? archive_entry_size(entry) : -1
@@ -189,6 +195,10 @@ public final class ArchiveReader {
             if n < 0 {
                 throw ArchiveError.io(path: url.path + "/" + header.path, message: "cannot read: \(LibArchive.errnoMessage())")
             }
+        }
+        if n == 0, header.size >= 0, currentRead < header.size {
+            // A damaged deflate stream (zip) can end early and cleanly; short is as wrong as long.
+            throw ArchiveError.lessDataThanDeclared(entry: header.path, declared: header.size, read: currentRead)
         }
         currentRead += Int64(n)
         totalBytes += Int64(n)
@@ -280,6 +290,10 @@ final class FolderWalk {
             var info = stat()
             if lstat(root.path + "/" + path, &info) != 0 {
                 throw ArchiveError.io(path: root.path + "/" + path, message: "cannot inspect: \(LibArchive.errnoMessage())")
+            }
+            if let reason = EntryPath.controlCharacterProblem(path) {
+                found.append((key, .refused(.unsafePath(entry: EntryPath.display(key), reason: reason))))
+                continue
             }
             switch info.st_mode & S_IFMT {
             case S_IFREG: found.append((key, .file(path, Int64(info.st_size))))

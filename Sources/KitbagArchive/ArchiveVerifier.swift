@@ -71,7 +71,7 @@ public enum ArchiveVerifier {
 }
 
 /// One pass over an archive: hashes and counts lines of every entry, optionally writing each to a folder.
-struct ArchiveScan {
+package struct ArchiveScan {
     struct Seen {
         var path: String
         var size: Int64
@@ -87,7 +87,8 @@ struct ArchiveScan {
     var manifest: Manifest?
 
     static func run(_ url: URL, limits: ArchiveLimits, extractTo root: URL?) -> ArchiveScan {
-        let isFolder = ArchiveFormat.detect(at: url) == .folder
+        let detected = ArchiveFormat.detect(at: url)
+        let isFolder = detected == .folder
         var problems: [VerifyReport.Problem] = []
         var seen: [Seen] = []
         var infoData: Data?
@@ -173,9 +174,7 @@ struct ArchiveScan {
                 let info = try JSONDecoder().decode(ArchiveInfo.self, from: infoData)
                 scan.info = info
                 scan.report.service = info.service
-                if info.formatVersion > 1 {
-                    problems.append(.init(path: ArchivePath.info, problem: "format version \(info.formatVersion) is newer than this kitbag understands; upgrade kitbag"))
-                }
+                problems += formatProblems(path: ArchivePath.info, format: info.format, version: info.formatVersion)
             } catch {
                 problems.append(.init(path: ArchivePath.info, problem: "is not a valid kitbag.json record (\(error))"))
             }
@@ -205,6 +204,10 @@ struct ArchiveScan {
             manifestMissing = true
             problems.append(.init(path: ArchivePath.manifest, problem: "is missing: the archive is incomplete (the write or stream was interrupted)"))
         }
+        if detected == .zip, !readFailure, !hasZipEndRecord(url) {
+            // libarchive falls back to reading local headers, but other zip tools need the central directory.
+            problems.append(.init(path: "(archive)", problem: "has no zip end-of-central-directory record: the file was cut short, and other zip tools cannot open it"))
+        }
         if isFolder {
             // A folder has no order; only presence matters.
             problems.removeAll { $0.problem.hasPrefix("appears after manifest.json") || $0.problem.hasPrefix("is not the first entry") }
@@ -230,11 +233,39 @@ struct ArchiveScan {
         return scan
     }
 
+    /// Whether the last 64 KiB + 22 bytes of a zip hold its end-of-central-directory signature.
+    static func hasZipEndRecord(_ url: URL) -> Bool {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
+        defer { try? handle.close() }
+        guard let size = try? handle.seekToEnd() else { return false }
+        let tail = min(size, 65_557)
+        guard (try? handle.seek(toOffset: size - tail)) != nil, let data = try? handle.readToEnd() else { return false }
+        let bytes = [UInt8](data)
+        guard bytes.count >= 22 else { return false }
+        for i in stride(from: bytes.count - 22, through: 0, by: -1)
+        where bytes[i] == 0x50 && bytes[i + 1] == 0x4B && bytes[i + 2] == 0x05 && bytes[i + 3] == 0x06 {
+            return true
+        }
+        return false
+    }
+
+    /// A record's `format` must name the kitbag archive format and `formatVersion` must be one this kitbag knows.
+    static func formatProblems(path: String, format: String, version: Int) -> [VerifyReport.Problem] {
+        var problems: [VerifyReport.Problem] = []
+        if format != "kitbag-archive" {
+            problems.append(.init(path: path, problem: "names format '\(EntryPath.display(Array(format.utf8)))', not 'kitbag-archive'"))
+        }
+        if version > 1 {
+            problems.append(.init(path: path, problem: "format version \(version) is newer than this kitbag understands; upgrade kitbag"))
+        } else if version < 1 {
+            problems.append(.init(path: path, problem: "format version \(version) does not exist (versions start at 1)"))
+        }
+        return problems
+    }
+
     static func compare(manifest: Manifest, with seen: [Seen], info: ArchiveInfo?) -> [VerifyReport.Problem] {
         var problems: [VerifyReport.Problem] = []
-        if manifest.formatVersion > 1 {
-            problems.append(.init(path: ArchivePath.manifest, problem: "format version \(manifest.formatVersion) is newer than this kitbag understands; upgrade kitbag"))
-        }
+        problems += formatProblems(path: ArchivePath.manifest, format: manifest.format, version: manifest.formatVersion)
         if let info, info.service != manifest.service {
             problems.append(.init(path: ArchivePath.manifest, problem: "names service \(manifest.service.rawValue) but kitbag.json names \(info.service.rawValue)"))
         }
@@ -277,16 +308,16 @@ struct ArchiveScan {
     }
 
     /// Parses every line of a JSON Lines entry as it streams past; keeps the first problem.
-    struct JSONLineCheck {
+    package struct JSONLineCheck {
         static let maxLineLength = 256 << 20
         let entry: String
         var line: [UInt8] = []
-        var number = 0
-        var problem: String?
+        package var number = 0
+        package var problem: String?
 
-        init(entry: String) { self.entry = entry }
+        package init(entry: String) { self.entry = entry }
 
-        mutating func consume(_ chunk: UnsafeRawBufferPointer) {
+        package mutating func consume(_ chunk: UnsafeRawBufferPointer) {
             guard problem == nil else { return }
             var start = 0
             while start < chunk.count {
@@ -310,7 +341,7 @@ struct ArchiveScan {
             }
         }
 
-        mutating func finish() {
+        package mutating func finish() {
             guard problem == nil, !line.isEmpty else { return }
             number += 1
             line.withUnsafeBytes { check($0) }
@@ -321,6 +352,26 @@ struct ArchiveScan {
                 _ = try JSONValue(parsing: bytes)
             } catch {
                 problem = "line \(number) is not valid JSON (\(error))"
+                return
+            }
+            // The parser repairs invalid UTF-8 (for API answers); in an archive it means damage.
+            if let offset = Self.invalidUTF8Offset(bytes) {
+                problem = "line \(number) is not valid UTF-8 (at byte \(offset))"
+            }
+        }
+
+        /// Offset of the first byte that is not part of a valid UTF-8 sequence, or nil.
+        package static func invalidUTF8Offset(_ bytes: UnsafeRawBufferPointer) -> Int? {
+            if !bytes.contains(where: { $0 >= 0x80 }) { return nil }
+            var iterator = bytes.makeIterator()
+            var decoder = UTF8()
+            var offset = 0
+            while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue(let scalar): offset += UTF8.width(scalar)
+                case .emptyInput: return nil
+                case .error: return offset
+                }
             }
         }
     }
@@ -329,7 +380,8 @@ struct ArchiveScan {
         guard let error = error as? ArchiveError else { return nil }
         switch error {
         case .unsafePath(let e, _), .invalidName(let e), .unsupportedEntryType(let e, _), .entryTooLarge(let e, _, _),
-            .archiveTooLarge(let e, _), .moreDataThanDeclared(let e, _), .duplicatePath(let e), .malformedLine(let e, _, _),
+            .archiveTooLarge(let e, _), .moreDataThanDeclared(let e, _), .lessDataThanDeclared(let e, _, _),
+            .duplicatePath(let e), .malformedLine(let e, _, _),
             .entryNotFound(let e, _):
             return e
         case .library(_, let e, _): return e

@@ -16,7 +16,10 @@ enum LibArchive {
 
     static func errorMessage(_ a: OpaquePointer?) -> String {
         guard let a, let s = archive_error_string(a) else { return "unknown libarchive error" }
-        return String(cString: s)
+        // Some libarchive messages end with (or hold) a newline; kitbag's errors are one line.
+        let text = String(cString: s).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: " ")
+        return text.isEmpty ? "unknown libarchive error" : text
     }
 
     static func errnoMessage(_ code: Int32 = errno) -> String {

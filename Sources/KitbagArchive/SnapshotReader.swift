@@ -111,7 +111,7 @@ public final class JSONLinesSequence: AsyncSequence, AsyncIteratorProtocol, Sequ
     private var start = 0
     private var atEnd = false
 
-    init(url: URL, entry: String) throws {
+    package init(url: URL, entry: String) throws {
         self.entry = entry
         fd = Glibc.open(url.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { throw ArchiveError.io(path: url.path, message: "cannot open entry '\(entry)': \(LibArchive.errnoMessage())") }
@@ -163,11 +163,16 @@ public final class JSONLinesSequence: AsyncSequence, AsyncIteratorProtocol, Sequ
     public func makeIterator() -> Iterator { Iterator(lines: self) }
 
     private func parse(_ line: ArraySlice<UInt8>) throws -> JSONValue {
+        let value: JSONValue
         do {
-            return try JSONValue(parsing: line)
+            value = try JSONValue(parsing: line)
         } catch {
             throw ArchiveError.malformedLine(entry: entry, line: lineNumber, reason: "\(error)")
         }
+        if let offset = line.withUnsafeBytes({ ArchiveScan.JSONLineCheck.invalidUTF8Offset($0) }) {
+            throw ArchiveError.malformedLine(entry: entry, line: lineNumber, reason: "invalid UTF-8 at byte \(offset)")
+        }
+        return value
     }
 
     private static let chunkSize = 256 << 10

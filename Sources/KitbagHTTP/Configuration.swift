@@ -197,8 +197,23 @@ public struct APIResponse: Sendable {
         do {
             return try JSONValue(parsing: body)
         } catch let error as JSONParseError {
-            throw HTTPFailure.invalidBody(service: service, route: route, reason: error.description)
+            throw HTTPFailure.invalidBody(service: service, route: route, reason: Self.notJSONReason(error, body: body, contentType: header("content-type")))
         }
+    }
+
+    /// Why a body is not JSON, in a few words and without quoting it (it may be megabytes, binary or a secret):
+    /// an HTML page (a login portal, a proxy, the wrong base URL), a body cut short, or the parser's reason.
+    static func notJSONReason(_ error: JSONParseError, body: [UInt8], contentType: String?) -> String {
+        let type = contentType.map { $0.split(separator: ";").first.map(String.init) ?? $0 }?
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        let first = body.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF }
+        if type == "text/html" || type == "application/xhtml+xml" || (first == UInt8(ascii: "<") && type?.contains("json") != true) {
+            return "an HTML page, not JSON (\(ByteCount.format(Int64(body.count))), Content-Type \(type ?? "missing"))"
+        }
+        var reason = error.description
+        if error.offset >= body.count { reason += ": the body stops mid-value after \(body.count) bytes, so it was cut short" }
+        if let type, !type.contains("json") { reason += " (Content-Type \(type))" }
+        return reason
     }
 }
 

@@ -58,8 +58,11 @@ public enum FeedReader {
         }
         guard let doc else {
             let err = ctxt.pointee.lastError
-            let message = err.message.map { String(cString: $0) }?.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw RenderError.feedNotWellFormed(line: Int(err.line), message: message ?? "empty document")
+            // libxml2's messages may span lines ("…indicate encoding !\nBytes: 0xC2 …"); errors are one line.
+            let message = err.message.map { String(cString: $0) }?
+                .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                .joined(separator: " ")
+            throw RenderError.feedNotWellFormed(line: Int(err.line), message: message.flatMap { $0.isEmpty ? nil : $0 } ?? "empty document")
         }
         defer { xmlFreeDoc(doc) }
         if kitbag_dtdEntityCount(doc.pointee.intSubset) > 0 || kitbag_dtdEntityCount(doc.pointee.extSubset) > 0 {

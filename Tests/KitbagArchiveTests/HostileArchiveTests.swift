@@ -52,6 +52,10 @@ struct HostileArchiveTests {
             bytes += [UInt8](repeating: 0x7B, count: 4096)
             try Data(bytes).write(to: url)
         },
+        // Found by the fuzz-corpus mutations (Fuzz/regressions/archive/path-with-newline.zip).
+        Case(label: "newline in a name", named: "data\\x0Aevil.jsonl") { url in
+            try buildTar([benign, RawEntry("data\nevil.jsonl", Data("{}\n".utf8))], to: url)
+        },
         Case(label: "invalid UTF-8 name", named: "bad\\xFF\\xFEname.jsonl") { url in
             try buildTar([benign, RawEntry(rawName: Array("bad".utf8) + [0xFF, 0xFE] + Array("name.jsonl".utf8), Data("{}\n".utf8))], to: url)
         },

@@ -19,6 +19,19 @@ private func client(port: Int, maxAttempts: Int = 4, timeouts: HTTPTimeouts = HT
     return APIClient(endpoint: endpoint, rateLimit: nil, retry: policy, logger: quietLogger, timeouts: timeouts)
 }
 
+/// The failure of a JSON request to `/space/s1`, or nil (recorded as an issue) if it succeeded or threw something else.
+private func jsonFailure(_ client: APIClient, route: String) async -> HTTPFailure? {
+    do {
+        _ = try await client.json(APIRequest(method: .GET, path: "/space/s1", route: route))
+        Issue.record("expected a failure")
+    } catch let failure as HTTPFailure {
+        return failure
+    } catch {
+        Issue.record("expected HTTPFailure, got \(error)")
+    }
+    return nil
+}
+
 private let fullBody = #"{"cards":[1,2,3],"name":"complete"}"#
 
 private func answer(_ fd: Int32, body: String, contentLength: Int? = nil) {
@@ -178,6 +191,66 @@ struct MisbehavingServerTests {
             #expect(bytes == Int64(delivered.current) && bytes > 0)
             #expect(error.description.contains("cannot be resumed"))
         }
+        #expect(server.connectionCount == 1)
+    }
+
+    @Test("a 200 answer that is an HTML page fails once with invalidBody saying it is HTML, naming the route")
+    func htmlWith200() async throws {
+        let page = "<!DOCTYPE html>\n<html><head><title>Sign in to the Wi-Fi</title></head>\n<body><form action=\"/login\"></form></body></html>\n"
+        let server = try RawServer { _, fd in
+            RawServer.write(
+                fd,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: \(page.utf8.count)\r\n"
+                    + "Connection: close\r\n\r\n" + page)
+        }
+        defer { server.stop() }
+        let client = client(port: server.port)
+        let error = await jsonFailure(client, route: "GET /space/:id")
+        let size = ByteCount.format(Int64(page.utf8.count))
+        #expect(error == .invalidBody(service: "kinopio", route: "GET /space/:id", reason: "an HTML page, not JSON (\(size), Content-Type text/html)"))
+        #expect(error?.description == "kinopio: GET /space/:id answered with an unreadable body (an HTML page, not JSON (\(size), Content-Type text/html)) — check --base-url points at the kinopio API")
+        #expect(server.connectionCount == 1)
+    }
+
+    @Test("10 MB of garbage with a JSON Content-Type fails once with a one-line error that quotes none of it")
+    func tenMegabytesOfGarbage() async throws {
+        var garbage = [UInt8](repeating: 0, count: 10 << 20)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for i in garbage.indices {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            garbage[i] = UInt8(truncatingIfNeeded: state >> 33)
+        }
+        garbage[0] = 0x07  // not whitespace, not '<': plain garbage from the first byte
+        let server = try RawServer { [garbage] _, fd in
+            guard RawServer.write(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(garbage.count)\r\nConnection: close\r\n\r\n") else { return }
+            RawServer.write(fd, garbage)
+        }
+        defer { server.stop() }
+        let client = client(port: server.port)
+        let error = await jsonFailure(client, route: "GET /space/:id")
+        #expect(error == .invalidBody(service: "kinopio", route: "GET /space/:id", reason: "invalid JSON at byte 0: unexpected character"))
+        let text = error?.description ?? ""
+        #expect(!text.contains("\n") && text.utf8.count < 200, "\(text)")
+        #expect(!text.contains("k3y-s3cret"))
+        #expect(server.connectionCount == 1)
+        #expect(await client.stats().bytesReceived == Int64(garbage.count))
+    }
+
+    @Test("a JSON body cut mid-way under an honest Content-Length fails once, saying it was cut short")
+    func jsonCutMidway() async throws {
+        let cards = (0..<2000).map { #"{"id":"card-\#($0)","name":"Card \#($0)","x":\#($0 * 7)}"# }
+        let full = #"{"cards":["# + cards.joined(separator: ",") + "]}"
+        let cut = String(full.prefix(full.utf8.count * 6 / 10))
+        let server = try RawServer { _, fd in answer(fd, body: cut) }
+        defer { server.stop() }
+        let client = client(port: server.port)
+        let error = await jsonFailure(client, route: "GET /space/:id")
+        guard case .invalidBody(let service, let route, let reason) = error else {
+            Issue.record("expected invalidBody, got \(String(describing: error))")
+            return
+        }
+        #expect(service == "kinopio" && route == "GET /space/:id")
+        #expect(reason.hasSuffix("the body stops mid-value after \(cut.utf8.count) bytes, so it was cut short"), "\(reason)")
         #expect(server.connectionCount == 1)
     }
 

@@ -72,6 +72,20 @@ import Testing
         #expect(throws: RenderError.self) { try FeedReader.read(Data("<rss><channel><title>x</channel></rss>".utf8)) }
     }
 
+    /// Found by the fuzz-corpus mutations (Fuzz/regressions/feed/error-message-spans-lines.xml): libxml2's
+    /// message for invalid UTF-8 spans two lines ("…indicate encoding !\nBytes: 0xC2 0xC2 …").
+    @Test func libxml2MessagesSpanningLinesBecomeOneLine() {
+        let doc = Data("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>".utf8)
+            + Data(repeating: 0xC2, count: 24) + Data("</title></channel></rss>".utf8)
+        #expect {
+            try FeedReader.read(doc)
+        } throws: { error in
+            guard case RenderError.feedNotWellFormed(let line, let message) = error else { return false }
+            return line == 2 && message.hasPrefix("Input is not proper UTF-8, indicate encoding ! Bytes: 0xC2 0xC2")
+                && !"\(error)".contains("\n")
+        }
+    }
+
     @Test func cdataAndPredefinedEntitiesAreDecodedOnce() throws {
         let doc = """
             <rss version="2.0"><channel><title>A &amp;amp; B</title><item><title><![CDATA[<b>x</b> ]]></title><guid>g</guid></item></channel></rss>
