@@ -1,6 +1,7 @@
 # kitbag — the two commands of the README's quick start, plus the slower suites.
 #   make run    set up, build and run `kitbag demo` on the built-in sandboxes
-#   make test   set up, build and run the tests
+#   make test   set up, build and run the tests (the proof suites in their short version)
+#   make proof  the proof suites at full size, then each fuzz target for FUZZ_SECONDS
 SHELL := /bin/bash
 DEBIAN_PACKAGES := libarchive-dev libxml2-dev libsqlite3-dev pkg-config libarchive-tools zstd unzip
 SWIFT ?= swift
@@ -29,11 +30,16 @@ test: deps
 bench: deps
 	bash Benchmarks/run.sh
 
-## The full-size proof suites (tens of minutes): 20 SIGKILLed imports per service and 20 killed backups, 20 exports
-## under faults per connector, 100 flips and 20 truncations per archive kind. `make test` runs a short version.
+## The full-size proof suites (tens of minutes), then each libFuzzer target for FUZZ_SECONDS: 20 SIGKILLed imports
+## per service and 20 killed backups, 20 exports under faults per connector, 100 flips and 20 truncations per archive
+## kind, hostile inputs, misbehaving servers, fuzz-corpus replays. `make test` runs a short version of each.
+## Replay a failure with KITBAG_PROOF_SEED=<the seed it printed>.
+FUZZ_SECONDS ?= 60
+PROOF_SUITES := KillAndResumeTests|anExportUnderFaults|CorruptionTests|HostileInputTests|HostileArchiveTests|VerifyTests|MisbehavingServerTests|FeedReaderTests|FuzzCorpusTests
 proof: deps
 	$(SWIFT) build --build-tests
-	KITBAG_PROOF=1 $(SWIFT) test --skip-build --filter 'KillAndResumeTests|anExportUnderFaults|CorruptionProofTests'
+	KITBAG_PROOF=1 $(SWIFT) test --skip-build --filter '$(PROOF_SUITES)'
+	bash Fuzz/run.sh $(FUZZ_SECONDS)
 
 clean-demo:
 	rm -rf kitbag-demo

@@ -110,7 +110,7 @@ struct HostileArchiveTests {
             let source = folder.appendingPathComponent("src/data")
             try FileManager.default.createDirectory(at: source, withIntermediateDirectories: true)
             let big = source.appendingPathComponent("bomb.bin")
-            FileManager.default.createFile(atPath: big.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: big.path, contents: nil)
             let handle = try FileHandle(forWritingTo: big)
             try handle.truncate(atOffset: 64 << 20)
             try handle.close()

@@ -589,11 +589,11 @@ import Testing
         #expect(m.rerun["alreadyPresent"]?["workItem"]?.intValue == 14)
         #expect(
             containers.map { Self.losses(m.report, $0["sourceID"]?.stringValue ?? "") } == [
-                ["author ×7", "created ×7", "updated ×7", "comment author ×5", "comment date ×5"],
-                ["author ×3", "created ×3", "updated ×3", "comment author ×2", "comment date ×2"],
-                ["author ×2", "created ×2", "updated ×2"],
-                ["author ×2", "created ×2", "updated ×2", "comment author ×1", "comment date ×1"],
-            ])
+                ["description ×1", "author ×7", "created ×7", "updated ×7", "comment author ×5", "comment date ×5"],
+                ["description ×1", "author ×3", "created ×3", "updated ×3", "comment author ×2", "comment date ×2"],
+                ["description ×1", "author ×2", "created ×2", "updated ×2"],
+                ["description ×1", "author ×2", "created ×2", "updated ×2", "comment author ×1", "comment date ×1"],
+            ], "the existing Kitemaker spaces keep their own descriptions")
         let hiring = (containers[1]["statuses"]?.arrayValue ?? []).map {
             "\($0["from"]?.stringValue ?? "") → \($0["to"]?.stringValue ?? "")"
         }
