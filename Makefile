@@ -23,9 +23,12 @@ build: deps
 run: build
 	$(SWIFT) run --skip-build kitbag demo
 
+## The whole test output is kept in .build/test-output.log and scanned for the tests' credentials
+## (Tests/Support/credentials.txt); every test also scans its scratch folders and kitbag's output.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	set -o pipefail; $(SWIFT) test --skip-build 2>&1 | tee .build/test-output.log
+	bash Tests/Support/scan-output.sh .build/test-output.log
 
 bench: deps
 	bash Benchmarks/run.sh

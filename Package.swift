@@ -7,7 +7,7 @@ let connectorDependencies: [Target.Dependency] = [
     "KitbagConnector", "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
 ]
 let connectorTestDependencies: [Target.Dependency] = connectorDependencies + [
-    "KitbagSandbox",
+    "KitbagSandbox", "KitbagTestSupport",
     .product(name: "AsyncHTTPClient", package: "async-http-client"),
     .product(name: "Logging", package: "swift-log"),
 ]
@@ -117,34 +117,44 @@ let package = Package(
         .target(
             name: "KitbagFuzz", dependencies: ["KitbagArchive", "KitbagCore", "KitbagRender"], swiftSettings: strict),
 
+        // What every test target shares: scratch folders that are scanned for credentials before removal
+        // (Tests/Support/credentials.txt lists them).
+        .target(
+            name: "KitbagTestSupport", dependencies: ["KitbagArchive"], path: "Tests/Support",
+            exclude: ["credentials.txt", "scan-output.sh"], swiftSettings: strict),
+
         // Tests: one target per library, plus the connector conformance suite.
-        .testTarget(name: "KitbagCoreTests", dependencies: ["KitbagCore"], swiftSettings: strict),
+        .testTarget(name: "KitbagCoreTests", dependencies: ["KitbagTestSupport", "KitbagCore"], swiftSettings: strict),
         .testTarget(
-            name: "KitbagArchiveTests", dependencies: ["KitbagArchive", "KitbagCore", "CArchive", "KitbagFuzz"],
-            swiftSettings: strict),
+            name: "KitbagArchiveTests",
+            dependencies: ["KitbagTestSupport", "KitbagArchive", "KitbagCore", "CArchive", "KitbagFuzz"], swiftSettings: strict),
         .testTarget(
             name: "KitbagHTTPTests",
             dependencies: [
-                "KitbagHTTP", "KitbagCore",
+                "KitbagTestSupport", "KitbagHTTP", "KitbagCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strict),
         .testTarget(
             name: "KitbagSandboxTests",
             dependencies: [
-                "KitbagSandbox", "KitbagCore",
+                "KitbagTestSupport", "KitbagSandbox", "KitbagCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict),
         .testTarget(
-            name: "KitbagRenderTests", dependencies: ["KitbagRender", "KitbagCore", "CLibXML2"],
+            name: "KitbagRenderTests", dependencies: ["KitbagTestSupport", "KitbagRender", "KitbagCore", "CLibXML2"],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
-            name: "KitbagFuzzTests", dependencies: ["KitbagFuzz", "KitbagArchive", "KitbagCore"], swiftSettings: strict),
-        .testTarget(name: "KitbagJournalTests", dependencies: ["KitbagJournal"], swiftSettings: strict),
+            name: "KitbagFuzzTests", dependencies: ["KitbagTestSupport", "KitbagFuzz", "KitbagArchive", "KitbagCore"],
+            swiftSettings: strict),
+        .testTarget(name: "KitbagJournalTests", dependencies: ["KitbagTestSupport", "KitbagJournal"], swiftSettings: strict),
         .testTarget(
             name: "KitbagBackupTests",
-            dependencies: ["KitbagBackup", "KitbagArchive", "KitbagConnector", "KitbagCore", "Kinopio", "KitbagSandbox"],
+            dependencies: [
+                "KitbagTestSupport", "KitbagBackup", "KitbagArchive", "KitbagConnector", "KitbagCore", "Kinopio",
+                "KitbagSandbox",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "KinopioTests", dependencies: connectorTestDependencies + ["Kinopio"], exclude: ["Fixtures"],
@@ -158,7 +168,7 @@ let package = Package(
             dependencies: connectorTestDependencies + ["Kinopio", "Kintone", "Kitemaker", "Kona"],
             swiftSettings: strict),
         .testTarget(
-            name: "KitbagCLITests", dependencies: ["kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox"],
+            name: "KitbagCLITests", dependencies: ["KitbagTestSupport", "kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox"],
             exclude: ["Golden"],
             swiftSettings: strict),
     ]

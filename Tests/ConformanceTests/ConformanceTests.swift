@@ -5,6 +5,7 @@ import KitbagCore
 import KitbagHTTP
 import KitbagJournal
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 /// The shared connector conformance suite: what every connector must do against its own sandbox.
@@ -40,7 +41,7 @@ import Testing
         async throws
     {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await subject.startSandbox(.demo, ConformanceSubject.sourceCredential, true, 0, 0)
         let target = try await subject.startSandbox(.empty, ConformanceSubject.targetCredential, true, 0, 0)
         let from = try subject.connect(source, ConformanceSubject.sourceCredential, true, nil)
@@ -89,7 +90,7 @@ import Testing
     @Test(arguments: ConformanceSubject.all)
     func anExportUnderFaultsIsByteIdenticalToAFaultFreeOne(_ subject: ConformanceSubject) async throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         // Same seed, same port (the base URL is recorded in kitbag.json), same snapshot time.
         let clean = try await subject.startSandbox(.demo, ConformanceSubject.sourceCredential, false, 0, 0)
         let port = clean.baseURL.port!
@@ -114,7 +115,7 @@ import Testing
                 let stats = await faulty.stats()
                 await faultyConn.shutdown()
                 await faulty.stop()
-                defer { try? FileManager.default.removeItem(at: b) }
+                defer { Scratch.remove(b) }
                 return (try Data(contentsOf: b), stats.faultsInjected)
             }
             faults += injected
@@ -127,7 +128,7 @@ import Testing
     @Test(arguments: ConformanceSubject.all)
     func faultsOnEveryRequestFailClearlyAndLeaveTheEarlierArchiveUntouched(_ subject: ConformanceSubject) async throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let good = try await subject.startSandbox(.demo, ConformanceSubject.sourceCredential, false, 0, 0)
         let goodConn = try subject.connect(good, ConformanceSubject.sourceCredential, false, ConformanceSubject.fastRetry())
         let out = dir.appendingPathComponent("backup.tar.zst")
@@ -161,7 +162,7 @@ import Testing
     @Test(arguments: ConformanceSubject.all)
     func anInterruptedImportRerunLeavesExactlyOneCopyOfEveryEntity(_ subject: ConformanceSubject) async throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await subject.startSandbox(subject.volumeSeed, ConformanceSubject.sourceCredential, false, 0, 0)
         let target = try await subject.startSandbox(.empty, ConformanceSubject.targetCredential, false, 0, 0)
         let from = try subject.connect(source, ConformanceSubject.sourceCredential, false, ConformanceSubject.fastRetry())

@@ -4,6 +4,7 @@ import KitbagArchive
 import KitbagCore
 import KitbagRender
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 @Suite struct KinopioCanvasImportTests {
@@ -22,7 +23,7 @@ import Testing
 
     @Test func aCanvasBecomesOneSpaceAndARerunCreatesNothing() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let file = dir.appendingPathComponent("Garden plan.canvas")
         try Data(Self.canvas.utf8).write(to: file)
         let target = try await Fixture.sandbox(seed: .empty, key: Fixture.targetKey)
@@ -66,7 +67,7 @@ import Testing
 
     @Test func aBrokenCanvasIsRefusedBeforeAnyWrite() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let file = dir.appendingPathComponent("broken.canvas")
         try Data(#"{"nodes":[{"id":"a","type":"text","x":"left"}]}"#.utf8).write(to: file)
         let target = try await Fixture.sandbox(seed: .empty, key: Fixture.targetKey)

@@ -5,13 +5,14 @@ import KitbagCore
 import KitbagHTTP
 import KitbagJournal
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 /// The connector conformance suite for Kinopio: export → import into an empty account → export, equal.
 @Suite struct KinopioConformanceTests {
     @Test func demoAccountRoundTripsThroughAnEmptySandboxWithEveryReferenceRewritten() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         // The real limits stay on: pacing must keep the whole job free of 429s.
         let source = try await Fixture.sandbox(seed: .demo, key: Fixture.sourceKey, rateLimit: true)
         let target = try await Fixture.sandbox(seed: .empty, key: Fixture.targetKey, rateLimit: true)
@@ -71,7 +72,7 @@ import Testing
 
     @Test func dryRunCountsRequestsAndWritesNothing() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Fixture.sandbox(seed: .demo, key: Fixture.sourceKey)
         let target = try await Fixture.sandbox(seed: .empty, key: Fixture.targetKey)
         let sourceConn = try Fixture.connection(source, key: Fixture.sourceKey)

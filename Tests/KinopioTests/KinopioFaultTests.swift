@@ -5,12 +5,13 @@ import KitbagCore
 import KitbagHTTP
 import KitbagJournal
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 @Suite struct KinopioFaultTests {
     @Test func anExportUnderFaultsIsByteIdenticalToAFaultFreeOne() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         // Same seed, same port (the base URL is recorded in kitbag.json), same snapshot time.
         let clean = try await Fixture.sandbox(seed: .demo, key: Fixture.sourceKey)
         let port = clean.baseURL.port!
@@ -34,7 +35,7 @@ import Testing
 
     @Test func faultsOnEveryRequestFailClearlyAndLeaveNoArchive() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         // First a whole archive at the destination: a failed run must not damage it.
         let good = try await Fixture.sandbox(seed: .demo, key: Fixture.sourceKey)
         let goodConn = try Fixture.connection(good, key: Fixture.sourceKey)
@@ -64,7 +65,7 @@ import Testing
 
     @Test func anInterruptedImportRerunLeavesExactlyOneCopyOfEveryEntity() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Fixture.sandbox(seed: .generated(cards: 1500), key: Fixture.sourceKey)
         let target = try await Fixture.sandbox(seed: .empty, key: Fixture.targetKey)
         let sourceConn = try Fixture.connection(source, key: Fixture.sourceKey)
@@ -157,7 +158,7 @@ import Testing
 
     @Test func theKeyNeverAppearsInArchiveBytes() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await Fixture.sandbox(seed: .demo, key: Fixture.sourceKey)
         let conn = try Fixture.connection(sandbox, key: Fixture.sourceKey)
         let folder = dir.appendingPathComponent("plain")

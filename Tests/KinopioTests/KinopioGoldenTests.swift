@@ -4,6 +4,7 @@ import KitbagArchive
 import KitbagCore
 import KitbagRender
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 /// The readable renderings of the demo seed, compared with reviewed golden files, so that any change in
@@ -14,7 +15,7 @@ import Testing
 
     @Test func demoSeedRenderingsMatchTheGoldenFiles() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await Fixture.sandbox(seed: .demo, key: Fixture.sourceKey)
         let conn = try Fixture.connection(sandbox, key: Fixture.sourceKey)
         let out = dir.appendingPathComponent("plain")

@@ -4,6 +4,7 @@ import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 @testable import Kintone
@@ -66,7 +67,7 @@ struct KintoneBackupTests {
     @Test("unchanged apps cost one probe each and copy; an edit, a delete and a new record are each noticed; archives equal full exports")
     func incrementalRuns() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await Self.sandbox()
         // A snapshot time an hour ahead: every record edited during the test lies in a settled minute.
         let base = Date().addingTimeInterval(3600)
@@ -116,7 +117,7 @@ struct KintoneBackupTests {
     @Test("an app changed in the export's own minute keeps no marker, so the next run fetches it; old comments are refetched")
     func unsettledAndStale() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await Self.sandbox()
         let first = dir.appendingPathComponent("1.tar.zst")
         let full = try await Self.export(sandbox, to: first, at: Date().addingTimeInterval(3600))

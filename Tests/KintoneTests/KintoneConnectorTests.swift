@@ -5,6 +5,7 @@ import KitbagCore
 import KitbagHTTP
 import KitbagJournal
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 @testable import Kintone
@@ -38,7 +39,7 @@ import Testing
 
     @Test func theDemoRoundTripsWithEverySettingStatusFileAndComment() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Self.sandbox()
         let target = try await Self.sandbox(.empty)
         let from = try Self.connect(source)
@@ -130,7 +131,7 @@ extension KintoneConnectorTests {
 
     @Test func theArchiveHoldsNoSecretAndReadablePages() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Self.sandbox()
         let a = dir.appendingPathComponent("a")
         let account = try await Self.connect(source).probe()
@@ -150,7 +151,7 @@ extension KintoneConnectorTests {
 
     @Test func aGuestSpaceIsReachedThroughItsPrefix() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Self.sandbox()
         let guest = try KintoneConnection(
             baseURL: source.baseURL.absoluteString, environment: [KintoneSchema.apiTokenVariable: Self.token],
@@ -167,7 +168,7 @@ extension KintoneConnectorTests {
 extension KintoneConnectorTests {
     @Test func aReadOnlyTokenCannotImportAndSaysSoInOneLine() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Self.sandbox()
         let a = dir.appendingPathComponent("a.tar.zst")
         _ = try await Self.export(try Self.connect(source), to: a, apps: ["1"])

@@ -6,6 +6,7 @@ import KitbagCore
 import KitbagHTTP
 import KitbagJournal
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 @testable import Kintone
@@ -27,7 +28,7 @@ import Testing
 
     @Test func anExportReadsEveryRecordInTheMinimumOfPagesAndAnImportWritesTheMinimumOfBulks() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let n = 2_345
         let source = try await T.sandbox(.generated(cards: n))
         let target = try await T.sandbox(.empty)
@@ -97,7 +98,7 @@ import Testing
 
     @Test func aCrashBetweenTheBulkAndTheJournalNeverDuplicatesRecords() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let n = 2_600
         let source = try await T.sandbox(.generated(cards: n))
         let target = try await T.sandbox(.empty)
@@ -129,7 +130,7 @@ import Testing
 
     @Test func aBulkThatNeverLandedIsSentAgain() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let n = 700
         let source = try await T.sandbox(.generated(cards: n))
         let target = try await T.sandbox(.empty)
@@ -156,7 +157,7 @@ import Testing
 
     @Test func anImportUnderFaultsLeavesExactlyOneCopyOfEveryRecord() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let n = 5_000
         let source = try await T.sandbox(.generated(cards: n))
         let a = dir.appendingPathComponent("a.tar.zst")
@@ -188,7 +189,7 @@ import Testing
 
     @Test func upsertByUpdateKeyUpdatesInsteadOfDuplicatingAndANonUniqueKeyIsExplained() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let n = 250
         let source = try await T.sandbox(.generated(cards: n))
         let target = try await T.sandbox(.generated(cards: 100))
@@ -250,7 +251,7 @@ import Testing
 extension KintoneVolumeTests {
     @Test func aCancelledImportRerunLeavesExactlyOneCopyOfEveryRecord() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await T.sandbox(.generated(cards: 6_000))
         let target = try await T.sandbox(.empty)
         let a = dir.appendingPathComponent("a.tar.zst")

@@ -1,6 +1,7 @@
 import Foundation
 import KitbagCore
 import KitbagFuzz
+import KitbagTestSupport
 import Testing
 
 @testable import KitbagArchive
@@ -76,7 +77,7 @@ struct CorruptionTests {
                 for n in 0..<Self.flips {
                     let copy = folder.appendingPathComponent("flip-\(n)")
                     try FileManager.default.copyItem(at: url, to: copy)
-                    defer { try? FileManager.default.removeItem(at: copy) }
+                    defer { Scratch.remove(copy) }
                     var offset = Int.random(in: 0..<total, using: &random)
                     let file = files.first { f in
                         if offset < f.size { return true }
@@ -103,7 +104,7 @@ struct CorruptionTests {
                     let mask = UInt8.random(in: 1...255, using: &random)
                     changed[offset] ^= mask
                     try changed.write(to: copy)
-                    defer { try? FileManager.default.removeItem(at: copy) }
+                    defer { Scratch.remove(copy) }
                     let mutation = Mutation(
                         format: format, label: "flip #\(n) (xor 0x\(String(mask, radix: 16)))", position: offset,
                         damagedEntry: layout.first { $0.range.contains(offset) }?.path)
@@ -131,7 +132,7 @@ struct CorruptionTests {
                 for n in 0..<Self.truncations {
                     let copy = folder.appendingPathComponent("cut-\(n)")
                     try FileManager.default.copyItem(at: url, to: copy)
-                    defer { try? FileManager.default.removeItem(at: copy) }
+                    defer { Scratch.remove(copy) }
                     let file = files.randomElement(using: &random)!
                     let length = Int.random(in: 0..<file.size, using: &random)
                     let target = copy.appendingPathComponent(file.path)
@@ -146,7 +147,7 @@ struct CorruptionTests {
                     let copy = folder.appendingPathComponent("cut-\(n).\(format.fileExtension)")
                     let length = Int.random(in: 0..<bytes.count, using: &random)
                     try bytes.prefix(length).write(to: copy)
-                    defer { try? FileManager.default.removeItem(at: copy) }
+                    defer { Scratch.remove(copy) }
                     // A cut strictly inside an entry's data damages that entry.
                     let inside = layout.first { $0.range.lowerBound < length && length < $0.range.upperBound }?.path
                     judge(copy, Mutation(format: format, label: "cut #\(n)", position: length, damagedEntry: inside),

@@ -1,5 +1,6 @@
 import Foundation
 import KitbagCore
+import KitbagTestSupport
 import Testing
 
 @testable import KitbagArchive
@@ -147,7 +148,7 @@ struct JSONLinesReadingTests {
     func asyncIteration() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kitbag-archive-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        defer { Scratch.remove(folder) }
         let (dest, url) = destination(for: .tar, in: folder)
         let writer = try SnapshotWriter(destination: dest, format: .tar, info: sampleInfo(), snapshotTime: snapshotTime)
         let values: [JSONValue] = (0..<20_000).map { ["id": .int($0), "text": .string(String(repeating: "é", count: $0 % 97))] }

@@ -1,6 +1,7 @@
 import CArchive
 import Foundation
 import KitbagCore
+import KitbagTestSupport
 import Testing
 
 @testable import KitbagArchive
@@ -9,7 +10,7 @@ import Testing
 func withTempFolder<T>(_ body: (URL) throws -> T) throws -> T {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("kitbag-archive-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
+    defer { Scratch.remove(url) }
     return try body(url)
 }
 

@@ -5,6 +5,7 @@ import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 @testable import KitbagBackup
@@ -61,7 +62,7 @@ import Testing
 
     @Test func aSecondBackupFetchesOnlyTheChangedSpaceAndEqualsAFullExport() async throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await Self.sandbox(seed: .generated(cards: 2_000))
         let conn = try Self.connection(sandbox)
         let folder = BackupFolder(dir.appendingPathComponent("backups"))
@@ -116,7 +117,7 @@ import Testing
 
     @Test func fullAndFullEveryForceAFullFetch() async throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await Self.sandbox(seed: .demo)
         let conn = try Self.connection(sandbox)
         let folder = BackupFolder(dir)
@@ -134,7 +135,7 @@ import Testing
 
     @Test func aSecondRunOnTheSameFolderIsRefusedWhileTheFirstHoldsTheLock() async throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let folder = BackupFolder(dir)
         try folder.prepare()
         let held = try BackupLock(folder.lockFile, purpose: "kitbag backup kinopio")
@@ -158,7 +159,7 @@ import Testing
 
     @Test func aLockHeldByAProcessThatDiedIsFree() throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let folder = BackupFolder(dir)
         try folder.prepare()
         // A child takes the lock with flock(1) and is killed with SIGKILL while holding it.
@@ -195,7 +196,7 @@ import Testing
 
     @Test func aBackupThatFailsLeavesThePreviousArchiveAndBookmarksUntouched() async throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let folder = BackupFolder(dir)
         let good = try await Self.sandbox(seed: .demo)
         let port = good.baseURL.port!

@@ -1,5 +1,6 @@
 import Foundation
 import KitbagCore
+import KitbagTestSupport
 import Testing
 
 @testable import KitbagBackup
@@ -72,14 +73,14 @@ import Testing
 
     @Test func anEmptyPolicyIsRefusedByPrune() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kitbag-prune-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         #expect(throws: UserError.self) { try PruneJob.run(BackupFolder(dir), policy: RetentionPolicy(), dryRun: false) }
     }
 
     @Test func pruneRemovesExactlyWhatThePolicyDropsPerAccountAndKeepsOtherFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kitbag-prune-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let a = ["20260101T030000Z", "20260102T030000Z", "20260102T150000Z", "20260103T030000Z"]
         for s in a {
             try Data("x".utf8).write(to: dir.appendingPathComponent("kinopio-alice-\(s).tar.zst"))

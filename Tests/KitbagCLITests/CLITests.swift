@@ -2,6 +2,7 @@ import Foundation
 import KitbagArchive
 import KitbagCore
 import KitbagSandbox
+import KitbagTestSupport
 import Logging
 import Testing
 
@@ -61,7 +62,10 @@ enum CLI {
         async let e = readToEnd(err.fileHandleForReading)
         let (stdout, stderr) = await (o, e)
         await Exits.shared.wait(p)
-        return Result(status: p.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
+        let result = Result(status: p.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
+        // Whatever kitbag prints — progress, summaries, errors, --json — never holds a credential.
+        Scratch.expectNoCredentials(in: result.out + result.stderr, "the output of kitbag \(args.prefix(2).joined(separator: " "))")
+        return result
     }
 
     /// Reads a pipe to its end on a thread of its own: blocking reads must not hold the async thread pool,
@@ -147,7 +151,7 @@ final class Exits: @unchecked Sendable {
 
     @Test func exportThenVerifyAndListOverTheRealBinary() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await CLI.sandbox(seed: .demo, key: key)
         let env = ["KINOPIO_API_KEY": key]
         let archive = dir.appendingPathComponent("k.tar.gz").path
@@ -179,7 +183,7 @@ final class Exits: @unchecked Sendable {
 
     @Test func verifyExitsThreeForAnArchiveWithoutItsManifest() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await CLI.sandbox(seed: .demo, key: key)
         let folder = dir.appendingPathComponent("plain")
         let r = try await CLI.run(
@@ -198,7 +202,7 @@ final class Exits: @unchecked Sendable {
 
     @Test func exportToStdoutStreamsATarThatBsdtarLists() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await CLI.sandbox(seed: .demo, key: key)
         let r = try await CLI.run(
             ["export", "kinopio", "--base-url", sandbox.baseURL.absoluteString, "-o", "-"], env: ["KINOPIO_API_KEY": key])

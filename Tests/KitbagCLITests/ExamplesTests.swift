@@ -2,6 +2,7 @@ import Foundation
 import KitbagBackup
 import KitbagCore
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 /// Every file in examples/ is exercised: the config parses and resolves, and every kitbag command line in the
@@ -31,7 +32,7 @@ import Testing
 
     @Test func theConfigExampleParsesAndResolvesEachCredentialSource() throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let config = try KitbagConfig.load(Self.examples.appendingPathComponent("config.toml"))
         #expect(config.profiles.keys.sorted() == ["nightly-kinopio", "team-kona", "work-kintone"])
         #expect(config.profiles["work-kintone"]?.service == .kintone)
@@ -48,7 +49,7 @@ import Testing
 
     @Test func secretsInFilesOrInlineNeedMode0600() throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir, credentialInputs: ["token", "inline.toml"]) }
         let token = dir.appendingPathComponent("token")
         try Data("file-secret-42\n".utf8).write(to: token)
         let file = dir.appendingPathComponent("config.toml")
@@ -79,7 +80,7 @@ import Testing
 
     @Test func aBrokenConfigIsOneLineWithFileAndLine() throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let file = dir.appendingPathComponent("config.toml")
         try "[profiles.p]\nservice = \"kinopio\nbase_url = 3\n".write(to: file, atomically: true, encoding: .utf8)
         var message = ""
@@ -90,7 +91,7 @@ import Testing
 
     @Test func everyKitbagCommandInTheCronSystemdAndPipeExamplesRuns() async throws {
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         var options = SandboxOptions()
         options.credentials = [Self.key]
         options.rateLimit = false
@@ -127,7 +128,7 @@ import Testing
     @Test func theSystemdUnitsPassSystemdAnalyzeVerify() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else { return }
         let dir = try Self.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         for name in ["kitbag-backup@.service", "kitbag-backup@.timer"] {
             let text = try String(contentsOf: Self.examples.appendingPathComponent(name), encoding: .utf8)
                 .replacingOccurrences(of: "/usr/local/bin/kitbag", with: CLI.binary.path)

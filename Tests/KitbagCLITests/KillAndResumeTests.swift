@@ -3,6 +3,7 @@ import KitbagArchive
 import KitbagBackup
 import KitbagCore
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 /// Proof of crash safety: `kitbag import` and `kitbag backup` child processes killed with SIGKILL at seeded random
@@ -71,7 +72,7 @@ import Testing
     @Test(arguments: cases)
     func anImportKilledWithSIGKILLAndRerunCreatesEveryEntityExactlyOnce(_ c: Case) async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await c.start(c.seed, "kill-source-token")
         let archive = dir.appendingPathComponent("src.tar.zst").path
         let e = try await CLI.run(
@@ -110,7 +111,7 @@ import Testing
             for kind in c.kinds {
                 #expect(counts[kind] == sourceCounts[kind], "\(label): exactly one copy of every \(kind)")
             }
-            try? FileManager.default.removeItem(atPath: after)
+            Scratch.remove(URL(fileURLWithPath: after))
             await target.stop()
         }
     }
@@ -119,7 +120,7 @@ import Testing
     /// `GAIA_DA02` (a deploy still running) and stopped; it now waits for that deploy and deploys again.
     @Test func aKintoneImportKilledRightAfterItsDeployRequestReruns() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await KintoneSandbox.start(Self.options(.demo, "deploy-source"), logger: SandboxServer.quietLogger("t"))
         let target = try await KintoneSandbox.start(Self.options(.empty, "deploy-target"), logger: SandboxServer.quietLogger("t"))
         let archive = dir.appendingPathComponent("src.tar.zst").path
@@ -160,7 +161,7 @@ import Testing
     /// records and bookmarks as they were; the next run clears the dead run's partial file and succeeds.
     @Test func aBackupKilledWithSIGKILLLeavesThePreviousArchiveAndStateIntact() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let key = "kill-backup-key"
         let sandbox = try await KinopioSandbox.start(
             Self.options(.generated(cards: 3000), key), logger: SandboxServer.quietLogger("t"))

@@ -2,6 +2,7 @@ import Foundation
 import KitbagArchive
 import KitbagCore
 import KitbagSandbox
+import KitbagTestSupport
 import Testing
 
 /// `kitbag import ARCHIVE --to OTHER`: the demo seed of one service's sandbox exported, migrated through the common
@@ -187,7 +188,7 @@ import Testing
 
     @Test func kintoneAppsBecomeKinopioSpacesWithBoxesPerStatusAndAnExactLossReport() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kintone, Self.kinopio, in: dir)
         let spaces = try Self.values(m.targetArchive, kind: "space")
         let cards = try Self.values(m.targetArchive, kind: "card")
@@ -219,7 +220,7 @@ import Testing
 
     @Test func kitemakerSpacesBecomeKinopioSpaces() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kitemaker, Self.kinopio, in: dir)
         let cards = try Self.values(m.targetArchive, kind: "card")
         let containers = m.report["containers"]?.arrayValue ?? []
@@ -238,7 +239,7 @@ import Testing
 
     @Test func kinopioSpacesBecomeKitemakerWorkItems() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kinopio, Self.kitemaker, map: Self.kinopioToKitemakerMap, in: dir)
         let items = try Self.values(m.targetArchive, kind: "workItem")
         let containers = m.report["containers"]?.arrayValue ?? []
@@ -266,7 +267,7 @@ import Testing
 
     @Test func kintoneAppsBecomeKitemakerWorkItems() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kintone, Self.kitemaker, map: Self.kintoneToKitemakerMap, in: dir)
         let items = try Self.values(m.targetArchive, kind: "workItem")
         let comments = try Self.values(m.targetArchive, kind: "comment")
@@ -295,7 +296,7 @@ import Testing
 
     @Test func konaSpacesBecomeKinopioSpaces() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kona, Self.kinopio, in: dir)
         let cards = try Self.values(m.targetArchive, kind: "card")
         let containers = m.report["containers"]?.arrayValue ?? []
@@ -348,7 +349,7 @@ import Testing
 
     @Test func kitemakerSpacesBecomeKintoneAppsWithFieldsFromTheWorkItems() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kitemaker, Self.kintone, in: dir)
         try Self.checkKintone(m, comments: 10)
         let containers = m.report["containers"]?.arrayValue ?? []
@@ -385,7 +386,7 @@ import Testing
 
     @Test func konaSpacesBecomeKintoneAppsWithMappedFieldLabels() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kona, Self.kintone, map: Self.konaToKintoneMap, in: dir)
         try Self.checkKintone(m, comments: 8)
         let containers = m.report["containers"]?.arrayValue ?? []
@@ -410,7 +411,7 @@ import Testing
 
     @Test func kinopioSpacesBecomeKintoneApps() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kinopio, Self.kintone, in: dir)
         try Self.checkKintone(m, comments: 0)
         let containers = m.report["containers"]?.arrayValue ?? []
@@ -454,7 +455,7 @@ import Testing
 
     @Test func kitemakerWorkItemsBecomeKonaTasksWithKonaStatuses() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kitemaker, Self.kona, in: dir)
         try Self.checkKona(m, tasks: 14, conversations: 0, comments: 10)
         let containers = m.report["containers"]?.arrayValue ?? []
@@ -477,7 +478,7 @@ import Testing
 
     @Test func kintoneAppsBecomeKonaSpacesWithTasksOrConversations() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kintone, Self.kona, in: dir)
         // Orders has process management: tasks; Customers and Team Wiki have no statuses: conversations.
         try Self.checkKona(m, tasks: 3, conversations: 6, comments: 17)
@@ -519,7 +520,7 @@ import Testing
 
     @Test func kinopioCardsBecomeKonaTasksAsTheMapSays() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kinopio, Self.kona, map: Self.kinopioToKonaMap, in: dir)
         try Self.checkKona(m, tasks: 30, conversations: 5, comments: 0)
         let containers = m.report["containers"]?.arrayValue ?? []
@@ -547,7 +548,7 @@ import Testing
 
     @Test func aMappedStatusThatIsNotAKonaStatusIsAOneLineError() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let r = try await Self.dryRun(Self.kinopio, Self.kona, map: "[statuses]\nSpring = \"Sprouting\"", in: dir)
         #expect(r.status == 2)
         #expect(r.stderr.contains("statuses.\"Spring\" = \"Sprouting\" is not a Kona task status (pending, in progress, complete, group closed, group reopened)"), "\(r.stderr)")
@@ -577,7 +578,7 @@ import Testing
 
     @Test func konaSpacesGoIntoExistingKitemakerSpaces() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let m = try await Self.migrate(Self.kona, Self.kitemaker, map: Self.konaToKitemakerMap, in: dir)
         let items = try Self.values(m.targetArchive, kind: "workItem")
         let containers = m.report["containers"]?.arrayValue ?? []
@@ -602,7 +603,7 @@ import Testing
 
     @Test func anImportOfTheServicesOwnArchiveWritesTheReportToo() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let archive = try await Self.exportDemo(Self.kona, into: dir)
         let target = try await Self.kona.start(.empty, "target-token-2")
         defer { Task { await target.stop() } }
@@ -634,7 +635,7 @@ import Testing
 
     @Test func aMigrationKilledWithSIGKILLAndRerunCreatesEveryItemExactlyOnce() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Self.kitemaker.start(.generated(cards: 1000), "source-token-1")
         let archive = dir.appendingPathComponent("kitemaker-big.tar.zst")
         let e = try await CLI.run(
@@ -687,7 +688,7 @@ import Testing
 
     @Test func dryRunPlansMatchTheGoldenFiles() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let kintone = try await Self.exportDemo(Self.kintone, into: dir)
         let cases: [(Service, Service, String?, URL?, String)] = [
             (Self.kintone, Self.kinopio, nil, kintone, "kintone-to-kinopio.json"),
@@ -712,7 +713,7 @@ import Testing
 
     @Test func aMapFileThatPicksOtherTitleAndStatusFieldsChangesThePlan() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let archive = try await Self.exportDemo(Self.kintone, into: dir)
         let map = """
             [containers."Orders"]
@@ -732,7 +733,7 @@ import Testing
 
     @Test func aMalformedMappingFileIsAOneLineErrorNamingTheKey() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let archive = try await Self.exportDemo(Self.kintone, into: dir)
         for (map, expected) in [
             ("titel = \"Customer\"", "titel is not a mapping key"),
@@ -751,7 +752,7 @@ import Testing
 
     @Test func aStatusTheKitemakerSpaceLacksStopsTheMigrationBeforeAnyWrite() async throws {
         let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let map = """
             [containers."Garden Project 🌱"]
             target = "ACM"

@@ -57,6 +57,7 @@ final class RawServer: @unchecked Sendable {
     private let listener: Int32
     private let connections = Observed(0)
 
+    /// Connections that delivered a request head (one request per connection: every answer closes).
     var connectionCount: Int { connections.current }
 
     init(handler: @escaping @Sendable (Int, Int32) -> Void) throws {
@@ -93,13 +94,16 @@ final class RawServer: @unchecked Sendable {
                     if errno == EINTR { continue }
                     return
                 }
-                let number = connections.update { n -> Int in
-                    n += 1
-                    return n
-                }
                 Thread.detachNewThread {
-                    RawServer.readHead(client)
-                    handler(number, client)
+                    // Only a connection that delivered a request counts: on a starved machine the client may
+                    // give up on a connect the kernel already accepted, and that one never sends a head.
+                    if RawServer.readHead(client) {
+                        let number = connections.update { n -> Int in
+                            n += 1
+                            return n
+                        }
+                        handler(number, client)
+                    }
                     close(client)
                 }
             }
@@ -111,13 +115,16 @@ final class RawServer: @unchecked Sendable {
         close(listener)
     }
 
-    static func readHead(_ fd: Int32) {
+    /// Reads a request head; false if the peer went away first.
+    @discardableResult
+    static func readHead(_ fd: Int32) -> Bool {
         var seen: [UInt8] = []
         var byte: UInt8 = 0
         while read(fd, &byte, 1) == 1 {
             seen.append(byte)
-            if seen.count >= 4, seen.suffix(4) == [13, 10, 13, 10] { return }
+            if seen.count >= 4, seen.suffix(4) == [13, 10, 13, 10] { return true }
         }
+        return false
     }
 
     /// Writes everything; false once the peer has gone.

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagTestSupport
 import Logging
 import Testing
 
@@ -48,7 +49,7 @@ private actor RotatingToken: CredentialSource {
     @Test func aFileIsStreamedAsOneMultipartPartWithItsExactBytesAndLength() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kitbag-upload-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         // 3 MiB + 17 bytes: several 256 KiB chunks and a short last one.
         var bytes = [UInt8](repeating: 0, count: (3 << 20) + 17)
         for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 31 &+ i >> 9) }

@@ -1,4 +1,5 @@
 import Foundation
+import KitbagTestSupport
 import Testing
 
 @testable import KitbagJournal
@@ -14,7 +15,7 @@ import Testing
 
     @Test func plannedIDsSurviveReopeningTheFileAndExistingPlansWin() throws {
         let url = tempFile()
-        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        defer { Scratch.remove(url.deletingLastPathComponent()) }
         do {
             let j = try ImportJournal(url: url, binding: binding)
             let r = try j.plan(kind: "card", [("a", "A1"), ("b", "B1")])
@@ -35,7 +36,7 @@ import Testing
 
     @Test func aJournalBoundToAnotherTargetIsRefusedWithAClearMessage() throws {
         let url = tempFile()
-        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        defer { Scratch.remove(url.deletingLastPathComponent()) }
         _ = try ImportJournal(url: url, binding: binding)
         var other = binding
         other.targetAccount = "someone-else"
@@ -45,7 +46,7 @@ import Testing
 
     @Test func onlyPlannedEntriesBecomeAttemptedAndCreatedOnesStayCreated() throws {
         let url = tempFile()
-        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        defer { Scratch.remove(url.deletingLastPathComponent()) }
         let j = try ImportJournal(url: url, binding: binding)
         try j.plan(kind: "card", [("a", "A"), ("b", "B"), ("c", "C")])
         try j.markCreated(kind: "card", [("a", "A")])
@@ -58,7 +59,7 @@ import Testing
 
     @Test func stepsAreRecordedOnce() throws {
         let url = tempFile()
-        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        defer { Scratch.remove(url.deletingLastPathComponent()) }
         let j = try ImportJournal(url: url, binding: binding)
         try j.markStep("remove-card", sourceIDs: ["x", "y"])
         try j.markStep("remove-card", sourceIDs: ["x"])
@@ -68,7 +69,7 @@ import Testing
 
     @Test func aFileThatIsNotSQLiteGivesAClearError() throws {
         let url = tempFile()
-        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        defer { Scratch.remove(url.deletingLastPathComponent()) }
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(repeating: 0x41, count: 4096).write(to: url)
         let error = #expect(throws: JournalError.self) { try ImportJournal(url: url, binding: binding) }

@@ -5,6 +5,7 @@ import KitbagCore
 import KitbagHTTP
 import KitbagJournal
 import KitbagSandbox
+import KitbagTestSupport
 import Kitemaker
 import Testing
 
@@ -46,7 +47,7 @@ struct KitemakerConnectorTests {
     @Test("export and import use the minimum requests per route, and the counts are reported")
     func requestCountsAgainstTheMinimum() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Kite.sandbox(.demo, token: Kite.sourceToken)
         let target = try await Kite.sandbox(.empty, token: Kite.targetToken)
         let from = try Kite.connect(source, token: Kite.sourceToken)
@@ -92,7 +93,7 @@ struct KitemakerConnectorTests {
     @Test("labels are reused by name in the target space instead of created again")
     func labelsReusedByName() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Kite.sandbox(.demo, token: Kite.sourceToken)
         let target = try await Kite.sandbox(.demo, token: Kite.targetToken)
         let archive = dir.appendingPathComponent("demo.tar.zst")
@@ -110,7 +111,7 @@ struct KitemakerConnectorTests {
     @Test("a status missing in the target stops the import and names it; --create-missing says why it cannot help")
     func missingStatusIsNamed() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Kite.sandbox(.demo, token: Kite.sourceToken)
         let target = try await Kite.sandbox(.empty, token: Kite.targetToken)
         let archive = dir.appendingPathComponent("demo.tar.zst")
@@ -177,7 +178,7 @@ struct KitemakerConnectorTests {
     @Test("the export renders each space as Markdown with statuses, labels and threaded comments")
     func readableRendering() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Kite.sandbox(.demo, token: Kite.sourceToken)
         let connection = try Kite.connect(source, token: Kite.sourceToken)
         let folder = dir.appendingPathComponent("out")

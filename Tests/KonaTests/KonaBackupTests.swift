@@ -4,6 +4,7 @@ import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagSandbox
+import KitbagTestSupport
 import Kona
 import Testing
 
@@ -78,7 +79,7 @@ struct KonaBackupTests {
     @Test("a second export with one task changed fetches only that space and equals a full export at the same time")
     func oneChangedTask() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await Self.sandbox()
         let firstURL = dir.appendingPathComponent("first.tar.zst")
         let first = try await Self.export(sandbox, to: firstURL, at: Self.t0)
@@ -117,7 +118,7 @@ struct KonaBackupTests {
     @Test("an unchanged account fetches no space contents: three change checks per space, and the same archive")
     func unchangedAccount() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await Self.sandbox()
         let firstURL = dir.appendingPathComponent("first.tar.zst")
         let first = try await Self.export(sandbox, to: firstURL, at: Self.t0)
@@ -143,7 +144,7 @@ struct KonaBackupTests {
     @Test("a deleted task, a new comment and a new event are each noticed, and the archive equals a full export")
     func deletesAndCommentsAreNoticed() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await Self.sandbox()
         var url = dir.appendingPathComponent("0.tar.zst")
         var markers = try #require(try await Self.export(sandbox, to: url, at: Self.t0).changes?.markers)
@@ -184,7 +185,7 @@ struct KonaBackupTests {
     @Test("a space whose comments were last fetched more than maxCopyAge ago is fetched whole again")
     func oldCopiesAreRefetched() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await Self.sandbox()
         let first = dir.appendingPathComponent("first.tar.zst")
         let markers = try #require(try await Self.export(sandbox, to: first, at: Self.t0).changes?.markers)
@@ -209,7 +210,7 @@ struct KonaBackupTests {
     @Test("2000 tasks: an unchanged account costs 4 requests per space; one rename and one delete fetch two spaces")
     func generatedVolume() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let sandbox = try await Self.sandbox(seed: .generated(cards: 2_000))
         let firstURL = dir.appendingPathComponent("first.tar.zst")
         let first = try await Self.export(sandbox, to: firstURL, at: Self.t0)

@@ -5,6 +5,7 @@ import KitbagCore
 import KitbagHTTP
 import KitbagJournal
 import KitbagSandbox
+import KitbagTestSupport
 import Kona
 import Testing
 
@@ -60,7 +61,7 @@ struct KonaConnectorTests {
     @Test("a token that expires mid-export is refreshed, counted, and the export completes with nothing secret in it")
     func expiryMidExport() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let reference = try await Self.sandbox()
         let plain = try Self.connect(reference, Self.environment())
         let expected = try await Self.export(plain, to: dir.appendingPathComponent("plain.tar.zst"))
@@ -138,7 +139,7 @@ struct KonaConnectorTests {
     @Test("export and import use the fewest requests per route the API allows")
     func requestsVersusMinimum() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Self.sandbox()
         let target = try await Self.sandbox(seed: .empty)
         let from = try Self.connect(source, Self.environment())
@@ -186,7 +187,7 @@ struct KonaConnectorTests {
     @Test("objects whose create had an unknown outcome are found by their marker, not created again")
     func attemptedObjectsAreFoundByMarker() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Self.sandbox()
         let target = try await Self.sandbox(seed: .empty)
         let from = try Self.connect(source, Self.environment())
@@ -226,7 +227,7 @@ struct KonaConnectorTests {
     @Test("an import whose creates meet 500s, resets and cut bodies settles each by marker and leaves no duplicates")
     func importUnderFaults() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Self.sandbox()
         let from = try Self.connect(source, Self.environment())
         let archive = dir.appendingPathComponent("demo.tar.zst")
@@ -264,7 +265,7 @@ struct KonaConnectorTests {
     @Test("renderings show spaces with their tasks, conversations, events and comments; a dry run writes nothing")
     func renderingsAndDryRun() async throws {
         let dir = try Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let source = try await Self.sandbox()
         let connection = try Self.connect(source, Self.environment())
         let out = dir.appendingPathComponent("folder")
