@@ -77,6 +77,79 @@ struct VerifyTests {
         }
     }
 
+    /// Bytes no tar reader looks at — an entry's block padding, the end-of-archive blocks, the record's zero
+    /// fill — are zeros in what kitbag writes; a change there is a changed file, even though every entry reads
+    /// back as written.
+    @Test("a tar whose padding, end blocks or trailing fill changed is corrupt; one cut in its end blocks is cut short")
+    func tarPadding() throws {
+        try withTempFolder { folder in
+            let (dest, url) = destination(for: .tar, in: folder)
+            try writeSample(to: dest, format: .tar)
+            let original = try Data(contentsOf: url)
+            #expect(ArchiveVerifier.verify(url).status == .whole)
+            #expect(original.count % 10240 == 0, "libarchive fills the last 10 KiB record")
+
+            // The first entry whose data does not fill its last block: flip a byte of its padding.
+            let bytes = [UInt8](original)
+            var offset = 0
+            var target: (name: String, padding: Int)?
+            while target == nil, offset + 512 <= bytes.count, bytes[offset..<(offset + 512)].contains(where: { $0 != 0 }) {
+                let header = Array(bytes[offset..<(offset + 512)])
+                let size = Int(try #require(TarLayout.size(header)))
+                let dataEnd = offset + 512 + size
+                if header[156] != UInt8(ascii: "x"), size % 512 != 0 { target = (TarLayout.name(header), dataEnd) }
+                offset = offset + 512 + (size + 511) / 512 * 512
+            }
+            let (name, padding) = try #require(target)
+            var padded = original
+            padded[padding] = 0x20
+            try padded.write(to: url)
+            let r1 = ArchiveVerifier.verify(url)
+            #expect(r1.status == .corrupt)
+            #expect(r1.problems.contains { $0.path == name && $0.problem.contains("padding that is not zero") }, "\(name): \(r1.problems)")
+
+            var trailing = original
+            trailing[trailing.count - 100] = 0x41
+            try trailing.write(to: url)
+            let r2 = ArchiveVerifier.verify(url)
+            #expect(r2.status == .corrupt)
+            #expect(r2.problems.contains { $0.problem.contains("not zero after tar's end-of-archive blocks") }, "\(r2.problems)")
+
+            // Cut after the entries but inside the two end blocks: every entry still reads.
+            let lastData = try #require(original.lastIndex { $0 != 0 })
+            let endStart = (lastData / 512 + 1) * 512
+            try original.prefix(endStart + 700).write(to: url)
+            let r3 = ArchiveVerifier.verify(url)
+            #expect(r3.status != .whole)
+            #expect(r3.problems.contains { $0.problem.contains("cut short") }, "\(r3.problems)")
+        }
+    }
+
+    @Test("a tar repacked by bsdtar or GNU tar from an extracted archive still verifies whole", arguments: ["bsdtar", "tar"])
+    func repackedTar(tool: String) throws {
+        try withTempFolder { folder in
+            let (dest, url) = destination(for: .tar, in: folder)
+            try writeSample(to: dest, format: .tar)
+            let out = folder.appendingPathComponent("x")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            guard try runTool("bsdtar", ["-xf", url.path, "-C", out.path])?.status == 0 else {
+                Issue.record("bsdtar is not installed; skipped")
+                return
+            }
+            // The entries in kitbag's order: kitbag.json first, manifest.json last.
+            let listed = try #require(try runTool("bsdtar", ["-tf", url.path]))
+            let names = String(decoding: listed.output, as: UTF8.self).split(separator: "\n").map(String.init)
+                .filter { !$0.hasSuffix("/") }
+            let repacked = folder.appendingPathComponent("repacked.tar")
+            let args = tool == "tar" ? ["--no-recursion", "-cf", repacked.path, "-C", out.path] + names
+                : ["-n", "-cf", repacked.path, "-C", out.path] + names
+            let made = try #require(try runTool(tool, args))
+            #expect(made.status == 0, "\(String(decoding: made.output, as: UTF8.self))")
+            let report = ArchiveVerifier.verify(repacked)
+            #expect(report.status == .whole, "\(report.problems)")
+        }
+    }
+
     @Test("an archive without manifest.json is incomplete (exit 3)")
     func missingManifest() throws {
         try withTempFolder { folder in
