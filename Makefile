@@ -3,7 +3,7 @@
 #   make test   set up, build and run the tests (the proof suites in their short version)
 #   make proof  the proof suites at full size, then each fuzz target for FUZZ_SECONDS
 SHELL := /bin/bash
-DEBIAN_PACKAGES := libarchive-dev libxml2-dev libsqlite3-dev pkg-config libarchive-tools zstd unzip
+DEBIAN_PACKAGES := libarchive-dev libxml2-dev libsqlite3-dev pkg-config libarchive-tools zstd unzip zip
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -208,6 +208,10 @@ package struct ArchiveScan {
             // libarchive falls back to reading local headers, but other zip tools need the central directory.
             problems.append(.init(path: "(archive)", problem: "has no zip end-of-central-directory record: the file was cut short, and other zip tools cannot open it"))
         }
+        if detected == .zip, !readFailure {
+            // The two copies of each entry's header must agree, whichever one libarchive read.
+            problems += ZipLayout.problems(url)
+        }
         if detected == .tar, !readFailure {
             // libarchive skips what lies between and after entries; kitbag writes zeros there, so anything else
             // is a change to the file (a flip in padding changes no entry, but the file is not as written).

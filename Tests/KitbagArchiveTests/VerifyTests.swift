@@ -150,6 +150,64 @@ struct VerifyTests {
         }
     }
 
+    /// A zip keeps each entry's header twice — before the data and in the central directory — and a reader uses
+    /// one of them; a change to the other copy is found by comparing the two.
+    @Test("a zip whose central directory or data descriptor disagrees with the local header is corrupt, naming the entry")
+    func zipCopiesDisagree() throws {
+        try withTempFolder { folder in
+            let (dest, url) = destination(for: .zip, in: folder)
+            try writeSample(to: dest, format: .zip)
+            let original = try Data(contentsOf: url)
+            #expect(ArchiveVerifier.verify(url).status == .whole)
+            let bytes = [UInt8](original)
+            let central = try #require((0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)] == [0x50, 0x4B, 0x01, 0x02] })
+            let nameLength = Int(bytes[central + 28]) | Int(bytes[central + 29]) << 8
+            let name = String(decoding: bytes[(central + 46)..<(central + 46 + nameLength)], as: UTF8.self)
+
+            var renamed = original
+            renamed[central + 46 + nameLength - 1] ^= 0x01  // the last letter of the name in the central copy
+            try renamed.write(to: url)
+            let r1 = ArchiveVerifier.verify(url)
+            #expect(r1.status == .corrupt)
+            #expect(r1.problems.contains { $0.problem.contains("disagree (name") }, "\(r1.problems)")
+
+            // The first data descriptor's CRC (flag bit 3: sizes and CRC follow the data).
+            let descriptor = try #require((0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)] == [0x50, 0x4B, 0x07, 0x08] })
+            var recrc = original
+            recrc[descriptor + 5] ^= 0x10
+            try recrc.write(to: url)
+            let r2 = ArchiveVerifier.verify(url)
+            #expect(r2.status == .corrupt)
+            #expect(r2.problems.contains { $0.path == name && $0.problem.contains("data descriptor") }, "\(name): \(r2.problems)")
+        }
+    }
+
+    @Test("a zip repacked by bsdtar or Info-ZIP from an extracted archive still verifies whole", arguments: ["bsdtar", "zip"])
+    func repackedZip(tool: String) throws {
+        try withTempFolder { folder in
+            let (dest, url) = destination(for: .zip, in: folder)
+            try writeSample(to: dest, format: .zip)
+            let out = folder.appendingPathComponent("x")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            guard try runTool("bsdtar", ["-xf", url.path, "-C", out.path])?.status == 0 else {
+                Issue.record("bsdtar is not installed; skipped")
+                return
+            }
+            let listed = try #require(try runTool("bsdtar", ["-tf", url.path]))
+            let names = String(decoding: listed.output, as: UTF8.self).split(separator: "\n").map(String.init)
+                .filter { !$0.hasSuffix("/") }
+            let repacked = folder.appendingPathComponent("repacked.zip")
+            let script = "cd '\(out.path)' && " + (tool == "zip" ? "zip -q -X '\(repacked.path)'" : "bsdtar --format zip -cf '\(repacked.path)'")
+                + " " + names.map { "'\($0)'" }.joined(separator: " ")
+            guard let made = try runTool("sh", ["-c", script]), made.status == 0 else {
+                Issue.record("\(tool) could not repack the archive (make deps installs it)")
+                return
+            }
+            let report = ArchiveVerifier.verify(repacked)
+            #expect(report.status == .whole, "\(report.problems)")
+        }
+    }
+
     @Test("an archive without manifest.json is incomplete (exit 3)")
     func missingManifest() throws {
         try withTempFolder { folder in
