@@ -165,12 +165,27 @@ final class RawServer: @unchecked Sendable {
     }
 }
 
-/// A port on 127.0.0.1 nothing listens on.
+/// A port on 127.0.0.1 nothing listens on: a socket is bound to it and never listens, so connecting is refused,
+/// and the socket stays open for the rest of the test process so no other test's server can take the port.
 func closedPort() throws -> Int {
-    let server = try RawServer { _, _ in }
-    let port = server.port
-    server.stop()
-    return port
+    #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+    #endif
+    guard fd >= 0 else { throw POSIXError(.EIO) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    guard bound == 0 else {
+        close(fd)
+        throw POSIXError(.EADDRINUSE)
+    }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
 }
 
 /// Captures every log line (message and metadata) for secret checks.
