@@ -9,7 +9,7 @@ import Testing
 private let secret = "sk_live_TOPSECRET_4242"
 
 private func makeClient(
-    port: Int, rateLimit: RateLimit? = nil, retry: RetryPolicy = fastRetry(), timeouts: HTTPTimeouts = HTTPTimeouts(),
+    port: Int, rateLimit: RateLimit? = nil, retry: RetryPolicy = fastRetry(), timeouts: HTTPTimeouts = patientTimeouts,
     logger: Logger = quietLogger, maxBodySize: Int = 256 << 20
 ) -> APIClient {
     let endpoint = ServiceEndpoint(

@@ -11,7 +11,11 @@ import Testing
     import Darwin
 #endif
 
-private func client(port: Int, maxAttempts: Int = 4, timeouts: HTTPTimeouts = HTTPTimeouts()) -> APIClient {
+/// Long timeouts unless a test sets its own: a loaded machine can starve the test process for tens of seconds, and
+/// a timed-out attempt would be retried and change the attempt counts these tests assert.
+let patientTimeouts = HTTPTimeouts(request: .seconds(600), idle: .seconds(300))
+
+private func client(port: Int, maxAttempts: Int = 4, timeouts: HTTPTimeouts = patientTimeouts) -> APIClient {
     var policy = RetryPolicy(maxAttempts: maxAttempts, baseDelay: .milliseconds(5), maxDelay: .milliseconds(40))
     policy.connectRetryDelay = .milliseconds(10)
     let endpoint = ServiceEndpoint(
