@@ -7,7 +7,7 @@
 # Each timing is the median of REPEAT runs (default 3), wall clock from /usr/bin/time.
 #
 #   bash Benchmarks/archive/services.sh [CONFIG] [SERVICES]     # defaults: release, "kinopio kintone kitemaker kona"
-#   seeds: KINOPIO_SEED (100000 cards), KINTONE_SEED (20000 records), KITEMAKER_SEED (20000), KONA_SEED (20000)
+#   seeds: KINOPIO_SEED (10000 cards), KINTONE_SEED (5000 records), KITEMAKER_SEED (5000), KONA_SEED (5000)
 #
 # Needs: a built kitbag (swift build -c CONFIG), bsdtar (libarchive-tools), python3, /usr/bin/time.
 set -euo pipefail
@@ -41,10 +41,10 @@ echo "# kitbag archive vs bsdtar on exported content — $CONFIG build, $(nproc)
 printf '%-9s %-22s %9s %10s %8s %8s\n' service tool input_MB output_MB seconds MB_per_s
 for SERVICE in $SERVICES; do
   case $SERVICE in
-    kinopio) seed=${KINOPIO_SEED:-100000}; cred=KINOPIO_API_KEY; flags=(--no-rate-limit) ;;
-    kintone) seed=${KINTONE_SEED:-20000}; cred=KINTONE_API_TOKEN; flags=() ;;
-    kitemaker) seed=${KITEMAKER_SEED:-20000}; cred=KITEMAKER_TOKEN; flags=(--no-rate-limit) ;;
-    kona) seed=${KONA_SEED:-20000}; cred=KONA_ACCESS_TOKEN; flags=(--no-rate-limit) ;;
+    kinopio) seed=${KINOPIO_SEED:-10000}; cred=KINOPIO_API_KEY; flags=(--no-rate-limit) ;;
+    kintone) seed=${KINTONE_SEED:-5000}; cred=KINTONE_API_TOKEN; flags=() ;;
+    kitemaker) seed=${KITEMAKER_SEED:-5000}; cred=KITEMAKER_TOKEN; flags=(--no-rate-limit) ;;
+    kona) seed=${KONA_SEED:-5000}; cred=KONA_ACCESS_TOKEN; flags=(--no-rate-limit) ;;
   esac
   URL=$(start_sandbox "$SERVICE" "$seed" "${flags[@]}")
   exp=(env "$cred=bench-$SERVICE" "$BIN" export "$SERVICE" --base-url "$URL" --rate-limit 0 -q)

@@ -42,7 +42,7 @@ def call(method, path, body=None):
     return json.load(urllib.request.urlopen(req))
 spaces, page = [], 1
 while True:
-    got = call("GET", f"/spaces?per_page=100&page={page}")["spaces"]
+    got = call("GET", f"/spaces?per_page=100&page={page}&hidden=true")["spaces"]
     spaces += got; page += 1
     if len(got) < 100: break
 ids = sorted(s["id"] for s in spaces)
