@@ -5,8 +5,9 @@ start_sandbox() { # name seed extra-flags… → prints the sandbox's base URL
   "$BIN" sandbox "$SERVICE" --seed "$seed" --api-key "bench-$name" -q "$@" > "$WORK/$name.url" 2>"$WORK/$name.log" &
   # Started inside $(…), so the caller's `jobs` cannot see it: stop_sandboxes reads the pid from here.
   echo $! >> "$WORK/sandboxes.pid"
+  echo $! > "$WORK/$name.pid"
   # A large seed (a million records) takes a while to build before the URL is printed.
-  for _ in $(seq 3000); do [ -s "$WORK/$name.url" ] && break; sleep 0.1; done
+  for _ in $(seq 9000); do [ -s "$WORK/$name.url" ] && break; sleep 0.1; done
   head -n1 "$WORK/$name.url"
 }
 
@@ -17,6 +18,14 @@ measure() { # label json-out command… → prints wall time and peak RSS
   wall=$(grep "Elapsed (wall clock)" "$WORK/$label.time" | awk '{print $NF}')
   rss=$(grep "Maximum resident set size" "$WORK/$label.time" | awk '{print $NF}')
   echo "$label: wall $wall, peak RSS $((rss / 1024)) MiB"
+}
+
+sandbox_rss() { # name → the sandbox's own peak RSS in MiB so far (VmHWM): the emulator's memory, not kitbag's
+  awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$(cat "$WORK/$1.pid")/status"
+}
+
+stop_sandbox() { # name → stops that one sandbox (a large seed holds gigabytes)
+  kill "$(cat "$WORK/$1.pid")" 2>/dev/null || true
 }
 
 stop_sandboxes() { # kills every sandbox start_sandbox started; for the caller's EXIT trap

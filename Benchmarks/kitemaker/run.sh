@@ -3,13 +3,16 @@
 # GraphQL create per entity for import), export and import time for a generated organization with the rate limit
 # off, and use of the sandbox's 5 requests/s budget with it on.
 #
-#   bash Benchmarks/kitemaker/run.sh [WORKITEMS] [CONFIG]     # defaults: 2000 work items, release build
+#   bash Benchmarks/kitemaker/run.sh [WORKITEMS] [CONFIG] [LARGE]     # defaults: 2000 work items, release build, no memory check
+#   LARGE (e.g. 1000000): also export 10,000 and LARGE generated work items with pacing off and report
+#   wall time, peak RSS and archive size of each (and the sandbox's own peak RSS, which is not kitbag's).
 #
 # Needs: a built kitbag (swift build -c CONFIG), python3, /usr/bin/time (Debian package "time").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ITEMS=${1:-2000}
 CONFIG=${2:-release}
+LARGE=${3:-}
 BIN="${KITBAG_BIN:-.build/$CONFIG/kitbag}"
 [ -x "$BIN" ] || swift build -c "$CONFIG" --product kitbag
 command -v /usr/bin/time >/dev/null || { echo "install the Debian package 'time'"; exit 1; }
@@ -61,3 +64,21 @@ PY
 cmp -s <(python3 -c 'import json,sys;print(sorted(json.load(open(sys.argv[1]))["counts"].items()))' "$WORK/export.json") \
        <(python3 -c 'import json,sys;print(sorted(json.load(open(sys.argv[1]))["counts"].items()))' "$WORK/export2.json") \
   && echo "both exports hold the same counts"
+
+# Peak RSS: 10,000 versus $LARGE work items, pacing off, JSON only (as Kintone's check) — memory must stay flat:
+# work items stream in GraphQL pages of 50.
+# The sandbox holds the whole generated account in memory; its own peak RSS is printed apart.
+if [ -n "$LARGE" ]; then
+  for n in 10000 "$LARGE"; do
+    S=$(start_sandbox "rss$n" "$n" --no-rate-limit)
+    measure "export $n work items (RSS)" "$WORK/rss-export-$n.json" \
+      env KITEMAKER_TOKEN="bench-rss$n" "$BIN" export kitemaker --base-url "$S" --rate-limit 0 --formats json -o "$WORK/r$n.tar.zst" --json
+    python3 - "$WORK/rss-export-$n.json" "$(stat -c %s "$WORK/r$n.tar.zst")" "$(sandbox_rss "rss$n")" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1])); n = sum(e["counts"].values()); r = sum(e["requests"].values())
+print(f"  {n} entities, {r} requests, {e['seconds']:.1f} s ({n/max(e['seconds'],1e-9):.0f} entities/s), "
+      f"archive {int(sys.argv[2])/1e6:.1f} MB; sandbox peak RSS {sys.argv[3]} MiB")
+PY
+    stop_sandbox "rss$n"; rm -f "$WORK/r$n.tar.zst"
+  done
+fi

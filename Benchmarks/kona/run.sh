@@ -2,13 +2,16 @@
 # Kona benchmark: requests versus the minimum the API allows (pages of 100, creates of up to 100 objects),
 # export and import time for a generated account, and the OAuth refresh path with short-lived tokens.
 #
-#   bash Benchmarks/kona/run.sh [TASKS] [CONFIG]     # defaults: 10000 tasks, release build
+#   bash Benchmarks/kona/run.sh [TASKS] [CONFIG] [LARGE]     # defaults: 10000 tasks, release build, no memory check
+#   LARGE (e.g. 1000000): also export 10,000 and LARGE generated tasks with pacing off and report
+#   wall time, peak RSS and archive size of each (and the sandbox's own peak RSS, which is not kitbag's).
 #
 # Needs: a built kitbag (swift build -c CONFIG), python3, /usr/bin/time (Debian package "time").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TASKS=${1:-10000}
 CONFIG=${2:-release}
+LARGE=${3:-}
 BIN="${KITBAG_BIN:-.build/$CONFIG/kitbag}"
 [ -x "$BIN" ] || swift build -c "$CONFIG" --product kitbag
 command -v /usr/bin/time >/dev/null || { echo "install the Debian package 'time'"; exit 1; }
@@ -58,3 +61,21 @@ import json, sys
 e = json.load(open(sys.argv[1])); n = sum(e["requests"].values())
 print(f"default pacing: {n} requests in {e['seconds']:.2f} s = {n/e['seconds']:.2f} requests/s")
 PY
+
+# Peak RSS: 10,000 versus $LARGE tasks, pacing off, JSON only (as Kintone's check) — memory must stay flat:
+# tasks stream page by page, space by space.
+# The sandbox holds the whole generated account in memory; its own peak RSS is printed apart.
+if [ -n "$LARGE" ]; then
+  for n in 10000 "$LARGE"; do
+    S=$(start_sandbox "rss$n" "$n" --no-rate-limit)
+    measure "export $n tasks (RSS)" "$WORK/rss-export-$n.json" \
+      env KONA_ACCESS_TOKEN="bench-rss$n" "$BIN" export kona --base-url "$S" --rate-limit 0 --formats json -o "$WORK/r$n.tar.zst" --json
+    python3 - "$WORK/rss-export-$n.json" "$(stat -c %s "$WORK/r$n.tar.zst")" "$(sandbox_rss "rss$n")" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1])); n = sum(e["counts"].values()); r = sum(e["requests"].values())
+print(f"  {n} entities, {r} requests, {e['seconds']:.1f} s ({n/max(e['seconds'],1e-9):.0f} entities/s), "
+      f"archive {int(sys.argv[2])/1e6:.1f} MB; sandbox peak RSS {sys.argv[3]} MiB")
+PY
+    stop_sandbox "rss$n"; rm -f "$WORK/r$n.tar.zst"
+  done
+fi
