@@ -94,20 +94,35 @@ public struct Entity: Sendable, Hashable {
 
 /// Formats an instant as ISO 8601 with milliseconds in UTC, the form every kitbag record uses.
 public enum Timestamp {
-    public static func string(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: date)
+    /// A formatter is costly to make (~150 µs: ICU loads its symbols) and journals write a timestamp per entity,
+    /// so one is kept and used under a lock. (Its output is what every archive and journal so far holds, so it is
+    /// not swapped for `Date.ISO8601FormatStyle`, which rounds milliseconds differently.)
+    private final class Formatter: @unchecked Sendable {
+        let lock = NSLock()
+        let iso = ISO8601DateFormatter()
+
+        init() {
+            iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            iso.timeZone = TimeZone(identifier: "UTC")
+        }
     }
 
-    public static func parse(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: text) { return d }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: text)
+    private static let formatter = Formatter()
+
+    public static func string(_ date: Date) -> String {
+        let f = formatter
+        return f.lock.withLock { f.iso.string(from: date) }
     }
+
+    /// Parsed with Foundation's Swift ISO 8601 parser (under a microsecond; `ISO8601DateFormatter` clones an ICU
+    /// formatter per call, which made parsing a quarter of a Kinopio export with renderings).
+    public static func parse(_ text: String) -> Date? {
+        if let date = try? fractionalStyle.parse(text) { return date }
+        return try? wholeStyle.parse(text)
+    }
+
+    private static let fractionalStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    private static let wholeStyle = Date.ISO8601FormatStyle()
 
     /// Calendar fields of a UTC instant, computed without locale or formatter state.
     public struct CivilTime: Sendable, Equatable {
