@@ -31,3 +31,20 @@ stop_sandbox() { # name → stops that one sandbox (a large seed holds gigabytes
 stop_sandboxes() { # kills every sandbox start_sandbox started; for the caller's EXIT trap
   [ -f "$WORK/sandboxes.pid" ] && xargs kill 2>/dev/null < "$WORK/sandboxes.pid" || true
 }
+
+memory_at_scale() { # unit credential-variable large → export peak RSS at 10,000 and at LARGE, pacing off, JSON only
+  # The sandbox holds the whole generated account in memory; its own peak RSS is printed apart.
+  local unit=$1 variable=$2 large=$3 n S
+  for n in 10000 "$large"; do
+    S=$(start_sandbox "rss$n" "$n" --no-rate-limit)
+    measure "export $n $unit (RSS)" "$WORK/rss-export-$n.json" \
+      env "$variable=bench-rss$n" "$BIN" export "$SERVICE" --base-url "$S" --rate-limit 0 --formats json -o "$WORK/r$n.tar.zst" --json
+    python3 - "$WORK/rss-export-$n.json" "$(stat -c %s "$WORK/r$n.tar.zst")" "$(sandbox_rss "rss$n")" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1])); n = sum(e["counts"].values()); r = sum(e["requests"].values())
+print(f"  {n} entities, {r} requests, {e['seconds']:.1f} s ({n/max(e['seconds'],1e-9):.0f} entities/s), "
+      f"archive {int(sys.argv[2])/1e6:.1f} MB; sandbox peak RSS {sys.argv[3]} MiB")
+PY
+    stop_sandbox "rss$n"; rm -f "$WORK/r$n.tar.zst"
+  done
+}

@@ -67,18 +67,4 @@ cmp -s <(python3 -c 'import json,sys;print(sorted(json.load(open(sys.argv[1]))["
 
 # Peak RSS: 10,000 versus $LARGE work items, pacing off, JSON only (as Kintone's check) — memory must stay flat:
 # work items stream in GraphQL pages of 50.
-# The sandbox holds the whole generated account in memory; its own peak RSS is printed apart.
-if [ -n "$LARGE" ]; then
-  for n in 10000 "$LARGE"; do
-    S=$(start_sandbox "rss$n" "$n" --no-rate-limit)
-    measure "export $n work items (RSS)" "$WORK/rss-export-$n.json" \
-      env KITEMAKER_TOKEN="bench-rss$n" "$BIN" export kitemaker --base-url "$S" --rate-limit 0 --formats json -o "$WORK/r$n.tar.zst" --json
-    python3 - "$WORK/rss-export-$n.json" "$(stat -c %s "$WORK/r$n.tar.zst")" "$(sandbox_rss "rss$n")" <<'PY'
-import json, sys
-e = json.load(open(sys.argv[1])); n = sum(e["counts"].values()); r = sum(e["requests"].values())
-print(f"  {n} entities, {r} requests, {e['seconds']:.1f} s ({n/max(e['seconds'],1e-9):.0f} entities/s), "
-      f"archive {int(sys.argv[2])/1e6:.1f} MB; sandbox peak RSS {sys.argv[3]} MiB")
-PY
-    stop_sandbox "rss$n"; rm -f "$WORK/r$n.tar.zst"
-  done
-fi
+if [ -n "$LARGE" ]; then memory_at_scale "work items" KITEMAKER_TOKEN "$LARGE"; fi
