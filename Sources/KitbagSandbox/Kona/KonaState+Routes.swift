@@ -314,8 +314,7 @@ extension KonaState {
             guard let rid = Int(raw) else { throw SandboxHTTPError(.badRequest, "resource_id must be a number") }
             _ = try commentTarget(type: type, id: rid, user: user)
             // Most recent first, as documented.
-            list = (items[.comments] ?? [:]).values
-                .filter { $0["resource_type"]?.stringValue == type && $0["resource_id"]?.intValue == rid }
+            list = (itemIndex.index(for: self).commentsByTarget[KonaItemIndex.key(type: type, id: rid)] ?? [])
                 .sorted { order($0, $1, by: "created_at") }
         } else {
             var spaceFilter: Int?
@@ -324,8 +323,10 @@ extension KonaState {
                 try visibleSpace(id, user)
                 spaceFilter = id
             }
-            list = (items[resource] ?? [:]).values.filter {
-                (spaceFilter == nil || $0["space_id"]?.intValue == spaceFilter) && canSee($0, resource, user)
+            if let spaceFilter {
+                list = (itemIndex.index(for: self).bySpace[resource]?[spaceFilter] ?? []).filter { canSee($0, resource, user) }
+            } else {
+                list = (items[resource] ?? [:]).values.filter { canSee($0, resource, user) }
             }
             if resource == .calendarEvents {
                 // Only the current month unless a window is given (documented; paging still applies).
