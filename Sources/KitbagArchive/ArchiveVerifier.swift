@@ -204,12 +204,9 @@ package struct ArchiveScan {
             manifestMissing = true
             problems.append(.init(path: ArchivePath.manifest, problem: "is missing: the archive is incomplete (the write or stream was interrupted)"))
         }
-        if detected == .zip, !readFailure, !hasZipEndRecord(url) {
-            // libarchive falls back to reading local headers, but other zip tools need the central directory.
-            problems.append(.init(path: "(archive)", problem: "has no zip end-of-central-directory record: the file was cut short, and other zip tools cannot open it"))
-        }
         if detected == .zip, !readFailure {
-            // The two copies of each entry's header must agree, whichever one libarchive read.
+            // libarchive falls back to reading local headers, but other zip tools need the central directory; and
+            // the two copies of each entry's header must agree, whichever one libarchive read.
             problems += ZipLayout.problems(url)
         }
         if detected == .tar, !readFailure {
@@ -240,22 +237,6 @@ package struct ArchiveScan {
             scan.report.status = .corrupt
         }
         return scan
-    }
-
-    /// Whether the last 64 KiB + 22 bytes of a zip hold its end-of-central-directory signature.
-    static func hasZipEndRecord(_ url: URL) -> Bool {
-        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
-        defer { try? handle.close() }
-        guard let size = try? handle.seekToEnd() else { return false }
-        let tail = min(size, 65_557)
-        guard (try? handle.seek(toOffset: size - tail)) != nil, let data = try? handle.readToEnd() else { return false }
-        let bytes = [UInt8](data)
-        guard bytes.count >= 22 else { return false }
-        for i in stride(from: bytes.count - 22, through: 0, by: -1)
-        where bytes[i] == 0x50 && bytes[i + 1] == 0x4B && bytes[i + 2] == 0x05 && bytes[i + 3] == 0x06 {
-            return true
-        }
-        return false
     }
 
     /// A record's `format` must name the kitbag archive format and `formatVersion` must be one this kitbag knows.

@@ -26,7 +26,9 @@ enum ZipLayout {
     static func problems(_ url: URL) -> [VerifyReport.Problem] {
         guard let handle = try? FileHandle(forReadingFrom: url) else { return [] }
         defer { try? handle.close() }
-        guard let fileSize = try? handle.seekToEnd(), fileSize >= 22 else { return [] }
+        guard let fileSize = try? handle.seekToEnd() else { return [] }
+        let noEndRecord: [VerifyReport.Problem] = [.init(path: "(archive)", problem: "has no zip end-of-central-directory record: the file was cut short, and other zip tools cannot open it")]
+        guard fileSize >= 22 else { return noEndRecord }
         func read(_ offset: UInt64, _ count: Int) -> [UInt8]? {
             guard offset + UInt64(count) <= fileSize, (try? handle.seek(toOffset: offset)) != nil,
                 let data = try? handle.read(upToCount: count), data.count == count
@@ -37,11 +39,11 @@ enum ZipLayout {
             [.init(path: path, problem: what + ": the file was changed after it was written")]
         }
 
-        // The end record: kitbag writes no archive comment, so it is the last 22 bytes.
+        // The end record lies in the last 22 bytes plus at most a 64 KiB comment (kitbag writes none).
         let tailLength = Int(min(fileSize, 65_557))
         guard let tail = read(fileSize - UInt64(tailLength), tailLength) else { return [] }
         guard let at = stride(from: tail.count - 22, through: 0, by: -1).first(where: { tail[$0..<($0 + 4)] == [0x50, 0x4B, 0x05, 0x06] })
-        else { return [] }  // reported elsewhere (no end-of-central-directory record)
+        else { return noEndRecord }
         let end = Array(tail[at..<(at + 22)])
         let endOffset = fileSize - UInt64(tailLength) + UInt64(at)
         if at >= 20, tail[(at - 20)..<(at - 16)] == [0x50, 0x4B, 0x06, 0x07] { return [] }  // zip64
