@@ -11,7 +11,7 @@ enum TarLayout {
     static func problems(_ url: URL) -> [VerifyReport.Problem] {
         guard let handle = try? FileHandle(forReadingFrom: url) else { return [] }
         defer { try? handle.close() }
-        var reader = BlockReader(handle: handle)
+        guard var reader = BlockReader(handle: handle) else { return [] }
         var problems: [VerifyReport.Problem] = []
         var paxSize: Int64?
         var lastPath = "(archive start)"
@@ -30,18 +30,15 @@ enum TarLayout {
                 paxSize = nil
                 lastPath = name(header)
             }
-            var data: [UInt8] = []
-            let keep = type == UInt8(ascii: "x") && dataSize <= 1 << 20
-            var remaining = dataSize
-            while remaining > 0 {
-                let want = Int(min(remaining, 1 << 20))
-                guard let chunk = reader.read(want), chunk.count == want else {
-                    return problems + [.init(path: lastPath, problem: "ends before its data does: the file was cut short")]
-                }
-                if keep { data += chunk }
-                remaining -= Int64(want)
+            // Only pax records are read (for `size=`); entry data is libarchive's to check and is seeked over.
+            let cut = [VerifyReport.Problem(path: lastPath, problem: "ends before its data does: the file was cut short")]
+            if type == UInt8(ascii: "x"), dataSize <= 1 << 20 {
+                let records = dataSize == 0 ? [] : reader.read(Int(dataSize))
+                guard let records, records.count == Int(dataSize) else { return problems + cut }
+                paxSize = paxRecordSize(records)
+            } else if !reader.skip(dataSize) {
+                return problems + cut
             }
-            if keep { paxSize = paxRecordSize(data) }
             let padding = (block - Int(dataSize % Int64(block))) % block
             if padding > 0 {
                 guard let pad = reader.read(padding), pad.count == padding else {
@@ -113,15 +110,29 @@ enum TarLayout {
         return found
     }
 
-    /// Reads a file in exact-size pieces.
+    /// Reads a file in exact-size pieces, or skips over them.
     struct BlockReader {
         let handle: FileHandle
+        let size: Int64
         var offset: Int64 = 0
+
+        init?(handle: FileHandle) {
+            guard let end = try? handle.seekToEnd(), (try? handle.seek(toOffset: 0)) != nil else { return nil }
+            self.handle = handle
+            size = Int64(end)
+        }
 
         mutating func read(_ count: Int) -> [UInt8]? {
             guard let data = try? handle.read(upToCount: count), !data.isEmpty else { return nil }
             offset += Int64(data.count)
             return [UInt8](data)
+        }
+
+        /// False (and nothing moved) when fewer than `count` bytes are left.
+        mutating func skip(_ count: Int64) -> Bool {
+            guard count <= size - offset, (try? handle.seek(toOffset: UInt64(offset + count))) != nil else { return false }
+            offset += count
+            return true
         }
     }
 }
