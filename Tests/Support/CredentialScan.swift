@@ -14,6 +14,14 @@ public enum CredentialScan {
     public struct Credential: Sendable {
         public var value: String
         public var label: String
+        /// The value's UTF-8 bytes, made once: every chunk of every scanned file is searched for each credential.
+        var bytes: [UInt8]
+
+        init(value: String, label: String) {
+            self.value = value
+            self.label = label
+            bytes = Array(value.utf8)
+        }
     }
 
     public static let packageRoot: URL = {
@@ -54,9 +62,8 @@ public enum CredentialScan {
     public static func found(in bytes: UnsafeRawBufferPointer) -> [String] {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return [] }
         var labels: [String] = []
-        for credential in credentials {
-            let needle = Array(credential.value.utf8)
-            if contains(base, bytes.count, needle) { labels.append(credential.label) }
+        for credential in credentials where contains(base, bytes.count, credential.bytes) {
+            labels.append(credential.label)
         }
         return labels
     }
@@ -140,7 +147,7 @@ public enum CredentialScan {
     /// Scans a byte stream chunk by chunk; a credential split across two chunks is still found.
     struct Stream {
         var tail: [UInt8] = []
-        static let overlap = max(1, (CredentialScan.credentials.map { $0.value.utf8.count }.max() ?? 1) - 1)
+        static let overlap = max(1, (CredentialScan.credentials.map(\.bytes.count).max() ?? 1) - 1)
 
         mutating func feed(_ chunk: UnsafeRawBufferPointer) -> [String] {
             var joined = tail
