@@ -61,31 +61,13 @@ final class RawServer: @unchecked Sendable {
     var connectionCount: Int { connections.current }
 
     init(handler: @escaping @Sendable (Int, Int32) -> Void) throws {
-        #if canImport(Glibc)
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-            let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { throw POSIXError(.EIO) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
-        }
-        guard bound == 0, listen(fd, 32) == 0 else {
+        let (fd, port) = try loopbackSocket(reuseAddress: true)
+        guard listen(fd, 32) == 0 else {
             close(fd)
             throw POSIXError(.EADDRINUSE)
         }
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
         self.listener = fd
-        self.port = Int(UInt16(bigEndian: addr.sin_port))
+        self.port = port
         let connections = self.connections
         Thread.detachNewThread {
             while true {
@@ -165,15 +147,18 @@ final class RawServer: @unchecked Sendable {
     }
 }
 
-/// A port on 127.0.0.1 nothing listens on: a socket is bound to it and never listens, so connecting is refused,
-/// and the socket stays open for the rest of the test process so no other test's server can take the port.
-func closedPort() throws -> Int {
+/// A TCP socket bound to a free port on 127.0.0.1 (not listening yet), and that port.
+func loopbackSocket(reuseAddress: Bool) throws -> (fd: Int32, port: Int) {
     #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     #else
         let fd = socket(AF_INET, SOCK_STREAM, 0)
     #endif
     guard fd >= 0 else { throw POSIXError(.EIO) }
+    if reuseAddress {
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = 0
@@ -185,7 +170,13 @@ func closedPort() throws -> Int {
         throw POSIXError(.EADDRINUSE)
     }
     _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+}
+
+/// A port on 127.0.0.1 nothing listens on: a socket is bound to it and never listens, so connecting is refused,
+/// and the socket stays open for the rest of the test process so no other test's server can take the port.
+func closedPort() throws -> Int {
+    try loopbackSocket(reuseAddress: false).port
 }
 
 /// Captures every log line (message and metadata) for secret checks.
