@@ -135,7 +135,7 @@ struct VerifyTests {
             let original = try Data(contentsOf: url)
             #expect(ArchiveVerifier.verify(url).status == .whole)
             let bytes = [UInt8](original)
-            let central = try #require((0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)] == [0x50, 0x4B, 0x01, 0x02] })
+            let central = try #require(bytes.firstRange(of: [0x50, 0x4B, 0x01, 0x02])?.lowerBound)
             let nameLength = Int(bytes[central + 28]) | Int(bytes[central + 29]) << 8
             let name = String(decoding: bytes[(central + 46)..<(central + 46 + nameLength)], as: UTF8.self)
 
@@ -147,7 +147,7 @@ struct VerifyTests {
             #expect(r1.problems.contains { $0.problem.contains("disagree (name") }, "\(r1.problems)")
 
             // The first data descriptor's CRC (flag bit 3: sizes and CRC follow the data).
-            let descriptor = try #require((0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)] == [0x50, 0x4B, 0x07, 0x08] })
+            let descriptor = try #require(bytes.firstRange(of: [0x50, 0x4B, 0x07, 0x08])?.lowerBound)
             var recrc = original
             recrc[descriptor + 5] ^= 0x10
             try recrc.write(to: url)
