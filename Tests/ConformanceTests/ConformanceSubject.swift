@@ -3,6 +3,7 @@ import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagSandbox
+import KitbagTestSupport
 import Logging
 
 /// One connector and its sandbox, as the shared conformance suite drives them (rclone's fstests: every
@@ -35,9 +36,7 @@ struct ConformanceSubject: Sendable, CustomStringConvertible {
     @TaskLocal static var faultSeed: UInt64?
 
     /// How many times the proof suites repeat: `full` with `KITBAG_PROOF=1` (`make proof`), else `short`.
-    static func runs(short: Int, full: Int) -> Int {
-        ProcessInfo.processInfo.environment["KITBAG_PROOF"].map { !$0.isEmpty && $0 != "0" } == true ? full : short
-    }
+    static func runs(short: Int, full: Int) -> Int { Proof.count(full: full, short: short) }
 
     /// Fast retries so fault tests finish quickly.
     static func fastRetry(maxAttempts: Int = 10) -> RetryPolicy {

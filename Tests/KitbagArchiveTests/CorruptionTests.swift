@@ -1,6 +1,5 @@
 import Foundation
 import KitbagCore
-import KitbagFuzz
 import KitbagTestSupport
 import Testing
 

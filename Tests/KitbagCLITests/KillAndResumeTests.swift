@@ -30,9 +30,7 @@ import Testing
     }
 
     /// Runs per case: 1, or 20 with KITBAG_PROOF=1.
-    static var runs: Int {
-        ProcessInfo.processInfo.environment["KITBAG_PROOF"].map { !$0.isEmpty && $0 != "0" } == true ? 20 : 1
-    }
+    static var runs: Int { Proof.count(full: 20, short: 1) }
 
     /// A kill point in `range` for `run`, the same on every machine (SplitMix64 of the run and service).
     static func killPoint(_ range: ClosedRange<Int>, run: Int, salt: String) -> Int {

@@ -2,6 +2,7 @@ import Foundation
 import KitbagArchive
 import KitbagCore
 import KitbagFuzz
+import KitbagTestSupport
 import Testing
 
 /// The fuzz targets' promises, checked in every `swift test` on the seed corpus, on every crash input

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The proof-size knob, shared by the slow suites of every test target: `make proof` sets `KITBAG_PROOF=1` and the slow suites run at full size;
+/// The proof-size knob, shared by the slow suites of every test target (KitbagTestSupport): `make proof` sets `KITBAG_PROOF=1` and the slow suites run at full size;
 /// without it they run a short version so `make test` (and CI) stays fast.
 /// `KITBAG_PROOF_SEED=<n>` (decimal or 0x-hex) replays a run; otherwise each run draws a fresh seed,
 /// and every failure message names the seed it used.
