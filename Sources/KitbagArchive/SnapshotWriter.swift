@@ -59,18 +59,21 @@ public final class SnapshotWriter {
             displayName = url.path
             let parent = url.deletingLastPathComponent()
             self.spoolDirectory = spoolDirectory ?? parent
-            let staging = parent.appendingPathComponent(".\(url.lastPathComponent).kitbag-\(UUID().uuidString.prefix(8)).partial")
+            StagingFiles.removeAbandoned(in: parent)
+            let staging = StagingFiles.name(for: url)
             let fd = open(staging.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if fd < 0 {
                 throw ArchiveError.io(
                     path: url.path, message: "cannot create the archive: \(LibArchive.errnoMessage()); check the folder exists and is writable")
             }
             stagingURL = staging
+            StagingFiles.register(staging.path, descriptor: fd)
             let out = FileDescriptorOutput(fd: fd, closeOnFinish: true)
             output = out
             do {
                 sink = try LibArchiveSink(format: kind, output: out, mtime: stamp, name: url.path)
             } catch {
+                StagingFiles.unregister(staging.path)
                 close(fd)
                 unlink(staging.path)
                 throw error
@@ -81,9 +84,11 @@ public final class SnapshotWriter {
             displayName = target.path
             let parent = target.deletingLastPathComponent()
             self.spoolDirectory = spoolDirectory ?? parent
-            let staging = parent.appendingPathComponent(".\(target.lastPathComponent).kitbag-\(UUID().uuidString.prefix(8)).partial")
+            StagingFiles.removeAbandoned(in: parent)
+            let staging = StagingFiles.name(for: target)
             sink = try FolderSink(root: staging, mtime: stamp)
             stagingURL = staging
+            StagingFiles.register(staging.path)
         }
         do {
             try writeEntry(path: ArchivePath.info, data: try Self.recordBytes(info))
@@ -287,6 +292,7 @@ public final class SnapshotWriter {
         case .standardOutput:
             break
         }
+        StagingFiles.unregister(staging.path)
         stagingURL = nil
     }
 
@@ -302,6 +308,7 @@ public final class SnapshotWriter {
         if let output, output.closeOnFinish { close(output.fd) }
         output = nil
         if let staging = stagingURL {
+            StagingFiles.unregister(staging.path)
             try? FileManager.default.removeItem(at: staging)
             stagingURL = nil
         }

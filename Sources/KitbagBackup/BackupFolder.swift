@@ -13,6 +13,9 @@ public struct BackupArchive: Sendable, Equatable, CustomStringConvertible {
     public var format: ArchiveFormat
 
     public var name: String { url.lastPathComponent }
+    /// The account as prune groups it: the same for names written before and after names became slugs
+    /// (`Ada%20Lovelace` and `ada-lovelace`).
+    public var accountKey: String { ArchivePath.slug(ArchivePath.decodeComponent(account)) }
     public var description: String { name }
 
     /// Parses a file or folder name; nil for anything that is not a kitbag backup name.
@@ -73,15 +76,10 @@ public struct BackupFolder: Sendable {
             .sorted { $0.time != $1.time ? $0.time < $1.time : $0.name < $1.name }
     }
 
-    /// Removes the staging files (`.NAME.kitbag-XXXXXXXX.partial`) that runs killed mid-write left behind. Only call
-    /// it while holding the folder's lock: then no live run of this folder is writing one. Returns their names.
+    /// Removes the staging files (`.NAME.kitbag-XXXXXXXX.partial`) that runs killed mid-write left behind (those no
+    /// live process holds locked). Returns their names.
     @discardableResult
     public func removeDeadPartials() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
-        var removed: [String] = []
-        for name in names.sorted() where name.hasPrefix(".") && name.hasSuffix(".partial") && name.contains(".kitbag-") {
-            if (try? FileManager.default.removeItem(at: url.appendingPathComponent(name))) != nil { removed.append(name) }
-        }
-        return removed
+        StagingFiles.removeAbandoned(in: url)
     }
 }

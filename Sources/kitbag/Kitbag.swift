@@ -14,13 +14,22 @@ struct KitbagCommand: AsyncParsableCommand {
         version: Kitbag.version,
         subcommands: [
             DemoCommand.self, BackupCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self,
-            ListCommand.self, DiffCommand.self, PruneCommand.self, CheckCommand.self, SandboxCommand.self,
+            SnapshotsCommand.self, ListCommand.self, DiffCommand.self, PruneCommand.self, CheckCommand.self, SandboxCommand.self,
         ])
 
     /// Parses and runs, mapping command-line mistakes to exit status 2 (swift-argument-parser's default is 64).
     static func main() async {
+        // `kitbag help NAME` for a NAME that is no command is a usage mistake, not a help page.
+        let words = Array(CommandLine.arguments.dropFirst())
+        if words.first == "help", let name = words.dropFirst().first,
+            !configuration.subcommands.contains(where: { $0._commandName == name })
+        {
+            FileHandle.standardError.write(Data("kitbag: error: no command named '\(name)'; kitbag --help lists them\n".utf8))
+            Foundation.exit(ExitStatus.usage.rawValue)
+        }
         do {
             var command = try parseAsRoot()
+            if !(command is SandboxCommand) { Interrupts.install(message: Interrupts.message(for: command)) }
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -29,7 +38,10 @@ struct KitbagCommand: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                // One prefix for every error kitbag prints, usage mistakes included ("kitbag: error: …").
+                var message = fullMessage(for: error)
+                if message.hasPrefix("Error: ") { message = "kitbag: error: " + message.dropFirst("Error: ".count) }
+                FileHandle.standardError.write(Data((message + "\n").utf8))
                 Foundation.exit(ExitStatus.usage.rawValue)
             }
             exit(withError: error)

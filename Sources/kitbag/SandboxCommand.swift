@@ -59,7 +59,7 @@ struct SandboxCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: global.json) {
             guard let entry = SandboxCatalog.entry(service) else {
                 throw UserError("a \(service.rawValue) sandbox is not available in kitbag \(Kitbag.version) yet", exitStatus: .usage)
             }
@@ -72,37 +72,63 @@ struct SandboxCommand: AsyncParsableCommand {
             options.faultRate = faults
             options.penaltySeconds = penaltySeconds
             options.rateLimit = !noRateLimit
+            let termination = TerminationSignal()
             let sandbox = try await entry.start(options, global.makeLogger("kitbag.sandbox"))
             printText("\(sandbox.baseURL.absoluteString)\n")
             if !global.quiet {
                 let credential = options.credentials.first ?? entry.defaultCredential
-                FileHandle.standardError.write(Data("\(service.rawValue) sandbox: credential \(credential); Ctrl-C to stop\n".utf8))
+                // What to set in another shell to point kitbag at this sandbox.
+                let exports = entry.environment(sandbox, credential).sorted { $0.key < $1.key }
+                    .map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                let line = "\(service.rawValue) sandbox ready; in another shell: export \(exports); then e.g. "
+                    + "kitbag export \(service.rawValue). Ctrl-C to stop\n"
+                FileHandle.standardError.write(Data(line.utf8))
             }
-            await waitForTermination()
+            await termination.wait()
             await sandbox.stop()
         }
     }
 }
 
-/// Suspends until SIGINT or SIGTERM arrives.
-func waitForTermination() async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        let once = LockedFlag()
-        var sources: [DispatchSourceSignal] = []
+/// SIGINT and SIGTERM, caught from the moment it is made (so a signal right after the sandbox printed its URL
+/// still stops it cleanly); `wait()` suspends until one arrives.
+/// `@unchecked`: its two fields change only under `lock`.
+final class TerminationSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var arrived = false
+    private var waiter: CheckedContinuation<Void, Never>?
+    private var sources: [DispatchSourceSignal] = []
+
+    init() {
+        var made: [DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                if once.setOnce() { continuation.resume() }
-            }
-            source.resume()
-            sources.append(source)
+            made.append(DispatchSource.makeSignalSource(signal: sig, queue: .global()))
         }
-        SignalSources.keep(sources)
+        sources = made
+        for source in made {
+            source.setEventHandler { [weak self] in self?.arrive() }
+            source.resume()
+        }
     }
-}
 
-enum SignalSources {
-    nonisolated(unsafe) static var kept: [DispatchSourceSignal] = []
-    static func keep(_ s: [DispatchSourceSignal]) { kept = s }
+    private func arrive() {
+        let waiting = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+            arrived = true
+            defer { waiter = nil }
+            return waiter
+        }
+        waiting?.resume()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = lock.withLock { () -> Bool in
+                if arrived { return true }
+                waiter = continuation
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
 }
