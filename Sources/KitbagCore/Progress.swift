@@ -28,6 +28,10 @@ public final class ProgressReporter: @unchecked Sendable {
     private var bytes: Int64 = 0
     private var requests = 0
     private var finished: [StageSummary] = []
+    /// Why the work is paused and until when (a 429 penalty, a retry after a 5xx), shown instead of the ETA.
+    private var waitReason: String?
+    private var waitUntil = Date.distantPast
+    private var ticker: Task<Void, Never>?
 
     /// - Parameter interactive: draw a live status line (pass `isatty(stderr)` unless `--quiet`/`--json`).
     public init(interactive: Bool) {
@@ -75,9 +79,52 @@ public final class ProgressReporter: @unchecked Sendable {
         redraw(force: false)
     }
 
+    /// Says on the status line that the work waits, why and for how long; the line counts down until it resumes.
+    /// Off a terminal this draws nothing (the log says it).
+    public func waiting(_ reason: String, seconds: Double) {
+        lock.lock()
+        waitReason = reason
+        waitUntil = Date().addingTimeInterval(seconds)
+        let startTicker = interactive && ticker == nil
+        if startTicker {
+            ticker = Task { [weak self] in
+                while let self, self.isWaiting, !Task.isCancelled {
+                    self.redraw(force: true)
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+                self?.endTicker()
+            }
+        }
+        lock.unlock()
+        redraw(force: true)
+    }
+
+    private var isWaiting: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return waitReason != nil && waitUntil > Date()
+    }
+
+    private func endTicker() {
+        lock.lock()
+        ticker = nil
+        lock.unlock()
+        redraw(force: true)
+    }
+
+    /// The status line as it would be drawn now (nil between stages).
+    public var statusLine: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return statusLineLocked(now: Date())
+    }
+
     /// Ends the current stage and clears the status line.
     public func finish() {
         lock.lock()
+        ticker?.cancel()
+        ticker = nil
+        waitReason = nil
         closeStageLocked()
         let wasInteractive = interactive
         lock.unlock()
@@ -104,21 +151,29 @@ public final class ProgressReporter: @unchecked Sendable {
         guard interactive else { return }
         lock.lock()
         let now = Date()
-        guard let stage, force || now.timeIntervalSince(lastDraw) >= minRedrawInterval else {
+        guard stage != nil, force || now.timeIntervalSince(lastDraw) >= minRedrawInterval else {
             lock.unlock()
             return
         }
         lastDraw = now
+        let line = statusLineLocked(now: now)
+        lock.unlock()
+        if let line { write("\r\u{1B}[K" + line) }
+    }
+
+    private func statusLineLocked(now: Date) -> String? {
+        guard let stage else { return nil }
         let elapsed = max(now.timeIntervalSince(stageStart), 0.001)
         let rate = Double(items) / elapsed
         var line = "\(stage): \(items)"
         if let total { line += "/\(total)" }
         line += " items · \(ByteCount.format(bytes)) · \(requests) req · \(String(format: "%.0f", rate)) items/s"
-        if let total, rate > 0, total > items {
+        if let waitReason, waitUntil > now {
+            line += " · \(waitReason), waiting \(Int(waitUntil.timeIntervalSince(now).rounded(.up))) s"
+        } else if let total, rate > 0, total > items {
             line += " · ETA \(Self.duration(Double(total - items) / rate))"
         }
-        lock.unlock()
-        write("\r\u{1B}[K" + line)
+        return line
     }
 
     private func write(_ s: String) {

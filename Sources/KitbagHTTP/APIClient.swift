@@ -230,6 +230,7 @@ public final class APIClient: Sendable {
                     let until = ContinuousClock.now + wait
                     await gate.pause(until: until)
                     await recorder.paused(wait)
+                    progress?.waiting("rate-limited by the server", seconds: wait.seconds)
                     logger.info(
                         "\(route) → 429 Too Many Requests; pausing all \(service) requests for \(wait.milliseconds) ms",
                         metadata: ["attempt": "\(attempt)"])
@@ -251,6 +252,7 @@ public final class APIClient: Sendable {
                         logger.info(
                             "\(route) → \(status); retrying in \(delay.milliseconds) ms",
                             metadata: ["attempt": "\(attempt)"])
+                        progress?.waiting("the server answered \(status), retrying", seconds: delay.seconds)
                         try await Task.sleep(for: delay)
                         continue
                     }
@@ -273,6 +275,7 @@ public final class APIClient: Sendable {
                 if connectFailures >= retry.maxConnectAttempts {
                     throw HTTPFailure.unreachable(service: service, host: hostDescription, reason: reason)
                 }
+                progress?.waiting("cannot reach \(hostDescription), retrying", seconds: retry.connectRetryDelay.seconds)
                 try await Task.sleep(for: retry.connectRetryDelay)
             case .connectionLost, .timedOut, .truncated:
                 failures += 1
@@ -289,6 +292,7 @@ public final class APIClient: Sendable {
                 logger.info(
                     "\(route) failed (\(problem.reason)); retrying in \(delay.milliseconds) ms",
                     metadata: ["attempt": "\(attempt)"])
+                progress?.waiting("\(problem.reason), retrying", seconds: delay.seconds)
                 try await Task.sleep(for: delay)
             }
         }
