@@ -50,6 +50,11 @@ public final class BackupState: Sendable {
                             marker TEXT NOT NULL,
                             archive TEXT NOT NULL,
                             PRIMARY KEY (service, account, container));
+                        CREATE TABLE IF NOT EXISTS verification (
+                            archive TEXT PRIMARY KEY NOT NULL,
+                            status TEXT NOT NULL,
+                            checked_at TEXT NOT NULL,
+                            fingerprint TEXT NOT NULL);
                         """)
             }
         } catch {
@@ -119,7 +124,31 @@ public final class BackupState: Sendable {
         try db.write { db in
             for name in archives {
                 try db.execute(sql: "DELETE FROM backup WHERE archive = ?", arguments: [name])
+                try db.execute(sql: "DELETE FROM verification WHERE archive = ?", arguments: [name])
             }
+        }
+    }
+
+    /// Records what `kitbag verify` found for an archive of this folder (replacing an earlier check of it).
+    public func record(_ check: VerificationRecord) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO verification (archive, status, checked_at, fingerprint) VALUES (?, ?, ?, ?)",
+                arguments: [check.archive, check.status, check.checkedAt, check.fingerprint])
+        }
+    }
+
+    /// The last verification of every archive that had one, by archive name.
+    public func verifications() throws -> [String: VerificationRecord] {
+        try db.read { db in
+            var out: [String: VerificationRecord] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM verification") {
+                let check = VerificationRecord(
+                    archive: row["archive"], status: row["status"], checkedAt: row["checked_at"],
+                    fingerprint: row["fingerprint"])
+                out[check.archive] = check
+            }
+            return out
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KitbagArchive
+import KitbagBackup
 import KitbagCore
 import KitbagRender
 
@@ -46,9 +47,22 @@ struct ListCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
-            let url = URL(fileURLWithPath: archive)
+        try await reportingErrors(json: global.json) {
+            let url: URL
+            switch ArchiveTarget.classify(archive) {
+            case .archive(let found): url = found
+            case .missing: throw UserError("\(archive): no such file or folder; check the path", exitStatus: .failure)
+            case .backupFolder:
+                throw UserError("\(archive) is a folder of archives: list them with kitbag snapshots \(archive)", exitStatus: .usage)
+            case .unrelatedFolder:
+                throw UserError(
+                    "\(archive) is a folder, but neither a kitbag archive (no kitbag.json) nor a folder of kitbag archives",
+                    exitStatus: .failure)
+            }
             let summary = try ArchiveInspector.summary(of: url)
+            if summary.info == nil && !summary.manifestPresent {
+                throw UserError("\(archive) is not a kitbag archive: it holds neither kitbag.json nor manifest.json", exitStatus: .failure)
+            }
             let feeds = try Self.feedItemCounts(url)
             if global.json {
                 try printJSON(Listing(summary: summary, feeds: feeds))
