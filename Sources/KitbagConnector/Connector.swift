@@ -92,3 +92,28 @@ extension Connector {
         try? await client.shutdown()
     }
 }
+
+public extension Connector {
+    /// `probe()`, where an answer that no server of this service would give (a bare 404, a body that is not the
+    /// service's JSON, bytes that are not HTTP) is reported as a wrong base URL rather than as a failed route.
+    func identify() async throws -> AccountProbe {
+        do {
+            return try await probe()
+        } catch let failure as HTTPFailure {
+            let answer: String
+            switch failure {
+            case .notFound(_, let route, _, nil): answer = "404 Not Found to \(route)"
+            case .invalidBody(_, let route, _): answer = "\(route) with a body that is not the service's JSON"
+            case .connectionLost(_, let route, _, "malformed HTTP answer"): answer = "\(route) with bytes that are not HTTP"
+            default: throw failure
+            }
+            var shown = URLComponents(url: baseURL, resolvingAgainstBaseURL: false)
+            shown?.user = nil
+            shown?.password = nil
+            let name = service.rawValue.prefix(1).uppercased() + service.rawValue.dropFirst()
+            throw UserError(
+                "\(shown?.string ?? service.rawValue) answered \(answer): this does not look like the \(name) API — "
+                    + "check --base-url (or \(service.rawValue.uppercased())_BASE_URL)", exitStatus: .failure)
+        }
+    }
+}

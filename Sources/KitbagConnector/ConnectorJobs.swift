@@ -11,7 +11,7 @@ public enum ConnectorJobs {
     public static func defaultArchiveName(
         service: ServiceName, account: ArchiveInfo.Account, at date: Date, format: ArchiveFormat
     ) -> String {
-        let who = ArchivePath.component(account.name ?? account.id)
+        let who = ArchivePath.slug(account.name ?? account.id)
         return "\(service.rawValue)-\(who)-\(Timestamp.compact(date))" + (format == .folder ? "" : ".\(format.fileExtension)")
     }
 
@@ -76,18 +76,34 @@ public enum ConnectorJobs {
         progress.beginStage("verify")
         let archive = try SnapshotReader.open(archiveURL)
         defer { archive.close() }
-        let target = try await connector.probe()
+        let target = try await connector.identify()
+        let url = journalURL ?? defaultJournalURL(for: archiveURL)
+        let binding = JournalBinding(
+            sourceService: archive.info.service.rawValue, sourceAccount: archive.info.source.account.id,
+            targetService: connector.service.rawValue, targetBaseURL: connector.baseURL.absoluteString,
+            targetAccount: target.account.id)
         var journal: ImportJournal?
         if !options.dryRun {
-            journal = try ImportJournal(
-                url: journalURL ?? defaultJournalURL(for: archiveURL),
-                binding: JournalBinding(
-                    sourceService: archive.info.service.rawValue, sourceAccount: archive.info.source.account.id,
-                    targetService: connector.service.rawValue, targetBaseURL: connector.baseURL.absoluteString,
-                    targetAccount: target.account.id))
+            journal = try ImportJournal(url: url, binding: binding)
         }
-        let summary = try await connector.importArchive(archive, journal: journal, options: options, progress: progress)
+        var summary = try await connector.importArchive(archive, journal: journal, options: options, progress: progress)
         progress.finish()
+        // A dry run after an interrupted import tells what the rerun would still create: what the journal of the same
+        // source and target already confirms counts as present, not as to be created.
+        if options.dryRun, FileManager.default.fileExists(atPath: url.path) {
+            let existing = try ImportJournal(readingFrom: url)
+            if try existing.binding() == binding {
+                for (kind, count) in try existing.counts() {
+                    let present = min(count.created, summary.created[kind] ?? 0)
+                    if present > 0 {
+                        summary.alreadyPresent[kind, default: 0] += present
+                        summary.created[kind] = (summary.created[kind] ?? 0) - present
+                    }
+                    let sent = min(count.planned, summary.created[kind] ?? 0)
+                    if sent > 0 { summary.unconfirmed = (summary.unconfirmed ?? [:]).merging([kind: sent], uniquingKeysWith: +) }
+                }
+            }
+        }
         return summary
     }
 }

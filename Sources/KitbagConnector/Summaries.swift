@@ -34,6 +34,9 @@ public struct ImportSummary: Sendable, Codable {
     public var created: [String: Int] = [:]
     /// Entities already in the target from an earlier run (found in the journal).
     public var alreadyPresent: [String: Int] = [:]
+    /// Dry run after an interrupted import: entities the earlier run sent without seeing the answer; the rerun
+    /// checks the target for them first, so up to this many of `created` may turn out to be there already.
+    public var unconfirmed: [String: Int]?
     public var requests: [String: Int] = [:]
     /// What could not be carried into the target, with the reason.
     public var notImported: [NotExported] = []

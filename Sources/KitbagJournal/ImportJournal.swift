@@ -231,6 +231,13 @@ public final class ImportJournal: Sendable {
         }
     }
 
+    /// The (source, target) pair the journal was opened for, if it records one.
+    public func binding() throws -> JournalBinding? {
+        try db.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'binding'")
+        }.flatMap { try? JSONDecoder().decode(JournalBinding.self, from: Data($0.utf8)) }
+    }
+
     /// Number of mappings per kind and state.
     public func counts() throws -> [String: (planned: Int, created: Int)] {
         try db.read { db in

@@ -49,8 +49,14 @@ final class LockedFlag: @unchecked Sendable {
     }
 }
 
-/// Runs a command body, turning kitbag errors into one line on stderr and the documented exit status.
-func reportingErrors(_ body: () async throws -> Void) async throws {
+/// Runs a command body, turning kitbag errors into one line on stderr and the documented exit status; with `--json`
+/// the error is also printed on stdout as `{"error": {"message", "exitStatus"}}`, so a script reads one shape.
+func reportingErrors(json: Bool = false, _ body: () async throws -> Void) async throws {
+    func fail(_ message: String, _ status: ExitStatus) throws -> Never {
+        printError(message)
+        if json { try? printJSON(ErrorReport(error: .init(message: message, exitStatus: status.rawValue))) }
+        throw ExitCode(status.rawValue)
+    }
     do {
         try await body()
     } catch let e as ExitCode {
@@ -58,15 +64,21 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     } catch let e as ValidationError {
         throw e
     } catch let e as KitbagError {
-        printError(e.description)
-        throw ExitCode(e.exitStatus.rawValue)
+        try fail(e.description, e.exitStatus)
     } catch is CancellationError {
-        printError("interrupted")
-        throw ExitCode(ExitStatus.failure.rawValue)
+        try fail("interrupted", .failure)
     } catch {
-        printError(String(describing: error))
-        throw ExitCode(ExitStatus.failure.rawValue)
+        try fail(String(describing: error), .failure)
     }
+}
+
+/// What `--json` prints on stdout when a command fails.
+struct ErrorReport: Encodable {
+    struct Detail: Encodable {
+        var message: String
+        var exitStatus: Int32
+    }
+    var error: Detail
 }
 
 func printError(_ message: String) {

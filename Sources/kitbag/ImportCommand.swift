@@ -19,7 +19,8 @@ struct ImportCommand: AsyncParsableCommand {
             migration writes import-report.json (what was created, and every attribute that could not be carried \
             with the reason), by default ARCHIVE.import-report.json beside the journal. An import of the service's own \
             archive writes the report too: what it created and what the service's API could not take.
-            """)
+
+            """ + CredentialHelp.text)
 
     @Argument(help: "The archive to import (any kind kitbag writes), or a JSON Canvas file (.canvas) to make a Kinopio space of.")
     var archive: String
@@ -88,7 +89,11 @@ struct ImportCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: global.json) {
+            // The archive is looked at before the credentials: a wrong path is the first thing to hear about.
+            guard FileManager.default.fileExists(atPath: archive) else {
+                throw UserError("\(archive): no such file or folder; check the path of the archive", exitStatus: .failure)
+            }
             let progress = global.progress
             let connector = try connectionOptions.connector(service, global: global, progress: progress)
             defer { Task { await connector.shutdown() } }
@@ -125,10 +130,11 @@ struct ImportCommand: AsyncParsableCommand {
             } else if !global.quiet {
                 var msg = dryRun ? "dry run: would create \(formatCounts(summary.created))\n" : "imported into \(service.rawValue): \(formatCounts(summary.created))\n"
                 if !summary.alreadyPresent.isEmpty { msg += "  already present from an earlier run: \(formatCounts(summary.alreadyPresent))\n" }
-                msg += "  requests: \(formatRequests(summary.requests))\n"
-                for n in summary.notImported {
-                    msg += "  not imported: \(n.kind)\(n.container.map { " in \($0)" } ?? ""): \(n.reason)\n"
+                if let sent = summary.unconfirmed, !sent.isEmpty {
+                    msg += "  sent by the interrupted run, checked before writing (some may exist): \(formatCounts(sent))\n"
                 }
+                msg += "  requests: \(formatRequests(summary.requests, perRoute: global.verbose))\n"
+                msg += formatNotExported(summary.notImported, label: "not imported")
                 if let reportURL { msg += "  report: \(reportURL.path)\n" }
                 printText(msg)
             }
