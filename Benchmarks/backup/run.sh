@@ -19,7 +19,7 @@ export KINOPIO_API_KEY=bench-key
 
 backup() { # label → prints one line; needs a new second for the archive name
   sleep 1.1
-  "$BIN" backup kinopio --base-url "$URL" --rate-limit 0 --to "$WORK/backups" --json "${@:2}" > "$WORK/$1.json"
+  "$BIN" backup kinopio --base-url "$URL" --rate-limit 0 --into "$WORK/backups" --json "${@:2}" > "$WORK/$1.json"
   python3 - "$1" "$WORK/$1.json" <<'PY'
 import json, sys
 label, path = sys.argv[1], sys.argv[2]

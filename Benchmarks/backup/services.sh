@@ -19,7 +19,7 @@ source Benchmarks/common.sh
 backup() { # label flags… → prints one line; needs a new second for the archive name
   sleep 1.1
   /usr/bin/time -v -o "$WORK/time" env "$CRED=bench-$SERVICE" "$BIN" backup "$SERVICE" --base-url "$URL" --rate-limit 0 \
-    --to "$WORK/backups-$SERVICE" --json "${@:2}" > "$WORK/$1.json"
+    --into "$WORK/backups-$SERVICE" --json "${@:2}" > "$WORK/$1.json"
   python3 - "$1" "$WORK/$1.json" "$WORK/time" <<'PY'
 import json, re, sys
 label, path = sys.argv[1], sys.argv[2]

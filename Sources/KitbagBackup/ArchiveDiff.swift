@@ -12,6 +12,8 @@ public struct ArchiveDiff: Sendable, Codable, Equatable {
         public var container: String
         public var id: String
         public var change: Change
+        /// The entity's name or title as the newer archive has it (the older one for a removed entity).
+        public var title: String?
     }
 
     /// Per kind: how many entities were added, removed, changed, and left alone.
@@ -37,6 +39,18 @@ public struct ArchiveDiff: Sendable, Codable, Equatable {
         return "line \(position + 1)"
     }
 
+    /// A one-line name for an entity: its `name`, `title`, `subject` or `summary`, or a Kintone record's first
+    /// text-like field named so; at most 80 characters.
+    static func title(_ value: JSONValue) -> String? {
+        for key in ["name", "title", "subject", "summary", "label"] {
+            if let text = value[key]?.stringValue ?? value[key]?["value"]?.stringValue, !text.isEmpty {
+                let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
+                return line.count > 80 ? String(line.prefix(79)) + "…" : line
+            }
+        }
+        return nil
+    }
+
     /// Compares the JSON Lines of two verified archives (renderings and timestamps of the archive itself aside).
     /// Memory holds one file's entities at a time.
     public static func compare(_ a: SnapshotReader, _ b: SnapshotReader) throws -> ArchiveDiff {
@@ -47,9 +61,11 @@ public struct ArchiveDiff: Sendable, Codable, Equatable {
         for path in Set(left.keys).union(right.keys).sorted() {
             let kind = right[path]?.kind ?? left[path]?.kind ?? "entity"
             let container = (path as NSString).deletingLastPathComponent
-            func load(_ reader: SnapshotReader, _ present: Bool) throws -> [(String, [UInt8])] {
+            func load(_ reader: SnapshotReader, _ present: Bool) throws -> [(String, (bytes: [UInt8], title: String?))] {
                 guard present else { return [] }
-                return try reader.values(at: path).enumerated().map { (identity($1, position: $0), $1.serialized()) }
+                return try reader.values(at: path).enumerated().map {
+                    (identity($1, position: $0), ($1.serialized(), title($1)))
+                }
             }
             // Identical bytes mean identical entities: skip the parse when the digests agree.
             if let l = left[path], let r = right[path], l.sha256 == r.sha256 {
@@ -58,23 +74,23 @@ public struct ArchiveDiff: Sendable, Codable, Equatable {
             }
             let before = Dictionary(try load(a, left[path] != nil), uniquingKeysWith: { x, _ in x })
             var seen: Set<String> = []
-            for (id, bytes) in try load(b, right[path] != nil) {
+            for (id, new) in try load(b, right[path] != nil) {
                 seen.insert(id)
                 if let old = before[id] {
-                    if old == bytes {
+                    if old.bytes == new.bytes {
                         kinds[kind, default: Tally()].unchanged += 1
                     } else {
                         kinds[kind, default: Tally()].changed += 1
-                        entries.append(Entry(kind: kind, container: container, id: id, change: .changed))
+                        entries.append(Entry(kind: kind, container: container, id: id, change: .changed, title: new.title))
                     }
                 } else {
                     kinds[kind, default: Tally()].added += 1
-                    entries.append(Entry(kind: kind, container: container, id: id, change: .added))
+                    entries.append(Entry(kind: kind, container: container, id: id, change: .added, title: new.title))
                 }
             }
             for id in before.keys.sorted() where !seen.contains(id) {
                 kinds[kind, default: Tally()].removed += 1
-                entries.append(Entry(kind: kind, container: container, id: id, change: .removed))
+                entries.append(Entry(kind: kind, container: container, id: id, change: .removed, title: before[id]?.title))
             }
         }
         return ArchiveDiff(

@@ -46,7 +46,7 @@ public enum BackupJob {
         defer { lock.release() }
         folder.removeDeadPartials()
         let state = try BackupState(url: folder.stateDatabase)
-        let probe = try await connector.probe()
+        let probe = try await connector.identify()
         let service = connector.service.rawValue
         let account = probe.account.id
 
@@ -122,7 +122,7 @@ public enum PruneJob {
         let lock = try BackupLock(folder.lockFile, purpose: "kitbag prune")
         defer { lock.release() }
         let archives = try folder.archives()
-        let groups = Dictionary(grouping: archives) { "\($0.service.rawValue)-\($0.account)" }
+        let groups = Dictionary(grouping: archives) { "\($0.service.rawValue)-\($0.accountKey)" }
         var decisions: [Decision] = []
         for key in groups.keys.sorted() {
             let decided = policy.apply(to: groups[key]!.map { (item: $0, time: $0.time) })

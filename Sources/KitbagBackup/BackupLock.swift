@@ -31,7 +31,7 @@ public final class BackupLock: Sendable {
         self.fd = fd
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
-        let note = "\(purpose), pid \(getpid()) on \(String(cString: host)), since \(Timestamp.string(Date()))\n"
+        let note = "\(purpose), pid \(getpid()) on \(String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)), since \(Timestamp.string(Date()))\n"
         ftruncate(fd, 0)
         _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
     }

@@ -58,6 +58,27 @@ public enum ArchivePath {
         return out
     }
 
+    /// A readable file-name part for an account name: ASCII letters folded to lower case without accents, digits,
+    /// and single dashes for everything else (`"Ada's Team Ü"` → `ada-s-team-u`), at most 48 characters.
+    /// A name with nothing slug-able in it (all CJK, say) keeps the escaped form of `component(_:)`.
+    public static func slug(_ raw: String) -> String {
+        let folded = raw.folding(options: [.diacriticInsensitive, .caseInsensitive, .widthInsensitive], locale: nil)
+        var out = ""
+        for scalar in folded.unicodeScalars {
+            if ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) {
+                out.unicodeScalars.append(scalar)
+            } else if !out.isEmpty, out.last != "-" {
+                out += "-"
+            }
+        }
+        while out.last == "-" { out.removeLast() }
+        if out.count > 48 {
+            out = String(out.prefix(48))
+            while out.last == "-" { out.removeLast() }
+        }
+        return out.isEmpty ? component(raw) : out
+    }
+
     /// Inverse of `component(_:)`.
     public static func decodeComponent(_ component: String) -> String {
         if component == "%" { return "" }

@@ -18,7 +18,10 @@ struct OutputOptions: ParsableArguments {
             valueName: "FILE|DIR|-"))
     var output: String?
 
-    @Option(help: "Archive kind when the name does not say: tar, tar.gz, tar.zst, zip or folder.")
+    @Option(
+        help: ArgumentHelp(
+            "The container the archive is written as: tar, tar.gz, tar.zst, zip or folder (default: from the -o name, else tar.zst). Not --formats, which picks the renderings inside it.",
+            valueName: "KIND"))
     var archiveFormat: ArchiveFormat?
 
     /// Resolves the destination once the account (for the default name) is known.
@@ -33,16 +36,33 @@ struct OutputOptions: ParsableArguments {
             if let f = archiveFormat, f != .tar {
                 throw ValidationError("-o - always streams a tar; drop --archive-format \(f.rawValue) or write to a file.")
             }
+            // As tar and restic do: binary on a terminal helps nobody and garbles it.
+            if isatty(STDOUT_FILENO) == 1 {
+                throw ValidationError(
+                    "-o - writes the archive to stdout, which is a terminal; pipe it (| restic backup --stdin) or redirect it to a file.")
+            }
             return (.standardOutput, .tar)
         }
         var isDir: ObjCBool = false
         let url = URL(fileURLWithPath: output)
+        // `-o newdir/`: a name ending in a slash is a folder to put a dated archive in, created when missing.
+        if output.hasSuffix("/"), !fm.fileExists(atPath: url.path) {
+            do {
+                try fm.createDirectory(at: url, withIntermediateDirectories: true)
+            } catch {
+                throw UserError("cannot create the folder \(output): \(error.localizedDescription)", exitStatus: .failure)
+            }
+        }
         if fm.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
             let format = archiveFormat ?? .tarZst
             let inside = url.appendingPathComponent(defaultName(format))
             return (format == .folder ? .folder(inside) : .file(inside), format)
         }
         if archiveFormat == .folder { return (.folder(url), .folder) }
+        if let named = ArchiveFormat.infer(from: output), let asked = archiveFormat, named != asked {
+            throw ValidationError(
+                "\(output) names a \(named.rawValue) archive but --archive-format asks for \(asked.rawValue); make them agree.")
+        }
         guard let format = archiveFormat ?? ArchiveFormat.infer(from: output), format != .folder else {
             throw ValidationError(
                 "cannot tell the archive kind of \(output): end it in .tar, .tar.gz, .tar.zst or .zip, or pass --archive-format.")
@@ -55,7 +75,7 @@ struct OutputOptions: ParsableArguments {
 struct RenderingOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Renderings to write: json (always written: import reads only it), markdown, rss, canvas.",
+            "Renderings written inside the archive: json (always written: import reads only it), markdown, rss, canvas. Not --archive-format, which picks the container.",
             valueName: "LIST"))
     var formats: String = "json,markdown,rss,canvas"
 
@@ -73,14 +93,23 @@ struct RenderingOptions: ParsableArguments {
     }
 }
 
+/// `card 40 · space 2`, zero counts left out; `none` when nothing is left.
 func formatCounts(_ counts: [String: Int]) -> String {
-    counts.keys.sorted().map { "\($0) \(counts[$0]!)" }.joined(separator: " · ")
+    let parts = counts.keys.sorted().filter { counts[$0]! != 0 }.map { "\($0) \(counts[$0]!)" }
+    return parts.isEmpty ? "none" : parts.joined(separator: " · ")
 }
 
-func formatRequests(_ requests: [String: Int]) -> String {
+/// The request total; with `perRoute` (`-v`) also the count of every route.
+func formatRequests(_ requests: [String: Int], perRoute: Bool) -> String {
     let total = requests.values.reduce(0, +)
+    guard perRoute else { return "\(total)" }
     let parts = requests.keys.sorted().map { "\($0) ×\(requests[$0]!)" }.joined(separator: ", ")
     return "\(total) (\(parts))"
+}
+
+/// One indented line per entity kind an export could not reach, with the reason.
+func formatNotExported(_ items: [NotExported], label: String = "not exported") -> String {
+    items.map { n in "  \(label): \(n.kind)\(n.container.map { " in \($0)" } ?? ""): \(n.reason)\n" }.joined()
 }
 
 /// Where the service is and how fast kitbag may talk to it. Credentials come from the environment

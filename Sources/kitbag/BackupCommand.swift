@@ -15,14 +15,21 @@ struct BackupCommand: AsyncParsableCommand {
             copied from that archive instead of fetched; every archive still restores on its own, and the same \
             content gives the same bytes. Exit codes as restic's: 0 done, 1 failed and nothing written, 3 the \
             archive was written but the state could not be updated.
-            Example (cron): 15 3 * * * KINOPIO_API_KEY=… kitbag backup kinopio --to /srv/backups/kinopio --quiet
-            """)
+            Example (cron): 15 3 * * * KINOPIO_API_KEY=… kitbag backup kinopio --into /srv/backups/kinopio --quiet
+
+            """ + CredentialHelp.text)
 
     @Argument(help: "Service to back up: kinopio, kintone, kitemaker or kona.")
     var service: ServiceName
 
-    @Option(help: "Backup folder (created when missing).")
-    var to: String
+    @Option(help: ArgumentHelp("Backup folder (created when missing).", valueName: "DIR"))
+    var into: String?
+
+    /// The spelling before 0.x: `--to` now means only import's target service.
+    @Option(name: .customLong("to"), help: .hidden)
+    var deprecatedTo: String?
+
+    var folder: String { into ?? deprecatedTo ?? "" }
 
     @Flag(help: "Fetch everything, whatever the change markers say.")
     var full = false
@@ -44,6 +51,8 @@ struct BackupCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
+        if into == nil && deprecatedTo == nil { throw ValidationError("name the backup folder: --into DIR.") }
+        if into != nil && deprecatedTo != nil { throw ValidationError("--to is the old spelling of --into; give one of them.") }
         if let fullEvery, Self.age(fullEvery) == nil {
             throw ValidationError("--full-every takes an age like 7d, 36h or 90m.")
         }
@@ -57,7 +66,10 @@ struct BackupCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: global.json) {
+            if deprecatedTo != nil {
+                FileHandle.standardError.write(Data("kitbag: warning: backup --to is deprecated; use --into \(folder)\n".utf8))
+            }
             let progress = global.progress
             let connector = try connectionOptions.connector(service, global: global, progress: progress)
             defer { Task { await connector.shutdown() } }
@@ -68,7 +80,7 @@ struct BackupCommand: AsyncParsableCommand {
             options.selection = ExportSelection(containers: spaces + apps)
             options.renderings = renderings.renderings
             let summary = try await BackupJob.run(
-                connector, to: BackupFolder(URL(fileURLWithPath: to, isDirectory: true)), options: options,
+                connector, to: BackupFolder(URL(fileURLWithPath: folder, isDirectory: true)), options: options,
                 progress: progress)
             if global.json {
                 try printJSON(summary)
@@ -81,7 +93,7 @@ struct BackupCommand: AsyncParsableCommand {
                 } else {
                     msg += "  incremental: \(summary.fetchedContainers) container(s) fetched, \(summary.reusedContainers) copied from \(summary.previous ?? "the previous backup")\n"
                 }
-                msg += "  entities: \(formatCounts(e.counts))\n  requests: \(formatRequests(e.requests))\n"
+                msg += "  entities: \(formatCounts(e.counts))\n  requests: \(formatRequests(e.requests, perRoute: global.verbose))\n"
                 printText(msg)
             }
         }
@@ -101,12 +113,12 @@ struct PruneCommand: AsyncParsableCommand {
     @Argument(help: "Backup folder.")
     var folder: String
 
-    @Option(help: "Keep the N newest backups.") var keepLast = 0
-    @Option(help: "Keep the newest backup of each of the last N hours that have one.") var keepHourly = 0
-    @Option(help: "Keep the newest backup of each of the last N days that have one.") var keepDaily = 0
-    @Option(help: "Keep the newest backup of each of the last N ISO weeks that have one.") var keepWeekly = 0
-    @Option(help: "Keep the newest backup of each of the last N months that have one.") var keepMonthly = 0
-    @Option(help: "Keep the newest backup of each of the last N years that have one.") var keepYearly = 0
+    @Option(parsing: .unconditional, help: "Keep the N newest backups.") var keepLast = 0
+    @Option(parsing: .unconditional, help: "Keep the newest backup of each of the last N hours that have one.") var keepHourly = 0
+    @Option(parsing: .unconditional, help: "Keep the newest backup of each of the last N days that have one.") var keepDaily = 0
+    @Option(parsing: .unconditional, help: "Keep the newest backup of each of the last N ISO weeks that have one.") var keepWeekly = 0
+    @Option(parsing: .unconditional, help: "Keep the newest backup of each of the last N months that have one.") var keepMonthly = 0
+    @Option(parsing: .unconditional, help: "Keep the newest backup of each of the last N years that have one.") var keepYearly = 0
 
     @Flag(help: "Only show what would be removed.")
     var dryRun = false
@@ -120,7 +132,11 @@ struct PruneCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: global.json) {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+                throw UserError("\(folder): no such folder; check the path of the backup folder", exitStatus: .failure)
+            }
             let policy = RetentionPolicy(
                 last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly,
                 yearly: keepYearly)
@@ -154,14 +170,26 @@ struct DiffCommand: AsyncParsableCommand {
     @Flag(help: "List every differing entity, not only the counts.")
     var entities = false
 
+    @Flag(help: "Compare archives of different services or accounts all the same.")
+    var force = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: global.json) {
             let a = try SnapshotReader.open(URL(fileURLWithPath: from))
             defer { a.close() }
             let b = try SnapshotReader.open(URL(fileURLWithPath: to))
             defer { b.close() }
+            let (sa, sb) = (a.info.source, b.info.source)
+            if !force, a.info.service != b.info.service || sa.account.id != sb.account.id || sa.baseURL != sb.baseURL {
+                func who(_ info: ArchiveInfo) -> String {
+                    "\(info.service.rawValue) account \(info.source.account.name ?? info.source.account.id) at \(info.source.baseURL)"
+                }
+                throw UserError(
+                    "\(from) is of \(who(a.info)) but \(to) is of \(who(b.info)); their ids do not correspond — pass --force to compare them anyway",
+                    exitStatus: .usage)
+            }
             let diff = try ArchiveDiff.compare(a, b)
             if global.json {
                 try printJSON(diff)
@@ -176,7 +204,7 @@ struct DiffCommand: AsyncParsableCommand {
             if entities {
                 for e in diff.entries {
                     let sign = e.change == .added ? "+" : e.change == .removed ? "-" : "~"
-                    msg += "  \(sign) \(e.kind) \(e.id) in \(e.container)\n"
+                    msg += "  \(sign) \(e.kind) \(e.id)\(e.title.map { " “\($0)”" } ?? "") in \(e.container)\n"
                 }
             }
             printText(msg)
@@ -188,7 +216,8 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Test the credentials for a service and print the account they reach.",
-        discussion: "One request (two for Kona when the access token must first be refreshed). Exit 0 when the credentials work.")
+        discussion: "One request (two for Kona when the access token must first be refreshed). Exit 0 when the credentials work.\n\n"
+            + CredentialHelp.text)
 
     @Argument(help: "Service: kinopio, kintone, kitemaker or kona.")
     var service: ServiceName
@@ -204,10 +233,10 @@ struct CheckCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: global.json) {
             let connector = try connectionOptions.connector(service, global: global, progress: .silent)
             defer { Task { await connector.shutdown() } }
-            let probe = try await connector.probe()
+            let probe = try await connector.identify()
             let report = Report(
                 service: service, baseURL: connector.baseURL.absoluteString, account: probe.account,
                 requests: await connector.client.requestCounts().values.reduce(0, +))

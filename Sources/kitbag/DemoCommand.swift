@@ -27,7 +27,7 @@ struct DemoCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: global.json) {
             let chosen = services.isEmpty ? SandboxCatalog.all : try services.map { service in
                 guard let entry = SandboxCatalog.entry(service) else {
                     throw UserError("no built-in \(service.rawValue) sandbox in kitbag \(Kitbag.version) yet", exitStatus: .usage)

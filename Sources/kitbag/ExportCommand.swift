@@ -14,7 +14,8 @@ struct ExportCommand: AsyncParsableCommand {
             KITEMAKER_TOKEN=… kitbag export kitemaker [--space ID]…
             KONA_ACCESS_TOKEN=… [KONA_REFRESH_TOKEN=… KONA_CLIENT_ID=… KONA_CLIENT_SECRET=…] kitbag export kona [--space ID]…
             The archive is sealed with a manifest only when the whole walk succeeded; a failed run leaves no archive.
-            """)
+
+            """ + CredentialHelp.text)
 
     @Argument(help: "Service to export from: kinopio, kintone, kitemaker or kona.")
     var service: ServiceName
@@ -37,11 +38,12 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: global.json && output.output != "-") {
+            let started = Date()
             let progress = global.progress
             let connector = try connectionOptions.connector(service, global: global, progress: progress)
             defer { Task { await connector.shutdown() } }
-            let account = try await connector.probe()
+            let account = try await connector.identify()
             let now = Date()
             let (destination, format) = try output.destination { format in
                 ConnectorJobs.defaultArchiveName(service: service, account: account.account, at: now, format: format)
@@ -56,14 +58,15 @@ struct ExportCommand: AsyncParsableCommand {
             } else if !global.quiet {
                 let out = summary.archive == "-" ? "stdout" : summary.archive
                 let who = account.account.name ?? account.account.id
-                let msg = """
+                // Elapsed from the command's start: the probe and the seal count too.
+                var msg = """
                     exported \(service.rawValue) account \(who) → \(out) (\(ByteCount.format(summary.bytes)), \
-                    \(String(format: "%.1f", summary.seconds)) s)
+                    \(String(format: "%.1f", Date().timeIntervalSince(started))) s)
                       entities: \(formatCounts(summary.counts))
-                      requests: \(formatRequests(summary.requests))
-                      not exported: \(summary.notExported.count) item(s), listed in the manifest
+                      requests: \(formatRequests(summary.requests, perRoute: global.verbose))
 
                     """
+                msg += formatNotExported(summary.notExported)
                 printText(msg, toStderr: toStderr)
             }
         }

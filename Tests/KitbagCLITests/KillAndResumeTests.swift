@@ -164,7 +164,7 @@ import Testing
         let sandbox = try await KinopioSandbox.start(
             Self.options(.generated(cards: 3000), key), logger: SandboxServer.quietLogger("t"))
         let folder = dir.appendingPathComponent("backups")
-        let args = ["backup", "kinopio", "--to", folder.path, "--base-url", sandbox.baseURL.absoluteString, "--rate-limit", "0", "-q"]
+        let args = ["backup", "kinopio", "--into", folder.path, "--base-url", sandbox.baseURL.absoluteString, "--rate-limit", "0", "-q"]
         let env = ["KINOPIO_API_KEY": key]
         let first = try await CLI.run(args, env: env)
         #expect(first.status == 0, "\(first.stderr)")
