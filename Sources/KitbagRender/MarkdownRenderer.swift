@@ -5,8 +5,10 @@ import KitbagCore
 ///
 /// Escaping rules (all service text passes through them):
 /// - One-line contexts (headings, list items, table cells, link texts) are flattened to one line
-///   and backslash-escape `\` `` ` `` `*` `_` `[` `]` `|` `#` `~`, spell `<` `>` `&` as entities,
-///   and escape a leading `-`, `+` or `1.`/`1)`; so they can never start a block or raw HTML.
+///   and backslash-escape `\` `` ` `` `*` `[` `]` `|` `~`, `_` unless inside a word, `#` where it could open or
+///   close a heading; spell `<` as an entity where it could open a tag or autolink, `&` where it could start a
+///   character reference, a leading `>`; and escape a leading `-`, `+` or `1.`/`1)`; so they can never start a
+///   block or raw HTML, and plain text keeps its look.
 /// - Markdown bodies (summaries, item bodies, comments) are kept as Markdown inside a blockquote:
 ///   every line gets `> `, so nothing in a body can close the quote or start a section outside it;
 ///   outside fenced code, `<` becomes `&lt;` (raw HTML stays inert) and ATX/setext headings are
@@ -121,7 +123,7 @@ public enum MarkdownRenderer {
 
         let links = LinkTargets(all: allContainers, from: here)
         let titles = Dictionary(container.items.map { ($0.id, $0.title) }, uniquingKeysWith: { a, _ in a })
-        let live = container.items.filter { !$0.isRemoved }
+        let live = readingOrder(container.items.filter { !$0.isRemoved })
         let groupIDs = Set(container.groups.map(\.id))
         var byGroup: [String: [ReadableItem]] = [:]
         for item in live { if let g = item.groupID { byGroup[g, default: []].append(item) } }
@@ -146,7 +148,7 @@ public enum MarkdownRenderer {
             }
             for item in loose { renderItem(item, into: &md, page: here, links: links) }
         }
-        let removed = container.items.filter(\.isRemoved)
+        let removed = readingOrder(container.items.filter(\.isRemoved))
         if !removed.isEmpty {
             md.blank()
             md.line("## Removed items")
@@ -168,6 +170,22 @@ public enum MarkdownRenderer {
     }
 
     // MARK: - Items
+
+    /// Items as a person reads them: top to bottom, then left to right where they have a position (a Kinopio
+    /// space), then oldest first; ties keep the archive's order.
+    static func readingOrder(_ items: [ReadableItem]) -> [ReadableItem] {
+        items.enumerated().sorted { a, b in
+            let (fa, fb) = (a.element.frame, b.element.frame)
+            if (fa == nil) != (fb == nil) { return fa != nil }
+            if let fa, let fb {
+                if fa.y != fb.y { return fa.y < fb.y }
+                if fa.x != fb.x { return fa.x < fb.x }
+            }
+            let (ca, cb) = (a.element.createdAt ?? .distantFuture, b.element.createdAt ?? .distantFuture)
+            if ca != cb { return ca < cb }
+            return a.offset < b.offset
+        }.map(\.element)
+    }
 
     static func renderItem(_ item: ReadableItem, into md: inout MarkdownText, page: String, links: LinkTargets) {
         md.blank()
@@ -274,18 +292,32 @@ public enum MarkdownRenderer {
 
     /// Escapes one line of service text so it cannot start a block, a table cell, a link or raw HTML.
     public static func inline(_ text: String) -> String {
-        let flat = TextCleaning.oneLine(text)
+        let scalars = Array(TextCleaning.oneLine(text).unicodeScalars)
         var out = ""
-        out.reserveCapacity(flat.utf8.count + 8)
-        for ch in flat.unicodeScalars {
+        out.reserveCapacity(scalars.count + 8)
+        func isWordChar(_ c: Unicode.Scalar?) -> Bool { c.map { $0.properties.isAlphabetic || ("0"..."9").contains($0) } ?? false }
+        for (i, ch) in scalars.enumerated() {
+            let prev = i > 0 ? scalars[i - 1] : nil
+            let next = i + 1 < scalars.count ? scalars[i + 1] : nil
             switch ch {
-            case "\\", "`", "*", "_", "[", "]", "|", "#", "~":
+            case "\\", "`", "*", "[", "]", "|", "~":
                 out.append("\\")
                 out.unicodeScalars.append(ch)
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "&": out += "&amp;"
-            default: out.unicodeScalars.append(ch)
+            case "_" where !(isWordChar(prev) && isWordChar(next)):
+                // Inside a word (snake_case) an underscore cannot emphasise: it stays as it is.
+                out += "\\_"
+            case "#" where i == 0 || (prev == " " && scalars[i...].allSatisfy { $0 == "#" || $0 == " " }):
+                // Only where it could open a heading or close one (a trailing ` ##`); `C#` and `#42` stay.
+                out += "\\#"
+            case "<" where next.map { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || "/!?".unicodeScalars.contains($0) } ?? false:
+                // Only where it could start raw HTML or an autolink; `a < b` and `<3` stay.
+                out += "&lt;"
+            case ">" where i == 0:
+                out += "&gt;"
+            case "&" where Self.startsEntity(scalars[(i + 1)...]):
+                out += "&amp;"
+            default:
+                out.unicodeScalars.append(ch)
             }
         }
         if out.hasPrefix("-") || out.hasPrefix("+") || out.hasPrefix("=") {
@@ -296,6 +328,17 @@ public enum MarkdownRenderer {
             out.insert("\\", at: firstNonDigit)
         }
         return out
+    }
+
+    /// Whether the text after an `&` would read as a character reference (`&amp;`, `&#38;`, `&#x26;`).
+    static func startsEntity(_ rest: ArraySlice<Unicode.Scalar>) -> Bool {
+        guard let first = rest.first else { return false }
+        if first == "#" { return true }
+        for c in rest.prefix(33) {
+            if c == ";" { return true }
+            guard c.isASCII, c.properties.isAlphabetic || ("0"..."9").contains(c) else { return false }
+        }
+        return false
     }
 
     /// `inline(_:)`, or `(untitled)` when nothing is left.

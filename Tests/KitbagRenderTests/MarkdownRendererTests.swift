@@ -56,7 +56,7 @@ import Testing
 
     @Test func escapedTextStillReadsAsTheOriginal() throws {
         let lines = Self.lines(MarkdownRenderer.page(Sample.hostile(Hostile.script)))
-        #expect(lines.first == "# &lt;script&gt;alert(1)&lt;/script&gt;")
+        #expect(lines.first == "# &lt;script>alert(1)&lt;/script>")
         #expect(lines.contains("> &lt;script>alert(1)&lt;/script>"))
         let table = Self.lines(MarkdownRenderer.page(Sample.hostile(Hostile.table)))
         #expect(table.first == #"# \| table \| breakers \|"#)
@@ -77,7 +77,31 @@ import Testing
         #expect(MarkdownRenderer.inline("> quote") == "&gt; quote")
         #expect(MarkdownRenderer.inline("a\nb\r\nc\u{2028}d") == "a b c d")
         #expect(MarkdownRenderer.inline("[x](javascript:alert(1))") == #"\[x\](javascript:alert(1))"#)
-        #expect(MarkdownRenderer.inline("&amp; &") == "&amp;amp; &amp;")
+        #expect(MarkdownRenderer.inline("&amp; &") == "&amp;amp; &")
+    }
+
+    @Test func plainTextKeepsItsLookWhereNothingCouldBecomeMarkup() {
+        #expect(MarkdownRenderer.inline("snake_case_name") == "snake_case_name")
+        #expect(MarkdownRenderer.inline("_emphasis_") == #"\_emphasis\_"#)
+        #expect(MarkdownRenderer.inline("C# and issue #42") == "C# and issue #42")
+        #expect(MarkdownRenderer.inline("Title ##") == "Title \\##", "a trailing run would close an ATX heading")
+        #expect(MarkdownRenderer.inline("a < b > c") == "a < b > c")
+        #expect(MarkdownRenderer.inline("<3 and <b>") == "<3 and &lt;b>")
+        #expect(MarkdownRenderer.inline("Tom & Jerry, R&D") == "Tom & Jerry, R&D")
+        #expect(MarkdownRenderer.inline("&#60;x") == "&amp;#60;x")
+        #expect(MarkdownRenderer.inline("2*3*4") == #"2\*3\*4"#)
+    }
+
+    @Test func itemsAreListedInReadingOrderNotByID() throws {
+        func card(_ id: String, x: Double, y: Double) -> ReadableItem {
+            ReadableItem(id: id, title: "card \(id)", frame: ReadableFrame(x: x, y: y))
+        }
+        let page = MarkdownRenderer.page(
+            ReadableContainer(
+                id: "s", kind: "space", title: "S",
+                items: [card("a", x: 500, y: 10), card("b", x: 0, y: 300), card("c", x: 10, y: 10)]))
+        let order = Self.lines(page).filter { $0.hasPrefix("### card") }
+        #expect(order == ["### card c", "### card a", "### card b"])
     }
 
     @Test func bodiesStayInsideTheirBlockquoteAndFencesStayVerbatim() {
