@@ -2,12 +2,13 @@
 #   make run    set up, build and run `kitbag demo` on the built-in sandboxes
 #   make test   set up, build and run the tests (the proof suites in their short version)
 #   make proof  the proof suites at full size, then each fuzz target for FUZZ_SECONDS
+#   make install PREFIX=/usr/local   a release build, a man page per command and shell completions
 SHELL := /bin/bash
 DEBIAN_PACKAGES := libarchive-dev libxml2-dev libsqlite3-dev pkg-config libarchive-tools zstd unzip zip
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test bench proof clean-demo
+.PHONY: deps build run test bench proof clean-demo install man completions
 
 ## Install the Debian packages kitbag needs, only those missing.
 deps:
@@ -29,6 +30,29 @@ test: deps
 	$(SWIFT) build --build-tests
 	set -o pipefail; $(SWIFT) test --skip-build 2>&1 | tee .build/test-output.log
 	bash Tests/Support/scan-output.sh .build/test-output.log
+
+## Installs a release build with its man pages (swift-argument-parser's generate-manual plugin) and completions.
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: deps
+	$(SWIFT) build -c release --product kitbag
+	install -D -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/kitbag" "$(DESTDIR)$(PREFIX)/bin/kitbag"
+	$(MAKE) man completions CONFIGURATION=release OUT="$(DESTDIR)$(PREFIX)/share"
+
+## Man pages into $(OUT)/man/man1 and bash, zsh and fish completions into $(OUT), from the built binary.
+CONFIGURATION ?= debug
+OUT ?= .build/share
+man:
+	$(SWIFT) package plugin --allow-writing-to-package-directory generate-manual --configuration $(CONFIGURATION) --multi-page
+	mkdir -p "$(OUT)/man/man1"
+	install -m 0644 .build/plugins/GenerateManual/outputs/kitbag/*.1 "$(OUT)/man/man1/"
+
+completions:
+	bin="$$($(SWIFT) build -c $(CONFIGURATION) --show-bin-path)/kitbag"; \
+	install -d "$(OUT)/bash-completion/completions" "$(OUT)/zsh/site-functions" "$(OUT)/fish/vendor_completions.d"; \
+	"$$bin" --generate-completion-script bash > "$(OUT)/bash-completion/completions/kitbag"; \
+	"$$bin" --generate-completion-script zsh > "$(OUT)/zsh/site-functions/_kitbag"; \
+	"$$bin" --generate-completion-script fish > "$(OUT)/fish/vendor_completions.d/kitbag.fish"
 
 bench: deps
 	bash Benchmarks/run.sh

@@ -155,4 +155,57 @@ import Testing
         let problems = output.split(separator: "\n").filter { $0.contains("kitbag-backup") }
         #expect(problems.isEmpty, "systemd-analyze: \(output)")
     }
+
+    @Test func theKubernetesCronJobsCommandsRunAgainstASandbox() async throws {
+        let dir = try Self.tempDir()
+        defer { Scratch.remove(dir) }
+        var options = SandboxOptions()
+        options.credentials = [Self.key]
+        options.rateLimit = false
+        let sandbox = try await KinopioSandbox.start(options)
+        defer { Task { await sandbox.stop() } }
+        let text = try String(contentsOf: Self.examples.appendingPathComponent("kubernetes/cronjob.yaml"), encoding: .utf8)
+        #expect(text.contains("secretKeyRef") && text.contains("KINOPIO_API_KEY"), "the key comes from a Secret")
+        let commands = Self.kitbagCommands(in: text.replacingOccurrences(of: "/backups", with: dir.path))
+        #expect(commands.map { $0.first ?? "" } == ["backup", "prune"])
+        let env = ["KINOPIO_BASE_URL": sandbox.baseURL.absoluteString, "KINOPIO_API_KEY": Self.key]
+        for args in commands {
+            let result = try await CLI.run(args, env: env)
+            #expect(result.status == 0, "kitbag \(args.joined(separator: " ")) → \(result.status) \(result.stderr)")
+        }
+        #expect(try BackupFolder(dir.appendingPathComponent("kinopio-team")).archives().count == 1)
+        // The commented restic variant names only flags that exist.
+        let restic = text.split(separator: "\n").first { $0.contains("kitbag export") }.map(String.init) ?? ""
+        try await Self.expectFlagsExist(in: restic)
+    }
+
+    @Test func theContainerfileCopiesPathsThatExistAndRunsTheInstalledBinary() async throws {
+        let text = try String(contentsOf: CLI.packageRoot.appendingPathComponent("Containerfile"), encoding: .utf8)
+        for line in text.split(separator: "\n") where line.hasPrefix("COPY ") && !line.contains("--from") {
+            let source = line.split(separator: " ")[1]
+            #expect(
+                FileManager.default.fileExists(atPath: CLI.packageRoot.appendingPathComponent(String(source)).path),
+                "Containerfile copies \(source), which exists")
+        }
+        #expect(text.contains("/out/usr/local/bin/kitbag") && text.contains(#"ENTRYPOINT ["/usr/local/bin/kitbag"]"#))
+        for package in ["libarchive13", "libxml2", "libsqlite3-0"] { #expect(text.contains(package)) }
+        let usage = text.split(separator: "\n").filter { $0.contains(" kitbag ") && $0.contains("run ") }
+        #expect(!usage.isEmpty)
+        for line in usage { try await Self.expectFlagsExist(in: String(line)) }
+    }
+
+    /// Every `--flag` after `kitbag SUBCOMMAND` in a line appears in that subcommand's help.
+    static func expectFlagsExist(in line: String) async throws {
+        let words = line.split(separator: " ").map(String.init)
+        guard let k = words.firstIndex(of: "kitbag"), k + 1 < words.count else {
+            Issue.record("no kitbag command in \(line)")
+            return
+        }
+        let sub = words[k + 1]
+        let help = try await CLI.run([sub, "--help"])
+        #expect(help.status == 0, "kitbag \(sub) --help")
+        for flag in words[(k + 2)...].prefix(while: { $0 != "|" }) where flag.hasPrefix("--") {
+            #expect(help.out.contains(flag), "kitbag \(sub) has \(flag)")
+        }
+    }
 }
