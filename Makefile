@@ -28,7 +28,8 @@ run: build
 ## (Tests/Support/credentials.txt); every test also scans its scratch folders and kitbag's output.
 test: deps
 	$(SWIFT) build --build-tests
-	set -o pipefail; $(SWIFT) test --skip-build 2>&1 | tee .build/test-output.log
+	$(MAKE) man completions OUT=.build/share
+	set -o pipefail; KITBAG_MAN_DIR=.build/share/man/man1 $(SWIFT) test --skip-build 2>&1 | tee .build/test-output.log
 	bash Tests/Support/scan-output.sh .build/test-output.log
 
 ## Installs a release build with its man pages (swift-argument-parser's generate-manual plugin) and completions.

@@ -46,8 +46,15 @@ public struct VerifyReport: Codable, Sendable, Equatable {
         }
     }
 
-    /// One line for the terminal, e.g. `whole: backup.tar.zst — kinopio, 12 entries, 3.1 MiB, 40 card, 2 space`.
+    /// One line for the terminal, e.g. `whole: backup.tar.zst — kinopio, 12 entries, 3.1 MiB, 40 card, 2 space`,
+    /// naming the first problem when there are any.
     public var summaryLine: String {
+        guard let first = problems.first else { return headline }
+        return headline + ", first: \(first.path): \(first.problem)"
+    }
+
+    /// `summaryLine` without the first problem, for a report that lists every problem below it.
+    public var headline: String {
         var line = "\(status.rawValue): \(archive)"
         var parts: [String] = []
         if let service { parts.append(service.rawValue) }
@@ -55,9 +62,7 @@ public struct VerifyReport: Codable, Sendable, Equatable {
         parts.append(ByteCount.format(bytesChecked))
         parts += counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
         line += " — " + parts.joined(separator: ", ")
-        if !problems.isEmpty {
-            line += " — \(problems.count) problem\(problems.count == 1 ? "" : "s"), first: \(problems[0].path): \(problems[0].problem)"
-        }
+        if !problems.isEmpty { line += " — \(problems.count) problem\(problems.count == 1 ? "" : "s")" }
         return line
     }
 }
@@ -160,6 +165,7 @@ package struct ArchiveScan {
             }
         } catch {
             readFailure = true
+            truncated = isTruncation(error)
             problems.append(.init(path: entryName(of: error) ?? "(archive)", problem: "\(error)"))
         }
 
@@ -202,7 +208,10 @@ package struct ArchiveScan {
             }
         } else {
             manifestMissing = true
-            problems.append(.init(path: ArchivePath.manifest, problem: "is missing: the archive is incomplete (the write or stream was interrupted)"))
+            // When reading stopped early the manifest was never reached: the read problem says it all.
+            if !readFailure {
+                problems.append(.init(path: ArchivePath.manifest, problem: "is missing: the archive is incomplete (the write or stream was interrupted)"))
+            }
         }
         if detected == .zip, !readFailure {
             // libarchive falls back to reading local headers, but other zip tools need the central directory; and

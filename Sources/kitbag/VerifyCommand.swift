@@ -63,7 +63,7 @@ struct VerifyCommand: AsyncParsableCommand {
     private func report(_ url: URL) -> VerifyReport {
         let r = ArchiveVerifier.verify(url)
         if !global.json {
-            if !global.quiet || r.exitStatus != .success { printText(r.summaryLine + "\n") }
+            if !global.quiet || r.exitStatus != .success { printText(r.headline + "\n") }
             for p in r.problems { printText("  \(p.path): \(p.problem)\n") }
         }
         return r

@@ -181,6 +181,29 @@ import Testing
         #expect(help.status == 2, "\(help.status) \(help.stderr)")
     }
 
+    @Test func aTruncatedArchiveOfEveryKindExitsThreeAndIsReportedOnce() async throws {
+        let dir = try CLI.tempDir()
+        defer { Scratch.remove(dir) }
+        let sandbox = try await CLI.sandbox(seed: .demo, key: key)
+        for kind in ["tar", "tar.gz", "tar.zst", "zip"] {
+            let whole = dir.appendingPathComponent("a.\(kind)")
+            let r = try await CLI.run(
+                ["export", "kinopio", "--base-url", sandbox.baseURL.absoluteString, "--rate-limit", "0", "-o", whole.path, "-q"],
+                env: ["KINOPIO_API_KEY": key])
+            #expect(r.status == 0, "\(r.stderr)")
+            let bytes = try Data(contentsOf: whole)
+            let cut = dir.appendingPathComponent("cut.\(kind)")
+            try bytes.prefix(bytes.count * 2 / 3).write(to: cut)
+            let v = try await CLI.run(["verify", cut.path])
+            #expect(v.status == 3, "\(kind): \(v.out)")
+            #expect(v.out.hasPrefix("incomplete: "), "\(kind): \(v.out)")
+            let problemLines = v.out.split(separator: "\n").dropFirst()
+            #expect(problemLines.count == 1, "\(kind): the cut is reported once: \(v.out)")
+            #expect(!v.out.contains("manifest.json: is missing"), "\(kind): no false missing manifest: \(v.out)")
+        }
+        await sandbox.stop()
+    }
+
     @Test func checkJSONReportsItsErrorAsJSON() async throws {
         let r = try await CLI.run(["check", "kinopio", "--base-url", "http://127.0.0.1:9", "--json"])
         #expect(r.status != 0)
@@ -294,6 +317,20 @@ import Testing
             #expect(r.status == 0)
             #expect(r.out.contains("snapshots") && r.out.contains("--archive-format"), "\(shell) completes subcommands and flags")
         }
+    }
+
+    /// `make test` generates the man pages first (swift-argument-parser's generate-manual plugin, as `make install`
+    /// does) and names their folder in KITBAG_MAN_DIR; a bare `swift test` has none to check.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["KITBAG_MAN_DIR"] != nil))
+    func aManPageIsGeneratedForEveryCommand() throws {
+        let dir = URL(fileURLWithPath: ProcessInfo.processInfo.environment["KITBAG_MAN_DIR"]!, relativeTo: CLI.packageRoot)
+        let pages = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
+        for command in ["", ".backup", ".export", ".import", ".verify", ".snapshots", ".prune", ".sandbox"] {
+            #expect(pages.contains("kitbag\(command).1"), "kitbag\(command).1 in \(pages.sorted())")
+        }
+        let backup = try String(contentsOf: dir.appendingPathComponent("kitbag.backup.1"), encoding: .utf8)
+        #expect(backup.contains(".Sh NAME") && backup.contains("Fl -into"), "the page documents the options")
+        #expect(backup.contains("KINOPIO_API_KEY"), "and the credentials it reads")
     }
 
     @Test func theSandboxPrintsTheVariablesToSet() async throws {
