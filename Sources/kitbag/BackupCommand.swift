@@ -67,6 +67,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors(json: global.json) {
+            let started = Date()
             if deprecatedTo != nil {
                 FileHandle.standardError.write(Data("kitbag: warning: backup --to is deprecated; use --into \(folder)\n".utf8))
             }
@@ -87,7 +88,7 @@ struct BackupCommand: AsyncParsableCommand {
             } else if !global.quiet {
                 let e = summary.export
                 var msg = "backed up \(service.rawValue) account \(e.account.name ?? e.account.id) → \(e.archive) "
-                msg += "(\(ByteCount.format(e.bytes)), \(String(format: "%.1f", e.seconds)) s)\n"
+                msg += "(\(ByteCount.format(e.bytes)), \(String(format: "%.1f", Date().timeIntervalSince(started))) s)\n"
                 if summary.full {
                     msg += "  full: \(summary.fullReason ?? "every container changed")\n"
                 } else {

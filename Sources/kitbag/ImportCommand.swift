@@ -90,6 +90,7 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors(json: global.json) {
+            let started = Date()
             // The archive is looked at before the credentials: a wrong path is the first thing to hear about.
             guard FileManager.default.fileExists(atPath: archive) else {
                 throw UserError("\(archive): no such file or folder; check the path of the archive", exitStatus: .failure)
@@ -133,7 +134,7 @@ struct ImportCommand: AsyncParsableCommand {
                 if let sent = summary.unconfirmed, !sent.isEmpty {
                     msg += "  sent by the interrupted run, checked before writing (some may exist): \(formatCounts(sent))\n"
                 }
-                msg += "  requests: \(formatRequests(summary.requests, perRoute: global.verbose))\n"
+                msg += "  requests: \(formatRequests(summary.requests, perRoute: global.verbose)) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s\n"
                 msg += formatNotExported(summary.notImported, label: "not imported")
                 if let reportURL { msg += "  report: \(reportURL.path)\n" }
                 printText(msg)
