@@ -17,6 +17,14 @@ import Testing
         return url
     }
 
+    /// A demo Kinopio sandbox that accepts the examples' key, unpaced.
+    static func sandbox() async throws -> RunningSandbox {
+        var options = SandboxOptions()
+        options.credentials = [key]
+        options.rateLimit = false
+        return try await KinopioSandbox.start(options)
+    }
+
     /// The `kitbag …` command lines of a shell-like text, split into words (quotes and $(…) are not used in them).
     static func kitbagCommands(in text: String) -> [[String]] {
         var out: [[String]] = []
@@ -92,10 +100,7 @@ import Testing
     @Test func everyKitbagCommandInTheCronSystemdAndPipeExamplesRuns() async throws {
         let dir = try Self.tempDir()
         defer { Scratch.remove(dir) }
-        var options = SandboxOptions()
-        options.credentials = [Self.key]
-        options.rateLimit = false
-        let sandbox = try await KinopioSandbox.start(options)
+        let sandbox = try await Self.sandbox()
         defer { Task { await sandbox.stop() } }
         let env = [
             "KINOPIO_BASE_URL": sandbox.baseURL.absoluteString, "KINOPIO_API_KEY": Self.key,
@@ -159,10 +164,7 @@ import Testing
     @Test func theKubernetesCronJobsCommandsRunAgainstASandbox() async throws {
         let dir = try Self.tempDir()
         defer { Scratch.remove(dir) }
-        var options = SandboxOptions()
-        options.credentials = [Self.key]
-        options.rateLimit = false
-        let sandbox = try await KinopioSandbox.start(options)
+        let sandbox = try await Self.sandbox()
         defer { Task { await sandbox.stop() } }
         let text = try String(contentsOf: Self.examples.appendingPathComponent("kubernetes/cronjob.yaml"), encoding: .utf8)
         #expect(text.contains("secretKeyRef") && text.contains("KINOPIO_API_KEY"), "the key comes from a Secret")
