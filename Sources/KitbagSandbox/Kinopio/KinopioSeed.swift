@@ -120,15 +120,13 @@ enum KinopioSeeder {
             let a = state.cards[start], b = state.cards[end]
             let x1 = (a?["x"]?.intValue ?? 0) + 60, y1 = (a?["y"]?.intValue ?? 0) + 20
             let dx = (b?["x"]?.intValue ?? 0) + 60 - x1, dy = (b?["y"]?.intValue ?? 0) + 20 - y1
+            // Ends by item id as the current server stores them (kinopio-client src/data/hello.json, commit
+            // 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7); older connections still point at a legacy type and
+            // have no name or colour of their own.
             var body = JSONObject()
-            if let type {
-                body["startCardId"] = .string(start)
-                body["endCardId"] = .string(end)
-                body["connectionTypeId"] = .string(type)
-            } else {
-                body["startItemId"] = .string(start)
-                body["endItemId"] = .string(end)
-            }
+            body["startItemId"] = .string(start)
+            body["endItemId"] = .string(end)
+            if let type { body["connectionTypeId"] = .string(type) }
             body["path"] = .string("m\(x1),\(y1) q\(dx / 2),\(dy / 2 - 40) \(dx),\(dy)")
             body["controlPoint"] = .null
             body["directionIsVisible"] = false
@@ -137,13 +135,22 @@ enum KinopioSeeder {
             _ = try? state.insertConnection(body, spaceId: spaceId, userId: ownerId, time: tick())
         }
 
-        mutating func box(_ spaceId: String, _ name: String, x: Int, y: Int, width: Int, height: Int, color: String) {
+        @discardableResult
+        mutating func box(_ spaceId: String, _ name: String, x: Int, y: Int, width: Int, height: Int, color: String) -> String {
             let body = JSONObject([
                 ("name", .string(name)), ("x", .int(x)), ("y", .int(y)),
                 ("resizeWidth", .int(width)), ("resizeHeight", .int(height)),
                 ("color", .string(color)), ("fill", "filled"), ("isLocked", false),
             ])
-            _ = try? state.insertBox(body, spaceId: spaceId, userId: ownerId, time: tick())
+            return (try? state.insertBox(body, spaceId: spaceId, userId: ownerId, time: tick()))?["id"]?.stringValue ?? ""
+        }
+
+        mutating func list(_ spaceId: String, _ name: String, x: Int, y: Int, color: String) -> String {
+            let body = JSONObject([
+                ("name", .string(name)), ("color", .string(color)), ("x", .int(x)), ("y", .int(y)), ("z", 30),
+                ("resizeWidth", 206), ("height", 206), ("frameId", 0), ("isCollapsed", false),
+            ])
+            return (try? state.insertList(body, spaceId: spaceId, userId: ownerId, time: tick()))?["id"]?.stringValue ?? ""
         }
 
         mutating func removeCard(_ id: String) {
@@ -189,7 +196,7 @@ enum KinopioSeeder {
             let dependsOn = connectionType(garden, "depends on", "#f5c7b0")
             let relates = connectionType(garden, "relates to", "#b0d5f5")
             let inspires = connectionType(garden, "inspires", "#e3b0f5")
-            box(garden, "Spring", x: 400, y: 200, width: 500, height: 360, color: "#c9f5b0")
+            let spring = box(garden, "Spring", x: 400, y: 200, width: 500, height: 360, color: "#c9f5b0")
             box(garden, "Summer", x: 1000, y: 200, width: 420, height: 300, color: "#f5eeb0")
             let beds = card(garden, "Build raised beds [[garden]] [[spring]]", x: 430, y: 260, [("backgroundColor", "#c9f5b0")])
             let soil = card(garden, "Order compost and [[soil]]", x: 650, y: 260)
@@ -221,6 +228,33 @@ enum KinopioSeeder {
             connect(garden, harvest, plan, type: inspires)
             connect(garden, sow, harvest, type: nil, [("name", "leads to"), ("color", "#c9f5b0"), ("directionIsVisible", true)])
 
+            // What the current client adds (shapes from kinopio-client src/data/hello.json and src/stores/useCardStore.js,
+            // commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7): a list with cards in it, a connection ending at a box,
+            // drawing strokes, and @user / @date mentions.
+            let seedlings = list(garden, "Seedlings", x: 1500, y: 200, color: "rgb(12, 155, 31)")
+            for (i, name) in ["Basil", "Chard", "Marigold"].enumerated() {
+                card(garden, name, x: 1508, y: 240 + i * 40,
+                     [("listId", .string(seedlings)), ("listPositionIndex", .string("a\(i)")), ("width", 190), ("height", 35)])
+            }
+            connect(garden, plan, spring, type: nil, [("name", "season"), ("color", "rgb(123, 238, 159)")])
+            let owner0 = ownerId
+            state.spaces[garden]?.drawingStrokes = (0..<2).map { stroke in
+                .array((0..<3).map { point in
+                    .object(JSONObject([
+                        ("id", .string("stroke\(stroke)-point\(point)")), ("x", .int(300 + stroke * 50 + point)),
+                        ("y", .int(700 + point * 2)), ("color", "#a0f7f0"), ("diameter", 20), ("userId", .string(owner0)),
+                    ]))
+                })
+            }
+            let mention = card(garden, "@grace-sandbox repot the basil by @Apr 20", x: 1500, y: 480)
+            state.cards[mention]?["atUserMentions"] = .array([.object(JSONObject([
+                ("id", "mention-user-1"), ("cardId", .string(mention)), ("userId", .string(grace)), ("stringMatch", "@grace-sandbox"),
+            ]))])
+            state.cards[mention]?["atDateMentions"] = .array([.object(JSONObject([
+                ("id", "mention-date-1"), ("cardId", .string(mention)), ("userId", .string(owner0)), ("spaceId", .string(garden)),
+                ("date", "2024-04-20T09:00:00.000Z"), ("stringMatch", "@Apr 20"),
+            ]))])
+
             // A public, open space that shows in Explore.
             let reading = space([
                 ("name", "Public Reading List"), ("privacy", "open"), ("showInExplore", true),
@@ -247,6 +281,28 @@ enum KinopioSeeder {
             state.spaces[drafts]?.meta["isRemoved"] = true
             state.spaces[drafts]?.meta["removedByUserId"] = .string(owner)
             state.spaces[drafts]?.meta["updatedAt"] = .string(removedAt)
+
+            // A space the owner hid, and a template.
+            let someday = space([("name", "Someday Maybe"), ("privacy", "private")])
+            card(someday, "Learn to graft apple trees", x: 100, y: 100)
+            state.users[ownerId]?.hiddenSpaceIds = [someday]
+            let template = space([("name", "Weekly Review Template"), ("privacy", "private"), ("isTemplate", true)])
+            card(template, "What went well?", x: 100, y: 100)
+            card(template, "What will I change?", x: 100, y: 200)
+
+            // A group the owner and Grace belong to, with a space Grace made in it.
+            let club = state.ids.next()
+            state.groups[club] = JSONObject([
+                ("id", .string(club)), ("name", "Garden Club"), ("color", "#c9f5b0"), ("ownerUserId", .string(grace)),
+                ("createdAt", .string(tick())), ("updatedAt", .string(tick())),
+                ("groupUsers", .array([
+                    .object(JSONObject([("userId", .string(grace)), ("role", "admin")])),
+                    .object(JSONObject([("userId", .string(ownerId)), ("role", "member")])),
+                ])),
+            ])
+            state.groupOrder.append(club)
+            let meeting = space([("name", "Club Meeting Notes"), ("privacy", "private"), ("groupId", .string(club))], owner: grace)
+            card(meeting, "Seed swap on the 12th", x: 100, y: 100, by: grace)
 
             // A space Grace owns and shares with the owner.
             let recipes = space([("name", "Shared Recipes"), ("privacy", "private")], owner: grace)

@@ -60,8 +60,142 @@ extension KinopioState {
 
     func getUserSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
         let userId = try requireUser(request)
-        let list = sortedByUpdatedDescending(memberSpaces(userId).filter { !$0.isRemoved })
+        // The current server lists hidden spaces only in /user/hidden-spaces; an older one has no hidden list.
+        let list = sortedByUpdatedDescending(memberSpaces(userId).filter { !$0.isRemoved && (legacy || !isHidden($0, by: userId)) })
         return SandboxReply(.array(list.map { .object(spaceMeta($0, for: userId)) }))
+    }
+
+    func isHidden(_ space: SpaceRecord, by userId: String) -> Bool {
+        users[userId]?.hiddenSpaceIds.contains(space.id) ?? false
+    }
+
+    /// `GET /user/hidden-spaces` (scope read).
+    func getHiddenSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let list = sortedByUpdatedDescending(spaceOrder.compactMap { spaces[$0] }.filter {
+            !$0.isRemoved && isHidden($0, by: userId) && canView($0, userId)
+        })
+        return SandboxReply(.array(list.map { var m = spaceMeta($0, for: userId); m["isHidden"] = true; return .object(m) }))
+    }
+
+    /// `GET /user/template-spaces`: templates the user made or collaborates on.
+    func getTemplateSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let list = sortedByUpdatedDescending(memberSpaces(userId).filter {
+            !$0.isRemoved && ($0.meta["isTemplate"]?.boolValue ?? false)
+        })
+        return SandboxReply(.array(list.map { .object(spaceMeta($0, for: userId)) }))
+    }
+
+    func groupIds(of userId: String) -> [String] {
+        groupOrder.filter { id in
+            (groups[id]?["groupUsers"]?.arrayValue ?? []).contains { $0["userId"]?.stringValue == userId }
+        }
+    }
+
+    /// `GET /user/group-spaces`: spaces in the user's groups created by other members.
+    func getGroupSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let mine = Set(groupIds(of: userId))
+        let list = sortedByUpdatedDescending(spaceOrder.compactMap { spaces[$0] }.filter {
+            !$0.isRemoved && $0.ownerUserId != userId && mine.contains($0.meta["groupId"]?.stringValue ?? "")
+        })
+        return SandboxReply(.array(list.map { .object(spaceMeta($0, for: userId)) }))
+    }
+
+    /// A group with public metadata on its users; the caller's membership is in `groupUser`.
+    func renderGroup(_ id: String, for userId: String) -> JSONObject? {
+        guard var group = groups[id] else { return nil }
+        let members = group["groupUsers"]?.arrayValue ?? []
+        group["groupUser"] = members.first { $0["userId"]?.stringValue == userId } ?? .null
+        group["users"] = .array(members.compactMap { m in
+            guard var u = publicUser(m["userId"]?.stringValue ?? "")?.objectValue else { return nil }
+            u["role"] = m["role"] ?? .null
+            return .object(u)
+        })
+        group["groupUsers"] = nil
+        return group
+    }
+
+    /// `GET /user/groups`: the user's groups; their role is inside `groupUser`.
+    func getUserGroups(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        return SandboxReply(.array(groupIds(of: userId).compactMap { renderGroup($0, for: userId).map(JSONValue.object) }))
+    }
+
+    /// `GET /group/:groupId`: members only.
+    func getGroup(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let id = request.parameter("groupId")
+        guard groups[id] != nil else { throw SandboxHTTPError(.notFound, "group \(id) not found") }
+        guard groupIds(of: userId).contains(id), let group = renderGroup(id, for: userId) else {
+            throw SandboxHTTPError(.forbidden, "you are not a member of group \(id)")
+        }
+        return SandboxReply(.object(group))
+    }
+
+    /// `GET /space/:spaceId/favorites`: users who favourited the space.
+    func getSpaceFavorites(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let space = try requireView(request.parameter("spaceId"), userId)
+        let fans = userOrder.filter { users[$0]?.favoriteSpaceIds.contains(space.id) ?? false }
+        return SandboxReply(.array(fans.compactMap(publicUser)))
+    }
+
+    /// `PATCH /space/restore/:spaceId`: the current form, with the id in the path.
+    mutating func restoreSpace(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let id = request.parameter("spaceId")
+        var space = try requireEdit(id, userId)
+        space.meta["isRemoved"] = false
+        space.meta["removedByUserId"] = nil
+        space.meta["updatedAt"] = .string(now())
+        spaces[id] = space
+        return SandboxReply(.object(spaceMeta(space, for: userId)))
+    }
+
+    // MARK: - Lists
+
+    /// `PATCH /card/list` adds a card to a list (`id`, `listId`, optional `shouldPrepend`); `DELETE /card/list`
+    /// takes it out (`id`).
+    mutating func changeCardList(_ request: SandboxRequest, add: Bool) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        guard let body = try request.json().objectValue else { throw SandboxHTTPError(.badRequest, "the body must be a card object") }
+        let id = try body.requiredString("id", what: "card")
+        var card = try editableCard(id, userId)
+        let spaceId = card["spaceId"]?.stringValue ?? ""
+        let time = now()
+        if add {
+            let listId = try body.requiredString("listId", what: "card")
+            guard lists[listId]?["spaceId"]?.stringValue == spaceId else {
+                throw SandboxHTTPError(.badRequest, "list \(listId) is not in space \(spaceId)")
+            }
+            let inList = (spaces[spaceId]?.cardIds ?? []).compactMap { cards[$0] }.filter { $0["listId"]?.stringValue == listId }
+            let indexes = inList.compactMap { $0["listPositionIndex"]?.stringValue }.sorted()
+            let prepend = body["shouldPrepend"]?.boolValue ?? false
+            card["listId"] = .string(listId)
+            card["listPositionIndex"] = .string(prepend ? "Z" + (indexes.first ?? "a0") : (indexes.last ?? "a") + "0")
+            lists[listId]?["shouldUpdateList"] = true
+        } else {
+            card["listId"] = .null
+            card["listPositionIndex"] = .null
+        }
+        card["updatedAt"] = .string(time)
+        cards[id] = card
+        touchSpace(spaceId, by: userId, edited: true, at: time)
+        return SandboxReply(.object(card))
+    }
+
+    /// `GET /list/:listId`: the list with its cards.
+    func getList(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try optionalUser(request)
+        let id = request.parameter("listId")
+        guard var list = lists[id] else { throw SandboxHTTPError(.notFound, "list \(id) not found") }
+        let space = try requireView(list["spaceId"]?.stringValue ?? "", userId)
+        list["cards"] = .array(space.cardIds.compactMap { cards[$0] }.filter {
+            $0["listId"]?.stringValue == id && !($0["isRemoved"]?.boolValue ?? false)
+        }.map(JSONValue.object))
+        return SandboxReply(.object(list))
     }
 
     func getJournalSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
@@ -436,11 +570,11 @@ extension KinopioState {
     // MARK: - Connections, connection types, boxes
 
     enum ItemKind: String {
-        case connection, connectionType = "connection type", box
+        case connection, connectionType = "connection type", box, list
 
         var frozen: Set<String> {
             switch self {
-            case .box: ["id", "spaceId", "userId", "createdAt", "updatedAt"]
+            case .box, .list: ["id", "spaceId", "userId", "createdAt", "updatedAt"]
             case .connection, .connectionType: ["id", "spaceId", "createdAt", "updatedAt"]
             }
         }
@@ -451,6 +585,7 @@ extension KinopioState {
         case .connection: connections
         case .connectionType: connectionTypes
         case .box: boxes
+        case .list: lists
         }
     }
 
@@ -459,6 +594,7 @@ extension KinopioState {
         case .connection: connections[id] = object
         case .connectionType: connectionTypes[id] = object
         case .box: boxes[id] = object
+        case .list: lists[id] = object
         }
     }
 
@@ -477,7 +613,18 @@ extension KinopioState {
         for item in items {
             let spaceId = try item.requiredString("spaceId", what: kind.rawValue)
             try requireEdit(spaceId, userId)
+            if kind == .connection && !legacy {
+                // "Object must contain spaceId and color"; ends are startItemId/endItemId (apiDocs.md, Connections,
+                // commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7).
+                guard item["color"]?.stringValue?.isEmpty == false else {
+                    throw SandboxHTTPError(.badRequest, "the connection must contain color")
+                }
+                guard item["startItemId"] != nil, item["endItemId"] != nil else {
+                    throw SandboxHTTPError(.badRequest, "the connection must contain startItemId and endItemId")
+                }
+            }
             switch kind {
+            case .list: out.append(try insertList(item, spaceId: spaceId, userId: userId, time: time))
             case .connection: out.append(try insertConnection(item, spaceId: spaceId, userId: userId, time: time))
             case .connectionType: out.append(try insertConnectionType(item, spaceId: spaceId, userId: userId, time: time))
             case .box: out.append(try insertBox(item, spaceId: spaceId, userId: userId, time: time))
@@ -499,8 +646,8 @@ extension KinopioState {
             let updated = Self.patched(existing, with: item, frozen: kind.frozen, time: time)
             if kind == .connection {
                 let ends = Self.connectionEnds(updated)
-                for cardId in [ends.start, ends.end] where cards[cardId ?? ""]?["spaceId"]?.stringValue != spaceId {
-                    throw SandboxHTTPError(.badRequest, "connection end \(cardId ?? "(missing)") is not a card in space \(spaceId)")
+                for itemId in [ends.start, ends.end] where !isItem(itemId ?? "", in: spaceId) {
+                    throw SandboxHTTPError(.badRequest, "connection end \(itemId ?? "(missing)") is not a card or box in space \(spaceId)")
                 }
             }
             store(updated, id: id, kind: kind)
@@ -526,6 +673,7 @@ extension KinopioState {
                 case .connection: space.connectionIds.removeAll { $0 == id }
                 case .connectionType: space.connectionTypeIds.removeAll { $0 == id }
                 case .box: space.boxIds.removeAll { $0 == id }
+                case .list: space.listIds.removeAll { $0 == id }
                 }
                 spaces[spaceId] = space
             }
