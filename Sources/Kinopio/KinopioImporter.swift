@@ -332,8 +332,10 @@ public final class KinopioImporter: @unchecked Sendable {
                 APIRequest(method: .POST, path: "/space/multiple", body: array, route: "POST /space/multiple"),
                 orOnNotFound: APIRequest(method: .POST, path: "/space", body: array, route: "POST /space"))
             try recordCreated("space", chunk.map(\.0))
-            try recordCreated("line", chunk.flatMap { carried[$0.0]?.lines ?? [] })
-            try recordCreated("drawingStroke", chunk.flatMap { carried[$0.0]?.points ?? [] })
+            // Kinds older archives do not have are counted only when present.
+            let lines = chunk.flatMap { carried[$0.0]?.lines ?? [] }, points = chunk.flatMap { carried[$0.0]?.points ?? [] }
+            if !lines.isEmpty { try recordCreated("line", lines) }
+            if !points.isEmpty { try recordCreated("drawingStroke", points) }
             progress.advance(items: chunk.count)
         }
     }
@@ -456,7 +458,8 @@ public final class KinopioImporter: @unchecked Sendable {
             created: { [self] sources in
                 try recordCreated("tag", sources.flatMap { tagsByCard[$0] ?? [] }.compactMap { $0["id"]?.idString })
                 let byID = Dictionary((cards + removed).compactMap { c in c["id"]?.idString.map { ($0, c) } }, uniquingKeysWith: { a, _ in a })
-                try recordCreated("mention", sources.flatMap { Self.mentions(byID[$0] ?? .null) }.compactMap { $0["id"]?.idString })
+                let mentions = sources.flatMap { Self.mentions(byID[$0] ?? .null) }.compactMap { $0["id"]?.idString }
+                if !mentions.isEmpty { try recordCreated("mention", mentions) }
             })
 
         // Boxes before connections: a connection may end at a box.

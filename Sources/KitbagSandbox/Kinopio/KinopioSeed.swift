@@ -145,12 +145,21 @@ enum KinopioSeeder {
             return (try? state.insertBox(body, spaceId: spaceId, userId: ownerId, time: tick()))?["id"]?.stringValue ?? ""
         }
 
+        /// A list made at the space's creation time, leaving the space's timestamps as they were.
         mutating func list(_ spaceId: String, _ name: String, x: Int, y: Int, color: String) -> String {
             let body = JSONObject([
                 ("name", .string(name)), ("color", .string(color)), ("x", .int(x)), ("y", .int(y)), ("z", 30),
                 ("resizeWidth", 206), ("height", 206), ("frameId", 0), ("isCollapsed", false),
             ])
-            return (try? state.insertList(body, spaceId: spaceId, userId: ownerId, time: tick()))?["id"]?.stringValue ?? ""
+            let meta = state.spaces[spaceId]?.meta
+            let time = meta?["createdAt"]?.stringValue ?? tick()
+            let id = (try? state.insertList(body, spaceId: spaceId, userId: ownerId, time: time))?["id"]?.stringValue ?? ""
+            if let meta { state.spaces[spaceId]?.meta = meta }
+            return id
+        }
+
+        func cardID(named name: String, in spaceId: String) -> String {
+            (state.spaces[spaceId]?.cardIds ?? []).first { state.cards[$0]?["name"]?.stringValue == name } ?? ""
         }
 
         mutating func removeCard(_ id: String) {
@@ -196,7 +205,7 @@ enum KinopioSeeder {
             let dependsOn = connectionType(garden, "depends on", "#f5c7b0")
             let relates = connectionType(garden, "relates to", "#b0d5f5")
             let inspires = connectionType(garden, "inspires", "#e3b0f5")
-            let spring = box(garden, "Spring", x: 400, y: 200, width: 500, height: 360, color: "#c9f5b0")
+            box(garden, "Spring", x: 400, y: 200, width: 500, height: 360, color: "#c9f5b0")
             box(garden, "Summer", x: 1000, y: 200, width: 420, height: 300, color: "#f5eeb0")
             let beds = card(garden, "Build raised beds [[garden]] [[spring]]", x: 430, y: 260, [("backgroundColor", "#c9f5b0")])
             let soil = card(garden, "Order compost and [[soil]]", x: 650, y: 260)
@@ -228,33 +237,6 @@ enum KinopioSeeder {
             connect(garden, harvest, plan, type: inspires)
             connect(garden, sow, harvest, type: nil, [("name", "leads to"), ("color", "#c9f5b0"), ("directionIsVisible", true)])
 
-            // What the current client adds (shapes from kinopio-client src/data/hello.json and src/stores/useCardStore.js,
-            // commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7): a list with cards in it, a connection ending at a box,
-            // drawing strokes, and @user / @date mentions.
-            let seedlings = list(garden, "Seedlings", x: 1500, y: 200, color: "rgb(12, 155, 31)")
-            for (i, name) in ["Basil", "Chard", "Marigold"].enumerated() {
-                card(garden, name, x: 1508, y: 240 + i * 40,
-                     [("listId", .string(seedlings)), ("listPositionIndex", .string("a\(i)")), ("width", 190), ("height", 35)])
-            }
-            connect(garden, plan, spring, type: nil, [("name", "season"), ("color", "rgb(123, 238, 159)")])
-            let owner0 = ownerId
-            state.spaces[garden]?.drawingStrokes = (0..<2).map { stroke in
-                .array((0..<3).map { point in
-                    .object(JSONObject([
-                        ("id", .string("stroke\(stroke)-point\(point)")), ("x", .int(300 + stroke * 50 + point)),
-                        ("y", .int(700 + point * 2)), ("color", "#a0f7f0"), ("diameter", 20), ("userId", .string(owner0)),
-                    ]))
-                })
-            }
-            let mention = card(garden, "@grace-sandbox repot the basil by @Apr 20", x: 1500, y: 480)
-            state.cards[mention]?["atUserMentions"] = .array([.object(JSONObject([
-                ("id", "mention-user-1"), ("cardId", .string(mention)), ("userId", .string(grace)), ("stringMatch", "@grace-sandbox"),
-            ]))])
-            state.cards[mention]?["atDateMentions"] = .array([.object(JSONObject([
-                ("id", "mention-date-1"), ("cardId", .string(mention)), ("userId", .string(owner0)), ("spaceId", .string(garden)),
-                ("date", "2024-04-20T09:00:00.000Z"), ("stringMatch", "@Apr 20"),
-            ]))])
-
             // A public, open space that shows in Explore.
             let reading = space([
                 ("name", "Public Reading List"), ("privacy", "open"), ("showInExplore", true),
@@ -282,28 +264,6 @@ enum KinopioSeeder {
             state.spaces[drafts]?.meta["removedByUserId"] = .string(owner)
             state.spaces[drafts]?.meta["updatedAt"] = .string(removedAt)
 
-            // A space the owner hid, and a template.
-            let someday = space([("name", "Someday Maybe"), ("privacy", "private")])
-            card(someday, "Learn to graft apple trees", x: 100, y: 100)
-            state.users[ownerId]?.hiddenSpaceIds = [someday]
-            let template = space([("name", "Weekly Review Template"), ("privacy", "private"), ("isTemplate", true)])
-            card(template, "What went well?", x: 100, y: 100)
-            card(template, "What will I change?", x: 100, y: 200)
-
-            // A group the owner and Grace belong to, with a space Grace made in it.
-            let club = state.ids.next()
-            state.groups[club] = JSONObject([
-                ("id", .string(club)), ("name", "Garden Club"), ("color", "#c9f5b0"), ("ownerUserId", .string(grace)),
-                ("createdAt", .string(tick())), ("updatedAt", .string(tick())),
-                ("groupUsers", .array([
-                    .object(JSONObject([("userId", .string(grace)), ("role", "admin")])),
-                    .object(JSONObject([("userId", .string(ownerId)), ("role", "member")])),
-                ])),
-            ])
-            state.groupOrder.append(club)
-            let meeting = space([("name", "Club Meeting Notes"), ("privacy", "private"), ("groupId", .string(club))], owner: grace)
-            card(meeting, "Seed swap on the 12th", x: 100, y: 100, by: grace)
-
             // A space Grace owns and shares with the owner.
             let recipes = space([("name", "Shared Recipes"), ("privacy", "private")], owner: grace)
             let me = ownerId
@@ -320,6 +280,8 @@ enum KinopioSeeder {
                 }
             }
 
+            addCurrentKinds(garden: garden, journal: journal, recipes: recipes, grace: grace)
+
             if var owner = state.users[ownerId] {
                 owner.favoriteSpaceIds = [reading, garden]
                 owner.favoriteUserIds = [grace]
@@ -327,6 +289,52 @@ enum KinopioSeeder {
                 owner.object["lastSpaceId"] = .string(garden)
                 state.users[ownerId] = owner
             }
+        }
+
+        /// What the current server and client add (shapes from kinopio-client src/data/hello.json, src/data/apiDocs.md
+        /// and src/stores/useCardStore.js, commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7), laid onto the existing
+        /// demo spaces and cards so their ids, timestamps and counts stay as they were: a list holding three garden
+        /// cards, drawing strokes, @user and @date mentions, a hidden space, a template and a group with a space in it.
+        mutating func addCurrentKinds(garden: String, journal: String, recipes: String, grace: String) {
+            let seedlings = list(garden, "Seedlings", x: 1000, y: 240, color: "rgb(12, 155, 31)")
+            for (i, name) in ["Plant out [[tomatoes]]", "Drip irrigation for the beds", "Harvest & share with neighbours"].enumerated() {
+                let id = cardID(named: name, in: garden)
+                state.cards[id]?["listId"] = .string(seedlings)
+                state.cards[id]?["listPositionIndex"] = .string("a\(i)")
+            }
+            let owner = ownerId
+            state.spaces[garden]?.drawingStrokes = (0..<2).map { stroke in
+                .array((0..<3).map { point in
+                    .object(JSONObject([
+                        ("id", .string("stroke\(stroke)-point\(point)")), ("x", .int(300 + stroke * 50 + point)),
+                        ("y", .int(700 + point * 2)), ("color", "#a0f7f0"), ("diameter", 20), ("userId", .string(owner)),
+                    ]))
+                })
+            }
+            let frost = cardID(named: "Last frost date: around April 15", in: garden)
+            state.cards[frost]?["atUserMentions"] = .array([.object(JSONObject([
+                ("id", "mention-user-1"), ("cardId", .string(frost)), ("userId", .string(grace)), ("stringMatch", "@grace-sandbox"),
+            ]))])
+            state.cards[frost]?["atDateMentions"] = .array([.object(JSONObject([
+                ("id", "mention-date-1"), ("cardId", .string(frost)), ("userId", .string(owner)), ("spaceId", .string(garden)),
+                ("date", "2024-04-15T09:00:00.000Z"), ("stringMatch", "@Apr 15"),
+            ]))])
+
+            // The journal is hidden by its owner; Grace's recipes are a template in the club's group.
+            state.users[owner]?.hiddenSpaceIds = [journal]
+            let club = state.ids.next()
+            let time = state.spaces[recipes]?.meta["createdAt"] ?? .null
+            state.groups[club] = JSONObject([
+                ("id", .string(club)), ("name", "Garden Club"), ("color", "#c9f5b0"), ("ownerUserId", .string(grace)),
+                ("createdAt", time), ("updatedAt", time),
+                ("groupUsers", .array([
+                    .object(JSONObject([("userId", .string(grace)), ("role", "admin")])),
+                    .object(JSONObject([("userId", .string(owner)), ("role", "member")])),
+                ])),
+            ])
+            state.groupOrder.append(club)
+            state.spaces[recipes]?.meta["groupId"] = .string(club)
+            state.spaces[recipes]?.meta["isTemplate"] = true
         }
 
         // MARK: Generated
