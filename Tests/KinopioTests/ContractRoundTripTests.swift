@@ -208,3 +208,74 @@ import Testing
         await target.stop()
     }
 }
+
+@Suite struct ContractBadInputTests {
+    /// An archive holding one space whose second connection ends at a card that is not in it.
+    static func archiveWithADanglingConnection(in dir: URL) throws -> URL {
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        let info = ArchiveInfo(
+            service: .kinopio, source: .init(baseURL: "https://api.kinopio.club", account: .init(id: "u1", name: "ada")),
+            startedAt: now)
+        let out = dir.appendingPathComponent("dangling")
+        let writer = try SnapshotWriter(destination: .folder(out), format: .folder, info: info, snapshotTime: now)
+        let space = ContainerRef(kind: "spaces", id: "danglingSpace00000001")
+        try writer.writeJSONLines(
+            container: space, file: "space", kind: "space", values: [["id": "danglingSpace00000001", "name": "Dangling"]])
+        try writer.writeJSONLines(
+            container: space, file: "cards", kind: "card",
+            values: [["id": "cardA", "name": "A", "x": 10, "y": 10], ["id": "cardB", "name": "B", "x": 300, "y": 10]])
+        try writer.writeJSONLines(
+            container: space, file: "connections", kind: "connection",
+            values: [
+                ["id": "connOK", "startItemId": "cardA", "endItemId": "cardB", "color": "#c9f5b0"],
+                ["id": "connDangling", "startItemId": "cardA", "endItemId": "cardGone", "color": "#c9f5b0"],
+            ])
+        _ = try writer.seal(notExported: [], finishedAt: now)
+        return out
+    }
+
+    // apiDocs.md "Connections" (commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7): an end must be a card or box of
+    // the space, so a connection whose end the archive lacks is reported, not sent; the rest goes in.
+    @Test func aConnectionWhoseEndIsMissingIsReportedInOneLineAndTheRestImports() async throws {
+        let dir = try Fixture.tempDir()
+        defer { Scratch.remove(dir) }
+        let archive = try Self.archiveWithADanglingConnection(in: dir)
+        let target = try await Fixture.sandbox(seed: .empty, key: Fixture.targetKey)
+        let conn = try Fixture.connection(target, key: Fixture.targetKey)
+        let summary = try await KinopioJobs.importArchive(
+            archive, connection: conn, journalURL: dir.appendingPathComponent("j.sqlite"), dryRun: false, progress: .silent)
+        #expect(summary.created["card"] == 2)
+        #expect(summary.created["connection"] == 1)
+        let line = try #require(summary.notImported.first { $0.kind == "connection" })
+        #expect(line.reason.contains("connDangling") && line.reason.contains("cardGone") && !line.reason.contains("\n"))
+        await conn.shutdown()
+        await target.stop()
+    }
+
+    // The canvas export keeps boxes as groups and sizes each card by its own width and height, so the three list
+    // cards of the hello-shaped space (35 high, 40 apart) do not overlap.
+    @Test func canvasExportSizesCardsByTheirOwnWidthAndHeight() async throws {
+        let dir = try Fixture.tempDir()
+        defer { Scratch.remove(dir) }
+        let source = try await ContractRoundTripTests.helloSandbox(key: Fixture.sourceKey)
+        let conn = try Fixture.connection(source, key: Fixture.sourceKey)
+        let out = dir.appendingPathComponent("plain")
+        _ = try await Fixture.export(conn, to: out, format: .folder)
+        let canvasFolder = out.appendingPathComponent("canvas")
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: canvasFolder.path).first)
+        let canvas = try JSONValue(parsing: Array(try Data(contentsOf: canvasFolder.appendingPathComponent(file))))
+        let nodes = canvas["nodes"]?.arrayValue ?? []
+        #expect(nodes.contains { $0["type"] == "group" && $0["label"] == "Ideas" })
+        let listed = nodes.filter { ($0["text"]?.stringValue ?? "").hasPrefix("Pick a background") }
+        #expect(listed.first?["width"] == 190 && listed.first?["height"] == 35)
+        let column = nodes.filter { $0["type"] == "text" && $0["x"] == listed.first?["x"] }
+            .compactMap { n -> (Int, Int)? in
+                guard let y = n["y"]?.intValue, let h = n["height"]?.intValue else { return nil }
+                return (y, h)
+            }.sorted { $0.0 < $1.0 }
+        #expect(column.count >= 3)
+        for (a, b) in zip(column, column.dropFirst()) { #expect(a.0 + a.1 <= b.0, "cards overlap: \(a) and \(b)") }
+        await conn.shutdown()
+        await source.stop()
+    }
+}
