@@ -151,6 +151,42 @@ struct ContractAccountTests {
     }
 }
 
+extension ContractAccountTests {
+    // apiDocs.md "Users": /user/todos, /user/at-user-mentions, /user/at-date-mentions (scope read); useApiStore.js
+    // `getUserTodos`, `getUserAtUserMentions`, `getUserAtDateMentions`. The grouping shape of todos is not documented.
+    @Test func todosAndMentionsFindTheirCards() async throws {
+        let wire = try await KinopioWire.start()
+        let inbox = try await space(named: "Inbox", wire)["id"] ?? .null
+        _ = try await wire.call("POST", "/card/multiple", owner, body: [["spaceId": inbox, "name": "[] water the basil"]])
+        let todos = try await wire.call("GET", "/user/todos", owner)
+        #expect(todos.status == 200)
+        #expect(todos.array.contains { ($0["cards"]?.arrayValue ?? []).contains { $0["name"] == "[] water the basil" } })
+        let dated = try await wire.call("GET", "/user/at-date-mentions", owner)
+        #expect(dated.array.contains { $0["atDateMentions"]?.arrayValue?.first?["stringMatch"] == "@Apr 15" })
+        let grace = KinopioWire.Key.user(KinopioSandbox.defaultCollaboratorKey)
+        let mentioned = try await wire.call("GET", "/user/at-user-mentions", grace)
+        #expect(mentioned.array.count == 1)
+        #expect(try await wire.call("GET", "/user/at-user-mentions", owner).array.isEmpty)
+        await wire.stop()
+    }
+
+    // apiDocs.md "Spaces": /space/:spaceId/public-meta, /space/public/multiple and /space/explore-spaces need no key
+    // and show only non-private spaces.
+    @Test func publicSpaceInfoNeedsNoKeyAndHidesPrivateSpaces() async throws {
+        let wire = try await KinopioWire.start()
+        let reading = try await space(named: "Public Reading List", wire)["id"]?.stringValue ?? ""
+        let garden = try await space(named: "Garden Project 🌱", wire)["id"]?.stringValue ?? ""
+        let meta = try await wire.call("GET", "/space/\(reading)/public-meta", .none)
+        #expect(meta.status == 200 && meta["name"] == "Public Reading List" && meta["cards"] == nil)
+        #expect(try await wire.call("GET", "/space/\(garden)/public-meta", .none).status == 404)
+        let both = try await wire.call("GET", "/space/public/multiple?spaceIds=\(reading),\(garden)", .none)
+        #expect(both.array.compactMap { $0["id"]?.stringValue } == [reading])
+        let explore = try await wire.call("GET", "/space/explore-spaces", .none)
+        #expect(explore.array.compactMap { $0["id"]?.stringValue } == [reading])
+        await wire.stop()
+    }
+}
+
 @Suite("Kinopio contract: space reads and item kinds")
 struct ContractSpaceTests {
     let owner = KinopioWire.Key.user(Fixture.sourceKey)

@@ -154,6 +154,80 @@ extension KinopioState {
         return SandboxReply(.object(spaceMeta(space, for: userId)))
     }
 
+    /// `GET /user/at-user-mentions`: cards (in spaces the user can view) where the user is in `atUserMentions`.
+    func getAtUserMentions(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        var out: [JSONValue] = []
+        for space in spaceOrder.compactMap({ spaces[$0] }) where !space.isRemoved && canView(space, userId) {
+            for id in space.cardIds {
+                guard let card = cards[id], !(card["isRemoved"]?.boolValue ?? false),
+                    (card["atUserMentions"]?.arrayValue ?? []).contains(where: { $0["userId"]?.stringValue == userId })
+                else { continue }
+                out.append(.object(card))
+            }
+        }
+        return SandboxReply(.array(out))
+    }
+
+    /// `GET /user/at-date-mentions`: cards in the user's spaces with `atDateMentions` (due dates).
+    func getAtDateMentions(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        return SandboxReply(.array(memberCards(userId) { !($0["atDateMentions"]?.arrayValue ?? []).isEmpty }))
+    }
+
+    /// `GET /user/todos`: todo cards and boxes (names starting `[]`, `[ ]` or `[x]`), grouped by space. The document
+    /// does not give the grouping's shape; the sandbox answers `[{space, cards, boxes}]` (a guess).
+    func getTodos(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        func isTodo(_ item: JSONObject) -> Bool {
+            let name = item["name"]?.stringValue ?? ""
+            return name.hasPrefix("[]") || name.hasPrefix("[ ]") || name.hasPrefix("[x]")
+        }
+        var out: [JSONValue] = []
+        for space in memberSpaces(userId) where !space.isRemoved {
+            let todoCards = space.cardIds.compactMap { cards[$0] }.filter { !($0["isRemoved"]?.boolValue ?? false) && isTodo($0) }
+            let todoBoxes = space.boxIds.compactMap { boxes[$0] }.filter(isTodo)
+            guard !todoCards.isEmpty || !todoBoxes.isEmpty else { continue }
+            out.append(.object(JSONObject([
+                ("space", .object(spaceMeta(space, for: userId))),
+                ("cards", .array(todoCards.map(JSONValue.object))), ("boxes", .array(todoBoxes.map(JSONValue.object))),
+            ])))
+        }
+        return SandboxReply(.array(out))
+    }
+
+    static let publicMetaKeys = ["id", "name", "privacy", "background", "backgroundTint", "ownerUserId", "previewImage",
+                                 "previewThumbnailImage", "showInExplore", "updatedAt", "createdAt", "url"]
+
+    func publicMeta(_ space: SpaceRecord) -> JSONValue {
+        var out = JSONObject()
+        for key in Self.publicMetaKeys { if let v = space.meta[key] { out[key] = v } }
+        return .object(out)
+    }
+
+    /// `GET /space/:spaceId/public-meta` (no key): public info on a non-private space.
+    func getPublicMeta(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let space = try space(request.parameter("spaceId"))
+        guard space.privacy != "private", !space.isRemoved else {
+            throw SandboxHTTPError(.notFound, "space \(space.id) is private or removed; it has no public info")
+        }
+        return SandboxReply(publicMeta(space))
+    }
+
+    /// `GET /space/public/multiple?spaceIds=` (no key): public info on up to 60 non-private spaces.
+    func getPublicSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let ids = try Self.idList(request, "spaceIds")
+        return SandboxReply(.array(ids.compactMap { spaces[$0] }.filter { $0.privacy != "private" && !$0.isRemoved }.map(publicMeta)))
+    }
+
+    /// `GET /space/explore-spaces` (no key): spaces in Explore, most recently updated first.
+    func getExploreList(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let list = sortedByUpdatedDescending(spaceOrder.compactMap { spaces[$0] }.filter {
+            !$0.isRemoved && $0.privacy != "private" && ($0.meta["showInExplore"]?.boolValue ?? false)
+        })
+        return SandboxReply(.array(list.map(publicMeta)))
+    }
+
     // MARK: - Lists
 
     /// `PATCH /card/list` adds a card to a list (`id`, `listId`, optional `shouldPrepend`); `DELETE /card/list`
