@@ -7,6 +7,9 @@ enum KinopioSchema {
     static let apiKeyVariable = "KINOPIO_API_KEY"
     static let appKeyVariable = "KINOPIO_APP_KEY"
     static let keyKindVariable = "KINOPIO_KEY_KIND"
+    /// Card names are "Limited to 4000 characters" (kinopio-client src/data/apiDocs.md, card `name`, commit
+    /// 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7).
+    static let maxCardNameLength = 4000
 
     /// Arrays inside `GET /space/:id` and the archive file + entity kind each goes to.
     static let spaceArrays: [(key: String, file: String, kind: String)] = [

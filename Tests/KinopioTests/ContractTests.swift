@@ -183,6 +183,12 @@ extension ContractAccountTests {
         #expect(both.array.compactMap { $0["id"]?.stringValue } == [reading])
         let explore = try await wire.call("GET", "/space/explore-spaces", .none)
         #expect(explore.array.compactMap { $0["id"]?.stringValue } == [reading])
+        let everyone = try await wire.call("GET", "/space/everyone-spaces", .none)
+        #expect(everyone.array.compactMap { $0["id"]?.stringValue } == [reading])
+        #expect(try await wire.call("GET", "/space/live-spaces", .none).status == 200)
+        let found = try await wire.call("POST", "/space/search-explore-spaces", .none, body: ["query": "Reading"])
+        #expect(found.array.count == 1)
+        #expect(try await wire.call("POST", "/space/search-explore-spaces", .none, body: ["query": "reading"]).array.isEmpty)
         await wire.stop()
     }
 }
@@ -337,6 +343,55 @@ struct ContractWriteTests {
         let space = try await wire.call("DELETE", "/space", owner, body: ["id": .string(spaceID)])
         #expect(space.status == 200 && space["isRemoved"] == true)
         #expect(try await wire.call("GET", "/user/removed-spaces", owner).array.count == 1)
+        await wire.stop()
+    }
+}
+
+extension ContractWriteTests {
+    // The reads a resumed import sends to learn which planned ids exist (apiDocs.md "Cards", "Boxes", "Lists",
+    // "Connections": GET /card/multiple?cardIds= up to 60, GET /card/:cardId, /box/:boxId, /list/:listId,
+    // /connection/:connectionId): a planned id that was never created is a 404, or absent from the multiple answer.
+    @Test func existenceChecksTellCreatedFromPlanned() async throws {
+        let wire = try await KinopioWire.start(seed: .empty)
+        let spaceID = try await newSpace(wire)
+        _ = try await wire.call(
+            "POST", "/card/multiple", owner, body: [["id": "card000000000000000001", "spaceId": .string(spaceID), "name": "A"]])
+        _ = try await wire.call(
+            "POST", "/box/multiple", owner, body: [["id": "box0000000000000000001", "spaceId": .string(spaceID), "name": "B"]])
+        let cards = try await wire.call("GET", "/card/multiple?cardIds=card000000000000000001,cardPlannedOnly00001", owner)
+        #expect(cards.array.compactMap { $0["id"]?.stringValue } == ["card000000000000000001"])
+        #expect(try await wire.call("GET", "/card/card000000000000000001", owner).status == 200)
+        #expect(try await wire.call("GET", "/card/cardPlannedOnly00001", owner).status == 404)
+        #expect(try await wire.call("GET", "/box/box0000000000000000001", owner).status == 200)
+        #expect(try await wire.call("GET", "/box/boxPlannedOnly000001", owner).status == 404)
+        #expect(try await wire.call("GET", "/list/listPlannedOnly00001", owner).status == 404)
+        #expect(try await wire.call("GET", "/connection/connPlannedOnly00001", owner).status == 404)
+        let spaces = try await wire.call("GET", "/space/multiple?spaceIds=\(spaceID),spacePlannedOnly0001", owner)
+        #expect(spaces.array.compactMap { $0["id"]?.stringValue } == [spaceID])
+        await wire.stop()
+    }
+}
+
+@Suite("Kinopio contract: the single-item write routes an older server has")
+struct ContractLegacyWriteTests {
+    let owner = KinopioWire.Key.user(Fixture.sourceKey)
+
+    // The seed page's POST /space and POST /connection take one object or an array; POST /box takes one object.
+    @Test func singleRoutesTakeWhatTheFallbacksSend() async throws {
+        let wire = try await KinopioWire.start(seed: .empty, legacy: true)
+        let space = try await wire.call("POST", "/space", owner, body: [["id": "oldServerSpace0000001", "name": "Old"]])
+        #expect(space.status == 200 && space.array.count == 1)
+        _ = try await wire.call(
+            "POST", "/card/multiple", owner,
+            body: [["id": "card000000000000000001", "spaceId": "oldServerSpace0000001", "name": "A"]])
+        let box = try await wire.call(
+            "POST", "/box", owner, body: ["id": "box0000000000000000001", "spaceId": "oldServerSpace0000001", "name": "B"])
+        #expect(box.status == 200 && box["id"] == "box0000000000000000001")
+        let connection = try await wire.call(
+            "POST", "/connection", owner,
+            body: [["spaceId": "oldServerSpace0000001", "startItemId": "card000000000000000001", "endItemId": "box0000000000000000001",
+                    "name": "in", "color": "#fff"]])
+        #expect(connection.status == 200 && connection.array.first?["endItemId"] == "box0000000000000000001")
         await wire.stop()
     }
 }

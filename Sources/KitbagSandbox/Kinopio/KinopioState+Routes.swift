@@ -228,6 +228,32 @@ extension KinopioState {
         return SandboxReply(.array(list.map(publicMeta)))
     }
 
+    /// `GET /space/everyone-spaces` (no key): recent public spaces, newest `createdAt` first.
+    func getEveryoneSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let list = spaceOrder.compactMap { spaces[$0] }.filter { !$0.isRemoved && $0.privacy != "private" }.sorted {
+            let a = $0.meta["createdAt"]?.stringValue ?? "", b = $1.meta["createdAt"]?.stringValue ?? ""
+            return a != b ? a > b : $0.id < $1.id
+        }
+        return SandboxReply(.array(list.map(publicMeta)))
+    }
+
+    /// `GET /space/live-spaces` (no key): spaces being edited right now; nobody edits a sandbox live, so none.
+    func getLiveSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        SandboxReply([])
+    }
+
+    /// `POST /space/search-explore-spaces` (no key): Explore spaces whose name contains `query` ("Searches are not
+    /// case-insensitive").
+    func searchExploreSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        guard let query = try request.json()["query"]?.stringValue, !query.isEmpty else {
+            throw SandboxHTTPError(.badRequest, "the body must contain query")
+        }
+        let list = spaceOrder.compactMap { spaces[$0] }.filter {
+            !$0.isRemoved && $0.privacy != "private" && ($0.meta["showInExplore"]?.boolValue ?? false) && $0.name.contains(query)
+        }
+        return SandboxReply(.array(list.map(publicMeta)))
+    }
+
     // MARK: - Lists
 
     /// `PATCH /card/list` adds a card to a list (`id`, `listId`, optional `shouldPrepend`); `DELETE /card/list`
