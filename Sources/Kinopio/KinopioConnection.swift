@@ -9,6 +9,12 @@ import Logging
 public enum KinopioKeyKind: String, Sendable, CaseIterable {
     case user, app
 
+    /// By the key's shape: a user key is a UUID (apiDocs.md, user `apiKey`: `UUID`); anything else is taken for an
+    /// app key, whose shape the document does not give. Chosen with `KINOPIO_KEY_KIND=auto`.
+    public static func byShape(_ key: String) -> KinopioKeyKind {
+        UUID(uuidString: key) != nil ? .user : .app
+    }
+
     /// The request header this kind of key travels in.
     public var header: String { self == .user ? "Authorization" : "App-Authorization" }
 }
@@ -22,8 +28,8 @@ public struct KinopioConnection: Sendable {
 
     /// Reads the key and builds a rate-limited client (5 requests/s, 30 s after a 429). The key is `apiKey`, else
     /// `KINOPIO_APP_KEY` (an app key), else `KINOPIO_API_KEY`. Its kind is `keyKind`, else `KINOPIO_KEY_KIND`
-    /// (`user` or `app`), else the variable it came from (a key passed directly is a user key). The shape of an app key
-    /// is not documented, so it is not guessed from the key. `requestsPerSecond` overrides the documented 5/s
+    /// (`user`, `app`, or `auto`: by the key's shape), else the variable it came from (a key passed directly is a user
+    /// key). `requestsPerSecond` overrides the documented 5/s
     /// (0 turns pacing off: for local sandboxes only).
     public init(
         baseURL: String?, apiKey: String?, keyKind: KinopioKeyKind? = nil,
@@ -44,12 +50,16 @@ public struct KinopioConnection: Sendable {
         }
         var kind = keyKind
         if kind == nil, let named = environment[KinopioSchema.keyKindVariable], !named.isEmpty {
-            guard let parsed = KinopioKeyKind(rawValue: named.lowercased()) else {
-                throw UserError(
-                    "kinopio: \(KinopioSchema.keyKindVariable)=\(named) is not a key kind — use user (Authorization) or app (App-Authorization)",
-                    exitStatus: .usage)
+            if named.lowercased() == "auto" {
+                kind = KinopioKeyKind.byShape(key)
+            } else {
+                guard let parsed = KinopioKeyKind(rawValue: named.lowercased()) else {
+                    throw UserError(
+                        "kinopio: \(KinopioSchema.keyKindVariable)=\(named) is not a key kind — use user (Authorization), app (App-Authorization) or auto (a UUID is a user key)",
+                        exitStatus: .usage)
+                }
+                kind = parsed
             }
-            kind = parsed
         }
         if kind == nil {
             kind = apiKey == nil && appKey != nil ? .app : .user

@@ -287,7 +287,17 @@ public final class KinopioImporter: @unchecked Sendable {
     /// kinopio-client src/components/Import.vue and src/stores/useSpaceStore.js `saveImportSpace`, commit
     /// 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7).
     func createSpaces(_ spaces: [ArchivedSpace], archive: SnapshotReader) async throws {
-        let todo = Set(try await pending(kind: "space", sources: spaces.map(\.id), exists: existingSpaces))
+        // A space found in the target from an interrupted run came with its lines and strokes.
+        let todo = Set(
+            try await pending(kind: "space", sources: spaces.map(\.id), exists: existingSpaces) { [self] confirmed in
+                for space in spaces where confirmed.contains(space.id) {
+                    let lines = try values(archive, space, file: "lines").compactMap { $0["id"]?.idString }
+                    let points = try values(archive, space, file: "drawingStrokes").flatMap { $0.arrayValue ?? [] }
+                        .compactMap { $0["id"]?.idString }
+                    if !lines.isEmpty { try recordCreated("line", lines) }
+                    if !points.isEmpty { try recordCreated("drawingStroke", points) }
+                }
+            })
         var bodies: [(String, JSONValue)] = []
         var carried: [String: (lines: [String], points: [String])] = [:]
         for space in spaces where todo.contains(space.id) {

@@ -203,6 +203,19 @@ import Testing
             #expect(failure.description.contains("Authorization header"))
             #expect(!failure.description.contains(Fixture.targetKey))
         }
+        // The kind by setting, by variable, or by shape (a UUID is a user key).
+        func kind(_ env: [String: String]) async throws -> KinopioKeyKind {
+            let c = try KinopioConnection(baseURL: "http://127.0.0.1:9", apiKey: nil, environment: env, logger: Fixture.logger)
+            await c.shutdown()
+            return c.keyKind
+        }
+        let uuid = "0b8c0f6e-8d7e-4a0e-9c55-3b1f0e7d2a11", other = "kind-test-key-3e7a"
+        #expect(try await kind(["KINOPIO_API_KEY": other]) == .user)
+        #expect(try await kind(["KINOPIO_APP_KEY": other]) == .app)
+        #expect(try await kind(["KINOPIO_API_KEY": other, "KINOPIO_KEY_KIND": "app"]) == .app)
+        #expect(try await kind(["KINOPIO_API_KEY": uuid, "KINOPIO_KEY_KIND": "auto"]) == .user)
+        #expect(try await kind(["KINOPIO_API_KEY": other, "KINOPIO_KEY_KIND": "auto"]) == .app)
+        await #expect(throws: UserError.self) { _ = try await kind(["KINOPIO_API_KEY": other, "KINOPIO_KEY_KIND": "root"]) }
         for c in [readConn, narrow, misplaced] { await c.shutdown() }
         await source.stop()
         await target.stop()
