@@ -282,10 +282,11 @@ public final class KinopioImporter: @unchecked Sendable {
         }
     }
 
-    /// Creates the spaces, several per request. Lines and drawing strokes travel inside the space body with new
-    /// ids: no public route creates them one by one (the client sends them with the whole space when it imports,
-    /// kinopio-client src/components/Import.vue and src/stores/useSpaceStore.js `saveImportSpace`, commit
-    /// 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7).
+    /// Creates the spaces, several per request (`POST /space/multiple`, as the client's `createSpaces` sends whole
+    /// spaces). Lines and drawing strokes travel inside the space body with new ids: no public route creates them one
+    /// by one, and Kinopio's own import sends them inside the whole space too (kinopio-client src/components/Import.vue
+    /// and src/stores/useSpaceStore.js `saveImportSpace`, commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7; it queues a
+    /// `createSpace` operation). That the public space routes keep them is not documented; the sandbox does.
     func createSpaces(_ spaces: [ArchivedSpace], archive: SnapshotReader) async throws {
         // A space found in the target from an interrupted run came with its lines and strokes.
         let todo = Set(
