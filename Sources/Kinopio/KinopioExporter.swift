@@ -5,8 +5,9 @@ import KitbagCore
 import KitbagHTTP
 import KitbagRender
 
-/// Walks a Kinopio account — the user, every space (own, journal, inbox, removed) and in each space every
-/// card, connection, connection type, box, tag, user, collaborator and removed card — into an archive.
+/// Walks a Kinopio account — the user, notifications, favourites and groups, every space (own, hidden, group,
+/// template, inbox, removed; journal spaces on an older server) and in each space every card, connection, legacy
+/// connection type, box, list, line, drawing stroke, tag, user, collaborator and removed card — into an archive.
 public struct KinopioExporter: Sendable {
     public let connection: KinopioConnection
     public let progress: ProgressReporter
@@ -71,7 +72,7 @@ public struct KinopioExporter: Sendable {
             (["/user/groups"], "groups", "group"),
         ]
         for list in accountLists {
-            guard let value = try await firstAnswer(list.paths, notes: &routes, kind: list.kind) else {
+            guard let value = try await firstAnswer(list.paths, notes: &routes) else {
                 notExported.append(
                     NotExported(kind: list.kind, reason: "\(list.paths.map { "GET \($0)" }.joined(separator: " and ")) answered 404 on this server"))
                 continue
@@ -97,7 +98,7 @@ public struct KinopioExporter: Sendable {
                 ("/user/hidden-spaces", "hiddenSpace"), ("/user/group-spaces", "groupSpace"),
                 ("/user/template-spaces", "templateSpace"),
             ] {
-                guard let value = try await firstAnswer([path], notes: &routes, kind: kind) else {
+                guard let value = try await firstAnswer([path], notes: &routes) else {
                     olderServer = true
                     notExported.append(
                         NotExported(kind: kind, reason: "GET \(path) answered 404 (an older Kinopio server); such spaces not in /user/spaces were not listed"))
@@ -106,7 +107,7 @@ public struct KinopioExporter: Sendable {
                 for s in value.arrayValue ?? [] { if let id = s["id"]?.idString, listed[id] == nil { listed[id] = s } }
             }
             if olderServer {
-                if let value = try await firstAnswer(["/user/journal-spaces"], notes: &routes, kind: "journalSpace") {
+                if let value = try await firstAnswer(["/user/journal-spaces"], notes: &routes) {
                     for s in value.arrayValue ?? [] { if let id = s["id"]?.idString, listed[id] == nil { listed[id] = s } }
                 }
             }
@@ -197,7 +198,7 @@ public struct KinopioExporter: Sendable {
     }
 
     /// The answer of the first of `paths` that does not answer 404 (tried in order), or nil if all do.
-    func firstAnswer(_ paths: [String], notes: inout RouteNotes, kind: String) async throws -> JSONValue? {
+    func firstAnswer(_ paths: [String], notes: inout RouteNotes) async throws -> JSONValue? {
         for path in paths {
             do {
                 let value = try await connection.client.json(APIRequest(method: .GET, path: path, route: "GET \(path)"))
