@@ -34,7 +34,7 @@ public enum KinopioSandbox {
 
     /// Seeds the state, binds, and returns once the server listens (real port in `baseURL`).
     /// `legacy` starts an older server: the seed page's routes (`/space/:id/removedCards`, `/notifications`,
-    /// `/user/journal-spaces`, `/connection-type`, `/tags/…`) answer and the current document's new ones are 404;
+    /// `/user/journal-spaces`, `/connection-type`, `/tags/…`, `/space/everyones-spaces…`, `/meta/new-stuff`) answer and the current document's new ones are 404;
     /// otherwise it is the reverse. The default logger only reports warnings and errors.
     public static func start(
         _ options: SandboxOptions, logger: Logger = SandboxServer.quietLogger("kitbag.sandbox.kinopio"),
@@ -133,6 +133,13 @@ public enum KinopioSandbox {
             write(.post, "/box") { s, r throws(SandboxHTTPError) in try s.postItems(r, kind: .box) },
             write(.patch, "/box") { s, r throws(SandboxHTTPError) in try s.patchItems(r, kind: .box) },
             write(.delete, "/box") { s, r throws(SandboxHTTPError) in try s.deleteItems(r, kind: .box) },
+            // Feeds and "Other" routes the seed page already had; no key (scope user: any key may be sent).
+            read(.get, "/space/:spaceId/feed.json", scope: .user) { s, r throws(SandboxHTTPError) in try s.getSpaceFeed(r) },
+            read(.get, "/space/explore-spaces/feed.json", scope: .user) { s, r throws(SandboxHTTPError) in try s.getExploreFeed(r) },
+            read(.get, "/services/community-backgrounds", scope: .user) { s, r throws(SandboxHTTPError) in
+                try s.getCommunityBackgrounds(r)
+            },
+            read(.get, "/meta/date", scope: .user) { s, r throws(SandboxHTTPError) in try s.getMetaDate(r) },
         ]
         // The current document and client only.
         let current: [R] = [
@@ -166,6 +173,13 @@ public enum KinopioSandbox {
             read(.get, "/tag/by-card/:cardId") { s, r throws(SandboxHTTPError) in try s.getTagsByCard(r) },
             write(.patch, "/tag/color") { s, r throws(SandboxHTTPError) in try s.patchTagColor(r) },
             read(.get, "/notification") { s, r throws(SandboxHTTPError) in try s.getNotifications(r) },
+            read(.get, "/space/everyone-spaces/feed.json", scope: .user) { s, r throws(SandboxHTTPError) in try s.getEveryoneFeed(r) },
+            read(.get, "/space/date-image", scope: .user) { s, r throws(SandboxHTTPError) in try s.getDateImage(r) },
+            read(.post, "/screenshot") { s, r throws(SandboxHTTPError) in try s.postScreenshot(r) },
+            read(.get, "/affiliate") { s, r throws(SandboxHTTPError) in try s.getAffiliate(r) },
+            read(.get, "/meta/changelog", scope: .user) { s, r throws(SandboxHTTPError) in try s.getChangelog(r) },
+            read(.get, "/meta/emojis", scope: .user) { s, r throws(SandboxHTTPError) in try s.getEmojis(r) },
+            read(.get, "/meta/random-name", scope: .user) { s, r throws(SandboxHTTPError) in try s.getRandomName(r) },
         ]
         // The seed page's names, which the current server answers with 404.
         let seedOnly: [R] = [
@@ -182,6 +196,9 @@ public enum KinopioSandbox {
             read(.get, "/tags/by-card/:cardId") { s, r throws(SandboxHTTPError) in try s.getTagsByCard(r) },
             write(.patch, "/tags/color") { s, r throws(SandboxHTTPError) in try s.patchTagColor(r) },
             read(.get, "/notifications") { s, r throws(SandboxHTTPError) in try s.getNotifications(r) },
+            read(.get, "/space/everyones-spaces", scope: .user) { s, r throws(SandboxHTTPError) in try s.getEveryoneSpaces(r) },
+            read(.get, "/space/everyones-spaces/feed.json", scope: .user) { s, r throws(SandboxHTTPError) in try s.getEveryoneFeed(r) },
+            read(.get, "/meta/new-stuff", scope: .user) { s, r throws(SandboxHTTPError) in try s.getChangelog(r) },
         ]
         return common + (legacy ? seedOnly : current)
     }
