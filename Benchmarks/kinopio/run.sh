@@ -34,18 +34,20 @@ import json, math, sys
 e = json.load(open(sys.argv[1])); i = json.load(open(sys.argv[2]))
 c = e["counts"]; spaces = c.get("space", 0)
 req_e = sum(e["requests"].values())
-# GET /user, 4 account lists, 3 space lists + inbox, /space/multiple pages of 60, removedCards per space.
-min_e = 1 + 4 + 4 + math.ceil(spaces / 60) + spaces
+# GET /user, 5 account lists (notification, 3 favourites, groups) + GET /group/:id per group, 5 space lists
+# (spaces, removed, hidden, group, template) + inbox, /space/multiple pages of 60, removed-cards per space.
+min_e = 1 + 5 + c.get("group", 0) + 6 + math.ceil(spaces / 60) + spaces
 print(f"export: {sum(c.values())} entities, {e['bytes']} bytes, {e['seconds']:.2f} s, "
       f"{sum(c.values())/max(e['seconds'],1e-9):.0f} entities/s; requests {req_e} vs minimum {min_e} ({req_e/min_e:.2f}x)")
 for r, n in sorted(e["requests"].items()): print(f"  {r}: {n}")
 created = i["created"]; req_i = sum(i["requests"].values())
-# Per space: cards in batches of 100, connection types and connections in one batch each; boxes one by one;
-# spaces in batches of 100; GET /user once; one DELETE per removed card/space.
+# Per space: cards in batches of 100, connections and boxes in one /multiple batch each (legacy connection types
+# are folded into connections: no request), one POST /list per list; spaces (with their lines and drawing
+# strokes) in batches of 100; GET /user once; one DELETE per removed card/space.
 cards_per_space = (c.get("card", 0) + c.get("removedCard", 0)) / max(spaces, 1)
 min_i = (1 + math.ceil(spaces / 100) + spaces * math.ceil(cards_per_space / 100)
-         + (spaces if c.get("connectionType") else 0) + (spaces if c.get("connection") else 0)
-         + c.get("box", 0) + c.get("removedCard", 0))
+         + (spaces if c.get("connection") else 0) + (spaces if c.get("box") else 0)
+         + c.get("list", 0) + c.get("removedCard", 0))
 print(f"import: created {sum(created.values())} entities; requests {req_i} vs minimum {min_i} ({req_i/max(min_i,1):.2f}x)")
 for r, n in sorted(i["requests"].items()): print(f"  {r}: {n}")
 PY

@@ -21,7 +21,9 @@ extension KinopioConnection: IncrementalConnector {
     ) async throws -> (notExported: [NotExported], changes: ExportChanges) {
         let exporter = KinopioExporter(
             connection: self, progress: progress, spaceIDs: selection.containers, renderings: renderings)
-        return try await exporter.export(user: account.raw, into: writer, base: base)
+        return try await explainingScope("an export", needs: "read") {
+            try await exporter.export(user: account.raw, into: writer, base: base)
+        }
     }
 
     public func importArchive(
@@ -30,7 +32,9 @@ extension KinopioConnection: IncrementalConnector {
         let importer = KinopioImporter(
             connection: self, journal: journal, progress: progress, dryRun: options.dryRun,
             batchSize: options.batchSize ?? 100)
-        return try await importer.run(archive: archive)
+        return try await explainingScope("an import", needs: options.dryRun ? "read" : "edit") {
+            try await importer.run(archive: archive)
+        }
     }
 
     public func roundTripDifferences(

@@ -5,8 +5,9 @@ import KitbagCore
 import KitbagHTTP
 import KitbagRender
 
-/// Walks a Kinopio account — the user, every space (own, journal, inbox, removed) and in each space every
-/// card, connection, connection type, box, tag, user, collaborator and removed card — into an archive.
+/// Walks a Kinopio account — the user, notifications, favourites and groups, every space (own, hidden, group,
+/// template, inbox, removed; journal spaces on an older server) and in each space every card, connection, legacy
+/// connection type, box, list, line, drawing stroke, tag, user, collaborator and removed card — into an archive.
 public struct KinopioExporter: Sendable {
     public let connection: KinopioConnection
     public let progress: ProgressReporter
@@ -53,23 +54,31 @@ public struct KinopioExporter: Sendable {
             NotExported(
                 kind: "secret",
                 reason: "apiKey, collaboratorKey, readOnlyKey and linkToSpaceCollaboratorKey are access secrets and are never archived"),
-            NotExported(kind: "notification", reason: "GET /notifications returns only the last 50 notifications"),
+            NotExported(kind: "notification", reason: "GET /notification returns only the last 50 notifications"),
             NotExported(kind: "aiImage", reason: "AI image history is not part of a backup (GET /user/ai-images lists URLs only)"),
         ]
+        var routes = RouteNotes()
 
-        // Account-level entities.
+        // Account-level entities. Each list is read from the current route (kinopio-client src/data/apiDocs.md, commit
+        // 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7) and, where an older server names it differently, from the seed's.
         progress.beginStage("account")
         try writer.writeJSONLines(
             container: .account, file: "user", kind: "user", values: [KinopioSchema.withoutSecrets(user)])
-        let accountLists: [(path: String, file: String, kind: String)] = [
-            ("/notifications", "notifications", "notification"),
-            ("/user/favorite-spaces", "favoriteSpaces", "favoriteSpace"),
-            ("/user/favorite-users", "favoriteUsers", "favoriteUser"),
-            ("/user/favorite-colors", "favoriteColors", "favoriteColor"),
+        let accountLists: [(paths: [String], file: String, kind: String)] = [
+            (["/notification", "/notifications"], "notifications", "notification"),
+            (["/user/favorite-spaces"], "favoriteSpaces", "favoriteSpace"),
+            (["/user/favorite-users"], "favoriteUsers", "favoriteUser"),
+            (["/user/favorite-colors"], "favoriteColors", "favoriteColor"),
+            (["/user/groups"], "groups", "group"),
         ]
         for list in accountLists {
-            let value = try await client.json(APIRequest(method: .GET, path: list.path, route: "GET \(list.path)"))
-            let items = value.arrayValue ?? []
+            guard let value = try await firstAnswer(list.paths, notes: &routes) else {
+                notExported.append(
+                    NotExported(kind: list.kind, reason: "\(list.paths.map { "GET \($0)" }.joined(separator: " and ")) answered 404 on this server"))
+                continue
+            }
+            var items = value.arrayValue ?? []
+            if list.kind == "group" { items = try await fetchGroups(items, notExported: &notExported) }
             try writer.writeJSONLines(
                 container: .account, file: list.file, kind: list.kind,
                 values: KinopioSchema.sortedByID(items.map(KinopioSchema.withoutSecrets)))
@@ -79,13 +88,32 @@ public struct KinopioExporter: Sendable {
         // Which spaces: the named ones, or every list the API offers for the user.
         var listed: [String: JSONValue] = [:]
         if spaceIDs.isEmpty {
-            for path in ["/user/spaces", "/user/journal-spaces", "/user/removed-spaces"] {
+            for path in ["/user/spaces", "/user/removed-spaces"] {
                 let value = try await client.json(APIRequest(method: .GET, path: path, route: "GET \(path)"))
                 for s in value.arrayValue ?? [] { if let id = s["id"]?.idString { listed[id] = s } }
             }
+            // Lists of the current document; an older server answers 404 and has the seed's journal list instead.
+            var olderServer = false
+            for (path, kind) in [
+                ("/user/hidden-spaces", "hiddenSpace"), ("/user/group-spaces", "groupSpace"),
+                ("/user/template-spaces", "templateSpace"),
+            ] {
+                guard let value = try await firstAnswer([path], notes: &routes) else {
+                    olderServer = true
+                    notExported.append(
+                        NotExported(kind: kind, reason: "GET \(path) answered 404 (an older Kinopio server); such spaces not in /user/spaces were not listed"))
+                    continue
+                }
+                for s in value.arrayValue ?? [] { if let id = s["id"]?.idString, listed[id] == nil { listed[id] = s } }
+            }
+            if olderServer {
+                if let value = try await firstAnswer(["/user/journal-spaces"], notes: &routes) {
+                    for s in value.arrayValue ?? [] { if let id = s["id"]?.idString, listed[id] == nil { listed[id] = s } }
+                }
+            }
             do {
                 let inbox = try await client.json(APIRequest(method: .GET, path: "/user/inbox-space", route: "GET /user/inbox-space"))
-                if let id = inbox["id"]?.idString { listed[id] = inbox }
+                if let id = inbox["id"]?.idString, listed[id] == nil { listed[id] = inbox }
             } catch let failure as HTTPFailure where failure.isNotFound {
                 // No inbox space: nothing to add.
             }
@@ -127,7 +155,7 @@ public struct KinopioExporter: Sendable {
                 changes.fetched.append(container.archiveFolder)
                 if let space = fetched[id] {
                     if let readable = try await writeSpace(
-                        space, id: id, into: writer, notExported: &notExported, stubs: stubs)
+                        space, id: id, into: writer, notExported: &notExported, routes: &routes, stubs: stubs)
                     {
                         rendered.append(readable)
                     }
@@ -151,7 +179,55 @@ public struct KinopioExporter: Sendable {
                     service: .kinopio, account: account, containers: rendered,
                     archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
         }
+        notExported.append(contentsOf: routes.notes)
         return (notExported, changes)
+    }
+
+    /// Which route names this server answered and which it did not, for the manifest.
+    struct RouteNotes {
+        /// Route → whether it answered (false: 404).
+        var met: [String: Bool] = [:]
+        /// The removed-cards route name that answers here, once known ("" when neither does).
+        var removedCards: String?
+
+        var notes: [NotExported] {
+            met.keys.sorted().filter { met[$0] == false }.map {
+                NotExported(kind: "route", reason: "GET \($0) answered 404 on this server; kitbag used the other name where there is one")
+            }
+        }
+    }
+
+    /// The answer of the first of `paths` that does not answer 404 (tried in order), or nil if all do.
+    func firstAnswer(_ paths: [String], notes: inout RouteNotes) async throws -> JSONValue? {
+        for path in paths {
+            do {
+                let value = try await connection.client.json(APIRequest(method: .GET, path: path, route: "GET \(path)"))
+                notes.met[path] = true
+                return value
+            } catch let failure as HTTPFailure where failure.isNotFound {
+                notes.met[path] = false
+            }
+        }
+        return nil
+    }
+
+    /// `GET /group/:id` for each listed group (the full group with its users); the list entry is kept when a
+    /// group cannot be read.
+    func fetchGroups(_ listed: [JSONValue], notExported: inout [NotExported]) async throws -> [JSONValue] {
+        var out: [JSONValue] = []
+        for group in listed {
+            guard let id = group["id"]?.idString else { out.append(group); continue }
+            do {
+                out.append(
+                    try await connection.client.json(
+                        APIRequest(method: .GET, path: "/group/\(id.urlPathEscaped)", route: "GET /group/:groupId")))
+            } catch let failure as HTTPFailure where failure.isNotFound || failure.isForbidden {
+                out.append(group)
+                notExported.append(
+                    NotExported(kind: "group", container: id, reason: "GET /group/\(id) answered \(failure.status ?? 0); only the list entry from /user/groups is kept"))
+            }
+        }
+        return out
     }
 
     /// `GET /space/multiple` for up to 60 ids, falling back to `GET /space/:id` for any it leaves out.
@@ -181,11 +257,20 @@ public struct KinopioExporter: Sendable {
     /// Writes one space's JSON Lines and renderings; returns a light summary of it for the index.
     func writeSpace(
         _ raw: JSONValue, id: String, into writer: SnapshotWriter, notExported: inout [NotExported],
-        stubs: [ReadableContainer]
+        routes: inout RouteNotes, stubs: [ReadableContainer]
     ) async throws -> ReadableContainer? {
         let space = KinopioSchema.withoutSecrets(raw)
         let container = KinopioSchema.container(space: id)
         guard var meta = space.objectValue else { throw UserError("kinopio: GET /space/\(id) did not return an object") }
+        // The current server returns removed cards inside `cards` with `isRemoved: true`; they are archived once,
+        // with the removed cards (as kinopio-client src/utils.js `normalizeRemoteSpace` splits them, commit
+        // 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7).
+        var removedInline: [JSONValue] = meta["removedCards"]?.arrayValue ?? []
+        meta["removedCards"] = nil
+        if let cards = meta["cards"]?.arrayValue {
+            removedInline += cards.filter { $0["isRemoved"]?.boolValue == true }
+            meta["cards"] = .array(cards.filter { $0["isRemoved"]?.boolValue != true })
+        }
 
         var arrays: [(file: String, kind: String, values: [JSONValue])] = []
         for a in KinopioSchema.spaceArrays {
@@ -206,16 +291,40 @@ public struct KinopioExporter: Sendable {
         }
 
         var removedCards: [JSONValue] = []
-        do {
-            let removed = try await connection.client.json(
-                APIRequest(
-                    method: .GET, path: "/space/\(id.urlPathEscaped)/removedCards", route: "GET /space/:spaceId/removedCards"))
-            removedCards = KinopioSchema.sortedByID((removed.arrayValue ?? []).map(KinopioSchema.withoutSecrets))
-            try writer.writeJSONLines(
-                container: container, file: "removedCards", kind: "removedCard", values: removedCards)
-        } catch let failure as HTTPFailure where failure.isForbidden {
+        var removedListed = false, canList = false
+        let candidates = routes.removedCards.map { $0.isEmpty ? [] : [$0] } ?? ["removed-cards", "removedCards"]
+        for name in candidates {
+            do {
+                let removed = try await connection.client.json(
+                    APIRequest(
+                        method: .GET, path: "/space/\(id.urlPathEscaped)/\(name)", route: "GET /space/:spaceId/\(name)"))
+                removedCards = (removed.arrayValue ?? []).map(KinopioSchema.withoutSecrets)
+                routes.removedCards = name
+                routes.met["/space/:spaceId/\(name)"] = true
+                removedListed = true
+                canList = true
+                break
+            } catch let failure as HTTPFailure where failure.isNotFound {
+                // A 404 for the space itself would have failed GET /space first: this route name is not served.
+                routes.met["/space/:spaceId/\(name)"] = false
+            } catch let failure as HTTPFailure where failure.isForbidden {
+                notExported.append(
+                    NotExported(kind: "removedCard", container: id, reason: "only editors of the space can list its removed cards"))
+                removedListed = true
+                break
+            }
+        }
+        if !removedListed {
+            if routes.removedCards == nil { routes.removedCards = "" }
             notExported.append(
-                NotExported(kind: "removedCard", container: id, reason: "only editors of the space can list its removed cards"))
+                NotExported(kind: "removedCard", container: id, reason: "neither GET /space/:id/removed-cards nor …/removedCards is served here; only removed cards returned inside the space were kept"))
+        }
+        // One entry per card, whichever answer carried it.
+        let knownRemoved = Set(removedCards.compactMap { $0["id"]?.idString })
+        removedCards += removedInline.filter { !knownRemoved.contains($0["id"]?.idString ?? "") }
+        removedCards = KinopioSchema.sortedByID(removedCards)
+        if canList || !removedCards.isEmpty {
+            try writer.writeJSONLines(container: container, file: "removedCards", kind: "removedCard", values: removedCards)
         }
         var files: [String: [JSONValue]] = ["space": [.object(meta)], "removedCards": removedCards]
         for a in arrays { files[a.file] = KinopioSchema.sortedByID(a.values) }

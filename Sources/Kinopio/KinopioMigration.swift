@@ -81,7 +81,7 @@ extension KinopioConnection: MigrationTarget {
     public func migrationPlan(_ containers: [MigrationContainer], source: ServiceName, mapping: MappingConfig) async throws
         -> MigrationPlan
     {
-        let limit = 2000
+        let limit = KinopioSchema.maxCardNameLength
         let plans = containers.map { c -> ContainerPlan in
             let rules = mapping.rules(id: c.readable.id, title: c.readable.title)
             let name = mapping.container(id: c.readable.id, title: c.readable.title)?.target ?? c.readable.title
@@ -165,7 +165,7 @@ extension KinopioConnection: MigrationTarget {
                 cards.append(
                     .object(
                         JSONObject([
-                            ("id", .string(cardID)), ("name", .string(String(KinopioMigration.cardText(item).prefix(2000)))),
+                            ("id", .string(cardID)), ("name", .string(String(KinopioMigration.cardText(item).prefix(KinopioSchema.maxCardNameLength)))),
                             ("x", .int(x)), ("y", .int(y)),
                         ])))
                 for label in item.labels {

@@ -28,7 +28,7 @@ enum KinopioReadable {
             guard let cid = card["id"]?.idString else { return nil }
             let name = card["name"]?.stringValue ?? ""
             let f = frame(
-                card, width: card["resizeWidth"] ?? card["width"], height: card["height"], color: card["backgroundColor"])
+                card, width: card["width"] ?? card["resizeWidth"], height: card["height"], color: card["backgroundColor"])
             let (title, body) = split(name)
             return ReadableItem(
                 id: cid, title: title, body: body,

@@ -18,13 +18,13 @@ public enum KinopioRoundTrip {
     }
 
     /// Keys the server sets or that describe the account rather than the content.
-    public static let volatileKeys: Set<String> = [
+    public static let volatileKeys: Set<String> = Set([
         "createdAt", "updatedAt", "editedAt", "nameUpdatedAt", "editedByUserId", "nameUpdatedByUserId", "userId",
         "ownerUserId", "originSpaceId", "url", "visits", "isCreatedThroughPublicApi", "removedByUserId",
         "previewImage", "previewThumbnailImage", "user",
         // Set by the server on every card created through the API ("automatically assigned to cards created by /card POSTs").
         "shouldUpdateUrlPreview",
-    ]
+    ]).union(KinopioImporter.resetSpaceKeys)
 
     /// Files that hold account data, not importable content.
     public static let accountFiles: Set<String> = ["users", "collaborators"]
@@ -35,7 +35,7 @@ public enum KinopioRoundTrip {
         source: SnapshotReader, target: SnapshotReader, journal: ImportJournal, notImported: [NotExported] = []
     ) throws -> [Difference] {
         var back: [String: String] = [:]
-        for kind in ["space", "card", "connection", "connectionType", "box", "tag"] {
+        for kind in ["space", "card", "connection", "box", "tag", "list", "mention", "line", "drawingStroke"] {
             for (s, e) in try journal.entries(kind: kind) where e.state == .created { back[e.targetID] = s }
         }
         let targetEntries = Dictionary(
@@ -55,7 +55,14 @@ public enum KinopioRoundTrip {
                 continue
             }
             let targetPath = "data/spaces/\(ArchivePath.component(targetSpace))/\(parts[3])"
-            let want = try normalizedByID(Array(source.lines(at: entry.path)), translate: [:])
+            var sourceValues = Array(try source.lines(at: entry.path))
+            if file == "connections" {
+                // Compared in the shape the import writes: item-id ends, legacy types folded in.
+                let typesPath = "data/spaces/\(parts[2])/connectionTypes.jsonl"
+                let types = source.jsonLinesEntries().contains { $0.path == typesPath } ? Array(try source.lines(at: typesPath)) : []
+                sourceValues = sourceValues.map { KinopioSchema.currentConnection($0, types: types) }
+            }
+            let want = try normalizedByID(sourceValues, translate: [:])
             let got: [String: JSONValue] =
                 targetEntries[targetPath] == nil
                 ? [:] : try normalizedByID(Array(target.lines(at: targetPath)), translate: back)

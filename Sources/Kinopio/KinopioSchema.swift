@@ -5,6 +5,11 @@ enum KinopioSchema {
     static let service = ServiceName.kinopio
     static let defaultBaseURL = "https://api.kinopio.club"
     static let apiKeyVariable = "KINOPIO_API_KEY"
+    static let appKeyVariable = "KINOPIO_APP_KEY"
+    static let keyKindVariable = "KINOPIO_KEY_KIND"
+    /// Card names are "Limited to 4000 characters" (kinopio-client src/data/apiDocs.md, card `name`, commit
+    /// 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7).
+    static let maxCardNameLength = 4000
 
     /// Arrays inside `GET /space/:id` and the archive file + entity kind each goes to.
     static let spaceArrays: [(key: String, file: String, kind: String)] = [
@@ -12,6 +17,9 @@ enum KinopioSchema {
         ("connections", "connections", "connection"),
         ("connectionTypes", "connectionTypes", "connectionType"),
         ("boxes", "boxes", "box"),
+        ("lists", "lists", "list"),
+        ("lines", "lines", "line"),
+        ("drawingStrokes", "drawingStrokes", "drawingStroke"),
         ("tags", "tags", "tag"),
         ("users", "users", "spaceUser"),
         ("collaborators", "collaborators", "collaborator"),
@@ -56,6 +64,33 @@ enum KinopioSchema {
             c["startCardId"]?.idString ?? c["startItemId"]?.idString,
             c["endCardId"]?.idString ?? c["endItemId"]?.idString
         )
+    }
+}
+
+extension KinopioSchema {
+    /// Colour for a connection that has none of its own nor a legacy type's (`POST /connection` must contain one).
+    static let defaultConnectionColor = "#c9c9c9"
+
+    /// A connection in the shape the current API takes: `startItemId`/`endItemId`, its own `name` and `color`,
+    /// no `connectionTypeId`. A legacy type's name and colour are copied in when the connection has neither, as
+    /// kinopio-client src/utils.js `migrateConnectionTypes` does (commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7).
+    static func currentConnection(_ raw: JSONValue, types: [JSONValue]) -> JSONValue {
+        guard var c = raw.objectValue else { return raw }
+        let ends = connectionEnds(raw)
+        c["startCardId"] = nil
+        c["endCardId"] = nil
+        if let start = ends.start { c["startItemId"] = .string(start) }
+        if let end = ends.end { c["endItemId"] = .string(end) }
+        if let typeID = raw["connectionTypeId"]?.idString,
+            (c["name"]?.stringValue ?? "").isEmpty && (c["color"]?.stringValue ?? "").isEmpty,
+            let type = types.first(where: { $0["id"]?.idString == typeID })
+        {
+            c["name"] = type["name"] ?? .null
+            c["color"] = type["color"] ?? .null
+        }
+        c["connectionTypeId"] = nil
+        if c["color"]?.stringValue?.isEmpty ?? true { c["color"] = .string(defaultConnectionColor) }
+        return .object(c)
     }
 }
 

@@ -113,7 +113,7 @@ func formatNotExported(_ items: [NotExported], label: String = "not exported") -
 }
 
 /// Where the service is and how fast kitbag may talk to it. Credentials come from the environment
-/// (KINOPIO_API_KEY, KINTONE_API_TOKEN or KINTONE_USERNAME/KINTONE_PASSWORD, KITEMAKER_TOKEN, KONA_ACCESS_TOKEN…),
+/// (KINOPIO_APP_KEY or KINOPIO_API_KEY, KINTONE_API_TOKEN or KINTONE_USERNAME/KINTONE_PASSWORD, KITEMAKER_TOKEN, KONA_ACCESS_TOKEN…),
 /// never from the command line, where other users could read them in the process list.
 struct ConnectionOptions: ParsableArguments {
     @Option(help: "API base URL (default: the service's public API, or SERVICE_BASE_URL; Kintone needs KINTONE_BASE_URL or this).")

@@ -46,6 +46,9 @@ struct SandboxCommand: AsyncParsableCommand {
     @Flag(help: "Do not enforce the 5 requests/s limit.")
     var noRateLimit = false
 
+    @Flag(help: "Kinopio: behave as an older server (the seed page's route names; the current document's new routes answer 404).")
+    var legacy = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -53,6 +56,7 @@ struct SandboxCommand: AsyncParsableCommand {
         guard (0...1).contains(faults) else { throw ValidationError("--faults takes a share between 0 and 1, e.g. 0.05.") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
         if (user == nil) != (password == nil) { throw ValidationError("--user and --password go together.") }
+        if legacy && service != .kinopio { throw ValidationError("--legacy is a Kinopio option.") }
         if (user != nil || !apiToken.isEmpty) && service != .kintone {
             throw ValidationError("--api-token, --user and --password are Kintone options; use --api-key.")
         }
@@ -73,7 +77,10 @@ struct SandboxCommand: AsyncParsableCommand {
             options.penaltySeconds = penaltySeconds
             options.rateLimit = !noRateLimit
             let termination = TerminationSignal()
-            let sandbox = try await entry.start(options, global.makeLogger("kitbag.sandbox"))
+            let sandbox =
+                legacy
+                ? try await KinopioSandbox.start(options, logger: global.makeLogger("kitbag.sandbox"), legacy: true)
+                : try await entry.start(options, global.makeLogger("kitbag.sandbox"))
             printText("\(sandbox.baseURL.absoluteString)\n")
             if !global.quiet {
                 let credential = options.credentials.first ?? entry.defaultCredential

@@ -63,15 +63,70 @@ struct KinopioSandboxTests {
         }
     }
 
-    @Test("the key is also accepted from App-Authorization and ?apiKey=")
-    func alternativeKeyPlaces() async throws {
+    @Test("a user key works in Authorization and ?apiKey=, an app key in App-Authorization; each refuses the other header")
+    func keyHeaders() async throws {
         try await withSandbox(testOptions()) { _, api in
             let viaQuery = try await api.get("/user?apiKey=\(ownerKey)", key: nil)
             #expect(viaQuery.status == 200)
-            let viaAppHeader = try await api.send("GET", "/user", key: nil, headers: [("App-Authorization", ownerKey)])
+            #expect(viaQuery["apiKey"] == nil)
+            let appKey = "sandbox-kinopio-app-read-key"
+            let viaAppHeader = try await api.send("GET", "/user", key: nil, headers: [("App-Authorization", appKey)])
             #expect(viaAppHeader.status == 200)
             #expect(viaQuery["id"] == viaAppHeader["id"])
-            #expect(viaQuery["apiKey"] == nil)
+            let userKeyInAppHeader = try await api.send("GET", "/user", key: nil, headers: [("App-Authorization", ownerKey)])
+            #expect(userKeyInAppHeader.status == 401)
+            #expect(userKeyInAppHeader["message"]?.stringValue?.contains("Authorization header") == true)
+            let appKeyInUserHeader = try await api.get("/user", key: appKey)
+            #expect(appKeyInUserHeader.status == 401)
+            #expect(appKeyInUserHeader["message"]?.stringValue?.contains("App-Authorization") == true)
+        }
+    }
+
+    @Test("app key scopes: user reads only /user, read cannot write, edit cannot delete, delete can")
+    func appKeyScopes() async throws {
+        try await withSandbox(testOptions()) { sandbox, api in
+            let inbox = try await spaceId(named: "Inbox", api)
+            func app(_ scope: String) -> [(String, String)] { [("App-Authorization", "sandbox-kinopio-app-\(scope)-key")] }
+            #expect(try await api.send("GET", "/user", key: nil, headers: app("user")).status == 200)
+            let userScope = try await api.send("GET", "/user/spaces", key: nil, headers: app("user"))
+            #expect(userScope.status == 403)
+            #expect(userScope["message"]?.stringValue?.contains("needs scope read") == true)
+            #expect(try await api.send("GET", "/user/spaces", key: nil, headers: app("read")).status == 200)
+            let before = await sandbox.snapshot()
+            let card: JSONValue = ["spaceId": .string(inbox), "name": "scoped"]
+            let readWrite = try await api.send("POST", "/card", key: nil, body: card, headers: app("read"))
+            #expect(readWrite.status == 403)
+            #expect(await sandbox.snapshot() == before)
+            let created = try await api.send("POST", "/card", key: nil, body: card, headers: app("edit"))
+            #expect(created.status == 200)
+            let id = created["id"] ?? .null
+            #expect(try await api.send("DELETE", "/card", key: nil, body: ["id": id], headers: app("edit")).status == 403)
+            #expect(try await api.send("DELETE", "/card", key: nil, body: ["id": id], headers: app("delete")).status == 200)
+        }
+    }
+
+    @Test("the seed page's routes answer 404 on the current server and the new ones 404 in legacy mode")
+    func legacyMode() async throws {
+        let garden = try await withSandbox(testOptions()) { _, api in try await spaceId(named: "Garden Project 🌱", api) }
+        let current = ["/space/\(garden)/removed-cards", "/notification", "/user/hidden-spaces", "/user/group-spaces",
+                       "/user/template-spaces", "/user/groups"]
+        let seedOnly = ["/space/\(garden)/removedCards", "/notifications", "/user/journal-spaces"]
+        try await withSandbox(testOptions()) { _, api in
+            for path in current {
+                let status = try await api.get(path).status
+                #expect(status == 200, "\(path)")
+            }
+            for path in seedOnly {
+                let status = try await api.get(path).status
+                #expect(status == 404, "\(path)")
+            }
+        }
+        try await withSandbox(testOptions(), legacy: true) { _, api in
+            for path in current { #expect(try await api.get(path).status == 404, "\(path)") }
+            for path in seedOnly { #expect(try await api.get(path).status == 200, "\(path)") }
+            // An older server leaves removed cards out of the space.
+            let cards = try await api.get("/space/\(garden)").json?["cards"]?.arrayValue ?? []
+            #expect(cards.allSatisfy { $0["isRemoved"]?.boolValue == false })
         }
     }
 
@@ -86,17 +141,20 @@ struct KinopioSandboxTests {
             }
             // Unknown keys of the stored space survive (newer spaces carry `lines`).
             #expect(space["lines"]?.arrayValue?.count == 1)
-            let cards = space["cards"]?.arrayValue ?? []
+            // The current server returns removed cards inside `cards` with isRemoved: true.
+            let all = space["cards"]?.arrayValue ?? []
+            #expect(all.filter { $0["isRemoved"]?.boolValue == true }.count == 1)
+            let cards = all.filter { $0["isRemoved"]?.boolValue != true }
             let cardIds = Set(cards.compactMap { $0["id"]?.stringValue })
+            let itemIds = cardIds.union((space["boxes"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue })
             #expect(cards.count >= 10)
-            #expect(cards.allSatisfy { $0["isRemoved"]?.boolValue == false })
             #expect(cards.contains { $0["linkToCardId"] != nil && $0["linkToSpaceId"] != nil })
             #expect(cards.contains { ($0["name"]?.stringValue ?? "").contains("🌻") })
             #expect(cards.contains { ($0["name"]?.stringValue ?? "").count > 1000 })
             for connection in space["connections"]?.arrayValue ?? [] {
-                let start = (connection["startCardId"] ?? connection["startItemId"])?.stringValue ?? ""
-                let end = (connection["endCardId"] ?? connection["endItemId"])?.stringValue ?? ""
-                #expect(cardIds.contains(start) && cardIds.contains(end))
+                let start = connection["startItemId"]?.stringValue ?? ""
+                let end = connection["endItemId"]?.stringValue ?? ""
+                #expect(itemIds.contains(start) && itemIds.contains(end))
             }
             #expect((space["connectionTypes"]?.arrayValue?.count ?? 0) >= 2)
             #expect((space["boxes"]?.arrayValue?.count ?? 0) >= 1)
@@ -107,7 +165,7 @@ struct KinopioSandboxTests {
             #expect(owner["apiKey"] == nil && owner["email"] == nil)
             #expect(space["collaborators"]?.arrayValue?.count == 1)
 
-            let removed = try await api.get("/space/\(garden)/removedCards")
+            let removed = try await api.get("/space/\(garden)/removed-cards")
             #expect(removed.status == 200)
             #expect(removed.array.count == 1)
             #expect(removed.array.allSatisfy { !cardIds.contains($0["id"]?.stringValue ?? "") })
@@ -155,15 +213,15 @@ struct KinopioSandboxTests {
             let refused = try await api.send("POST", "/card/multiple", body: bad)
             #expect(refused.status == 400)
             let tooLong = try await api.send(
-                "POST", "/card", body: ["spaceId": .string(inbox), "name": .string(String(repeating: "x", count: 2001))])
+                "POST", "/card", body: ["spaceId": .string(inbox), "name": .string(String(repeating: "x", count: 4001))])
             #expect(tooLong.status == 400)
             #expect(await sandbox.snapshot() == snapshot)
         }
     }
 
-    @Test("connections accept both the documented and the current shape; ends outside the space are a 400")
+    @Test("a legacy server takes both connection shapes and connection types; ends outside the space are a 400")
     func connectionShapes() async throws {
-        try await withSandbox(testOptions()) { _, api in
+        try await withSandbox(testOptions(), legacy: true) { _, api in
             let inbox = try await spaceId(named: "Inbox", api)
             let journal = try await spaceId(named: "Journal — March 1, 2024", api)
             let inboxCards = try await api.get("/space/\(inbox)").json?["cards"]?.arrayValue ?? []

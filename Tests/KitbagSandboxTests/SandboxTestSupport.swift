@@ -53,9 +53,9 @@ struct SandboxClient: Sendable {
 
 /// Starts a sandbox, runs `body` with a client, and always stops both.
 func withSandbox<T>(
-    _ options: SandboxOptions, _ body: (RunningSandbox, SandboxClient) async throws -> T
+    _ options: SandboxOptions, legacy: Bool = false, _ body: (RunningSandbox, SandboxClient) async throws -> T
 ) async throws -> T {
-    let sandbox = try await KinopioSandbox.start(options)
+    let sandbox = try await KinopioSandbox.start(options, legacy: legacy)
     let client = HTTPClient()
     do {
         let result = try await body(sandbox, SandboxClient(client: client, baseURL: sandbox.baseURL))

@@ -120,15 +120,13 @@ enum KinopioSeeder {
             let a = state.cards[start], b = state.cards[end]
             let x1 = (a?["x"]?.intValue ?? 0) + 60, y1 = (a?["y"]?.intValue ?? 0) + 20
             let dx = (b?["x"]?.intValue ?? 0) + 60 - x1, dy = (b?["y"]?.intValue ?? 0) + 20 - y1
+            // Ends by item id as the current server stores them (kinopio-client src/data/hello.json, commit
+            // 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7); older connections still point at a legacy type and
+            // have no name or colour of their own.
             var body = JSONObject()
-            if let type {
-                body["startCardId"] = .string(start)
-                body["endCardId"] = .string(end)
-                body["connectionTypeId"] = .string(type)
-            } else {
-                body["startItemId"] = .string(start)
-                body["endItemId"] = .string(end)
-            }
+            body["startItemId"] = .string(start)
+            body["endItemId"] = .string(end)
+            if let type { body["connectionTypeId"] = .string(type) }
             body["path"] = .string("m\(x1),\(y1) q\(dx / 2),\(dy / 2 - 40) \(dx),\(dy)")
             body["controlPoint"] = .null
             body["directionIsVisible"] = false
@@ -137,13 +135,31 @@ enum KinopioSeeder {
             _ = try? state.insertConnection(body, spaceId: spaceId, userId: ownerId, time: tick())
         }
 
-        mutating func box(_ spaceId: String, _ name: String, x: Int, y: Int, width: Int, height: Int, color: String) {
+        @discardableResult
+        mutating func box(_ spaceId: String, _ name: String, x: Int, y: Int, width: Int, height: Int, color: String) -> String {
             let body = JSONObject([
                 ("name", .string(name)), ("x", .int(x)), ("y", .int(y)),
                 ("resizeWidth", .int(width)), ("resizeHeight", .int(height)),
                 ("color", .string(color)), ("fill", "filled"), ("isLocked", false),
             ])
-            _ = try? state.insertBox(body, spaceId: spaceId, userId: ownerId, time: tick())
+            return (try? state.insertBox(body, spaceId: spaceId, userId: ownerId, time: tick()))?["id"]?.stringValue ?? ""
+        }
+
+        /// A list made at the space's creation time, leaving the space's timestamps as they were.
+        mutating func list(_ spaceId: String, _ name: String, x: Int, y: Int, color: String) -> String {
+            let body = JSONObject([
+                ("name", .string(name)), ("color", .string(color)), ("x", .int(x)), ("y", .int(y)), ("z", 30),
+                ("resizeWidth", 206), ("height", 206), ("frameId", 0), ("isCollapsed", false),
+            ])
+            let meta = state.spaces[spaceId]?.meta
+            let time = meta?["createdAt"]?.stringValue ?? tick()
+            let id = (try? state.insertList(body, spaceId: spaceId, userId: ownerId, time: time))?["id"]?.stringValue ?? ""
+            if let meta { state.spaces[spaceId]?.meta = meta }
+            return id
+        }
+
+        func cardID(named name: String, in spaceId: String) -> String {
+            (state.spaces[spaceId]?.cardIds ?? []).first { state.cards[$0]?["name"]?.stringValue == name } ?? ""
         }
 
         mutating func removeCard(_ id: String) {
@@ -264,6 +280,8 @@ enum KinopioSeeder {
                 }
             }
 
+            addCurrentKinds(garden: garden, journal: journal, recipes: recipes, grace: grace)
+
             if var owner = state.users[ownerId] {
                 owner.favoriteSpaceIds = [reading, garden]
                 owner.favoriteUserIds = [grace]
@@ -271,6 +289,52 @@ enum KinopioSeeder {
                 owner.object["lastSpaceId"] = .string(garden)
                 state.users[ownerId] = owner
             }
+        }
+
+        /// What the current server and client add (shapes from kinopio-client src/data/hello.json, src/data/apiDocs.md
+        /// and src/stores/useCardStore.js, commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7), laid onto the existing
+        /// demo spaces and cards so their ids, timestamps and counts stay as they were: a list holding three garden
+        /// cards, drawing strokes, @user and @date mentions, a hidden space, a template and a group with a space in it.
+        mutating func addCurrentKinds(garden: String, journal: String, recipes: String, grace: String) {
+            let seedlings = list(garden, "Seedlings", x: 1000, y: 240, color: "rgb(12, 155, 31)")
+            for (i, name) in ["Plant out [[tomatoes]]", "Drip irrigation for the beds", "Harvest & share with neighbours"].enumerated() {
+                let id = cardID(named: name, in: garden)
+                state.cards[id]?["listId"] = .string(seedlings)
+                state.cards[id]?["listPositionIndex"] = .string("a\(i)")
+            }
+            let owner = ownerId
+            state.spaces[garden]?.drawingStrokes = (0..<2).map { stroke in
+                .array((0..<3).map { point in
+                    .object(JSONObject([
+                        ("id", .string("stroke\(stroke)-point\(point)")), ("x", .int(300 + stroke * 50 + point)),
+                        ("y", .int(700 + point * 2)), ("color", "#a0f7f0"), ("diameter", 20), ("userId", .string(owner)),
+                    ]))
+                })
+            }
+            let frost = cardID(named: "Last frost date: around April 15", in: garden)
+            state.cards[frost]?["atUserMentions"] = .array([.object(JSONObject([
+                ("id", "mention-user-1"), ("cardId", .string(frost)), ("userId", .string(grace)), ("stringMatch", "@grace-sandbox"),
+            ]))])
+            state.cards[frost]?["atDateMentions"] = .array([.object(JSONObject([
+                ("id", "mention-date-1"), ("cardId", .string(frost)), ("userId", .string(owner)), ("spaceId", .string(garden)),
+                ("date", "2024-04-15T09:00:00.000Z"), ("stringMatch", "@Apr 15"),
+            ]))])
+
+            // The journal is hidden by its owner; Grace's recipes are a template in the club's group.
+            state.users[owner]?.hiddenSpaceIds = [journal]
+            let club = state.ids.next()
+            let time = state.spaces[recipes]?.meta["createdAt"] ?? .null
+            state.groups[club] = JSONObject([
+                ("id", .string(club)), ("name", "Garden Club"), ("color", "#c9f5b0"), ("ownerUserId", .string(grace)),
+                ("createdAt", time), ("updatedAt", time),
+                ("groupUsers", .array([
+                    .object(JSONObject([("userId", .string(grace)), ("role", "admin")])),
+                    .object(JSONObject([("userId", .string(owner)), ("role", "member")])),
+                ])),
+            ])
+            state.groupOrder.append(club)
+            state.spaces[recipes]?.meta["groupId"] = .string(club)
+            state.spaces[recipes]?.meta["isTemplate"] = true
         }
 
         // MARK: Generated

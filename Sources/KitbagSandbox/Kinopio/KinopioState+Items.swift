@@ -5,7 +5,9 @@ import KitbagCore
 /// Creating and changing entities. Server-owned keys are set here; every other key a client
 /// sends is stored verbatim, in the order it was sent.
 extension KinopioState {
-    static let maxCardNameLength = 2000
+    /// "Limited to 4000 characters" (kinopio-client src/data/apiDocs.md, card `name`, commit
+    /// 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7); the seed page's 2,000 is out of date.
+    static let maxCardNameLength = 4000
 
     static let tagPalette = ["#b0d5f5", "#f5c7b0", "#c9f5b0", "#e3b0f5", "#f5eeb0", "#b0f5e6", "#f5b0cf", "#d1d1d1"]
 
@@ -51,6 +53,11 @@ extension KinopioState {
     ) throws(SandboxHTTPError) -> JSONObject {
         try Self.validateCardName(body["name"], required: true)
         guard var space = spaces[spaceId] else { throw SandboxHTTPError(.notFound, "space \(spaceId) not found") }
+        if let listValue = body["listId"], !listValue.isNull {
+            guard let listId = listValue.stringValue, lists[listId]?["spaceId"]?.stringValue == spaceId else {
+                throw SandboxHTTPError(.badRequest, "card listId \(listValue) is not a list in space \(spaceId)")
+            }
+        }
         let id = claimID(requestedID ?? body["id"], kind: .card)
         var card = JSONObject()
         card["id"] = .string(id)
@@ -201,6 +208,12 @@ extension KinopioState {
 
     // MARK: Connections, connection types, boxes
 
+    /// Whether `id` is a card or a box in the space: a connection may end at either (apiDocs.md,
+    /// connection `startItemId`/`endItemId`: "The card or box", commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7).
+    func isItem(_ id: String, in spaceId: String) -> Bool {
+        cards[id]?["spaceId"]?.stringValue == spaceId || boxes[id]?["spaceId"]?.stringValue == spaceId
+    }
+
     static func connectionEnds(_ connection: JSONObject) -> (start: String?, end: String?) {
         ((connection["startCardId"] ?? connection["startItemId"])?.stringValue,
          (connection["endCardId"] ?? connection["endItemId"])?.stringValue)
@@ -229,10 +242,10 @@ extension KinopioState {
         guard let start = ends.start, let end = ends.end else {
             throw SandboxHTTPError(.badRequest, "the connection must contain startCardId and endCardId (or startItemId and endItemId)")
         }
-        for cardId in [start, end] where cards[cardId]?["spaceId"]?.stringValue != spaceId {
-            throw SandboxHTTPError(.badRequest, "connection end \(cardId) is not a card in space \(spaceId)")
+        for itemId in [start, end] where !isItem(itemId, in: spaceId) {
+            throw SandboxHTTPError(.badRequest, "connection end \(itemId) is not a card or box in space \(spaceId)")
         }
-        if let typeValue = connection["connectionTypeId"], !typeValue.isNull {
+        if legacy, let typeValue = connection["connectionTypeId"], !typeValue.isNull {
             guard let typeId = typeValue.stringValue, connectionTypes[typeId]?["spaceId"]?.stringValue == spaceId else {
                 throw SandboxHTTPError(.badRequest, "connection type \(typeValue) is not in space \(spaceId)")
             }
@@ -287,6 +300,26 @@ extension KinopioState {
         return box
     }
 
+    @discardableResult
+    mutating func insertList(_ body: JSONObject, spaceId: String, userId: String, time: String) throws(SandboxHTTPError) -> JSONObject {
+        guard var space = spaces[spaceId] else { throw SandboxHTTPError(.notFound, "space \(spaceId) not found") }
+        var list = JSONObject()
+        let id = claimID(body["id"], kind: .list)
+        list["id"] = .string(id)
+        for (key, value) in body where !["id", "spaceId", "userId", "createdAt", "updatedAt"].contains(key) { list[key] = value }
+        if list["name"] == nil { list["name"] = "List" }
+        if list["shouldUpdateList"] == nil { list["shouldUpdateList"] = false }
+        list["spaceId"] = .string(spaceId)
+        list["userId"] = .string(userId)
+        list["createdAt"] = .string(time)
+        list["updatedAt"] = .string(time)
+        lists[id] = list
+        space.listIds.append(id)
+        spaces[spaceId] = space
+        touchSpace(spaceId, by: userId, edited: false, at: time)
+        return list
+    }
+
     /// PATCH for connections, connection types and boxes: every key but id, spaceId and server keys.
     static func patched(_ object: JSONObject, with body: JSONObject, frozen: Set<String>, time: String) -> JSONObject {
         var out = object
@@ -300,7 +333,7 @@ extension KinopioState {
     static let spaceServerKeys: Set<String> = [
         "id", "ownerUserId", "createdAt", "updatedAt", "editedAt", "editedByUserId", "isRemoved", "removedByUserId",
         "isRestrictedByModerator", "users", "collaborators", "cards", "connections", "connectionTypes", "boxes", "tags",
-        "collaboratorKey", "readOnlyKey", "url", "visits",
+        "collaboratorKey", "readOnlyKey", "url", "visits", "lists", "lines", "drawingStrokes", "removedCards",
     ]
 
     static func urlSlug(_ name: String) -> String {
@@ -338,7 +371,10 @@ extension KinopioState {
         meta["readOnlyKey"] = .string(ids.uuid())
         meta["url"] = .string("https://kinopio.club/\(Self.urlSlug(meta["name"]?.stringValue ?? ""))-\(id)")
         meta["visits"] = 0
-        spaces[id] = SpaceRecord(meta: meta)
+        var record = SpaceRecord(meta: meta)
+        if case .array(let lines)? = body["lines"] { record.lines = lines }
+        if case .array(let strokes)? = body["drawingStrokes"] { record.drawingStrokes = strokes }
+        spaces[id] = record
         spaceOrder.append(id)
 
         func list(_ key: String) throws(SandboxHTTPError) -> [JSONObject] {
@@ -350,11 +386,17 @@ extension KinopioState {
             let created = try insertConnectionType(type, spaceId: id, userId: userId, time: time)
             if let old = type["id"]?.stringValue, let new = created["id"]?.stringValue, old != new { typeMap[old] = new }
         }
+        var listMap: [String: String] = [:]
+        for item in try list("lists") {
+            let created = try insertList(item, spaceId: id, userId: userId, time: time)
+            if let old = item["id"]?.stringValue, let new = created["id"]?.stringValue, old != new { listMap[old] = new }
+        }
         var cardMap: [String: String] = [:]
         var createdCardIds: [String] = []
-        for card in try list("cards") {
+        for card in try list("cards") + list("removedCards") {
             var body = card
             body["tags"] = nil
+            if let old = body["listId"]?.stringValue, let new = listMap[old] { body["listId"] = .string(new) }
             let created = try insertCard(body, spaceId: id, userId: userId, viaPublicAPI: false, time: time, deriveTags: false)
             let new = created["id"]?.stringValue ?? ""
             if let old = card["id"]?.stringValue, old != new { cardMap[old] = new }
@@ -365,10 +407,13 @@ extension KinopioState {
             try insertTag(tag, cardId: cardMap[old] ?? old, time: time)
         }
         for cardId in createdCardIds { syncTags(cardId: cardId, removeMissing: false, time: time) }
+        for box in try list("boxes") {
+            let created = try insertBox(box, spaceId: id, userId: userId, time: time)
+            if let old = box["id"]?.stringValue, let new = created["id"]?.stringValue, old != new { cardMap[old] = new }
+        }
         for connection in try list("connections") {
             try insertConnection(connection, spaceId: id, userId: userId, time: time, cardMap: cardMap, typeMap: typeMap)
         }
-        for box in try list("boxes") { try insertBox(box, spaceId: id, userId: userId, time: time) }
         return id
     }
 
@@ -381,6 +426,7 @@ extension KinopioState {
         for itemId in space.connectionTypeIds { connectionTypes[itemId] = nil }
         for itemId in space.boxIds { boxes[itemId] = nil }
         for itemId in space.tagIds { tags[itemId] = nil }
+        for itemId in space.listIds { lists[itemId] = nil }
         for userId in userOrder {
             users[userId]?.favoriteSpaceIds.removeAll { $0 == id }
         }

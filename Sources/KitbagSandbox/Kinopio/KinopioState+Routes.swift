@@ -60,8 +60,242 @@ extension KinopioState {
 
     func getUserSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
         let userId = try requireUser(request)
-        let list = sortedByUpdatedDescending(memberSpaces(userId).filter { !$0.isRemoved })
+        // The current server lists hidden spaces only in /user/hidden-spaces; an older one has no hidden list.
+        let list = sortedByUpdatedDescending(memberSpaces(userId).filter { !$0.isRemoved && (legacy || !isHidden($0, by: userId)) })
         return SandboxReply(.array(list.map { .object(spaceMeta($0, for: userId)) }))
+    }
+
+    func isHidden(_ space: SpaceRecord, by userId: String) -> Bool {
+        users[userId]?.hiddenSpaceIds.contains(space.id) ?? false
+    }
+
+    /// `GET /user/hidden-spaces` (scope read).
+    func getHiddenSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let list = sortedByUpdatedDescending(spaceOrder.compactMap { spaces[$0] }.filter {
+            !$0.isRemoved && isHidden($0, by: userId) && canView($0, userId)
+        })
+        return SandboxReply(.array(list.map { var m = spaceMeta($0, for: userId); m["isHidden"] = true; return .object(m) }))
+    }
+
+    /// `GET /user/template-spaces`: templates the user made or collaborates on.
+    func getTemplateSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let list = sortedByUpdatedDescending(memberSpaces(userId).filter {
+            !$0.isRemoved && ($0.meta["isTemplate"]?.boolValue ?? false)
+        })
+        return SandboxReply(.array(list.map { .object(spaceMeta($0, for: userId)) }))
+    }
+
+    func groupIds(of userId: String) -> [String] {
+        groupOrder.filter { id in
+            (groups[id]?["groupUsers"]?.arrayValue ?? []).contains { $0["userId"]?.stringValue == userId }
+        }
+    }
+
+    /// `GET /user/group-spaces`: spaces in the user's groups created by other members.
+    func getGroupSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let mine = Set(groupIds(of: userId))
+        let list = sortedByUpdatedDescending(spaceOrder.compactMap { spaces[$0] }.filter {
+            !$0.isRemoved && $0.ownerUserId != userId && mine.contains($0.meta["groupId"]?.stringValue ?? "")
+        })
+        return SandboxReply(.array(list.map { .object(spaceMeta($0, for: userId)) }))
+    }
+
+    /// A group with public metadata on its users; the caller's membership is in `groupUser`.
+    func renderGroup(_ id: String, for userId: String) -> JSONObject? {
+        guard var group = groups[id] else { return nil }
+        let members = group["groupUsers"]?.arrayValue ?? []
+        group["groupUser"] = members.first { $0["userId"]?.stringValue == userId } ?? .null
+        group["users"] = .array(members.compactMap { m in
+            guard var u = publicUser(m["userId"]?.stringValue ?? "")?.objectValue else { return nil }
+            u["role"] = m["role"] ?? .null
+            return .object(u)
+        })
+        group["groupUsers"] = nil
+        return group
+    }
+
+    /// `GET /user/groups`: the user's groups; their role is inside `groupUser`.
+    func getUserGroups(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        return SandboxReply(.array(groupIds(of: userId).compactMap { renderGroup($0, for: userId).map(JSONValue.object) }))
+    }
+
+    /// `GET /group/:groupId`: members only.
+    func getGroup(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let id = request.parameter("groupId")
+        guard groups[id] != nil else { throw SandboxHTTPError(.notFound, "group \(id) not found") }
+        guard groupIds(of: userId).contains(id), let group = renderGroup(id, for: userId) else {
+            throw SandboxHTTPError(.forbidden, "you are not a member of group \(id)")
+        }
+        return SandboxReply(.object(group))
+    }
+
+    /// `GET /space/:spaceId/favorites`: users who favourited the space.
+    func getSpaceFavorites(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let space = try requireView(request.parameter("spaceId"), userId)
+        let fans = userOrder.filter { users[$0]?.favoriteSpaceIds.contains(space.id) ?? false }
+        return SandboxReply(.array(fans.compactMap(publicUser)))
+    }
+
+    /// `PATCH /space/restore/:spaceId`: the current form, with the id in the path.
+    mutating func restoreSpace(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        let id = request.parameter("spaceId")
+        var space = try requireEdit(id, userId)
+        space.meta["isRemoved"] = false
+        space.meta["removedByUserId"] = nil
+        space.meta["updatedAt"] = .string(now())
+        spaces[id] = space
+        return SandboxReply(.object(spaceMeta(space, for: userId)))
+    }
+
+    /// `GET /user/at-user-mentions`: cards (in spaces the user can view) where the user is in `atUserMentions`.
+    func getAtUserMentions(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        var out: [JSONValue] = []
+        for space in spaceOrder.compactMap({ spaces[$0] }) where !space.isRemoved && canView(space, userId) {
+            for id in space.cardIds {
+                guard let card = cards[id], !(card["isRemoved"]?.boolValue ?? false),
+                    (card["atUserMentions"]?.arrayValue ?? []).contains(where: { $0["userId"]?.stringValue == userId })
+                else { continue }
+                out.append(.object(card))
+            }
+        }
+        return SandboxReply(.array(out))
+    }
+
+    /// `GET /user/at-date-mentions`: cards in the user's spaces with `atDateMentions` (due dates).
+    func getAtDateMentions(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        return SandboxReply(.array(memberCards(userId) { !($0["atDateMentions"]?.arrayValue ?? []).isEmpty }))
+    }
+
+    /// `GET /user/todos`: todo cards and boxes (names starting `[]`, `[ ]` or `[x]`), grouped by space. The document
+    /// does not give the grouping's shape; the sandbox answers `[{space, cards, boxes}]` (a guess).
+    func getTodos(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        func isTodo(_ item: JSONObject) -> Bool {
+            let name = item["name"]?.stringValue ?? ""
+            return name.hasPrefix("[]") || name.hasPrefix("[ ]") || name.hasPrefix("[x]")
+        }
+        var out: [JSONValue] = []
+        for space in memberSpaces(userId) where !space.isRemoved {
+            let todoCards = space.cardIds.compactMap { cards[$0] }.filter { !($0["isRemoved"]?.boolValue ?? false) && isTodo($0) }
+            let todoBoxes = space.boxIds.compactMap { boxes[$0] }.filter(isTodo)
+            guard !todoCards.isEmpty || !todoBoxes.isEmpty else { continue }
+            out.append(.object(JSONObject([
+                ("space", .object(spaceMeta(space, for: userId))),
+                ("cards", .array(todoCards.map(JSONValue.object))), ("boxes", .array(todoBoxes.map(JSONValue.object))),
+            ])))
+        }
+        return SandboxReply(.array(out))
+    }
+
+    static let publicMetaKeys = ["id", "name", "privacy", "background", "backgroundTint", "ownerUserId", "previewImage",
+                                 "previewThumbnailImage", "showInExplore", "updatedAt", "createdAt", "url"]
+
+    func publicMeta(_ space: SpaceRecord) -> JSONValue {
+        var out = JSONObject()
+        for key in Self.publicMetaKeys { if let v = space.meta[key] { out[key] = v } }
+        return .object(out)
+    }
+
+    /// `GET /space/:spaceId/public-meta` (no key): public info on a non-private space.
+    func getPublicMeta(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let space = try space(request.parameter("spaceId"))
+        guard space.privacy != "private", !space.isRemoved else {
+            throw SandboxHTTPError(.notFound, "space \(space.id) is private or removed; it has no public info")
+        }
+        return SandboxReply(publicMeta(space))
+    }
+
+    /// `GET /space/public/multiple?spaceIds=` (no key): public info on up to 60 non-private spaces.
+    func getPublicSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let ids = try Self.idList(request, "spaceIds")
+        return SandboxReply(.array(ids.compactMap { spaces[$0] }.filter { $0.privacy != "private" && !$0.isRemoved }.map(publicMeta)))
+    }
+
+    /// `GET /space/explore-spaces` (no key): spaces in Explore, most recently updated first.
+    func getExploreList(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let list = sortedByUpdatedDescending(spaceOrder.compactMap { spaces[$0] }.filter {
+            !$0.isRemoved && $0.privacy != "private" && ($0.meta["showInExplore"]?.boolValue ?? false)
+        })
+        return SandboxReply(.array(list.map(publicMeta)))
+    }
+
+    /// `GET /space/everyone-spaces` (no key): recent public spaces, newest `createdAt` first.
+    func getEveryoneSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let list = spaceOrder.compactMap { spaces[$0] }.filter { !$0.isRemoved && $0.privacy != "private" }.sorted {
+            let a = $0.meta["createdAt"]?.stringValue ?? "", b = $1.meta["createdAt"]?.stringValue ?? ""
+            return a != b ? a > b : $0.id < $1.id
+        }
+        return SandboxReply(.array(list.map(publicMeta)))
+    }
+
+    /// `GET /space/live-spaces` (no key): spaces being edited right now; nobody edits a sandbox live, so none.
+    func getLiveSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        SandboxReply([])
+    }
+
+    /// `POST /space/search-explore-spaces` (no key): Explore spaces whose name contains `query` ("Searches are not
+    /// case-insensitive").
+    func searchExploreSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        guard let query = try request.json()["query"]?.stringValue, !query.isEmpty else {
+            throw SandboxHTTPError(.badRequest, "the body must contain query")
+        }
+        let list = spaceOrder.compactMap { spaces[$0] }.filter {
+            !$0.isRemoved && $0.privacy != "private" && ($0.meta["showInExplore"]?.boolValue ?? false) && $0.name.contains(query)
+        }
+        return SandboxReply(.array(list.map(publicMeta)))
+    }
+
+    // MARK: - Lists
+
+    /// `PATCH /card/list` adds a card to a list (`id`, `listId`, optional `shouldPrepend`); `DELETE /card/list`
+    /// takes it out (`id`).
+    mutating func changeCardList(_ request: SandboxRequest, add: Bool) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try requireUser(request)
+        guard let body = try request.json().objectValue else { throw SandboxHTTPError(.badRequest, "the body must be a card object") }
+        let id = try body.requiredString("id", what: "card")
+        var card = try editableCard(id, userId)
+        let spaceId = card["spaceId"]?.stringValue ?? ""
+        let time = now()
+        if add {
+            let listId = try body.requiredString("listId", what: "card")
+            guard lists[listId]?["spaceId"]?.stringValue == spaceId else {
+                throw SandboxHTTPError(.badRequest, "list \(listId) is not in space \(spaceId)")
+            }
+            let inList = (spaces[spaceId]?.cardIds ?? []).compactMap { cards[$0] }.filter { $0["listId"]?.stringValue == listId }
+            let indexes = inList.compactMap { $0["listPositionIndex"]?.stringValue }.sorted()
+            let prepend = body["shouldPrepend"]?.boolValue ?? false
+            card["listId"] = .string(listId)
+            card["listPositionIndex"] = .string(prepend ? "Z" + (indexes.first ?? "a0") : (indexes.last ?? "a") + "0")
+            lists[listId]?["shouldUpdateList"] = true
+        } else {
+            card["listId"] = .null
+            card["listPositionIndex"] = .null
+        }
+        card["updatedAt"] = .string(time)
+        cards[id] = card
+        touchSpace(spaceId, by: userId, edited: true, at: time)
+        return SandboxReply(.object(card))
+    }
+
+    /// `GET /list/:listId`: the list with its cards.
+    func getList(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
+        let userId = try optionalUser(request)
+        let id = request.parameter("listId")
+        guard var list = lists[id] else { throw SandboxHTTPError(.notFound, "list \(id) not found") }
+        let space = try requireView(list["spaceId"]?.stringValue ?? "", userId)
+        list["cards"] = .array(space.cardIds.compactMap { cards[$0] }.filter {
+            $0["listId"]?.stringValue == id && !($0["isRemoved"]?.boolValue ?? false)
+        }.map(JSONValue.object))
+        return SandboxReply(.object(list))
     }
 
     func getJournalSpaces(_ request: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
@@ -436,11 +670,11 @@ extension KinopioState {
     // MARK: - Connections, connection types, boxes
 
     enum ItemKind: String {
-        case connection, connectionType = "connection type", box
+        case connection, connectionType = "connection type", box, list
 
         var frozen: Set<String> {
             switch self {
-            case .box: ["id", "spaceId", "userId", "createdAt", "updatedAt"]
+            case .box, .list: ["id", "spaceId", "userId", "createdAt", "updatedAt"]
             case .connection, .connectionType: ["id", "spaceId", "createdAt", "updatedAt"]
             }
         }
@@ -451,6 +685,7 @@ extension KinopioState {
         case .connection: connections
         case .connectionType: connectionTypes
         case .box: boxes
+        case .list: lists
         }
     }
 
@@ -459,6 +694,7 @@ extension KinopioState {
         case .connection: connections[id] = object
         case .connectionType: connectionTypes[id] = object
         case .box: boxes[id] = object
+        case .list: lists[id] = object
         }
     }
 
@@ -477,7 +713,18 @@ extension KinopioState {
         for item in items {
             let spaceId = try item.requiredString("spaceId", what: kind.rawValue)
             try requireEdit(spaceId, userId)
+            if kind == .connection && !legacy {
+                // "Object must contain spaceId and color"; ends are startItemId/endItemId (apiDocs.md, Connections,
+                // commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7).
+                guard item["color"]?.stringValue?.isEmpty == false else {
+                    throw SandboxHTTPError(.badRequest, "the connection must contain color")
+                }
+                guard item["startItemId"] != nil, item["endItemId"] != nil else {
+                    throw SandboxHTTPError(.badRequest, "the connection must contain startItemId and endItemId")
+                }
+            }
             switch kind {
+            case .list: out.append(try insertList(item, spaceId: spaceId, userId: userId, time: time))
             case .connection: out.append(try insertConnection(item, spaceId: spaceId, userId: userId, time: time))
             case .connectionType: out.append(try insertConnectionType(item, spaceId: spaceId, userId: userId, time: time))
             case .box: out.append(try insertBox(item, spaceId: spaceId, userId: userId, time: time))
@@ -499,8 +746,8 @@ extension KinopioState {
             let updated = Self.patched(existing, with: item, frozen: kind.frozen, time: time)
             if kind == .connection {
                 let ends = Self.connectionEnds(updated)
-                for cardId in [ends.start, ends.end] where cards[cardId ?? ""]?["spaceId"]?.stringValue != spaceId {
-                    throw SandboxHTTPError(.badRequest, "connection end \(cardId ?? "(missing)") is not a card in space \(spaceId)")
+                for itemId in [ends.start, ends.end] where !isItem(itemId ?? "", in: spaceId) {
+                    throw SandboxHTTPError(.badRequest, "connection end \(itemId ?? "(missing)") is not a card or box in space \(spaceId)")
                 }
             }
             store(updated, id: id, kind: kind)
@@ -526,6 +773,7 @@ extension KinopioState {
                 case .connection: space.connectionIds.removeAll { $0 == id }
                 case .connectionType: space.connectionTypeIds.removeAll { $0 == id }
                 case .box: space.boxIds.removeAll { $0 == id }
+                case .list: space.listIds.removeAll { $0 == id }
                 }
                 spaces[spaceId] = space
             }

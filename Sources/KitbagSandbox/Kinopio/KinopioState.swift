@@ -11,6 +11,20 @@ struct KinopioState: Sendable {
         var favoriteSpaceIds: [String] = []
         var favoriteUserIds: [String] = []
         var favoriteColors: [String] = []
+        var hiddenSpaceIds: [String] = []
+    }
+
+    /// App API key scopes, narrowest first (apiDocs.md "Authentication"): each includes the ones before it.
+    enum Scope: Int, Comparable, Sendable, CaseIterable {
+        case user, read, edit, delete
+        var name: String { String(describing: self) }
+        static func < (a: Scope, b: Scope) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// An app key: the user it acts for and its scope.
+    struct AppKey: Sendable {
+        var userId: String
+        var scope: Scope
     }
 
     struct SpaceRecord: Sendable {
@@ -21,6 +35,10 @@ struct KinopioState: Sendable {
         var connectionTypeIds: [String] = []
         var boxIds: [String] = []
         var tagIds: [String] = []
+        var listIds: [String] = []
+        /// Line dividers and drawing strokes (each stroke an array of points): kept as sent.
+        var lines: [JSONValue] = []
+        var drawingStrokes: [JSONValue] = []
 
         var id: String { meta["id"]?.stringValue ?? "" }
         var ownerUserId: String { meta["ownerUserId"]?.stringValue ?? "" }
@@ -40,7 +58,15 @@ struct KinopioState: Sendable {
     var connectionTypes: [String: JSONObject] = [:]
     var boxes: [String: JSONObject] = [:]
     var tags: [String: JSONObject] = [:]
+    var lists: [String: JSONObject] = [:]
+    /// Groups by id; `groupUsers` holds each member's `userId` and `role` (`member` or `admin`).
+    var groups: [String: JSONObject] = [:]
+    var groupOrder: [String] = []
     var notifications: [JSONObject] = []
+    /// App API keys (sent in `App-Authorization`); user keys are in `userByKey` (sent in `Authorization`).
+    var appKeys: [String: AppKey] = [:]
+    /// An older server: the seed page's routes answer and the current document's new ones are 404.
+    var legacy = false
     /// Ids for entities created through the API; deterministic per sandbox.
     var ids = SandboxIDGenerator(seed: 0x4B49_4E4F_5049_4F21)
     /// Clock for server-set timestamps.
@@ -48,33 +74,70 @@ struct KinopioState: Sendable {
 
     // MARK: - Auth and permissions
 
-    /// The user behind the request's key; 401 when the key is missing or unknown.
+    /// The key from `App-Authorization`, if the request sent one.
+    static func appKey(of request: SandboxRequest) -> String? {
+        guard let raw = request.headers.first(where: { $0.name.canonicalName == "app-authorization" })?.value
+            .trimmingCharacters(in: .whitespaces), !raw.isEmpty
+        else {
+            return nil
+        }
+        return raw
+    }
+
+    /// The user behind the request's key; 401 when the key is missing, unknown or in the wrong header.
+    /// A user key goes in `Authorization` (or `?apiKey=`), an app key in `App-Authorization`
+    /// (kinopio-client src/data/apiDocs.md "Authentication", commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7).
     func requireUser(_ request: SandboxRequest) throws(SandboxHTTPError) -> String {
+        if let key = Self.appKey(of: request), request.headers[.authorization] == nil {
+            if let app = appKeys[key] { return app.userId }
+            if userByKey[key] != nil {
+                throw SandboxHTTPError(.unauthorized, "this is a user API key; send it in the Authorization header, not App-Authorization")
+            }
+            throw SandboxHTTPError(.unauthorized, "the app API key is not valid; check it under User → Settings → Account → API")
+        }
         guard let key = request.credential, !key.isEmpty else {
-            throw SandboxHTTPError(.unauthorized, "this route needs an apiKey in the Authorization header")
+            throw SandboxHTTPError(.unauthorized, "this route needs an API key in the Authorization or App-Authorization header")
+        }
+        if appKeys[key] != nil {
+            throw SandboxHTTPError(.unauthorized, "this is an app API key; send it in the App-Authorization header, not Authorization")
         }
         guard let userId = userByKey[key] else {
-            throw SandboxHTTPError(.unauthorized, "the apiKey is not valid; check it under User → Settings → Account → Developer Info")
+            throw SandboxHTTPError(.unauthorized, "the apiKey is not valid; check it under User → Settings → Account → API")
         }
         return userId
     }
 
+    /// 403 when an app key's scope is narrower than the route needs; user keys have every scope.
+    func requireScope(_ request: SandboxRequest, _ needed: Scope, route: String) throws(SandboxHTTPError) {
+        guard request.headers[.authorization] == nil, let key = Self.appKey(of: request), let app = appKeys[key] else { return }
+        if app.scope < needed {
+            throw SandboxHTTPError(
+                .forbidden, "this app API key has scope \(app.scope.name); \(route) needs scope \(needed.name) or wider")
+        }
+    }
+
     /// The signed-in user if a key is sent (401 if it is unknown), nil when no key is sent.
     func optionalUser(_ request: SandboxRequest) throws(SandboxHTTPError) -> String? {
-        guard let key = request.credential, !key.isEmpty else { return nil }
+        guard (request.credential ?? "").isEmpty == false || Self.appKey(of: request) != nil else { return nil }
         return try requireUser(request)
     }
 
     func canView(_ space: SpaceRecord, _ userId: String?) -> Bool {
         if space.privacy == "open" || space.privacy == "closed" { return true }
         guard let userId else { return false }
-        return space.isMember(userId)
+        return space.isMember(userId) || isGroupMember(space, userId)
+    }
+
+    /// Members of a space's group can open and edit it.
+    func isGroupMember(_ space: SpaceRecord, _ userId: String) -> Bool {
+        guard let groupId = space.meta["groupId"]?.stringValue, let group = groups[groupId] else { return false }
+        return (group["groupUsers"]?.arrayValue ?? []).contains { $0["userId"]?.stringValue == userId }
     }
 
     /// Owner, collaborators, and for `privacy: "open"` spaces anyone signed in.
     func canEdit(_ space: SpaceRecord, _ userId: String?) -> Bool {
         guard let userId else { return false }
-        return space.isMember(userId) || space.privacy == "open"
+        return space.isMember(userId) || isGroupMember(space, userId) || space.privacy == "open"
     }
 
     func space(_ id: String) throws(SandboxHTTPError) -> SpaceRecord {
@@ -133,10 +196,12 @@ struct KinopioState: Sendable {
         return !(card["isRemoved"]?.boolValue ?? false)
     }
 
-    /// A whole space: metadata plus its items; removed cards (and their tags) are left out.
+    /// A whole space: metadata plus its items. The current server also returns removed cards inside `cards`
+    /// with `isRemoved: true` (the client splits them out: kinopio-client src/utils.js `normalizeRemoteSpace`,
+    /// commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7); an older one (legacy mode) leaves them out.
     func renderSpace(_ space: SpaceRecord, for userId: String?, textOnly: Bool = false) -> JSONValue {
         var out = spaceMeta(space, for: userId)
-        let visibleCards = space.cardIds.filter(cardIsVisible)
+        let visibleCards = space.cardIds.filter { legacy || textOnly ? cardIsVisible($0) : cards[$0] != nil }
         out["cards"] = .array(visibleCards.compactMap { id in
             guard let card = cards[id] else { return nil }
             if textOnly { return .object(JSONObject([("id", .string(id)), ("name", card["name"] ?? "")])) }
@@ -146,6 +211,11 @@ struct KinopioState: Sendable {
         out["connections"] = .array(space.connectionIds.compactMap { connections[$0].map(JSONValue.object) })
         out["connectionTypes"] = .array(space.connectionTypeIds.compactMap { connectionTypes[$0].map(JSONValue.object) })
         out["boxes"] = .array(space.boxIds.compactMap { boxes[$0].map(JSONValue.object) })
+        if !legacy || !space.listIds.isEmpty {
+            out["lists"] = .array(space.listIds.compactMap { lists[$0].map(JSONValue.object) })
+        }
+        if !legacy || !space.lines.isEmpty { out["lines"] = .array(space.lines) }
+        if !legacy || !space.drawingStrokes.isEmpty { out["drawingStrokes"] = .array(space.drawingStrokes) }
         out["tags"] = .array(space.tagIds.compactMap { id in
             guard let tag = tags[id], let cardId = tag["cardId"]?.stringValue, cardIsVisible(cardId) else { return nil }
             return .object(tag)
@@ -174,6 +244,9 @@ struct KinopioState: Sendable {
             out["connectionTypes"] = .array(space.connectionTypeIds.compactMap { connectionTypes[$0].map(JSONValue.object) })
             out["boxes"] = .array(space.boxIds.compactMap { boxes[$0].map(JSONValue.object) })
             out["tags"] = .array(space.tagIds.compactMap { tags[$0].map(JSONValue.object) })
+            out["lists"] = .array(space.listIds.compactMap { lists[$0].map(JSONValue.object) })
+            out["lines"] = .array(space.lines)
+            out["drawingStrokes"] = .array(space.drawingStrokes)
             return .object(out)
         }
         return .object(JSONObject([
@@ -185,7 +258,7 @@ struct KinopioState: Sendable {
 
     // MARK: - Identifiers and timestamps
 
-    enum EntityKind { case space, card, connection, connectionType, box, tag }
+    enum EntityKind { case space, card, connection, connectionType, box, tag, list }
 
     func isTaken(_ id: String, _ kind: EntityKind) -> Bool {
         switch kind {
@@ -195,6 +268,7 @@ struct KinopioState: Sendable {
         case .connectionType: connectionTypes[id] != nil
         case .box: boxes[id] != nil
         case .tag: tags[id] != nil
+        case .list: lists[id] != nil
         }
     }
 
