@@ -105,6 +105,8 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Config file (default: $KITBAG_CONFIG, else ~/.config/kitbag/config.toml).")
     var config: String?
 
+    @OptionGroup var kintone: KintoneOptions
+
     /// The connector for `service`, built from these options, the profile and the environment (which wins).
     func connector(_ service: ServiceName, global: GlobalOptions, progress: ProgressReporter) throws -> any Connector {
         var environment = ProcessInfo.processInfo.environment
@@ -122,6 +124,7 @@ struct ConnectionOptions: ParsableArguments {
             rate = rate ?? p.rateLimit
             guest = guest ?? p.guestSpace
         }
+        environment = try kintone.apply(to: environment, service: service)
         return try ServiceConnectors.make(
             service, baseURL: base, rateLimit: rate, guestSpace: guest, environment: environment,
             logger: global.makeLogger("kitbag.\(service.rawValue)"), progress: progress)

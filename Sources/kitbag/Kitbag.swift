@@ -14,7 +14,7 @@ struct KitbagCommand: AsyncParsableCommand {
         version: Kitbag.version,
         subcommands: [
             DemoCommand.self, BackupCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self,
-            ListCommand.self, DiffCommand.self, PruneCommand.self, CheckCommand.self, SandboxCommand.self,
+            ListCommand.self, DiffCommand.self, PruneCommand.self, CheckCommand.self, SandboxCommand.self, CSVCommand.self,
         ])
 
     /// Parses and runs, mapping command-line mistakes to exit status 2 (swift-argument-parser's default is 64).

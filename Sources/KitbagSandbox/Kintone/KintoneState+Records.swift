@@ -13,7 +13,8 @@ extension KintoneState {
         "CHECK_BOX", "MULTI_SELECT", "FILE", "USER_SELECT", "ORGANIZATION_SELECT", "GROUP_SELECT", "SUBTABLE",
         "CATEGORY", "STATUS_ASSIGNEE",
     ]
-    static let nullWhenEmptyTypes: Set<String> = ["DATE", "TIME", "DATETIME", "DROP_DOWN"]
+    /// Empty DATE, TIME and DROP_DOWN values read null; an empty DATETIME reads "" (api-facts.md).
+    static let nullWhenEmptyTypes: Set<String> = ["DATE", "TIME", "DROP_DOWN"]
     static let layoutOnlyTypes: Set<String> = ["LABEL", "SPACER", "HR", "GROUP", "REFERENCE_TABLE"]
 
     static var recordEndpoints: [KintoneEndpoint] {
