@@ -18,6 +18,8 @@ public struct KintoneConnection: Sendable {
     /// What Kintone warned about during this connection's requests (`X-Cybozu-Warning`).
     let notices = KintoneNotices()
     let logger: Logger
+    /// The apps a run covers when none are selected (`KINTONE_APPS`, or a profile's `apps`).
+    public let defaultApps: [String]
     /// How the connection signs in; API tokens reach fewer routes than a login.
     public let authentication: Authentication
 
@@ -34,7 +36,7 @@ public struct KintoneConnection: Sendable {
 
     /// The one line that says what to do when API tokens meet a route that needs a login.
     static let tokensCannotListApps =
-        "kintone: API tokens cannot list apps — pass --app ID for each app (with that app's token in \(KintoneSchema.apiTokenVariable), at most \(KintoneSchema.maxTokensPerRequest)), or sign in with \(KintoneSchema.usernameVariable) and \(KintoneSchema.passwordVariable)"
+        "kintone: API tokens cannot list apps — name each app with --app ID (or apps = [...] in the profile, or \(KintoneSchema.appsVariable)) and put its token in \(KintoneSchema.apiTokenVariable) (at most \(KintoneSchema.maxTokensPerRequest)), or sign in with \(KintoneSchema.usernameVariable) and \(KintoneSchema.passwordVariable)"
 
     /// Reads `KINTONE_BASE_URL` (unless `baseURL` is given), and `KINTONE_API_TOKEN` (`t1,t2`) or
     /// `KINTONE_USERNAME` + `KINTONE_PASSWORD` from `environment`. `rateLimit` nil keeps kitbag well under Kintone's
@@ -140,6 +142,8 @@ public struct KintoneConnection: Sendable {
         self.baseURL = url
         self.guestSpaceID = guestSpaceID
         self.logger = logger
+        defaultApps = (value(KintoneSchema.appsVariable) ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         client = APIClient(
             endpoint: ServiceEndpoint(
                 service: "kintone", baseURL: url, headers: headers, secrets: secrets, credentialHint: hint),

@@ -26,6 +26,8 @@ public enum KintoneSchema {
     public static let proxyVariable = "HTTPS_PROXY"
     /// A proxy for this domain whatever its scheme (--proxy); wins over `HTTPS_PROXY`.
     public static let proxySettingVariable = "KINTONE_PROXY"
+    /// The apps a run covers when no `--app` is given (`6,9`; a profile's `apps = [...]` sets it).
+    public static let appsVariable = "KINTONE_APPS"
     /// Seconds one request may take before it is abandoned (and retried).
     public static let timeoutVariable = "KINTONE_TIMEOUT"
 

@@ -123,6 +123,7 @@ struct ConnectionOptions: ParsableArguments {
             environment = try loaded.environment(for: p, base: environment)
             rate = rate ?? p.rateLimit
             guest = guest ?? p.guestSpace
+            if !p.apps.isEmpty, (environment["KINTONE_APPS"] ?? "").isEmpty { environment["KINTONE_APPS"] = p.apps.joined(separator: ",") }
         }
         environment = try kintone.apply(to: environment, service: service)
         return try ServiceConnectors.make(

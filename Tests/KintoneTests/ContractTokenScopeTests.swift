@@ -138,6 +138,15 @@ struct ContractTokenScopeTests {
         #expect(!routes.keys.contains { $0.contains("apps.json") || $0.contains("space") }, "\(routes.keys.sorted())")
         #expect(summary.notExported.contains { $0.kind == "space" && $0.reason.contains("API tokens") })
 
+        // The apps may also come from KINTONE_APPS (a profile's `apps = [...]` sets it).
+        let named = try KintoneConnection(
+            baseURL: sandbox.baseURL.absoluteString,
+            environment: [
+                KintoneSchema.apiTokenVariable: KintoneSandbox.appToken(3), KintoneSchema.appsVariable: "3",
+            ], rateLimit: 0, logger: Fixture.logger)
+        let fromVariable = try await KintoneConnectorTests.export(named, to: dir.appendingPathComponent("d.tar.zst"))
+        #expect(fromVariable.counts["app"] == 1)
+
         // A token of app 1 only, asked for app 2: the line names the app and what to do.
         let wrong = await Self.failure {
             _ = try await KintoneConnectorTests.export(
