@@ -166,22 +166,25 @@ extension KintoneImporter {
         }
         var answer: JSONValue?
         var attempt = 0
+        var fallbackUsers: Set<String> = []
+        var fallbackRecords = 0
         while true {
             attempt += 1
             do {
                 answer = try await send(.POST, "bulkRequest.json", body: ["requests": .array(requests)], retryable: upsert != nil)
                 break
             } catch let failure as HTTPFailure {
-                if authorship, upsert == nil, Self.namesAuthorshipUser(failure, types: types) {
+                if authorship, upsert == nil, let missing = Self.missingAuthorshipUsers(failure, requests: requests, types: types),
+                    !missing.isEmpty
+                {
                     // A creator or modifier who is not a user of this domain: nothing of the bulk was written (all or
-                    // nothing); send it again with the importing user in their place, and say how many records.
-                    let stripped = Self.withoutAuthorshipUsers(requests, types: types)
+                    // nothing); send it again with the importing user in place of that user, and count the records.
+                    let stripped = Self.withoutAuthorshipUsers(requests, codes: missing, types: types)
                     if stripped.count > 0 {
                         requests = stripped.requests
-                        summary.notImported.append(
-                            NotExported(
-                                kind: "recordAuthorship", container: app.id,
-                                reason: "\(stripped.count) record(s) name a creator or modifier who is not a user of the target domain (\(failure.serviceMessage ?? "refused")); Kintone made the importing user their creator/modifier, their times are kept"))
+                        fallbackUsers.formUnion(missing)
+                        fallbackRecords += stripped.count
+                        attempt -= 1
                         continue
                     }
                 }
@@ -205,6 +208,12 @@ extension KintoneImporter {
                 guard attempt < connection.client.retry.maxAttempts else { throw failure }
                 try await Task.sleep(for: .milliseconds(20 * attempt))
             }
+        }
+        if fallbackRecords > 0 {
+            summary.notImported.append(
+                NotExported(
+                    kind: "recordAuthorship", container: app.id,
+                    reason: "\(fallbackRecords) record(s) name a creator or modifier who is not a user of the target domain (\(fallbackUsers.sorted().joined(separator: ", "))); Kintone made the importing user their creator/modifier, their times are kept"))
         }
         guard let answer else {
             summary.created["record", default: 0] += todo.count
@@ -342,25 +351,44 @@ extension KintoneImporter {
         }
     }
 
-    /// True when a refused write names a creator or modifier field of the app (a user unknown to the target).
-    static func namesAuthorshipUser(_ failure: HTTPFailure, types: [String: String]) -> Bool {
-        guard case .clientError = failure, let message = failure.serviceMessage else { return false }
-        return types.contains { code, type in (type == "CREATOR" || type == "MODIFIER") && message.contains(".\(code).") }
+    /// The user codes a refused bulk names as unknown creators or modifiers: each `records[J].<code>.value` entry of
+    /// a creator/modifier field in the failing request (`bulkRequest request K of N`), looked up in what was sent.
+    /// Nil when the failure is not about them.
+    static func missingAuthorshipUsers(_ failure: HTTPFailure, requests: [JSONValue], types: [String: String]) -> Set<String>? {
+        guard case .clientError = failure, let message = failure.serviceMessage,
+            let request = message.firstMatch(of: #/bulkRequest request ([0-9]+) of/#).flatMap({ Int($0.1) }),
+            request >= 1, request <= requests.count
+        else { return nil }
+        let records = requests[request - 1]["payload"]?["records"]?.arrayValue ?? []
+        var codes: Set<String> = []
+        for match in message.matches(of: #/records\[([0-9]+)\]\.([^.\s]+)\.value/#) {
+            guard let index = Int(match.1), index < records.count, let type = types[String(match.2)],
+                type == "CREATOR" || type == "MODIFIER",
+                let user = records[index][String(match.2)]?["value"]?["code"]?.stringValue
+            else { continue }
+            codes.insert(user)
+        }
+        return codes.isEmpty ? nil : codes
     }
 
-    /// The bulk's requests with every creator and modifier value removed, and how many records had one.
-    static func withoutAuthorshipUsers(_ requests: [JSONValue], types: [String: String]) -> (requests: [JSONValue], count: Int) {
-        let codes = Set(types.filter { $0.value == "CREATOR" || $0.value == "MODIFIER" }.keys)
+    /// The bulk's requests without the creator and modifier values naming `codes`, and how many records had one.
+    static func withoutAuthorshipUsers(_ requests: [JSONValue], codes: Set<String>, types: [String: String]) -> (requests: [JSONValue], count: Int) {
+        let fields = Set(types.filter { $0.value == "CREATOR" || $0.value == "MODIFIER" }.keys)
         var count = 0
         let out = requests.map { request -> JSONValue in
             var request = request
             guard var payload = request["payload"]?.objectValue, let records = payload["records"]?.arrayValue else { return request }
             payload["records"] = .array(records.map { record in
-                guard var fields = record.objectValue else { return record }
-                let before = fields.count
-                for code in codes { fields[code] = nil }
-                if fields.count != before { count += 1 }
-                return .object(fields)
+                guard var object = record.objectValue else { return record }
+                var touched = false
+                for field in fields {
+                    if let user = object[field]?["value"]?["code"]?.stringValue, codes.contains(user) {
+                        object[field] = nil
+                        touched = true
+                    }
+                }
+                if touched { count += 1 }
+                return .object(object)
             })
             request["payload"] = .object(payload)
             return request

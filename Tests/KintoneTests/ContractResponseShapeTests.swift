@@ -127,6 +127,37 @@ struct ContractResponseShapeTests {
         #expect(source.contains { $0[0] != KintoneSandbox.defaultLogin.user }, "the seed has records by other users")
     }
 
+    @Test("a creator missing from the target domain falls back to the importing user for that record only, counted")
+    func unknownAuthorsFallBack() async throws {
+        let dir = try Fixture.tempDir()
+        defer { Scratch.remove(dir) }
+        var options = SandboxOptions(credentials: [Self.credential], seed: .demo, rateLimit: false)
+        options.logins = [KintoneSandbox.defaultLogin.user: Self.credential, "ghost": "kintone-ghost-password-4f0d"]
+        let source = try await KintoneSandbox.start(options, logger: Fixture.logger)
+        defer { Task { await source.stop() } }
+        let login = try KintoneConnectorTests.connect(source)
+        _ = try await login.call(
+            .POST, "record.json",
+            body: ["app": "3", "record": ["Title": ["value": "By a departed user"], "Created_by": ["value": ["code": "ghost"]]]])
+        let archive = dir.appendingPathComponent("a.tar.zst")
+        _ = try await KintoneConnectorTests.export(login, to: archive, apps: ["3"])
+        let target = try await Self.sandbox(.empty)
+        defer { Task { await target.stop() } }
+        let summary = try await ConnectorJobs.importArchive(
+            archive, into: try KintoneConnectorTests.connect(target), journalURL: dir.appendingPathComponent("j.sqlite"),
+            options: ImportOptions(), progress: .silent)
+        let note = try #require(summary.notImported.first { $0.kind == "recordAuthorship" }, "\(summary.notImported)")
+        #expect(note.reason.hasPrefix("1 record(s)") && note.reason.contains("ghost"), "\(note.reason)")
+        let records = try await KintoneConnectorTests.connect(target).call(.GET, "records.json", query: [("app", "1")])["records"]?.arrayValue ?? []
+        let creators = Dictionary(uniqueKeysWithValues: records.compactMap { r -> (String, String)? in
+            guard let title = r["Title"]?["value"]?.stringValue, let by = r["Created_by"]?["value"]?["code"]?.stringValue else { return nil }
+            return (title, by)
+        })
+        #expect(creators["By a departed user"] == KintoneSandbox.defaultLogin.user)
+        #expect(creators["Release checklist"] == "sato")
+        #expect(creators["Onboarding"] == "suzuki")
+    }
+
     @Test("an app of a guest space is created in the target guest space's default thread, not the archived ids")
     func guestAppsGoToTheTargetSpacesDefaultThread() async throws {
         let dir = try Fixture.tempDir()
