@@ -40,6 +40,21 @@ struct ContractPartialExportTests {
         #expect(manifest.counts["record"] == 2)
     }
 
+    @Test("an X-Cybozu-Warning on a filtered search is listed in the archive's notExported")
+    func warningsAreSurfaced() async throws {
+        let dir = try Fixture.tempDir()
+        defer { Scratch.remove(dir) }
+        // As if the filter had matched over 100,000 records (api-facts.md: Kintone then sends the warning header).
+        let sandbox = try await KintoneSandbox.start(
+            SandboxOptions(credentials: [KintoneConnectorTests.token], seed: .demo, rateLimit: false), logger: Fixture.logger,
+            filterWarningAbove: 1)
+        defer { Task { await sandbox.stop() } }
+        var connection = try KintoneConnectorTests.connect(sandbox)
+        connection.recordFilter = KintoneRecordFilter(condition: #"Priority in ("High", "Low")"#)
+        let summary = try await KintoneConnectorTests.export(connection, to: dir.appendingPathComponent("a.tar.zst"), apps: ["2"])
+        #expect(summary.notExported.contains { $0.kind == "warning" && $0.reason.contains("Filter aborted") }, "\(summary.notExported)")
+    }
+
     @Test("--order-by reads through a cursor in that order, deletes nothing it left open, and is not partial by itself")
     func orderBy() async throws {
         let dir = try Fixture.tempDir()

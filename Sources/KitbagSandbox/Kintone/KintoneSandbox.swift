@@ -34,13 +34,16 @@ public enum KintoneSandbox {
     /// Seeds the state, binds, and returns once the server listens (real port in `baseURL`).
     /// `rateLimit` turns on Kintone's concurrency limit (`concurrencyLimit`, default 100).
     /// `lockedWritesAfterDeploy`: that many writes to an app answer `GAIA_DA02` after each of its deploys settles.
-    /// `basicAuth`: the domain sits behind Basic authentication (401 HTML page without it).
+    /// `basicAuth`: the domain sits behind Basic authentication (401 HTML page without it). `filterWarningAbove`: a
+    /// filtered search matching more records sends `X-Cybozu-Warning` (100,000 on real Kintone).
     public static func start(
         _ options: SandboxOptions, logger: Logger = SandboxServer.quietLogger("kitbag.sandbox.kintone"),
-        lockedWritesAfterDeploy: Int = 0, basicAuth: (user: String, password: String)? = nil
+        lockedWritesAfterDeploy: Int = 0, basicAuth: (user: String, password: String)? = nil,
+        filterWarningAbove: Int = 100_000
     ) async throws -> RunningSandbox {
         var state = KintoneSeeder.state(seed: options.seed, credentials: options.credentials, logins: options.logins)
         state.lockedWritesAfterDeploy = lockedWritesAfterDeploy
+        state.filterWarningAbove = filterWarningAbove
         state.basicAuth = basicAuth.map { "\($0.user):\($0.password)" }
         let store = KintoneStore(state: state)
         return try await SandboxServer.start(

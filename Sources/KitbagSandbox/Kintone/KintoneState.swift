@@ -187,6 +187,8 @@ struct KintoneState: Sendable {
     var keys = SandboxIDGenerator(seed: 0x4B49_4E54_4F4E_4521)
     var fileSerial = 0
     var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970.rounded(.down)) }
+    /// A filtered search matching more records than this answers `X-Cybozu-Warning` (Kintone: 100,000).
+    var filterWarningAbove = 100_000
     /// `user:password` a domain behind Basic authentication wants in `Authorization: Basic` (nil: none asked).
     var basicAuth: String?
     /// Writes to an app answered `GAIA_DA02` right after each of its deploys reads SUCCESS (0: none), as real
