@@ -51,9 +51,9 @@ echo "# kitbag Kintone benchmark — $RECORDS records, $CONFIG build, $(nproc) c
 SRC=$(start_sandbox src "$RECORDS")
 DST=$(start_sandbox dst empty)
 measure "export $RECORDS (pacing off)" "$WORK/export.json" \
-  env KINTONE_API_TOKEN=bench-src "$BIN" export kintone --base-url "$SRC" --rate-limit 0 --formats json -o "$WORK/a.tar.zst" --json
+  env KINTONE_USERNAME=Administrator KINTONE_PASSWORD=bench-src "$BIN" export kintone --base-url "$SRC" --rate-limit 0 --formats json -o "$WORK/a.tar.zst" --json
 measure "import $RECORDS (pacing off)" "$WORK/import.json" \
-  env KINTONE_API_TOKEN=bench-dst "$BIN" import "$WORK/a.tar.zst" --to kintone --base-url "$DST" --rate-limit 0 \
+  env KINTONE_USERNAME=Administrator KINTONE_PASSWORD=bench-dst "$BIN" import "$WORK/a.tar.zst" --to kintone --base-url "$DST" --rate-limit 0 \
     --journal "$WORK/j.sqlite" --json
 report "$WORK/export.json" "$WORK/import.json" "$RECORDS"
 
@@ -61,9 +61,9 @@ report "$WORK/export.json" "$WORK/import.json" "$RECORDS"
 SRC2=$(start_sandbox src2 "$PACED")
 DST2=$(start_sandbox dst2 empty)
 measure "export $PACED (default pacing)" "$WORK/export2.json" \
-  env KINTONE_API_TOKEN=bench-src2 "$BIN" export kintone --base-url "$SRC2" --formats json -o "$WORK/b.tar.zst" --json
+  env KINTONE_USERNAME=Administrator KINTONE_PASSWORD=bench-src2 "$BIN" export kintone --base-url "$SRC2" --formats json -o "$WORK/b.tar.zst" --json
 measure "import $PACED (default pacing)" "$WORK/import2.json" \
-  env KINTONE_API_TOKEN=bench-dst2 "$BIN" import "$WORK/b.tar.zst" --to kintone --base-url "$DST2" \
+  env KINTONE_USERNAME=Administrator KINTONE_PASSWORD=bench-dst2 "$BIN" import "$WORK/b.tar.zst" --to kintone --base-url "$DST2" \
     --journal "$WORK/j2.sqlite" --json
 report "$WORK/export2.json" "$WORK/import2.json" "$PACED"
 grep -q '"GAIA_TO04"\|429' "$WORK/export2.json" "$WORK/import2.json" && echo "note: a 429 appears in a report" || true
@@ -73,9 +73,9 @@ for n in 10000 "$LARGE"; do
   S=$(start_sandbox "rss$n" "$n")
   D=$(start_sandbox "rssd$n" empty)
   measure "export $n records (RSS)" "$WORK/rss-export-$n.json" \
-    env KINTONE_API_TOKEN="bench-rss$n" "$BIN" export kintone --base-url "$S" --rate-limit 0 --formats json -o "$WORK/r$n.tar.zst" --json
+    env KINTONE_USERNAME=Administrator KINTONE_PASSWORD="bench-rss$n" "$BIN" export kintone --base-url "$S" --rate-limit 0 --formats json -o "$WORK/r$n.tar.zst" --json
   measure "import $n records (RSS)" "$WORK/rss-import-$n.json" \
-    env KINTONE_API_TOKEN="bench-rssd$n" "$BIN" import "$WORK/r$n.tar.zst" --to kintone --base-url "$D" --rate-limit 0 \
+    env KINTONE_USERNAME=Administrator KINTONE_PASSWORD="bench-rssd$n" "$BIN" import "$WORK/r$n.tar.zst" --to kintone --base-url "$D" --rate-limit 0 \
       --journal "$WORK/rj$n.sqlite" --json
   rm -f "$WORK/r$n.tar.zst"
 done

@@ -20,7 +20,8 @@ extension KintoneConnection: IncrementalConnector {
         progress: ProgressReporter, base: ChangeBase?
     ) async throws -> (notExported: [NotExported], changes: ExportChanges) {
         let exporter = KintoneExporter(
-            connection: self, progress: progress, appIDs: selection.containers, renderings: renderings)
+            connection: self, progress: progress, appIDs: selection.containers.isEmpty ? defaultApps : selection.containers,
+            renderings: renderings)
         return try await exporter.export(into: writer, base: base)
     }
 

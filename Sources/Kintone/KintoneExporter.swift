@@ -55,6 +55,9 @@ struct KintoneExporter: Sendable {
             }
         }
         try await exportSpaces(spaceIDs.sorted(by: KintoneSchema.idLess), into: writer, notExported: &notExported)
+        for notice in connection.notices.all {
+            notExported.append(NotExported(kind: "warning", reason: "Kintone warned (X-Cybozu-Warning) — \(notice)"))
+        }
         if renderings.contains(.markdown) {
             try writer.addFile(
                 path: ReadablePaths.index,
@@ -68,6 +71,7 @@ struct KintoneExporter: Sendable {
     /// `GET apps.json` in pages of 100 (or for the selected ids), sorted by app id.
     func listApps() async throws -> [JSONValue] {
         var apps: [JSONValue] = []
+        if appIDs.isEmpty && connection.tokensOnly { throw UserError(KintoneConnection.tokensCannotListApps, exitStatus: .usage) }
         if appIDs.isEmpty {
             var offset = 0
             while true {
@@ -77,6 +81,17 @@ struct KintoneExporter: Sendable {
                 apps += page
                 if page.count < KintoneSchema.appPageSize { break }
                 offset += page.count
+            }
+        } else if connection.tokensOnly {
+            // Tokens cannot call apps.json: each app's entry comes from app.json, which answers the same shape.
+            for id in Array(Set(appIDs)).sorted(by: KintoneSchema.idLess) {
+                do {
+                    apps.append(try await connection.call(.GET, "app.json", query: [("id", id)]))
+                } catch let failure as HTTPFailure where Self.isTokenRefusal(failure) {
+                    throw UserError(
+                        "kintone: the API tokens given cannot read app \(id) (\(failure.serviceMessage ?? "refused")) — put the API token"
+                            + " generated in app \(id)'s settings (with the View records permission) in \(KintoneSchema.apiTokenVariable), or drop --app \(id)")
+                }
             }
         } else {
             let wanted = Array(Set(appIDs)).sorted(by: KintoneSchema.idLess)
@@ -92,6 +107,15 @@ struct KintoneExporter: Sendable {
             }
         }
         return apps.sorted { KintoneSchema.idLess($0["appId"]?.idString ?? "", $1["appId"]?.idString ?? "") }
+    }
+
+    /// A 4xx that says the tokens do not belong to the app or lack a permission (`GAIA_IA02`, `GAIA_NO01`, `CB_NO02`);
+    /// a 401 (an unknown token) keeps its own message, which names the variable to fix.
+    static func isTokenRefusal(_ failure: HTTPFailure) -> Bool {
+        switch failure {
+        case .forbidden, .clientError, .notFound: return true
+        default: return false
+        }
     }
 
     /// One app: its entry, every settings document, its records (with files) and their comments.
@@ -156,7 +180,12 @@ struct KintoneExporter: Sendable {
             changes.markers[container.archiveFolder] = marker.text
             progress.advance(items: total, bytes: 0)
         } else {
-        let reader = KintoneRecordReader(connection: connection, app: id, strategy: connection.recordReading)
+        var reader = KintoneRecordReader(connection: connection, app: id, strategy: connection.recordReading)
+        reader.filter = connection.recordFilter
+        if let filter = connection.recordFilter, filter.isPartial {
+            notExported.append(
+                NotExported(kind: "partial", container: id, reason: "partial export of app \(id): \(filter.description); the other records and fields are not in this archive"))
+        }
         try await reader.forEachPage { page, count in
             if let count, count >= 0 { progress.setTotal(count) }
             let before = writer.bytesWritten
@@ -343,6 +372,12 @@ struct KintoneExporter: Sendable {
     /// Every space the apps live in, with its members. Spaces cannot be listed: they are reached through apps.
     func exportSpaces(_ ids: [String], into writer: SnapshotWriter, notExported: inout [NotExported]) async throws {
         guard !ids.isEmpty else { return }
+        if connection.tokensOnly {
+            // The space routes refuse API tokens (403 GAIA_NO01): no request is spent on them.
+            notExported.append(
+                NotExported(kind: "space", reason: "API tokens cannot read spaces (\(ids.count) referred to by the apps); sign in with \(KintoneSchema.usernameVariable) and \(KintoneSchema.passwordVariable) to archive them"))
+            return
+        }
         progress.beginStage("spaces", total: ids.count)
         for id in ids {
             let container = KintoneSchema.container(space: id)

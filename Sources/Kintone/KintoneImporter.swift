@@ -78,7 +78,7 @@ public final class KintoneImporter: @unchecked Sendable {
     static let notImported: [NotExported] = [
         NotExported(kind: "space", reason: "new apps are created outside any space; spaces and threads stay in the archive (use --app-map to fill apps inside an existing space)"),
         NotExported(kind: "spaceMember", reason: "space members are not changed by an import"),
-        NotExported(kind: "recordAuthorship", reason: "Kintone sets each imported record's creator, modifier, their times and its record number"),
+        NotExported(kind: "recordNumber", reason: "Kintone numbers each imported record itself (record ids and numbers are new)"),
         NotExported(kind: "commentAuthorship", reason: "Kintone sets each imported comment's author and time to the importing user and now"),
         NotExported(kind: "category", reason: "record categories cannot be set through the REST API"),
     ]
@@ -97,6 +97,14 @@ public final class KintoneImporter: @unchecked Sendable {
         let apps = try readApps(archive)
         for source in options.containerMap.keys where !apps.contains(where: { $0.id == source }) {
             throw UserError("kintone: --app-map names app \(source), which is not in this archive", exitStatus: .usage)
+        }
+        if connection.tokensOnly, let unmapped = apps.first(where: { options.containerMap[$0.id] == nil }) {
+            // POST preview/app.json refuses API tokens: say so before the first write.
+            throw UserError(
+                "kintone: API tokens cannot create apps, and app \(unmapped.id) (“\(unmapped.name)”) has no --app-map — sign in with"
+                    + " \(KintoneSchema.usernameVariable) and \(KintoneSchema.passwordVariable) to create the apps, or pass --app-map \(unmapped.id)=DST"
+                    + " for each archived app to fill existing apps (\(apps.count) in this archive) with their tokens",
+                exitStatus: .usage)
         }
         let ordered = Self.dependencyOrder(apps)
         archiveAppIDs = Set(apps.map(\.id))
@@ -226,9 +234,11 @@ public final class KintoneImporter: @unchecked Sendable {
             summary.alreadyPresent["app", default: 0] += 1
         } else {
             var body = JSONObject([("name", .string(String(app.name.prefix(64))))])
-            if connection.guestSpaceID != nil, let space = app.app["spaceId"]?.idString, let thread = app.app["threadId"]?.idString {
+            if let space = connection.guestSpaceID {
+                // As the SDK's addApp does (kintone/js-sdk AppClient.ts): the target space's default thread, read
+                // from space.json — the archived space and thread ids belong to the source domain.
                 body["space"] = .string(space)
-                body["thread"] = .string(thread)
+                body["thread"] = .string(try await guestDefaultThread(space))
             }
             let answer = try await send(.POST, "preview/app.json", body: .object(body), retryable: false)
             target = answer?["app"]?.idString ?? "dry-run-\(app.id)"
@@ -256,8 +266,8 @@ public final class KintoneImporter: @unchecked Sendable {
                     body: ["app": .string(target), "layout": .array(Self.layout(layout["layout"]?.arrayValue ?? [], without: deferred))])
             }
         }
-        // Permissions, admin notes and plug-ins too: the seed lists their writes without `preview/`, but in Kintone they
-        // change the preview like the rest, so everything is written before the one deploy.
+        // Permissions, admin notes and plug-ins too go through `preview/`: their live paths would deploy the
+        // half-written app. Everything is written before the one deploy.
         for setting in KintoneSchema.settings where setting != KintoneSchema.formFields && setting != KintoneSchema.formLayout {
             guard let value = app.settings[setting.file] else { continue }
             try await step(setting.file, app.id) {
@@ -268,6 +278,24 @@ public final class KintoneImporter: @unchecked Sendable {
         if deferred.isEmpty { deployed.insert(app.id) }
         return deferredCodes
     }
+
+    /// The default thread of the guest space new apps go into (asked once per import).
+    func guestDefaultThread(_ space: String) async throws -> String {
+        if let known = defaultThread { return known }
+        if dryRun {
+            plannedRequests["GET space.json", default: 0] += 1
+            defaultThread = "dry-run"
+            return "dry-run"
+        }
+        let answer = try await connection.call(.GET, "space.json", query: [("id", space)])
+        guard let thread = answer["defaultThread"]?.idString else {
+            throw HTTPFailure.invalidBody(service: "kintone", route: "GET space.json", reason: "no defaultThread in the answer")
+        }
+        defaultThread = thread
+        return thread
+    }
+
+    var defaultThread: String?
 
     /// True when `source` is an app of this archive (so its target id comes from this import).
     func appMapsIntoArchive(_ source: String) -> Bool {

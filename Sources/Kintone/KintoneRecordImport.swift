@@ -39,6 +39,7 @@ extension KintoneImporter {
         guard let entry = archive.jsonLinesEntries().first(where: { $0.path == path }), let target = appMap[app.id] else { return }
         progress.beginStage("app \(app.id) records", total: entry.count)
         let types = try await targetFieldTypes(app)
+        let authorship = try await keepsAuthorship(app, target: target)
         let process = app.settings[KintoneSchema.processManagement.file]
         let statusWanted = process?["enable"]?.boolValue == true && options.updateKey == nil
         let initialStatus = Self.initialStatus(process)
@@ -54,7 +55,8 @@ extension KintoneImporter {
         func flush() async throws {
             guard !chunk.isEmpty else { return }
             let created = try await writeChunk(
-                chunk, index: chunkIndex, app: app, target: target, types: types, archive: archive, watermark: &watermark)
+                chunk, index: chunkIndex, app: app, target: target, types: types, authorship: authorship, archive: archive,
+                watermark: &watermark)
             if statusWanted {
                 for (record, targetID) in zip(chunk, created) {
                     guard let targetID, let status = Self.fieldValue(record.record, type: "STATUS", in: app)?.stringValue,
@@ -87,7 +89,7 @@ extension KintoneImporter {
 
     /// Writes one chunk (≤ 20 × 100 records) in one `bulkRequest.json`, journaled; returns each record's target id.
     func writeChunk(
-        _ chunk: [PendingRecord], index: Int, app: ArchivedApp, target: String, types: [String: String],
+        _ chunk: [PendingRecord], index: Int, app: ArchivedApp, target: String, types: [String: String], authorship: Bool,
         archive: SnapshotReader, watermark: inout String?
     ) async throws -> [String?] {
         let upsert = options.updateKey
@@ -134,7 +136,8 @@ extension KintoneImporter {
                 defer { fileIndex += 1 }
                 return ["fileKey": .string(keys[fileIndex])]
             }
-            bodies.append(try recordBody(withKeys, types: types, app: app, sourceID: record.sourceID))
+            bodies.append(
+                try recordBody(withKeys, types: types, app: app, sourceID: record.sourceID, authorship: authorship && upsert == nil))
         }
 
         if upsert == nil && watermark == nil && !dryRun {
@@ -163,14 +166,39 @@ extension KintoneImporter {
         }
         var answer: JSONValue?
         var attempt = 0
+        var fallbackUsers: Set<String> = []
+        var fallbackRecords = 0
         while true {
             attempt += 1
             do {
                 answer = try await send(.POST, "bulkRequest.json", body: ["requests": .array(requests)], retryable: upsert != nil)
                 break
             } catch let failure as HTTPFailure {
+                if authorship, upsert == nil, let missing = Self.missingAuthorshipUsers(failure, requests: requests, types: types),
+                    !missing.isEmpty
+                {
+                    // A creator or modifier who is not a user of this domain: nothing of the bulk was written (all or
+                    // nothing); send it again with the importing user in place of that user, and count the records.
+                    let stripped = Self.withoutAuthorshipUsers(requests, codes: missing, types: types)
+                    if stripped.count > 0 {
+                        requests = stripped.requests
+                        fallbackUsers.formUnion(missing)
+                        fallbackRecords += stripped.count
+                        attempt -= 1
+                        continue
+                    }
+                }
                 if let code = Self.errorCode(failure) {
                     try explain(code: code, failure: failure, app: app)
+                }
+                if case .clientError = failure, let place = Self.failingRecord(failure, perRequest: recordsPerRequest),
+                    place < todo.count
+                {
+                    // bulkRequest is all or nothing: name the record the failing request refused.
+                    let record = chunk[todo[place]]
+                    throw UserError(
+                        "kintone: app \(target) refused record \(record.sourceID) of archived app \(app.id) (\(failure.serviceMessage ?? "400"))"
+                            + " — nothing of its bulk of \(todo.count) was written; fix the field it names in the target app (or in the archive) and run the import again")
                 }
                 // The bulk may have landed (a 5xx or a lost connection): look before sending it again.
                 guard upsert == nil, !dryRun, Self.mayHaveLanded(failure) else { throw failure }
@@ -180,6 +208,12 @@ extension KintoneImporter {
                 guard attempt < connection.client.retry.maxAttempts else { throw failure }
                 try await Task.sleep(for: .milliseconds(20 * attempt))
             }
+        }
+        if fallbackRecords > 0 {
+            summary.notImported.append(
+                NotExported(
+                    kind: "recordAuthorship", container: app.id,
+                    reason: "\(fallbackRecords) record(s) name a creator or modifier who is not a user of the target domain (\(fallbackUsers.sorted().joined(separator: ", "))); Kintone made the importing user their creator/modifier, their times are kept"))
         }
         guard let answer else {
             summary.created["record", default: 0] += todo.count
@@ -209,6 +243,16 @@ extension KintoneImporter {
         summary.created["record", default: 0] += todo.count
         if options.updateKey == nil, let last = ids.max(by: KintoneSchema.idLess) { watermark = last }
         return targets
+    }
+
+    /// The place in a bulk's records of the record a failure names: the failing request (`bulkRequest request K of
+    /// N`, as `KintoneConnection.errorMessage` writes it) and the record inside it (`records[J]` in `errors`).
+    static func failingRecord(_ failure: HTTPFailure, perRequest: Int) -> Int? {
+        guard let message = failure.serviceMessage,
+            let request = message.firstMatch(of: #/bulkRequest request ([0-9]+) of/#).flatMap({ Int($0.1) }), request >= 1
+        else { return nil }
+        guard let record = message.firstMatch(of: #/records\[([0-9]+)\]/#).flatMap({ Int($0.1) }) else { return nil }
+        return (request - 1) * perRequest + record
     }
 
     /// 5xx answers, lost connections and timeouts may come after the server applied the bulk.
@@ -284,14 +328,93 @@ extension KintoneImporter {
         return answer["records"]?.arrayValue?.first.flatMap(KintoneRecordReader.recordID) ?? "0"
     }
 
+    /// Field types Kintone lets an app administrator set when adding a record (not on update).
+    static let authorshipTypes: Set<String> = ["CREATOR", "CREATED_TIME", "MODIFIER", "UPDATED_TIME"]
+
+    /// Whether new records of this app keep their Created by / Created datetime / Updated by / Updated datetime:
+    /// an app kitbag created is administered by the importing login; an existing app (`--app-map`) is asked with
+    /// `GET app/acl.json`, which only app administrators may read. API tokens need the app-management permission,
+    /// which the same request proves.
+    func keepsAuthorship(_ app: ArchivedApp, target: String) async throws -> Bool {
+        guard options.updateKey == nil else { return false }
+        guard let mapped = options.containerMap[app.id] else { return true }
+        if dryRun { return true }
+        do {
+            _ = try await connection.call(.GET, KintoneSchema.appPermissions.readPath, query: [("app", mapped)])
+            return true
+        } catch let failure as HTTPFailure where failure.isForbidden {
+            summary.notImported.append(
+                NotExported(
+                    kind: "recordAuthorship", container: app.id,
+                    reason: "the importing credentials have no app administration rights in app \(target), so Kintone set each new record's creator, modifier and times (\(failure.serviceMessage ?? "403"))"))
+            return false
+        }
+    }
+
+    /// The user codes a refused bulk names as unknown creators or modifiers: each `records[J].<code>.value` entry of
+    /// a creator/modifier field in the failing request (`bulkRequest request K of N`), looked up in what was sent.
+    /// Nil when the failure is not about them.
+    static func missingAuthorshipUsers(_ failure: HTTPFailure, requests: [JSONValue], types: [String: String]) -> Set<String>? {
+        guard case .clientError = failure, let message = failure.serviceMessage,
+            let request = message.firstMatch(of: #/bulkRequest request ([0-9]+) of/#).flatMap({ Int($0.1) }),
+            request >= 1, request <= requests.count
+        else { return nil }
+        let records = requests[request - 1]["payload"]?["records"]?.arrayValue ?? []
+        var codes: Set<String> = []
+        for match in message.matches(of: #/records\[([0-9]+)\]\.([^.\s]+)\.value/#) {
+            guard let index = Int(match.1), index < records.count, let type = types[String(match.2)],
+                type == "CREATOR" || type == "MODIFIER",
+                let user = records[index][String(match.2)]?["value"]?["code"]?.stringValue
+            else { continue }
+            codes.insert(user)
+        }
+        return codes.isEmpty ? nil : codes
+    }
+
+    /// The bulk's requests without the creator and modifier values naming `codes`, and how many records had one.
+    static func withoutAuthorshipUsers(_ requests: [JSONValue], codes: Set<String>, types: [String: String]) -> (requests: [JSONValue], count: Int) {
+        let fields = Set(types.filter { $0.value == "CREATOR" || $0.value == "MODIFIER" }.keys)
+        var count = 0
+        let out = requests.map { request -> JSONValue in
+            var request = request
+            guard var payload = request["payload"]?.objectValue, let records = payload["records"]?.arrayValue else { return request }
+            payload["records"] = .array(records.map { record in
+                guard var object = record.objectValue else { return record }
+                var touched = false
+                for field in fields {
+                    if let user = object[field]?["value"]?["code"]?.stringValue, codes.contains(user) {
+                        object[field] = nil
+                        touched = true
+                    }
+                }
+                if touched { count += 1 }
+                return .object(object)
+            })
+            request["payload"] = .object(payload)
+            return request
+        }
+        return (out, count)
+    }
+
     /// The write form of a record: only fields the target has and may be written, values only, subtable rows
-    /// without their ids; with `--update-key`, the key field moves to `updateKey`.
-    func recordBody(_ record: JSONValue, types: [String: String], app: ArchivedApp, sourceID: String) throws -> JSONValue {
+    /// without their ids; with `--update-key`, the key field moves to `updateKey`. With `authorship`, the creator,
+    /// modifier and their times go too (Kintone takes them on add from an app administrator).
+    func recordBody(
+        _ record: JSONValue, types: [String: String], app: ArchivedApp, sourceID: String, authorship: Bool = false
+    ) throws -> JSONValue {
         var fields = JSONObject()
         for (code, field) in record.objectValue ?? JSONObject() {
-            guard let type = types[code], !KintoneSchema.serverFieldTypes.contains(type),
-                let fieldType = field["type"]?.stringValue, !KintoneSchema.serverFieldTypes.contains(fieldType)
-            else { continue }
+            guard let type = types[code], let fieldType = field["type"]?.stringValue else { continue }
+            if authorship, Self.authorshipTypes.contains(type), type == fieldType {
+                switch type {
+                case "CREATOR", "MODIFIER":
+                    if let user = field["value"]?["code"] { fields[code] = ["value": ["code": user]] }
+                default:
+                    if let time = field["value"]?.stringValue, !time.isEmpty { fields[code] = ["value": .string(time)] }
+                }
+                continue
+            }
+            guard !KintoneSchema.serverFieldTypes.contains(type), !KintoneSchema.serverFieldTypes.contains(fieldType) else { continue }
             fields[code] = ["value": Self.writable(field)]
         }
         guard let key = options.updateKey else { return .object(fields) }

@@ -20,6 +20,8 @@ struct KintoneRecordReader: Sendable {
     let app: String
     var strategy: Strategy = .automatic
     var pageSize = KintoneSchema.readPageSize
+    /// Only matching records, in an order, with some fields (a partial export).
+    var filter: KintoneRecordFilter?
 
     /// Requests to read `total` records each way.
     static func cost(total: Int, pageSize: Int = KintoneSchema.readPageSize) -> (seek: Int, cursor: Int) {
@@ -30,6 +32,8 @@ struct KintoneRecordReader: Sendable {
     /// The strategy a walk uses: seek unless asked otherwise (`cost` shows why).
     var chosen: Strategy {
         if strategy != .automatic { return strategy }
+        // Seek needs `$id` order; any other order is read through a cursor.
+        if filter?.orderBy != nil { return .cursor }
         let cost = Self.cost(total: 0, pageSize: pageSize)
         return cost.cursor < cost.seek ? .cursor : .seek
     }
@@ -47,9 +51,13 @@ struct KintoneRecordReader: Sendable {
         var seen = 0
         var total: Int?
         while true {
+            var conditions: [String] = []
+            if let condition = filter?.condition { conditions.append("(\(condition))") }
+            if let last { conditions.append("$id > \(last)") }
             var query = "order by $id asc limit \(pageSize)"
-            if let last { query = "$id > \(last) " + query }
+            if !conditions.isEmpty { query = conditions.joined(separator: " and ") + " " + query }
             var params: [(String, String)] = [("app", app), ("query", query)]
+            for (i, field) in (filter?.requestedFields ?? []).enumerated() { params.append(("fields[\(i)]", field)) }
             if total == nil { params.append(("totalCount", "true")) }
             let answer = try await connection.call(.GET, "records.json", query: params)
             guard let records = answer["records"]?.arrayValue else {
@@ -70,9 +78,11 @@ struct KintoneRecordReader: Sendable {
         // otherwise lose the id of a cursor the server already holds.
         let connection = self.connection
         let (app, size) = (self.app, pageSize)
+        var body = JSONObject([("app", .string(app)), ("query", .string(Self.cursorQuery(filter))), ("size", .int(size))])
+        if let fields = filter?.requestedFields, !fields.isEmpty { body["fields"] = .array(fields.map(JSONValue.string)) }
+        let request = JSONValue.object(body)
         let opened = try await Task.detached {
-            try await connection.call(
-                .POST, "records/cursor.json", body: ["app": .string(app), "query": "order by $id asc", "size": .int(size)])
+            try await connection.call(.POST, "records/cursor.json", body: request)
         }.value
         guard let id = opened["id"]?.idString else {
             throw HTTPFailure.invalidBody(service: "kintone", route: "POST records/cursor.json", reason: "no cursor id")
@@ -92,6 +102,13 @@ struct KintoneRecordReader: Sendable {
             await close(cursor: id)
             throw error
         }
+    }
+
+    /// `(<condition>) order by <order>`; `order by $id asc` unless another order is asked for.
+    static func cursorQuery(_ filter: KintoneRecordFilter?) -> String {
+        var query = "order by \(filter?.orderBy ?? "$id asc")"
+        if let condition = filter?.condition { query = "(\(condition)) " + query }
+        return query
     }
 
     /// Deletes an abandoned cursor, even when the task is cancelled.

@@ -11,10 +11,32 @@ public enum KintoneSchema {
     /// Password authentication (`X-Cybozu-Authorization: base64(login:password)`).
     public static let usernameVariable = "KINTONE_USERNAME"
     public static let passwordVariable = "KINTONE_PASSWORD"
+    /// Files holding the token list or the password (first line), so no secret sits on a command line.
+    public static let apiTokenFileVariable = "KINTONE_API_TOKEN_FILE"
+    public static let passwordFileVariable = "KINTONE_PASSWORD_FILE"
+    /// Basic authentication in front of the domain (cli-kintone's names).
+    public static let basicAuthUserVariable = "KINTONE_BASIC_AUTH_USERNAME"
+    public static let basicAuthPasswordVariable = "KINTONE_BASIC_AUTH_PASSWORD"
+    public static let basicAuthPasswordFileVariable = "KINTONE_BASIC_AUTH_PASSWORD_FILE"
+    /// A client certificate (PKCS #12) and its password (cli-kintone's names).
+    public static let pfxFileVariable = "KINTONE_PFX_FILE_PATH"
+    public static let pfxPasswordVariable = "KINTONE_PFX_FILE_PASSWORD"
+    public static let pfxPasswordFileVariable = "KINTONE_PFX_FILE_PASSWORD_FILE"
+    /// An HTTP(S) proxy for https domains, as cli-kintone reads it (`NO_PROXY` honoured).
+    public static let proxyVariable = "HTTPS_PROXY"
+    /// A proxy for this domain whatever its scheme (--proxy); wins over `HTTPS_PROXY`.
+    public static let proxySettingVariable = "KINTONE_PROXY"
+    /// The apps a run covers when no `--app` is given (`6,9`; a profile's `apps = [...]` sets it).
+    public static let appsVariable = "KINTONE_APPS"
+    /// Seconds one request may take before it is abandoned (and retried).
+    public static let timeoutVariable = "KINTONE_TIMEOUT"
 
     /// Kintone limits concurrency (100 per domain), not the request rate: kitbag keeps 10 in flight and paces
     /// politely, so a run never comes near the 429 `GAIA_TO04` even beside other clients of the same domain.
     public static let rateLimit = RateLimit(requestsPerSecond: 50, burst: 20, maxConcurrent: 10)
+
+    /// API tokens in one request (kintone.dev "API tokens": 10 or more is refused).
+    static let maxTokensPerRequest = 9
 
     /// Records per `GET records.json` page or cursor read (the documented maximum).
     static let readPageSize = 500
@@ -69,15 +91,20 @@ public enum KintoneSchema {
     static let graphs = Setting(readPath: "app/reports.json", writePath: "preview/app/reports.json", file: "graphs", preview: true)
     static let actions = Setting(
         readPath: "app/actions.json", writePath: "preview/app/actions.json", file: "actions", preview: true)
-    // The seed page lists these writes on the live paths.
-    static let appPermissions = Setting(readPath: "app/acl.json", writePath: "app/acl.json", file: "appPermissions", preview: false)
+    // The seed page lists these writes on the live paths, but a live-path permission write deploys every pending
+    // preview setting of the app; the SDK writes all five through `preview/` (kintone/js-sdk
+    // packages/rest-api-client/src/client/AppClient.ts, commit 003b2770: updateAppAcl, updateRecordAcl,
+    // updateFieldAcl, updateAdminNotes, addPlugins), and so does kitbag, before its one deploy.
+    static let appPermissions = Setting(
+        readPath: "app/acl.json", writePath: "preview/app/acl.json", file: "appPermissions", preview: true)
     static let recordPermissions = Setting(
-        readPath: "record/acl.json", writePath: "record/acl.json", file: "recordPermissions", preview: false)
+        readPath: "record/acl.json", writePath: "preview/record/acl.json", file: "recordPermissions", preview: true)
     static let fieldPermissions = Setting(
-        readPath: "field/acl.json", writePath: "field/acl.json", file: "fieldPermissions", preview: false)
+        readPath: "field/acl.json", writePath: "preview/field/acl.json", file: "fieldPermissions", preview: true)
     static let adminNotes = Setting(
-        readPath: "app/adminNotes.json", writePath: "app/adminNotes.json", file: "adminNotes", preview: false)
-    static let plugins = Setting(readPath: "app/plugins.json", writePath: "app/plugins.json", file: "plugins", preview: false)
+        readPath: "app/adminNotes.json", writePath: "preview/app/adminNotes.json", file: "adminNotes", preview: true)
+    static let plugins = Setting(
+        readPath: "app/plugins.json", writePath: "preview/app/plugins.json", file: "plugins", preview: true)
 
     /// Every settings document an export reads, in archive order.
     static let settings: [Setting] = [

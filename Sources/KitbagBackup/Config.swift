@@ -8,6 +8,7 @@ import TOMLKit
 ///     service = "kintone"
 ///     base_url = "https://example.kintone.com"
 ///     guest_space = "12"          # optional (Kintone)
+///     apps = ["6", "9"]            # optional (Kintone): the apps to export or back up (API tokens cannot list them)
 ///     rate_limit = 5              # optional, requests per second
 ///     [profiles.work.credentials]
 ///     KINTONE_API_TOKEN = { env = "WORK_KINTONE_TOKEN" }     # read from another variable
@@ -22,6 +23,8 @@ public struct KitbagConfig: Sendable, Equatable {
         public var baseURL: String?
         public var guestSpace: String?
         public var rateLimit: Double?
+        /// Kintone: the apps a run covers when no `--app` is given.
+        public var apps: [String] = []
         /// Connector variable (e.g. `KINOPIO_API_KEY`) → where its value comes from.
         public var credentials: [String: CredentialSourceSpec]
     }
@@ -88,9 +91,11 @@ public struct KitbagConfig: Sendable, Equatable {
                 }
             }
             let rate = table["rate_limit"]?.double ?? table["rate_limit"]?.int.map(Double.init)
-            profiles[name] = Profile(
+            var profile = Profile(
                 name: name, service: service, baseURL: table["base_url"]?.string, guestSpace: table["guest_space"]?.string,
                 rateLimit: rate, credentials: credentials)
+            profile.apps = table["apps"]?.array.map { list in list.compactMap { $0.string ?? $0.int.map(String.init) } } ?? []
+            profiles[name] = profile
         }
         return KitbagConfig(url: url, profiles: profiles, inlineSecrets: inline)
     }

@@ -134,6 +134,8 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Config file (default: $KITBAG_CONFIG, else ~/.config/kitbag/config.toml).")
     var config: String?
 
+    @OptionGroup var kintone: KintoneOptions
+
     /// The connector for `service`, built from these options, the profile and the environment (which wins).
     func connector(_ service: ServiceName, global: GlobalOptions, progress: ProgressReporter) throws -> any Connector {
         var environment = ProcessInfo.processInfo.environment
@@ -150,7 +152,9 @@ struct ConnectionOptions: ParsableArguments {
             environment = try loaded.environment(for: p, base: environment)
             rate = rate ?? p.rateLimit
             guest = guest ?? p.guestSpace
+            if !p.apps.isEmpty, (environment["KINTONE_APPS"] ?? "").isEmpty { environment["KINTONE_APPS"] = p.apps.joined(separator: ",") }
         }
+        environment = try kintone.apply(to: environment, service: service)
         return try ServiceConnectors.make(
             service, baseURL: base, rateLimit: rate, guestSpace: guest, environment: environment,
             logger: global.makeLogger("kitbag.\(service.rawValue)"), progress: progress)

@@ -3,6 +3,7 @@ import Foundation
 import KitbagArchive
 import KitbagConnector
 import KitbagCore
+import Kintone
 
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,7 +11,9 @@ struct ExportCommand: AsyncParsableCommand {
         abstract: "Export everything an account can see into one archive.",
         discussion: """
             KINOPIO_APP_KEY=… kitbag export kinopio [--space ID]…   (an app key, scope read; or KINOPIO_API_KEY=… a user key)
-            KINTONE_BASE_URL=https://x.kintone.com KINTONE_API_TOKEN=t1,t2 kitbag export kintone [--app ID]… [--guest-space ID]
+            KINTONE_BASE_URL=https://x.kintone.com KINTONE_API_TOKEN=t1,t2 kitbag export kintone --app ID… [--guest-space ID]
+              (API tokens cannot list apps: name each app, one token per app; a login (KINTONE_USERNAME/KINTONE_PASSWORD) may omit --app)
+              [--query 'Status in ("Open")'] [--order-by 'Updated_datetime desc'] [--fields Code,Name] for a partial export
             KITEMAKER_TOKEN=… kitbag export kitemaker [--space ID]…
             KONA_ACCESS_TOKEN=… [KONA_REFRESH_TOKEN=… KONA_CLIENT_ID=… KONA_CLIENT_SECRET=…] kitbag export kona [--space ID]…
             The archive is sealed with a manifest only when the whole walk succeeded; a failed run leaves no archive.
@@ -28,6 +31,15 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(name: .customLong("app"), help: "Kintone: export only this app (repeatable).")
     var apps: [String] = []
 
+    @Option(help: ArgumentHelp("Kintone: only records matching this query condition, like 'Status in (\"Open\")' (a partial export).", valueName: "QUERY"))
+    var query: String?
+
+    @Option(help: ArgumentHelp("Kintone: read records in this order, like 'Updated_datetime desc'.", valueName: "ORDER"))
+    var orderBy: String?
+
+    @Option(help: ArgumentHelp("Kintone: only these field codes, comma-separated or repeated (a partial export).", valueName: "CODES"))
+    var fields: [String] = []
+
     @OptionGroup var output: OutputOptions
     @OptionGroup var renderings: RenderingOptions
     @OptionGroup var global: GlobalOptions
@@ -35,13 +47,23 @@ struct ExportCommand: AsyncParsableCommand {
     func validate() throws {
         if !apps.isEmpty && service != .kintone { throw ValidationError("--app is a Kintone option; use --space for \(service.rawValue).") }
         if !spaces.isEmpty && service == .kintone { throw ValidationError("Kintone exports apps: use --app ID.") }
+        if (query != nil || orderBy != nil || !fields.isEmpty) && service != .kintone {
+            throw ValidationError("--query, --order-by and --fields are Kintone options.")
+        }
+    }
+
+    /// The Kintone connection with the partial-export filter of `--query`, `--order-by` and `--fields`.
+    func filtered(_ connector: any Connector) -> any Connector {
+        guard var kintone = connector as? KintoneConnection, query != nil || orderBy != nil || !fields.isEmpty else { return connector }
+        kintone.recordFilter = KintoneRecordFilter(condition: query, orderBy: orderBy, fields: fields)
+        return kintone
     }
 
     func run() async throws {
         try await reportingErrors(json: global.json && output.output != "-") {
             let started = Date()
             let progress = global.progress
-            let connector = try connectionOptions.connector(service, global: global, progress: progress)
+            let connector = try filtered(connectionOptions.connector(service, global: global, progress: progress))
             defer { Task { await connector.shutdown() } }
             let account = try await connector.identify()
             let now = Date()

@@ -40,5 +40,11 @@ extension SandboxCatalog {
     static let kintone = SandboxCatalog(
         service: .kintone, defaultCredential: KintoneSandbox.defaultCredential,
         start: { try await KintoneSandbox.start($0, logger: $1) },
-        environment: { ["KINTONE_BASE_URL": $0.baseURL.absoluteString, "KINTONE_API_TOKEN": $1] })
+        // A login, not the token: API tokens cannot list or create apps, which a demo does.
+        environment: {
+            [
+                "KINTONE_BASE_URL": $0.baseURL.absoluteString, "KINTONE_USERNAME": KintoneSandbox.defaultLogin.user,
+                "KINTONE_PASSWORD": $1,
+            ]
+        })
 }

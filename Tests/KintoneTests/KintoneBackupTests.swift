@@ -22,7 +22,9 @@ struct KintoneBackupTests {
 
     static func connect(_ sandbox: RunningSandbox) throws -> KintoneConnection {
         try KintoneConnection(
-            baseURL: sandbox.baseURL.absoluteString, environment: [KintoneSchema.apiTokenVariable: token], rateLimit: 0,
+            baseURL: sandbox.baseURL.absoluteString,
+            environment: [KintoneSchema.usernameVariable: KintoneSandbox.defaultLogin.user, KintoneSchema.passwordVariable: token],
+            rateLimit: 0,
             logger: Fixture.logger)
     }
 

@@ -23,9 +23,16 @@ import Testing
         return try await KintoneSandbox.start(o, logger: Fixture.logger)
     }
 
-    static func connect(_ sandbox: RunningSandbox, token: String = token, retry: RetryPolicy? = nil) throws -> KintoneConnection {
-        try KintoneConnection(
-            baseURL: sandbox.baseURL.absoluteString, environment: [KintoneSchema.apiTokenVariable: token], rateLimit: 0,
+    /// A login (the sandbox's Administrator, with the test credential as password) unless API tokens are given:
+    /// tokens can neither list nor create apps.
+    static func connect(
+        _ sandbox: RunningSandbox, token: String? = nil, guestSpace: String? = nil, retry: RetryPolicy? = nil
+    ) throws -> KintoneConnection {
+        let environment = token.map { [KintoneSchema.apiTokenVariable: $0] } ?? [
+            KintoneSchema.usernameVariable: KintoneSandbox.defaultLogin.user, KintoneSchema.passwordVariable: Self.token,
+        ]
+        return try KintoneConnection(
+            baseURL: sandbox.baseURL.absoluteString, environment: environment, guestSpaceID: guestSpace, rateLimit: 0,
             retry: retry, logger: Fixture.logger)
     }
 
@@ -77,13 +84,14 @@ extension KintoneConnectorTests {
         let connection = try Self.connect(source, token: wrong)
         var message = ""
         do {
-            _ = try await connection.probe()
+            // Tokens have no "who am I": the first app read proves them.
+            _ = try await Self.export(connection, to: FileManager.default.temporaryDirectory.appendingPathComponent("never-\(UUID()).tar.zst"), apps: ["1"])
             Issue.record("a wrong token was accepted")
         } catch {
             message = String(describing: error)
         }
         #expect(message.hasPrefix("kintone: 401"), "\(message)")
-        #expect(message.contains("CB_WA01"), "the Kintone code is kept: \(message)")
+        #expect(message.contains("GAIA_IA02"), "the Kintone code is kept: \(message)")
         #expect(message.contains(KintoneSchema.apiTokenVariable), "\(message)")
         #expect(!message.contains(wrong))
         #expect(!message.contains("\n"))
@@ -153,9 +161,7 @@ extension KintoneConnectorTests {
         let dir = try Fixture.tempDir()
         defer { Scratch.remove(dir) }
         let source = try await Self.sandbox()
-        let guest = try KintoneConnection(
-            baseURL: source.baseURL.absoluteString, environment: [KintoneSchema.apiTokenVariable: Self.token],
-            guestSpaceID: "2", rateLimit: 0, logger: Fixture.logger)
+        let guest = try Self.connect(source, guestSpace: "2")
         let summary = try await Self.export(guest, to: dir.appendingPathComponent("g.tar.zst"))
         #expect(summary.counts["app"] == 1)
         #expect(summary.counts["record"] == 2)
@@ -166,26 +172,23 @@ extension KintoneConnectorTests {
 }
 
 extension KintoneConnectorTests {
-    @Test func aReadOnlyTokenCannotImportAndSaysSoInOneLine() async throws {
+    @Test func aViewOnlyTokenCannotImportAndSaysSoInOneLine() async throws {
         let dir = try Fixture.tempDir()
         defer { Scratch.remove(dir) }
         let source = try await Self.sandbox()
         let a = dir.appendingPathComponent("a.tar.zst")
-        _ = try await Self.export(try Self.connect(source), to: a, apps: ["1"])
-        var o = SandboxOptions()
-        o.seed = .empty
-        o.credentials = [Self.token]
-        o.rateLimit = false
-        let target = try await KintoneSandbox.start(o, logger: Fixture.logger)
-        let readOnly = try Self.connect(target, token: KintoneSandbox.viewOnlyCredential)
+        _ = try await Self.export(try Self.connect(source), to: a, apps: ["3"])
+        let target = try await Self.sandbox()
+        let readOnly = try Self.connect(target, token: KintoneSandbox.appViewToken(3))
         do {
             _ = try await ConnectorJobs.importArchive(
-                a, into: readOnly, journalURL: dir.appendingPathComponent("j.sqlite"), options: ImportOptions(), progress: .silent)
-            Issue.record("a read-only token imported")
+                a, into: readOnly, journalURL: dir.appendingPathComponent("j.sqlite"), options: ImportOptions(containerMap: ["3": "3"]),
+                progress: .silent)
+            Issue.record("a view-only token imported")
         } catch {
             let m = String(describing: error)
-            #expect(m.hasPrefix("kintone: 403") && m.contains("CB_NO02") && !m.contains("\n"), "\(m)")
-            #expect(!m.contains(KintoneSandbox.viewOnlyCredential))
+            #expect(m.hasPrefix("kintone: 403") && m.contains("GAIA_NO01") && !m.contains("\n"), "\(m)")
+            #expect(!m.contains(KintoneSandbox.appViewToken(3)))
         }
         await source.stop()
         await target.stop()

@@ -45,6 +45,7 @@ import Testing
         #expect(config.profiles.keys.sorted() == ["nightly-kinopio", "team-kona", "work-kintone"])
         #expect(config.profiles["work-kintone"]?.service == .kintone)
         #expect(config.profiles["work-kintone"]?.rateLimit == 10)
+        #expect(config.profiles["work-kintone"]?.apps == ["6", "9"])
         let env = try config.environment(for: config.profile("nightly-kinopio"), base: ["MY_KINOPIO_KEY": "k-123456"])
         #expect(env["KINOPIO_API_KEY"] == "k-123456")
         // The environment wins over the profile.

@@ -12,6 +12,10 @@ import Testing
     struct Case: Sendable, CustomStringConvertible {
         let service: String
         let tokenVariable: String
+        /// The variables that carry `secret`: Kintone signs in with a login (API tokens cannot list or create apps).
+        func env(_ secret: String) -> [String: String] {
+            tokenVariable == "KINTONE_PASSWORD" ? ["KINTONE_USERNAME": "Administrator", tokenVariable: secret] : [tokenVariable: secret]
+        }
         let start: @Sendable (SandboxSeed, String) async throws -> RunningSandbox
         let seed: SandboxSeed
         /// The kill comes once the target has answered this many requests (drawn per run).
@@ -61,7 +65,7 @@ import Testing
         // --batch-size 10 makes bulkRequests of 20 × 10 records: 30 of them for 6,000 records, after the app's
         // preview settings and deploy, so most kills land among the record writes, some among the settings.
         Case(
-            service: "kintone", tokenVariable: "KINTONE_API_TOKEN",
+            service: "kintone", tokenVariable: "KINTONE_PASSWORD",
             start: { try await KintoneSandbox.start(options($0, $1), logger: SandboxServer.quietLogger("t")) },
             seed: .generated(cards: 6000), killAfter: 3...45,
             kinds: ["app", "record", "formFields"]),
@@ -75,7 +79,7 @@ import Testing
         let archive = dir.appendingPathComponent("src.tar.zst").path
         let e = try await CLI.run(
             ["export", c.service, "--base-url", source.baseURL.absoluteString, "--rate-limit", "0", "-o", archive, "-q"],
-            env: [c.tokenVariable: "kill-source-token"])
+            env: c.env("kill-source-token"))
         #expect(e.status == 0, "stderr: \(e.stderr)")
         await source.stop()
         let sourceCounts = try ArchiveInspector.summary(of: URL(fileURLWithPath: archive)).counts
@@ -89,7 +93,7 @@ import Testing
                 "import", archive, "--to", c.service, "--base-url", target.baseURL.absoluteString, "--journal", journal,
                 "--batch-size", "10", "--rate-limit", "0", "-q",
             ]
-            let env = [c.tokenVariable: "kill-target-token"]
+            let env = c.env("kill-target-token")
             let (p, _, _) = try CLI.start(args, env: env)
             while await target.stats().totalRequests < killAfter, p.isRunning {
                 try await Task.sleep(for: .milliseconds(1))
@@ -124,13 +128,13 @@ import Testing
         let archive = dir.appendingPathComponent("src.tar.zst").path
         let e = try await CLI.run(
             ["export", "kintone", "--base-url", source.baseURL.absoluteString, "--rate-limit", "0", "-o", archive, "-q"],
-            env: ["KINTONE_API_TOKEN": "deploy-source"])
+            env: ["KINTONE_USERNAME": "Administrator", "KINTONE_PASSWORD": "deploy-source"])
         #expect(e.status == 0, "\(e.stderr)")
         let args = [
             "import", archive, "--to", "kintone", "--base-url", target.baseURL.absoluteString,
             "--journal", dir.appendingPathComponent("j.sqlite").path, "--rate-limit", "0", "-q",
         ]
-        let env = ["KINTONE_API_TOKEN": "deploy-target"]
+        let env = ["KINTONE_USERNAME": "Administrator", "KINTONE_PASSWORD": "deploy-target"]
         func deploys() async -> Int {
             await target.stats().requestsByRoute.filter { $0.key.hasPrefix("POST") && $0.key.hasSuffix("preview/app/deploy.json") }
                 .values.reduce(0, +)

@@ -11,6 +11,10 @@ import Testing
     struct Service: Sendable {
         let name: String
         let tokenVariable: String
+        /// The variables that carry `secret`: Kintone signs in with a login (API tokens cannot list or create apps).
+        func env(_ secret: String) -> [String: String] {
+            tokenVariable == "KINTONE_PASSWORD" ? ["KINTONE_USERNAME": "Administrator", tokenVariable: secret] : [tokenVariable: secret]
+        }
         let start: @Sendable (SandboxSeed, String) async throws -> RunningSandbox
     }
 
@@ -25,7 +29,7 @@ import Testing
     static let kinopio = Service(name: "kinopio", tokenVariable: "KINOPIO_API_KEY") {
         try await KinopioSandbox.start(options($0, $1), logger: SandboxServer.quietLogger("t"))
     }
-    static let kintone = Service(name: "kintone", tokenVariable: "KINTONE_API_TOKEN") {
+    static let kintone = Service(name: "kintone", tokenVariable: "KINTONE_PASSWORD") {
         try await KintoneSandbox.start(options($0, $1), logger: SandboxServer.quietLogger("t"))
     }
     static let kitemaker = Service(name: "kitemaker", tokenVariable: "KITEMAKER_TOKEN") {
@@ -44,7 +48,7 @@ import Testing
         let archive = dir.appendingPathComponent("\(s.name)-demo.tar.zst")
         let r = try await CLI.run(
             ["export", s.name, "--base-url", sandbox.baseURL.absoluteString, "--rate-limit", "0", "-o", archive.path, "-q"],
-            env: [s.tokenVariable: "source-token-1"])
+            env: s.env("source-token-1"))
         #expect(r.status == 0, "export \(s.name): \(r.stderr)")
         return archive
     }
@@ -52,7 +56,7 @@ import Testing
     static func export(_ s: Service, _ sandbox: RunningSandbox, into url: URL) async throws {
         let r = try await CLI.run(
             ["export", s.name, "--base-url", sandbox.baseURL.absoluteString, "--rate-limit", "0", "-o", url.path, "-q"],
-            env: [s.tokenVariable: "target-token-2"])
+            env: s.env("target-token-2"))
         #expect(r.status == 0, "export \(s.name): \(r.stderr)")
     }
 
@@ -93,7 +97,7 @@ import Testing
             try map.write(to: file, atomically: true, encoding: .utf8)
             args += ["--map", file.path]
         }
-        let env = [to.tokenVariable: "target-token-2"]
+        let env = to.env("target-token-2")
         let first = try await CLI.run(args, env: env)
         #expect(first.status == 0, "\(from.name) → \(to.name): \(first.stderr)")
         let reportURL = dir.appendingPathComponent("\(archive.lastPathComponent).import-report.json")
@@ -146,7 +150,7 @@ import Testing
             try map.write(to: file, atomically: true, encoding: .utf8)
             args += ["--map", file.path]
         }
-        let r = try await CLI.run(args, env: [to.tokenVariable: "target-token-2"])
+        let r = try await CLI.run(args, env: to.env("target-token-2"))
         #expect(await Self.writes(target) == 0, "a dry run writes nothing")
         return r
     }

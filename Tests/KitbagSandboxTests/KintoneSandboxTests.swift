@@ -11,7 +11,7 @@ private enum KintoneAuth {
     case password(String, String)
     case none
 
-    static let standard = KintoneAuth.token(KintoneSandbox.defaultCredential)
+    static let standard = KintoneAuth.password(KintoneSandbox.defaultLogin.user, KintoneSandbox.defaultLogin.password)
 }
 
 private struct KintoneAnswer: Sendable {
@@ -117,10 +117,10 @@ private func recordIds(_ answer: KintoneAnswer) -> [Int] {
 
 @Suite("Kintone sandbox")
 struct KintoneSandboxTests {
-    @Test("API tokens (also several, comma-separated), password sign-in and Basic pass; missing or wrong ones get 401, view-only writes 403")
+    @Test("API tokens (also several, comma-separated), password sign-in and Basic pass; missing or wrong ones get 401, view-only token writes 403 GAIA_NO01")
     func authentication() async throws {
         try await withKintone(kintoneOptions()) { _, api in
-            #expect(try await api.get("/k/v1/app.json", [("id", "1")]).status == 200)
+            #expect(try await api.get("/k/v1/app.json", [("id", "1")], auth: .token(KintoneSandbox.defaultCredential)).status == 200)
             let several = try await api.get("/k/v1/app.json", [("id", "1")],
                                             auth: .token("\(KintoneSandbox.defaultCredential), \(KintoneSandbox.viewOnlyCredential)"))
             #expect(several.status == 200)
@@ -132,9 +132,9 @@ struct KintoneSandboxTests {
 
             let missing = try await api.get("/k/v1/app.json", [("id", "1")], auth: .none)
             #expect(isKintoneError(missing, 401, "CB_AU01"))
-            #expect(isKintoneError(try await api.get("/k/v1/app.json", [("id", "1")], auth: .token("nope")), 401, "CB_WA01"))
+            #expect(isKintoneError(try await api.get("/k/v1/app.json", [("id", "1")], auth: .token("nope")), 401, "GAIA_IA02"))
             let oneBad = try await api.get("/k/v1/app.json", [("id", "1")], auth: .token("\(KintoneSandbox.defaultCredential),nope"))
-            #expect(isKintoneError(oneBad, 401, "CB_WA01"))
+            #expect(isKintoneError(oneBad, 401, "GAIA_IA02"))
             #expect(isKintoneError(try await api.get("/k/v1/app.json", [("id", "1")], auth: .password(login.user, "wrong")), 401, "CB_WA01"))
             let missingText = String(decoding: missing.bytes, as: UTF8.self)
             #expect(!missingText.contains(KintoneSandbox.defaultCredential))
@@ -143,7 +143,53 @@ struct KintoneSandboxTests {
             #expect(try await api.get("/k/v1/records.json", [("app", "1")], auth: viewOnly).status == 200)
             let write = try await api.send("POST", "/k/v1/record.json", auth: viewOnly,
                                            body: ["app": 1, "record": ["Company": ["value": "Nope Inc."]]])
-            #expect(isKintoneError(write, 403, "CB_NO02"))
+            #expect(isKintoneError(write, 403, "GAIA_NO01"))
+        }
+    }
+
+    /// cybozu.dev "APIトークンを使って操作できるAPI"; kintone.dev tutorials/introduction-to-kintone-customizations/api-tokens
+    /// (the three token refusals; at most 9 tokens); kintone/js-sdk AppClient.ts (commit 003b2770) for the routes.
+    @Test("API tokens: no apps.json, app creation or spaces (403 GAIA_NO01); own app only (GAIA_IA02); permissions; ≤ 9 per request")
+    func tokenScopes() async throws {
+        try await withKintone(kintoneOptions()) { _, api async throws in
+            let app1 = KintoneAuth.token(KintoneSandbox.appToken(1))
+            #expect(isKintoneError(try await api.get("/k/v1/apps.json", auth: app1), 403, "GAIA_NO01"))
+            #expect(isKintoneError(try await api.send("POST", "/k/v1/preview/app.json", auth: app1, body: ["name": "X"]), 403, "GAIA_NO01"))
+            #expect(isKintoneError(try await api.get("/k/v1/space.json", [("id", "1")], auth: app1), 403, "GAIA_NO01"))
+            // Even the domain-wide sandbox token cannot list or create apps.
+            #expect(isKintoneError(try await api.get("/k/v1/apps.json", auth: .token(KintoneSandbox.defaultCredential)), 403, "GAIA_NO01"))
+            #expect(try await api.get("/k/v1/records.json", [("app", "1")], auth: app1).status == 200)
+            #expect(isKintoneError(try await api.get("/k/v1/records.json", [("app", "2")], auth: app1), 400, "GAIA_IA02"))
+            let both = KintoneAuth.token("\(KintoneSandbox.appToken(1)),\(KintoneSandbox.appToken(2))")
+            #expect(try await api.get("/k/v1/records.json", [("app", "2")], auth: both).status == 200)
+            let view = KintoneAuth.token(KintoneSandbox.appViewToken(1))
+            #expect(try await api.get("/k/v1/records.json", [("app", "1")], auth: view).status == 200)
+            #expect(isKintoneError(try await api.send("POST", "/k/v1/record.json", auth: view, body: ["app": 1, "record": [:]]), 403, "GAIA_NO01"))
+            #expect(isKintoneError(try await api.get("/k/v1/app/acl.json", [("app", "1")], auth: view), 403, "GAIA_NO01"))
+            #expect(isKintoneError(try await api.get("/k/v1/records.json", [("app", "1")], auth: .token(KintoneSandbox.appToken(99))), 401, "GAIA_IA02"))
+            let ten = (1...10).map { _ in KintoneSandbox.appToken(1) }.joined(separator: ",")
+            #expect(try await api.get("/k/v1/records.json", [("app", "1")], auth: .token(ten)).status == 400)
+            let nine = (1...9).map { _ in KintoneSandbox.appToken(1) }.joined(separator: ",")
+            #expect(try await api.get("/k/v1/records.json", [("app", "1")], auth: .token(nine)).status == 200)
+        }
+    }
+
+    @Test("on add, unknown field codes are ignored; an empty DATETIME reads \"\"; an administering token may set the creator")
+    func addShapes() async throws {
+        try await withKintone(kintoneOptions()) { _, api async throws in
+            let added = try await api.send("POST", "/k/v1/record.json", body: ["app": 1, "record": [
+                "Company": ["value": "Ignored Fields Ltd."], "No_Such_Field": ["value": "x"],
+            ]])
+            #expect(added.status == 200, "\(String(decoding: added.bytes, as: UTF8.self))")
+            let order = try await api.send("POST", "/k/v1/record.json", body: ["app": 2, "record": ["Order_No": ["value": "EMPTY-DT-1"]]])
+            let id = try #require(order["id"]?.stringValue)
+            let stored = try await api.get("/k/v1/record.json", [("app", "2"), ("id", id)])
+            #expect(stored["record"]?["Shipped_At"]?["value"] == "")
+            // A token with add but no app-management permission may not set the creator (cybozu.dev "Add Records").
+            let adder = KintoneAuth.token(KintoneSandbox.appToken(1))
+            #expect(try await api.send("POST", "/k/v1/record.json", auth: adder, body: ["app": 1, "record": [
+                "Company": ["value": "By admin token"], "Created_by": ["value": ["code": "sato"]],
+            ]]).status == 200)
         }
     }
 
@@ -390,11 +436,16 @@ struct KintoneSandboxTests {
                 ["method": "DELETE", "api": "/k/v1/records.json", "payload": ["app": 1, "ids": [2]]],
             ]])
             #expect(failing.status == 400)
+            // kintone/js-sdk src/error/KintoneRestAPIError.ts (commit 003b2770): a failed bulk answers only `results`,
+            // an empty object for each request but the failing one, which has `{id, code, message, errors}`.
+            #expect(failing["code"] == nil && failing["message"] == nil)
+            #expect(failing.json?.objectValue?.keys.sorted() == ["results"])
             let results = try #require(failing["results"]?.arrayValue)
             #expect(results.count == 3)
             #expect(results[0] == .object(JSONObject()))
             #expect(results[1]["code"] == "GAIA_CO02")
             #expect(results[1]["message"]?.stringValue?.isEmpty == false)
+            #expect(results[1]["id"]?.stringValue?.isEmpty == false)
             #expect(results[2] == .object(JSONObject()))
             #expect(await sandbox.snapshot() == before)
 
@@ -411,7 +462,7 @@ struct KintoneSandboxTests {
             let notAllowed = try await api.send("POST", "/k/v1/bulkRequest.json", body: ["requests": [
                 ["method": "GET", "api": "/k/v1/records.json", "payload": ["app": 1]],
             ]])
-            #expect(isKintoneError(notAllowed, 400, "CB_VA01"))
+            #expect(notAllowed.status == 400 && notAllowed["results"]?.arrayValue?.first?["code"] == "CB_VA01")
             let tooMany: JSONValue = ["requests": .array((0..<21).map { _ in
                 ["method": "POST", "api": "/k/v1/record.json", "payload": ["app": 1, "record": [:]]]
             })]
@@ -487,6 +538,24 @@ struct KintoneSandboxTests {
         }
     }
 
+    /// kintone/js-sdk packages/rest-api-client/src/client/AppClient.ts (commit 003b2770edee77b314a7b67cb7645836f543b426),
+    /// the note on updateAppAcl / updateRecordAcl / updateFieldAcl: without `preview`, the call deploys every pending
+    /// preview setting of the app to the live app. Admin notes and plug-ins have no live write at all.
+    @Test("a live-path permission write deploys every pending preview setting; live admin-notes and plug-in writes do not exist")
+    func livePermissionWritesDeployThePreview() async throws {
+        try await withKintone(kintoneOptions()) { _, api async throws in
+            let pending = try await api.send("PUT", "/k/v1/preview/app/settings.json", body: ["app": 1, "description": "half-written"])
+            #expect(pending.status == 200)
+            #expect(try await api.get("/k/v1/app/settings.json", [("app", "1")])["description"] != "half-written")
+            let rights = try await api.get("/k/v1/app/acl.json", [("app", "1")])["rights"] ?? []
+            #expect(try await api.send("PUT", "/k/v1/app/acl.json", body: ["app": 1, "rights": rights]).status == 200)
+            // The pending description went live with the permissions, without any deploy request.
+            #expect(try await api.get("/k/v1/app/settings.json", [("app", "1")])["description"] == "half-written")
+            #expect(try await api.send("PUT", "/k/v1/app/adminNotes.json", body: ["app": 1, "content": "x"]).status != 200)
+            #expect(try await api.send("POST", "/k/v1/app/plugins.json", body: ["app": 1, "ids": []]).status != 200)
+        }
+    }
+
     @Test("a preview app gets fields and settings, stays unpublished until deploy, which polls PROCESSING then SUCCESS")
     func previewAndDeploy() async throws {
         try await withKintone(kintoneOptions(seed: .empty)) { _, api in
@@ -509,7 +578,7 @@ struct KintoneSandboxTests {
                 "Open": ["name": "Open", "index": "0", "assignee": ["type": "ONE", "entities": []]],
                 "Done": ["name": "Done", "index": "1", "assignee": ["type": "ONE", "entities": []]],
             ], "actions": [["name": "Finish", "from": "Open", "to": "Done"]]]).status == 200)
-            #expect(try await api.send("PUT", "/k/v1/app/acl.json", body: ["app": .string(app), "rights": []]).status == 200)
+            #expect(try await api.send("PUT", "/k/v1/preview/app/acl.json", body: ["app": .string(app), "rights": []]).status == 200)
 
             #expect(try await api.send("POST", "/k/v1/preview/app/deploy.json", body: ["apps": [["app": .string(app)]]]).status == 200)
             // PROCESSING until the next poll (or one second); the app is not live while it is processing.

@@ -7,6 +7,8 @@ struct KintoneCaller: Sendable {
     let code: String
     let name: String
     let canWrite: Bool
+    /// The API tokens sent, nil for a login.
+    var tokens: [KintoneToken]? = nil
 
     var entity: JSONValue { ["code": .string(code), "name": .string(name)] }
 }
@@ -48,12 +50,31 @@ actor KintoneStore {
     init(state: KintoneState) { self.state = state }
 
     func run(_ request: SandboxRequest, _ endpoint: KintoneEndpoint, params: JSONObject) -> SandboxReply {
+        if let basic = state.basicAuth {
+            // A domain behind Basic authentication: the web server in front answers before Kintone does, with an
+            // HTML page and `WWW-Authenticate`, not a Kintone error (get.kintone.help "Basic authentication").
+            let sent = request.headers.first { $0.name.canonicalName == "authorization" }?.value ?? ""
+            if sent != "Basic " + Data(basic.utf8).base64EncodedString() {
+                var headers = HTTPFields()
+                headers[HTTPFields.Element.Name("WWW-Authenticate")!] = "Basic realm=\"kintone\""
+                var reply = SandboxReply.bytes(
+                    Array("<html><body><h1>401 Authorization Required</h1></body></html>".utf8), contentType: "text/html",
+                    headers: headers)
+                reply.status = HTTPResponse.Status.unauthorized
+                return reply
+            }
+        }
         do throws(KintoneError) {
             let caller = try state.authenticate(request)
-            if endpoint.writes && !caller.canWrite { throw KintoneError.noPermission }
+            if let tokens = caller.tokens {
+                try state.checkTokenScope(tokens, method: endpoint.method.rawValue, path: endpoint.path, params: params)
+            } else if endpoint.writes && !caller.canWrite {
+                throw KintoneError.noPermission
+            }
             let guest = try state.guestScope(request.pathParameters["guestSpaceId"])
             let now = state.clock()
             state.settle(now: now)
+            if endpoint.writes { try state.checkLocked(method: endpoint.method.rawValue, path: endpoint.path, params: params) }
             let call = KintoneCall(request: request, params: params, guestSpaceId: guest, caller: caller, now: now)
             if endpoint.writes {
                 var working = state

@@ -7,8 +7,11 @@ import Logging
 /// written from the public API page and the collected API facts only.
 ///
 /// Choices where the documents are silent:
-/// - Every accepted API token (`credentials`) reaches every app with full rights; `viewOnlyCredential`
-///   may only read (writes get 403 `CB_NO02`). Password sign-in wins when both are sent;
+/// - API tokens are scoped as Kintone scopes them (`KintoneToken`): never `apps.json`, `preview/app.json`,
+///   `plugins.json` or the space routes (403 `GAIA_NO01`); only their own app (`GAIA_IA02` otherwise); only what
+///   their permissions allow (403 `GAIA_NO01`); at most 9 per request. `appToken(N)` / `appViewToken(N)` are the
+///   tokens of app N. The configured `credentials` are domain tokens that reach every app (as if one token of
+///   each app were sent); `viewOnlyCredential` may only view. Password sign-in wins when both are sent;
 ///   `Authorization: Basic` is accepted and not checked.
 /// - Apps in a guest space answer only under `/k/guest/{id}/v1/`; other apps only under `/k/v1/`
 ///   (403 `CB_NO02` otherwise). `apps.json` lists the apps of the prefix's scope.
@@ -30,10 +33,18 @@ public enum KintoneSandbox {
 
     /// Seeds the state, binds, and returns once the server listens (real port in `baseURL`).
     /// `rateLimit` turns on Kintone's concurrency limit (`concurrencyLimit`, default 100).
+    /// `lockedWritesAfterDeploy`: that many writes to an app answer `GAIA_DA02` after each of its deploys settles.
+    /// `basicAuth`: the domain sits behind Basic authentication (401 HTML page without it). `filterWarningAbove`: a
+    /// filtered search matching more records sends `X-Cybozu-Warning` (100,000 on real Kintone).
     public static func start(
-        _ options: SandboxOptions, logger: Logger = SandboxServer.quietLogger("kitbag.sandbox.kintone")
+        _ options: SandboxOptions, logger: Logger = SandboxServer.quietLogger("kitbag.sandbox.kintone"),
+        lockedWritesAfterDeploy: Int = 0, basicAuth: (user: String, password: String)? = nil,
+        filterWarningAbove: Int = 100_000
     ) async throws -> RunningSandbox {
-        let state = KintoneSeeder.state(seed: options.seed, credentials: options.credentials, logins: options.logins)
+        var state = KintoneSeeder.state(seed: options.seed, credentials: options.credentials, logins: options.logins)
+        state.lockedWritesAfterDeploy = lockedWritesAfterDeploy
+        state.filterWarningAbove = filterWarningAbove
+        state.basicAuth = basicAuth.map { "\($0.user):\($0.password)" }
         let store = KintoneStore(state: state)
         return try await SandboxServer.start(
             options: options, router: SandboxRouter(routes: KintoneRoutes.all(store)), dialect: KintoneDialect(),
@@ -52,6 +63,9 @@ struct KintoneError: Error {
     var errors: JSONObject?
     /// More top-level keys (the `results` of a failed bulk request).
     var extra: JSONObject?
+    /// Only `extra` is sent: a failed bulk request answers `{results: [{}, {code, id, message, errors}, …]}` with no
+    /// top-level code (kintone/js-sdk packages/rest-api-client/src/error/KintoneRestAPIError.ts, commit 003b2770).
+    var resultsOnly = false
 
     init(_ status: HTTPResponse.Status, _ code: String, _ message: String, errors: JSONObject? = nil) {
         self.status = status
@@ -93,6 +107,7 @@ struct KintoneError: Error {
     }
 
     func body(id: String) -> JSONValue {
+        if resultsOnly, let extra { return .object(extra) }
         var out = JSONObject([("code", .string(code)), ("id", .string(id)), ("message", .string(message))])
         if let errors { out["errors"] = .object(errors) }
         for (key, value) in extra ?? JSONObject() { out[key] = value }

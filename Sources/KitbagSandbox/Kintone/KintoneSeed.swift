@@ -18,9 +18,14 @@ enum KintoneSeeder {
         state.groups = JSONObject([("everyone", "Everyone"), ("Administrators", "Administrators"), ("project-leads", "Project leads")])
         let accepted = logins.isEmpty ? [KintoneSandbox.defaultLogin.user: KintoneSandbox.defaultLogin.password] : logins
         state.logins = accepted
+        if logins.isEmpty { state.credentialPasswords = Set(credentials) }
         for user in accepted.keys.sorted() where state.users[user] == nil { state.users[user] = .string(user) }
-        for token in credentials.isEmpty ? [KintoneSandbox.defaultCredential] : credentials { state.tokens[token] = true }
-        if state.tokens[KintoneSandbox.viewOnlyCredential] == nil { state.tokens[KintoneSandbox.viewOnlyCredential] = false }
+        for token in credentials.isEmpty ? [KintoneSandbox.defaultCredential] : credentials {
+            state.tokens[token] = KintoneToken(app: nil, permissions: KintoneToken.Permission.all)
+        }
+        if state.tokens[KintoneSandbox.viewOnlyCredential] == nil {
+            state.tokens[KintoneSandbox.viewOnlyCredential] = KintoneToken(app: nil, permissions: [.view])
+        }
         state.spaceTemplates = [1: "Project space"]
         state.installedPlugins = JSONObject([("djmhffjhfgmebgnmcggopedaofckljlj", "Sandbox Date Helper")])
         var builder = KintoneSeedBuilder(state: state)

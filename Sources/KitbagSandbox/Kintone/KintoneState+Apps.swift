@@ -21,7 +21,6 @@ extension KintoneState {
             E(.put, "preview/app/form/fields.json", writes: true) { s, c throws(KintoneError) in try s.changeFields(c, .update) },
             E(.delete, "preview/app/form/fields.json", writes: true) { s, c throws(KintoneError) in try s.changeFields(c, .delete) },
             E(.get, "plugins.json") { s, c throws(KintoneError) in s.installedPluginList(c) },
-            E(.post, "app/plugins.json", writes: true) { s, c throws(KintoneError) in try s.addPlugins(c) },
             E(.post, "preview/app/plugins.json", writes: true) { s, c throws(KintoneError) in try s.addPlugins(c) },
         ]
         for setting in KintoneSetting.allCases {
@@ -29,9 +28,10 @@ extension KintoneState {
             list.append(E(.get, "preview/" + setting.path) { s, c throws(KintoneError) in try s.getSetting(c, setting, preview: true) })
             guard setting != .fields && setting != .plugins else { continue }
             list.append(E(.put, "preview/" + setting.path, writes: true) { s, c throws(KintoneError) in try s.putSetting(c, setting) })
-            if [.appACL, .recordACL, .fieldACL, .adminNotes].contains(setting) {
-                // The API page lists these updates without `preview/`; both change the preview.
-                list.append(E(.put, setting.path, writes: true) { s, c throws(KintoneError) in try s.putSetting(c, setting) })
+            if [.appACL, .recordACL, .fieldACL].contains(setting) {
+                // The live path writes the setting and deploys every pending preview setting of the app with it
+                // (kintone/js-sdk AppClient.ts, commit 003b2770, the note on updateAppAcl/updateRecordAcl/updateFieldAcl).
+                list.append(E(.put, setting.path, writes: true) { s, c throws(KintoneError) in try s.putSettingLive(c, setting) })
             }
         }
         return list
@@ -70,6 +70,9 @@ extension KintoneState {
 
     func getSetting(_ call: KintoneCall, _ setting: KintoneSetting, preview: Bool) throws(KintoneError) -> SandboxReply {
         let app = try appParameter(call, preview: preview)
+        if [.appACL, .recordACL, .fieldACL].contains(setting), !administers(call.caller, app.id) {
+            throw KintoneError.noPermission
+        }
         let settings = preview ? app.preview : app.live
         var out = settings[setting]
         out["revision"] = .string(String(settings.revision))
@@ -85,6 +88,23 @@ extension KintoneState {
             throw KintoneError(.conflict, "GAIA_CO02",
                                "The revision is not the latest. The app settings (app \(app.id)) are at revision \(app.preview.revision), not \(expected).")
         }
+    }
+
+    /// `PUT app/acl.json` (or record/field): writes the setting, then deploys the whole preview at once —
+    /// every pending change of the app goes live with it, half-written or not. Refused while a deploy runs.
+    mutating func putSettingLive(_ call: KintoneCall, _ setting: KintoneSetting) throws(KintoneError) -> SandboxReply {
+        let id = try appParameter(call).id
+        if apps[id]?.deploy != nil {
+            throw KintoneError(.badRequest, "GAIA_DA02", "App \(id) is being deployed; wait until its deploy status is SUCCESS.")
+        }
+        let reply = try putSetting(call, setting)
+        guard var app = apps[id] else { return reply }
+        app.live = app.preview
+        app.isLive = true
+        app.rebuildUniqueIndex()
+        if let name = app.live[.general]["name"]?.stringValue { app.name = name }
+        apps[id] = app
+        return reply
     }
 
     mutating func putSetting(_ call: KintoneCall, _ setting: KintoneSetting) throws(KintoneError) -> SandboxReply {
@@ -290,7 +310,9 @@ extension KintoneState {
                 throw KintoneError(.forbidden, "CB_NO02", "No privilege to proceed: space \(space) needs the guest prefix /k/guest/\(space)/v1/ when it is a guest space, /k/v1/ otherwise.")
             }
             spaceId = space
-            let thread = try call.params.int("thread") ?? found.defaultThread
+            // kintone/js-sdk AppClient.ts addApp (commit 003b2770): `thread` is required with `space`; the SDK sends
+            // the space's defaultThread.
+            guard let thread = try call.params.int("thread") else { throw KintoneError.invalid("thread", "Required field.") }
             guard found.threads.contains(where: { $0.id == thread }) else {
                 throw KintoneError.invalid("thread", "thread \(thread) is not in space \(space).")
             }

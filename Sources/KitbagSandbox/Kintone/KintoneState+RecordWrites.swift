@@ -365,6 +365,7 @@ extension KintoneState {
                 var failure = KintoneError(.badRequest, error.code, "Request \(index) of the bulk request failed: \(error.message) Nothing was changed.",
                                            errors: error.errors)
                 failure.extra = JSONObject([("results", .array(marked))])
+                failure.resultsOnly = true
                 throw failure
             }
         }

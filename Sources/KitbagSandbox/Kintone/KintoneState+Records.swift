@@ -13,7 +13,8 @@ extension KintoneState {
         "CHECK_BOX", "MULTI_SELECT", "FILE", "USER_SELECT", "ORGANIZATION_SELECT", "GROUP_SELECT", "SUBTABLE",
         "CATEGORY", "STATUS_ASSIGNEE",
     ]
-    static let nullWhenEmptyTypes: Set<String> = ["DATE", "TIME", "DATETIME", "DROP_DOWN"]
+    /// Empty DATE, TIME and DROP_DOWN values read null; an empty DATETIME reads "" (api-facts.md).
+    static let nullWhenEmptyTypes: Set<String> = ["DATE", "TIME", "DROP_DOWN"]
     static let layoutOnlyTypes: Set<String> = ["LABEL", "SPACER", "HR", "GROUP", "REFERENCE_TABLE"]
 
     static var recordEndpoints: [KintoneEndpoint] {
@@ -151,8 +152,13 @@ extension KintoneState {
         let fields = fieldList(call.params)
         let page = ids.dropFirst(offset).prefix(limit)
         let totalCount: JSONValue = wantsTotal ? .string(String(ids.count)) : .null
+        var headers = HTTPFields()
+        if query.condition != nil, wantsTotal, ids.count > filterWarningAbove {
+            // api-facts.md: a search matching over 100,000 records answers with this warning header.
+            headers[HTTPFields.Element.Name("X-Cybozu-Warning")!] = "Filter aborted because of too many search results."
+        }
         return SandboxReply(["records": .array(page.compactMap { app.records[$0].map { render($0, app, fields: fields) } }),
-                             "totalCount": totalCount])
+                             "totalCount": totalCount], headers: headers)
     }
 
     /// Ids of the records that match, in the query's order (default `$id desc`). With `needed`, a query ordered by

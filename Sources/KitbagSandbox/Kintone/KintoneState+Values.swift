@@ -66,6 +66,8 @@ extension KintoneState {
             if code == "$id" || code == "$revision" { continue }
             let fieldPath = "\(path).\(code).value"
             guard let property = properties[code]?.objectValue else {
+                // api-facts.md (cybozu.dev "Add Records"): a field code the app lacks is ignored when adding.
+                if isNew { continue }
                 errors.append(("\(path).\(code)", "The field (code: \(code)) does not exist in app \(appId)."))
                 continue
             }
@@ -75,17 +77,23 @@ extension KintoneState {
             }
             let type = property["type"]?.stringValue ?? ""
             switch type {
-            case "CREATOR", "MODIFIER":
+            case "CREATOR", "MODIFIER", "CREATED_TIME", "UPDATED_TIME":
                 guard isNew else { continue }
-                let code = value["code"]?.stringValue ?? ""
-                guard let user = userEntity(code) else { errors.append((fieldPath, "user \(code) does not exist.")); continue }
-                if type == "CREATOR" { record.creator = user } else { record.modifier = user }
-            case "CREATED_TIME", "UPDATED_TIME":
-                guard isNew else { continue }
-                guard let text = value.stringValue, let time = Self.parseDateTime(text) else {
-                    errors.append((fieldPath, "Enter a valid date and time.")); continue
+                guard administers(call.caller, appId) else {
+                    // cybozu.dev "Add Records": creator, modifier and their times may be set by app administrators only.
+                    errors.append((fieldPath, "Only app administrators may set \(code) when adding a record."))
+                    continue
                 }
-                if type == "CREATED_TIME" { record.createdAt = Self.truncatedToMinute(time) } else { record.updatedAt = Self.truncatedToMinute(time) }
+                if type == "CREATOR" || type == "MODIFIER" {
+                    let code = value["code"]?.stringValue ?? ""
+                    guard let user = userEntity(code) else { errors.append((fieldPath, "user \(code) does not exist.")); continue }
+                    if type == "CREATOR" { record.creator = user } else { record.modifier = user }
+                } else {
+                    guard let text = value.stringValue, let time = Self.parseDateTime(text) else {
+                        errors.append((fieldPath, "Enter a valid date and time.")); continue
+                    }
+                    if type == "CREATED_TIME" { record.createdAt = Self.truncatedToMinute(time) } else { record.updatedAt = Self.truncatedToMinute(time) }
+                }
             case "RECORD_NUMBER", "STATUS", "STATUS_ASSIGNEE", "CATEGORY", "CALC":
                 continue
             case _ where Self.layoutOnlyTypes.contains(type):
@@ -186,7 +194,8 @@ extension KintoneState {
             return .string(String(format: "%02d:%02d", h, m))
         case "DATETIME":
             guard let text = scalarText() else { return fail("Enter a valid date and time.") }
-            if text.isEmpty { return .null }
+            // api-facts.md: an empty DATETIME reads "" (DATE and TIME read null).
+            if text.isEmpty { return "" }
             guard let time = Self.parseDateTime(text), text.count > 10 else { return fail("Enter a valid date and time.") }
             return .string(Self.dateTime(Self.truncatedToMinute(time)))
         case "RADIO_BUTTON", "DROP_DOWN":
