@@ -41,6 +41,33 @@ struct ContractRecordRoutesTests {
         #expect(await sandbox.stats().gauges[KintoneSandbox.openCursorsGauge] == 0)
     }
 
+    /// cybozu.dev, "Delete Records" (DELETE /k/v1/records.json): `revisions` holds one expected revision per id;
+    /// -1 or null there skips the check for that record, any other stale value fails with GAIA_CO02 and deletes nothing.
+    @Test("DELETE records with revisions [null, -1, stale]: null and -1 skip the check, a stale one deletes nothing")
+    func deleteWithNullRevisions() async throws {
+        let sandbox = try await KintoneConnectorTests.sandbox()
+        defer { Task { await sandbox.stop() } }
+        let connection = try KintoneConnectorTests.connect(sandbox)
+        let stale = try await #require(failure {
+            _ = try await connection.call(.DELETE, "records.json", body: ["app": "2", "ids": [1, 2, 3], "revisions": [.null, -1, 999]])
+        })
+        #expect("\(stale)".contains("GAIA_CO02") || "\(stale)".contains("revision"), "\(stale)")
+        let still = try await connection.call(.GET, "records.json", query: [("app", "2"), ("totalCount", "true")])
+        #expect(still["totalCount"]?.idString == "3", "a failed batch deletes nothing")
+        _ = try await connection.call(.DELETE, "records.json", body: ["app": "2", "ids": [1, 2], "revisions": [.null, -1]])
+        let left = try await connection.call(.GET, "records.json", query: [("app", "2"), ("totalCount", "true")])
+        #expect(left["totalCount"]?.idString == "1")
+    }
+
+    private func failure(_ body: () async throws -> Void) async -> (any Error)? {
+        do {
+            try await body()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     @Test("comments page at most 10 with older/newer; a new comment answers its id and reads back with its mention")
     func comments() async throws {
         let sandbox = try await KintoneConnectorTests.sandbox()

@@ -226,6 +226,23 @@ extension JSONObject {
         return [value]
     }
 
+    /// A list of integers where `null` stands for "no value" (Kintone's `revisions`: null or -1 skips the check).
+    func optionalIntList(_ key: String) throws(KintoneError) -> [Int?]? {
+        guard let values = list(key) else { return nil }
+        var out: [Int?] = []
+        for (i, value) in values.enumerated() {
+            if value == .null {
+                out.append(nil)
+                continue
+            }
+            guard let n = value.intValue ?? value.idString.flatMap({ Int($0) }) else {
+                throw KintoneError.invalid("\(key)[\(i)]", "must be an integer or null.")
+            }
+            out.append(n)
+        }
+        return out
+    }
+
     func intList(_ key: String) throws(KintoneError) -> [Int]? {
         guard let values = list(key) else { return nil }
         var out: [Int] = []

@@ -194,13 +194,13 @@ extension KintoneState {
         guard ids.count <= Self.maxRecordsPerWrite else {
             throw KintoneError.invalid("ids", "up to \(Self.maxRecordsPerWrite) records per request.")
         }
-        let revisions = try call.params.intList("revisions")
+        let revisions = try call.params.optionalIntList("revisions")
         if let revisions, revisions.count != ids.count {
             throw KintoneError.invalid("revisions", "give one revision per id.")
         }
         for (i, id) in ids.enumerated() {
             guard let record = apps[app.id]?.records[id] else { throw KintoneError.recordNotFound(id) }
-            if let expected = revisions?[i], expected != -1, expected != record.revision {
+            if let expected = revisions?[i] ?? nil, expected != -1, expected != record.revision {
                 throw KintoneError.conflict(id, expected: expected, actual: record.revision)
             }
         }
