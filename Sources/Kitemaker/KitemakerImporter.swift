@@ -78,7 +78,16 @@ final class KitemakerImporter: @unchecked Sendable {
             NotExported(kind: "user", reason: "users cannot be created through the API; invite them in Kitemaker"),
             NotExported(kind: "application", reason: "applications are created in Kitemaker's developer settings, not imported"),
             NotExported(kind: "space", reason: "spaces cannot be created through the API; they are matched to existing spaces by key or name"),
+            NotExported(kind: "integration", reason: "integrations and integration users are connected in Kitemaker's settings, not imported"),
         ]
+        if !(try accountValues(archive, "roadmaps")).isEmpty {
+            summary.notImported.append(
+                NotExported(kind: "roadmap", reason: "the schema has no mutation that creates a roadmap or a roadmap column; create them in Kitemaker"))
+        }
+        if !(try accountValues(archive, "companies")).isEmpty {
+            summary.notImported.append(
+                NotExported(kind: "company", reason: "companies are imported only as far as REST goes: feedback is linked to its person by email, not to a company"))
+        }
         for kind in Self.kinds {
             let entries = try journal?.entries(kind: kind) ?? [:]
             known[kind] = entries.mapValues { Mapping(targetID: $0.targetID, state: $0.state) }
@@ -169,8 +178,8 @@ final class KitemakerImporter: @unchecked Sendable {
         for f in feedback {
             let id = f["id"]?.idString
             let insights = f["insights"]?.arrayValue ?? []
-            let contents = f["contents"]?.stringValue ?? ""
-            if insights.count > 1 || insights.contains(where: { $0["contents"]?.stringValue != contents }) {
+            let contents = Self.feedbackContent(f)
+            if insights.count > 1 || insights.contains(where: { Self.feedbackContent($0) != contents }) {
                 summary.notImported.append(
                     NotExported(kind: "insight", container: id, reason: "POST /feedback makes one insight holding the whole feedback text; its links are kept, the highlighted parts are not"))
             }
@@ -182,7 +191,35 @@ final class KitemakerImporter: @unchecked Sendable {
                 summary.notImported.append(
                     NotExported(kind: "feedback.processed", container: id, reason: "the API cannot mark feedback as processed"))
             }
+            if nonEmpty(f["tags"]) {
+                summary.notImported.append(
+                    NotExported(kind: "feedback.tags", container: id, reason: "POST /feedback takes no tags; tag the feedback again in Kitemaker"))
+            }
+            if nonEmpty(f["owners"]) {
+                summary.notImported.append(
+                    NotExported(kind: "feedback.owners", container: id, reason: "feedback owners are users of the source organization; POST /feedback takes no owners"))
+            }
         }
+        if initiatives.contains(where: { nonEmpty($0["comments"]) }) {
+            summary.notImported.append(
+                NotExported(kind: "initiative.comments", reason: "REST and the schema's mutations add comments to work items only; initiative comments stay in the archive"))
+        }
+        if initiatives.contains(where: { nonEmpty($0["roadmapColumns"]) }) {
+            summary.notImported.append(
+                NotExported(kind: "initiative.roadmapColumns", reason: "roadmaps cannot be created through the API, so initiatives are not placed on roadmap columns"))
+        }
+    }
+
+    /// A feedback's or insight's text: `content` in the published GraphQL schema, `contents` in REST answers and
+    /// archives written before kitbag followed the schema.
+    static func feedbackContent(_ value: JSONValue) -> String {
+        value["content"]?.stringValue ?? value["contents"]?.stringValue ?? ""
+    }
+
+    /// The entity ids an insight links to: `entities[].id` per the schema, `entityIds` in older archives.
+    static func insightEntityIDs(_ insight: JSONValue) -> [String] {
+        if let entities = insight["entities"]?.arrayValue { return entities.compactMap { $0["id"]?.idString } }
+        return (insight["entityIds"]?.arrayValue ?? []).compactMap(\.idString)
     }
 
     // MARK: - Target structure
@@ -542,14 +579,14 @@ final class KitemakerImporter: @unchecked Sendable {
 
     func importFeedback(_ feedback: JSONValue) async throws {
         guard let sid = feedback["id"]?.idString, let title = feedback["title"]?.stringValue else { return }
-        let contents = feedback["contents"]?.stringValue ?? ""
+        let contents = Self.feedbackContent(feedback)
         var body = JSONObject([("title", .string(title))])
         if !contents.isEmpty { body["contents"] = .string(contents) }
         if let email = feedback["person"]?["email"]?.stringValue, !email.isEmpty { body["personEmail"] = .string(email) }
         var entities: [String] = []
         for insight in feedback["insights"]?.arrayValue ?? [] {
-            for e in insight["entityIds"]?.arrayValue ?? [] {
-                if let t = target("workItem", e.idString) ?? target("initiative", e.idString), !entities.contains(t) {
+            for e in Self.insightEntityIDs(insight) {
+                if let t = target("workItem", e) ?? target("initiative", e), !entities.contains(t) {
                     entities.append(t)
                 }
             }
@@ -561,7 +598,7 @@ final class KitemakerImporter: @unchecked Sendable {
             id: { $0["id"]?.idString },
             find: { [self] in
                 try await allPaged("feedback", KitemakerSchema.feedbackQuery).last {
-                    $0["title"]?.stringValue == title && ($0["contents"]?.stringValue ?? "") == contents
+                    $0["title"]?.stringValue == title && Self.feedbackContent($0) == contents
                         && !isClaimed("feedback", $0["id"]?.idString ?? "")
                 }?["id"]?.idString
             })

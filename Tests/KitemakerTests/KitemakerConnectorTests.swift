@@ -54,11 +54,12 @@ struct KitemakerConnectorTests {
         let to = try Kite.connect(target, token: Kite.targetToken)
         let archive = dir.appendingPathComponent("demo.tar.zst")
         let exported = try await Kite.export(from, to: archive)
-        // One probe, one organization query, one work item page per space (9 and 5 items), one page each of
-        // initiatives and feedback.
+        // One probe, one organization query, one work item page per space (9 and 5 items), the roadmaps, one page
+        // each of initiatives and feedback, and one query for feedback persons and companies.
         #expect(exported.requests == [
             "GET /organization": 1, "POST /graphql organization": 1, "POST /graphql workItems": 2,
-            "POST /graphql initiatives": 1, "POST /graphql feedback": 1,
+            "POST /graphql roadmaps": 1, "POST /graphql initiatives": 1, "POST /graphql feedback": 1,
+            "POST /graphql feedbackPeople": 1,
         ])
         #expect(exported.counts["workItem"] == 14)
         #expect(exported.counts["comment"] == 10)
