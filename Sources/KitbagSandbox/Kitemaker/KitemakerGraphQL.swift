@@ -602,9 +602,20 @@ enum KitemakerGraphQL {
             types: [user, integration, integrationUser, application, workItem, initiative, activity, roadmapColumn])
     }
 
-    /// A JSON value as GraphQL's `Map` (for the `JSON` scalar).
+    /// A JSON value as GraphQL's `Map` (for the `JSON` scalar), keeping the order of object keys so answers stay
+    /// byte-identical from run to run.
     static func map(from value: JSONValue) -> Map {
-        (try? JSONDecoder().decode(Map.self, from: Data(value.serialized()))) ?? .null
+        switch value {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .number(let n): return Int(n).map(Map.int) ?? Double(n).map(Map.double) ?? .null
+        case .string(let s): return .string(s)
+        case .array(let a): return .array(a.map(map(from:)))
+        case .object(let o):
+            guard case .dictionary(var entries) = Map.dictionary([:]) else { return .null }
+            for (key, v) in o { entries[key] = map(from: v) }
+            return .dictionary(entries)
+        }
     }
 
     // MARK: - HTTP
