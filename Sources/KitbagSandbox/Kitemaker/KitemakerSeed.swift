@@ -57,17 +57,6 @@ enum KitemakerSeeder {
                 members.append(user.id)
             }
         }
-        if seed == .demo {
-            // A connected GitHub organization and one of its users, who comments (Actor = IntegrationUser).
-            s.actors.append(
-                S.Actor(
-                    id: ids.next(), name: "GitHub", type: "integration", username: "github", createdAt: tick(),
-                    integrationType: "GITHUB", domain: "github.com"))
-            s.actors.append(
-                S.Actor(
-                    id: ids.next(), name: "octocat", type: "integrationUser", username: "octocat", createdAt: tick(),
-                    integrationType: "GITHUB", domain: "github.com", externalID: "583231", externalName: "octocat"))
-        }
 
         func status(_ name: String, _ type: String, _ isDefault: Bool = false) -> S.Status {
             let t = tick(1)
@@ -186,9 +175,52 @@ enum KitemakerSeeder {
                 S.Initiative(
                     id: ids.next(), number: s.nextInitiativeNumber, title: title, description: description, color: color,
                     spaceIDs: spaces.map(spaceID), labelIDs: labels.map(labelID), workItemIDs: items.map(item),
-                    effort: nil, impact: nil, archivedAt: nil, actorID: users[0], createdAt: t, updatedAt: t,
-                    memberIDs: [users[0], users[1]], watcherIDs: [users[2]]))
+                    effort: nil, impact: nil, archivedAt: nil, actorID: users[0], createdAt: t, updatedAt: t))
             s.nextInitiativeNumber += 1
+        }
+        s.persons = [
+            S.Person(id: ids.next(), name: "Maria Lopez", email: "maria@example.com"),
+            S.Person(id: ids.next(), name: "Tom Berg", email: "tom@example.org"),
+        ]
+        let feedback: [(String, String, Int?, [String])] = [
+            ("Safari sign-in is broken", "Every time I sign in on Safari the page flickers.", 0, ["Sign-in page flickers on Safari"]),
+            ("CSV export, please", "We would use a CSV export of our boards every week.", 1, ["Export boards as CSV", "Upgrade the CI runners"]),
+            ("General praise", "Great tool, thanks!", nil, []),
+        ]
+        for (title, contents, person, entities) in feedback {
+            let t = tick()
+            let id = ids.next()
+            let insights = entities.isEmpty
+                ? [] : [S.Insight(id: ids.next(), contents: contents, entityIDs: entities.map(item), actorID: users[0], createdAt: t, updatedAt: t)]
+            s.feedback.append(
+                S.Feedback(
+                    id: id, number: s.nextFeedbackNumber, title: title, contents: contents,
+                    personID: person.map { s.persons[$0].id }, companyID: nil, insights: insights, processed: false,
+                    processedAt: nil, actorID: users[0], createdAt: t, updatedAt: t))
+            s.nextFeedbackNumber += 1
+        }
+        let csvItem = item("Export boards as CSV")
+        let bugLabel = labelID("ACM", "bug")
+        schemaExtras(&s, ids: &ids, tick: tick, users: users, statusChanged: csvItem, tag: bugLabel)
+    }
+
+    /// What only the GraphQL schema shows, added after everything else so the ids and times of the REST-visible
+    /// demo stay as they were: a GitHub integration and one of its users, an initiative thread, a roadmap with its
+    /// columns, a recorded status change, a company, and one processed, owned and tagged feedback.
+    static func schemaExtras(
+        _ s: inout S, ids: inout KitemakerIDs, tick: SeedClock, users: [String], statusChanged: String, tag: String
+    ) {
+        s.actors.append(
+            S.Actor(
+                id: ids.next(), name: "GitHub", type: "integration", username: "github", createdAt: tick(),
+                integrationType: "GITHUB", domain: "github.com"))
+        s.actors.append(
+            S.Actor(
+                id: ids.next(), name: "octocat", type: "integrationUser", username: "octocat", createdAt: tick(),
+                integrationType: "GITHUB", domain: "github.com", externalID: "583231", externalName: "octocat"))
+        for i in s.initiatives.indices {
+            s.initiatives[i].memberIDs = [users[0], users[1]]
+            s.initiatives[i].watcherIDs = [users[2]]
         }
         // An initiative thread with a reply from the GitHub integration user.
         let integrationUser = s.actors.first { $0.type == "integrationUser" }!.id
@@ -218,44 +250,25 @@ enum KitemakerSeeder {
         let statusChange = tick()
         s.activities.append(
             S.Activity(
-                id: ids.next(), type: "STATUS_CHANGED", entityID: item("Export boards as CSV"), actorID: users[1],
+                id: ids.next(), type: "STATUS_CHANGED", entityID: statusChanged, actorID: users[1],
                 details: ["from": "Todo", "to": "In Progress"], createdAt: statusChange))
 
         let companyTime = tick()
         s.companies = [
             S.Company(id: ids.next(), name: "Lopez Logistics", domain: "example.com", createdAt: companyTime, updatedAt: companyTime)
         ]
-        s.persons = [
-            S.Person(
-                id: ids.next(), name: "Maria Lopez", email: "maria@example.com", companyID: s.companies[0].id,
-                externalID: "crm-1001", createdAt: companyTime, updatedAt: companyTime),
-            S.Person(id: ids.next(), name: "Tom Berg", email: "tom@example.org", createdAt: companyTime, updatedAt: companyTime),
-        ]
-        let feedback: [(String, String, Int?, [String])] = [
-            ("Safari sign-in is broken", "Every time I sign in on Safari the page flickers.", 0, ["Sign-in page flickers on Safari"]),
-            ("CSV export, please", "We would use a CSV export of our boards every week.", 1, ["Export boards as CSV", "Upgrade the CI runners"]),
-            ("General praise", "Great tool, thanks!", nil, []),
-        ]
-        for (title, contents, person, entities) in feedback {
-            let t = tick()
-            let id = ids.next()
-            let insights = entities.isEmpty
-                ? [] : [S.Insight(id: ids.next(), contents: contents, entityIDs: entities.map(item), actorID: users[0], createdAt: t, updatedAt: t)]
-            s.feedback.append(
-                S.Feedback(
-                    id: id, number: s.nextFeedbackNumber, title: title, contents: contents,
-                    personID: person.map { s.persons[$0].id }, companyID: nil, insights: insights, processed: false,
-                    processedAt: nil, actorID: users[0], createdAt: t, updatedAt: t))
-            s.nextFeedbackNumber += 1
+        for i in s.persons.indices {
+            s.persons[i].createdAt = companyTime
+            s.persons[i].updatedAt = companyTime
         }
+        s.persons[0].companyID = s.companies[0].id
+        s.persons[0].externalID = "crm-1001"
         // The first feedback is processed, owned by grace, tagged "bug" and from Maria's company.
-        if !s.feedback.isEmpty {
-            s.feedback[0].processed = true
-            s.feedback[0].processedAt = tick()
-            s.feedback[0].ownerIDs = [users[1]]
-            s.feedback[0].tagIDs = [labelID("ACM", "bug")]
-            s.feedback[0].companyID = s.companies[0].id
-        }
+        s.feedback[0].processed = true
+        s.feedback[0].processedAt = tick()
+        s.feedback[0].ownerIDs = [users[1]]
+        s.feedback[0].tagIDs = [tag]
+        s.feedback[0].companyID = s.companies[0].id
     }
 
     @discardableResult
