@@ -365,6 +365,71 @@ struct KitemakerContractTests {
         #expect(organization[0]["slug"] == "kitemaker-sandbox")
     }
 
+    @Test("a GraphQL error in a page, or a document the server refuses, stops with one line naming the query")
+    func graphQLErrorsNameTheQuery() async throws {
+        let sandbox = try await Kite.sandbox(.demo, token: Kite.sourceToken)
+        let connection = try Kite.connect(sandbox, token: Kite.sourceToken)
+        var messages: [String] = []
+        for (document, variables) in [
+            (KitemakerSchema.workItemsQuery, JSONObject([("spaceId", "no-such-space"), ("count", 50)])),
+            ("query WorkItems { workItems { workItems { contents } } }", JSONObject()),
+        ] {
+            do {
+                _ = try await connection.graphQL("workItems", document, variables: variables)
+                Issue.record("the query should have failed")
+            } catch {
+                messages.append(String(describing: error))
+            }
+        }
+        #expect(messages.count == 2)
+        for message in messages {
+            #expect(message.hasPrefix("kitemaker:"), "\(message)")
+            #expect(message.contains("graphql workItems"), "\(message)")
+            #expect(!message.contains("\n"))
+            #expect(!message.contains(Kite.sourceToken))
+        }
+        #expect(messages[0].contains("does not exist"))
+        #expect(messages[1].contains("contents"), "\(messages[1])")
+        await sandbox.stop()
+    }
+
+    @Test("a label whose colour is a name (as in real organizations) is exported and imported with that name")
+    func namedLabelColours() async throws {
+        let dir = try Fixture.tempDir()
+        defer { Scratch.remove(dir) }
+        let source = try await Kite.sandbox(.demo, token: Kite.sourceToken)
+        let client = HTTPClient.shared
+        let wire = Wire(client: client, baseURL: source.baseURL)
+        let (_, org) = try await wire.graphQL(KitemakerSchema.organizationQuery)
+        let space = try #require(org?["data"]?["organization"]?["spaces"]?[0]?["id"]?.stringValue)
+        let created = try await wire.post(
+            "/developers/rest/v1/label", headers: [("X-API-KEY", Kite.sourceToken)],
+            body: ["spaceId": .string(space), "labelName": "legacy", "color": "brown"])
+        #expect(created.0 == 201)
+        #expect(created.1?["color"] == "brown")
+        let bad = try await wire.post(
+            "/developers/rest/v1/label", headers: [("X-API-KEY", Kite.sourceToken)],
+            body: ["spaceId": .string(space), "labelName": "odd", "color": "#12"])
+        #expect(bad.0 == 400)
+
+        let archive = dir.appendingPathComponent("demo.tar.zst")
+        _ = try await Kite.export(try Kite.connect(source, token: Kite.sourceToken), to: archive)
+        let target = try await Kite.sandbox(.empty, token: Kite.targetToken)
+        let to = try Kite.connect(target, token: Kite.targetToken)
+        let journal = dir.appendingPathComponent("j.sqlite")
+        let imported = try await Kite.importArchive(archive, into: to, journal: journal)
+        #expect(imported.created["label"] == 8)
+        let after = dir.appendingPathComponent("after.tar.zst")
+        _ = try await Kite.export(to, to: after)
+        let labels = try SnapshotReader.open(after).jsonLinesEntries().filter { $0.path.hasSuffix("/labels.jsonl") }
+        var colours: [String] = []
+        let reader = try SnapshotReader.open(after)
+        for entry in labels { colours += try reader.values(at: entry.path).compactMap { $0["color"]?.stringValue } }
+        #expect(colours.contains("brown"))
+        await source.stop()
+        await target.stop()
+    }
+
     @Test("an export written before kitbag followed the schema (contents, entityIds) still imports its feedback")
     func legacyFeedbackNames() {
         let legacy: JSONValue = ["contents": "old text", "insights": [["contents": "old text", "entityIds": ["w1", "w2"]]]]
