@@ -33,6 +33,9 @@ final class KitemakerImporter: @unchecked Sendable {
     private var known: [String: [String: Mapping]] = [:]
     /// Target ids per kind that already stand for some source entity.
     private var claimed: [String: Set<String>] = [:]
+    /// Source user id → target user id, for users with the same username in both organizations.
+    private var users: [String: String] = [:]
+    private var targetUsers: [JSONValue] = []
 
     init(connection: KitemakerConnection, journal: ImportJournal?, progress: ProgressReporter, options: ImportOptions) {
         self.connection = connection
@@ -64,7 +67,9 @@ final class KitemakerImporter: @unchecked Sendable {
         var labels: [JSONValue]
     }
 
-    static let kinds = ["space", "status", "label", "workItem", "comment", "thread", "initiative", "feedback"]
+    static let kinds = [
+        "space", "status", "label", "workItem", "comment", "thread", "initiative", "initiativeLinks", "feedback",
+    ]
 
     func run(archive: SnapshotReader) async throws -> ImportSummary {
         guard archive.info.service == .kitemaker else {
@@ -104,6 +109,8 @@ final class KitemakerImporter: @unchecked Sendable {
         var mapped: [(ArchivedSpace, TargetSpace)] = []
         for space in spaces { mapped.append((space, try match(space, in: targets))) }
         try mapStatuses(mapped)
+        try mapUsers(archive)
+        reportUnmappedUsers(spaces: spaces, initiatives: initiatives)
 
         progress.beginStage("labels", total: mapped.count)
         for (space, target) in mapped {
@@ -156,14 +163,8 @@ final class KitemakerImporter: @unchecked Sendable {
 
     func noteWhatCannotBeCarried(spaces: [ArchivedSpace], initiatives: [JSONValue], feedback: [JSONValue]) {
         func nonEmpty(_ v: JSONValue?) -> Bool { !(v?.arrayValue ?? []).isEmpty }
-        if spaces.contains(where: { $0.workItems.contains { nonEmpty($0["members"]) || nonEmpty($0["watchers"]) } }) {
-            summary.notImported.append(
-                NotExported(kind: "workItem.members", reason: "work item members and watchers are users of the source organization; the REST API has no field for them"))
-        }
-        if initiatives.contains(where: { nonEmpty($0["workItems"]) }) {
-            summary.notImported.append(
-                NotExported(kind: "initiative.workItems", reason: "the API has no field or route that adds work items to an initiative; link them again in Kitemaker"))
-        }
+        // Members and watchers are carried for users with the same username in the target (users cannot be
+        // created); the rest is reported once the target's users are known (see `reportUnmappedUsers`).
         for i in initiatives {
             let id = i["id"]?.idString
             if !(i["effort"]?.isNull ?? true) || !(i["impact"]?.isNull ?? true) {
@@ -222,10 +223,41 @@ final class KitemakerImporter: @unchecked Sendable {
         return (insight["entityIds"]?.arrayValue ?? []).compactMap(\.idString)
     }
 
+    /// Users cannot be created through the API: a source user stands for the target user with the same username.
+    func mapUsers(_ archive: SnapshotReader) throws {
+        var byName: [String: String] = [:]
+        for u in targetUsers {
+            if let id = u["id"]?.idString, let name = u["username"]?.stringValue?.lowercased() { byName[name] = id }
+        }
+        for u in try accountValues(archive, "users") {
+            if let id = u["id"]?.idString, let name = u["username"]?.stringValue?.lowercased(), let t = byName[name] {
+                users[id] = t
+            }
+        }
+    }
+
+    func reportUnmappedUsers(spaces: [ArchivedSpace], initiatives: [JSONValue]) {
+        func unmapped(_ v: JSONValue?) -> Bool {
+            (v?.arrayValue ?? []).contains { $0["id"]?.idString.flatMap { users[$0] } == nil }
+        }
+        if spaces.contains(where: { $0.workItems.contains { unmapped($0["members"]) || unmapped($0["watchers"]) } })
+            || initiatives.contains(where: { unmapped($0["members"]) })
+        {
+            summary.notImported.append(
+                NotExported(kind: "members", reason: "members and watchers without a user of the same username in the target organization are left out (users cannot be created through the API; invite them and run the import again)"))
+        }
+    }
+
+    /// The target users for a list of `{id}` source users; those without a counterpart are left out.
+    func mappedUsers(_ list: JSONValue?) -> [String] {
+        (list?.arrayValue ?? []).compactMap { $0["id"]?.idString.flatMap { users[$0] } }
+    }
+
     // MARK: - Target structure
 
     func targetSpaces() async throws -> [TargetSpace] {
         let data = try await connection.graphQL("organization", KitemakerSchema.organizationQuery)
+        targetUsers = data["organization"]?["users"]?.arrayValue ?? []
         return (data["organization"]?["spaces"]?.arrayValue ?? []).compactMap { s in
             guard let id = s["id"]?.idString, let key = s["key"]?.stringValue else { return nil }
             return TargetSpace(
@@ -407,13 +439,14 @@ final class KitemakerImporter: @unchecked Sendable {
         let order = Dictionary(
             space.statuses.enumerated().compactMap { n, s in s["id"]?.idString.map { ($0, n) } },
             uniquingKeysWith: { a, _ in a })
-        // Column by column, top to bottom: each item goes to the bottom, so the column keeps its order.
+        // Column by column, bottom to top: `createWorkItem` without `sort` puts each item at the top of its
+        // column, so the column keeps its order.
         let items = space.workItems.enumerated().sorted { a, b in
             let ca = a.element["status"]?["id"]?.idString.flatMap { order[$0] } ?? Int.max
             let cb = b.element["status"]?["id"]?.idString.flatMap { order[$0] } ?? Int.max
             if ca != cb { return ca < cb }
             let sa = a.element["sort"]?.stringValue ?? "", sb = b.element["sort"]?.stringValue ?? ""
-            return sa == sb ? a.offset < b.offset : sa < sb
+            return sa == sb ? a.offset > b.offset : sa > sb
         }.map(\.element)
         var recent: [JSONValue]?
         for item in items {
@@ -423,19 +456,31 @@ final class KitemakerImporter: @unchecked Sendable {
             }
             let title = item["title"]?.stringValue ?? ""
             let description = item["description"]?.stringValue ?? ""
-            var body = JSONObject([("title", .string(title)), ("statusId", .string(statusID))])
-            if !description.isEmpty { body["description"] = .string(description) }
+            // CreateWorkItemInput (kitemakerhq/km `src/kitemaker.graphql`, commit 8e752965e19e23af4df7984ff267bbb412a9bc5b),
+            // used with createdAt/updatedAt as Kitemaker's own importer does (kitemakerhq/productboard-importer
+            // `index.ts`, commit f3a462393e7b876c5c9f513d340eb850b72ceb0f).
+            var input = JSONObject([("title", .string(title)), ("statusId", .string(statusID))])
+            if !description.isEmpty { input["description"] = .string(description) }
             let labels = (item["labels"]?.arrayValue ?? []).compactMap { target("label", $0["id"]?.idString) }
-            if !labels.isEmpty { body["labelIds"] = .array(labels.map(JSONValue.string)) }
-            if let effort = Self.restSize(item["effort"]) { body["effort"] = effort }
-            if let impact = Self.restSize(item["impact"]) { body["impact"] = impact }
-            body["placement"] = "bottom"
+            if !labels.isEmpty { input["labelIds"] = .array(labels.map(JSONValue.string)) }
+            let members = mappedUsers(item["members"])
+            if !members.isEmpty { input["memberIds"] = .array(members.map(JSONValue.string)) }
+            let watchers = mappedUsers(item["watchers"])
+            if !watchers.isEmpty { input["watcherIds"] = .array(watchers.map(JSONValue.string)) }
+            for key in ["effort", "impact"] {
+                if let v = item[key]?.stringValue, !v.isEmpty { input[key] = .string(v.uppercased()) }
+            }
+            for key in ["createdAt", "updatedAt"] {
+                if let v = item[key]?.stringValue { input[key] = .string(v) }
+            }
             _ = try await ensure(
-                kind: "workItem", source: sid, route: "POST /workitem",
+                kind: "workItem", source: sid, route: "POST /graphql createWorkItem",
                 send: {
-                    try await connection.client.json(connection.rest(.POST, "/workitem", body: .object(body), retryable: false))
+                    try await connection.graphQL(
+                        "createWorkItem", KitemakerSchema.createWorkItemMutation,
+                        variables: JSONObject([("input", .object(input))]), retryable: false)
                 },
-                id: { $0["id"]?.idString },
+                id: { $0["createWorkItem"]?["workItem"]?["id"]?.idString },
                 find: { [self] in
                     func matches(_ w: JSONValue) -> Bool {
                         w["title"]?.stringValue == title && (w["description"]?.stringValue ?? "") == description
@@ -564,7 +609,7 @@ final class KitemakerImporter: @unchecked Sendable {
         if !spaces.isEmpty { body["spaceIds"] = .array(spaces.map(JSONValue.string)) }
         let labels = (initiative["labels"]?.arrayValue ?? []).compactMap { target("label", $0["id"]?.idString) }
         if !labels.isEmpty { body["labelIds"] = .array(labels.map(JSONValue.string)) }
-        _ = try await ensure(
+        let created = try await ensure(
             kind: "initiative", source: sid, route: "POST /initiative",
             send: { try await connection.client.json(connection.rest(.POST, "/initiative", body: .object(body), retryable: false)) },
             id: { $0["id"]?.idString },
@@ -574,6 +619,23 @@ final class KitemakerImporter: @unchecked Sendable {
                         && !isClaimed("initiative", $0["id"]?.idString ?? "")
                 }?["id"]?.idString
             })
+        // REST creates an initiative without work items or members; `editInitiative` adds them (adding a link
+        // twice is no change, so a rerun may send it again safely; the journal records it as done).
+        let workItems = (initiative["workItems"]?.arrayValue ?? []).compactMap { target("workItem", $0["id"]?.idString) }
+        let members = mappedUsers(initiative["members"])
+        if (!workItems.isEmpty || !members.isEmpty), known["initiativeLinks"]?[sid]?.state != .created {
+            var input = JSONObject([("id", .string(created))])
+            if !workItems.isEmpty { input["addWorkItemIds"] = .array(workItems.map(JSONValue.string)) }
+            if !members.isEmpty { input["addMemberIds"] = .array(members.map(JSONValue.string)) }
+            if dryRun {
+                plannedRequests["POST /graphql editInitiative", default: 0] += 1
+            } else {
+                _ = try await connection.graphQL(
+                    "editInitiative", KitemakerSchema.editInitiativeMutation, variables: JSONObject([("input", .object(input))]))
+                try journal?.markCreated(kind: "initiativeLinks", [(sid, created)])
+                known["initiativeLinks", default: [:]][sid] = Mapping(targetID: created, state: .created)
+            }
+        }
         progress.advance(items: 1)
     }
 

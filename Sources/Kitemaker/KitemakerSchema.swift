@@ -139,6 +139,18 @@ public enum KitemakerSchema {
         }
         """
 
+    static let createWorkItemMutation = """
+        mutation CreateWorkItem($input: CreateWorkItemInput!) {
+          createWorkItem(input: $input) { workItem { id number sort } }
+        }
+        """
+
+    static let editInitiativeMutation = """
+        mutation EditInitiative($input: EditInitiativeInput!) {
+          editInitiative(input: $input) { initiative { id } }
+        }
+        """
+
     static let createReplyMutation = """
         mutation Reply($input: CreateCommentOnWorkItemInput!) {
           createCommentOnWorkItem(input: $input) { comment { id threadId } }

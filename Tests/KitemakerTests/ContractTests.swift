@@ -393,6 +393,90 @@ struct KitemakerContractTests {
         await sandbox.stop()
     }
 
+    @Test("productboard-importer's createWorkItem keeps createdAt/updatedAt and puts the item at the top of its column")
+    func createWorkItemAsKitemakersImporterSendsIt() async throws {
+        // The document's structure follows kitemakerhq/productboard-importer `index.ts` (commit
+        // f3a462393e7b876c5c9f513d340eb850b72ceb0f): variables for each input field, Date-typed timestamps.
+        let document = """
+            mutation CreateWorkItem(
+              $spaceId: ID!, $title: String!, $description: String, $statusId: ID!, $createdAt: Date, $updatedAt: Date
+            ) {
+              createWorkItem(input: {
+                spaceId: $spaceId, title: $title, description: $description, statusId: $statusId,
+                createdAt: $createdAt, updatedAt: $updatedAt
+              }) { workItem { id } }
+            }
+            """
+        try await withWire(.demo) { wire, _ in
+            let (_, org) = try await wire.graphQL(KitemakerSchema.organizationQuery)
+            let space = try #require(org?["data"]?["organization"]?["spaces"]?[0])
+            let todo = try #require(space["statuses"]?.arrayValue?.first { $0["name"] == "Todo" }?["id"])
+            let (status, answer) = try await wire.graphQL(
+                document, operation: "CreateWorkItem",
+                variables: JSONObject([
+                    ("spaceId", space["id"] ?? .null), ("title", "Imported feature"), ("description", "From elsewhere"),
+                    ("statusId", todo), ("createdAt", "2023-05-01T10:00:00.000Z"), ("updatedAt", "2023-05-02T10:00:00.000Z"),
+                ]))
+            #expect(status == 200)
+            #expect(answer?["errors"] == nil, "\(answer?.serializedString ?? "")")
+            let id = try #require(answer?["data"]?["createWorkItem"]?["workItem"]?["id"]?.stringValue)
+            let (_, read) = try await wire.graphQL(
+                "query($id: ID!) { workItem(id: $id) { createdAt updatedAt sort status { id } } }",
+                variables: JSONObject([("id", .string(id))]))
+            let item = try #require(read?["data"]?["workItem"])
+            #expect(item["createdAt"] == "2023-05-01T10:00:00.000Z")
+            #expect(item["updatedAt"] == "2023-05-02T10:00:00.000Z")
+            let (_, page) = try await wire.graphQL(
+                KitemakerSchema.workItemsQuery, variables: JSONObject([("spaceId", space["id"] ?? .null), ("count", 50)]))
+            let column = (page?["data"]?["workItems"]?["workItems"]?.arrayValue ?? []).filter { $0["status"]?["id"] == todo }
+            let top = column.min { ($0["sort"]?.stringValue ?? "") < ($1["sort"]?.stringValue ?? "") }
+            #expect(top?["id"]?.stringValue == id)
+            // A Date that is not one is refused by the resolver, naming the field.
+            let (_, bad) = try await wire.graphQL(
+                document,
+                variables: JSONObject([
+                    ("spaceId", space["id"] ?? .null), ("title", "x"), ("statusId", todo), ("createdAt", "yesterday"),
+                ]))
+            #expect(bad?["errors"]?[0]?["message"]?.stringValue?.contains("createdAt") == true)
+        }
+    }
+
+    @Test("an import carries createdAt, members and watchers of matching users, and initiatives' work items")
+    func importCarriesWhatTheMutationsTake() async throws {
+        let dir = try Fixture.tempDir()
+        defer { Scratch.remove(dir) }
+        let source = try await Kite.sandbox(.demo, token: Kite.sourceToken)
+        let archive = dir.appendingPathComponent("demo.tar.zst")
+        _ = try await Kite.export(try Kite.connect(source, token: Kite.sourceToken), to: archive)
+        await source.stop()
+        let target = try await Kite.sandbox(.empty, token: Kite.targetToken)
+        let to = try Kite.connect(target, token: Kite.targetToken)
+        let imported = try await Kite.importArchive(archive, into: to, journal: dir.appendingPathComponent("j.sqlite"))
+        // The empty organization has only ada: grace's and linus's memberships are reported.
+        #expect(imported.notImported.contains { $0.kind == "members" })
+        #expect(!imported.notImported.contains { $0.kind == "initiative.workItems" })
+        let after = dir.appendingPathComponent("after.tar.zst")
+        _ = try await Kite.export(to, to: after)
+        await target.stop()
+
+        func items(_ url: URL) throws -> [String: JSONValue] {
+            let reader = try SnapshotReader.open(url)
+            var out: [String: JSONValue] = [:]
+            for entry in reader.jsonLinesEntries() where entry.path.hasSuffix("/workItems.jsonl") {
+                for w in try reader.values(at: entry.path) { out[w["title"]?.stringValue ?? ""] = w }
+            }
+            return out
+        }
+        let before = try items(archive)
+        let got = try items(after)
+        let safari = "Sign-in page flickers on Safari"
+        #expect(got[safari]?["createdAt"] == before[safari]?["createdAt"])
+        #expect(got[safari]?["members"]?.arrayValue?.count == 1)
+        #expect(got[safari]?["watchers"]?.arrayValue?.isEmpty == true, "grace is not in the target")
+        let targetInitiatives = try SnapshotReader.open(after).values(at: "data/account/initiatives.jsonl")
+        #expect(targetInitiatives.map { $0["workItems"]?.arrayValue?.count ?? 0 } == [3, 2])
+    }
+
     @Test("a label whose colour is a name (as in real organizations) is exported and imported with that name")
     func namedLabelColours() async throws {
         let dir = try Fixture.tempDir()

@@ -590,12 +590,76 @@ enum KitemakerGraphQL {
             c.state = state
             return created
         }
+        let createWorkItemInput = try GraphQLInputObjectType(
+            name: "CreateWorkItemInput",
+            fields: [
+                "title": InputObjectField(type: nonNull(GraphQLString)),
+                "description": InputObjectField(type: GraphQLString),
+                "spaceId": InputObjectField(type: GraphQLID),
+                "statusId": InputObjectField(type: GraphQLID),
+                "sort": InputObjectField(type: GraphQLString),
+                "memberIds": InputObjectField(type: GraphQLList(nonNull(GraphQLID))),
+                "watcherIds": InputObjectField(type: GraphQLList(nonNull(GraphQLID))),
+                "labelIds": InputObjectField(type: GraphQLList(nonNull(GraphQLID))),
+                "effort": InputObjectField(type: GraphQLString),
+                "impact": InputObjectField(type: GraphQLString),
+                "updatedAt": InputObjectField(type: date),
+                "createdAt": InputObjectField(type: date),
+            ])
+        let createWorkItemResult = try GraphQLObjectType(
+            name: "CreateWorkItemResult",
+            fields: ["workItem": field(nonNull(workItem)) { (w: S.WorkItem, _, _) in w }])
+        let stringIDs = GraphQLList(nonNull(GraphQLString))
+        let editInitiativeInput = try GraphQLInputObjectType(
+            name: "EditInitiativeInput",
+            fields: [
+                "id": InputObjectField(type: nonNull(GraphQLID)),
+                "title": InputObjectField(type: GraphQLString),
+                "description": InputObjectField(type: GraphQLString),
+                "color": InputObjectField(type: GraphQLString),
+                "effortId": InputObjectField(type: GraphQLString),
+                "impactId": InputObjectField(type: GraphQLString),
+                "addMemberIds": InputObjectField(type: stringIDs),
+                "removeMemberIds": InputObjectField(type: stringIDs),
+                "addLabelIds": InputObjectField(type: stringIDs),
+                "removeLabelIds": InputObjectField(type: stringIDs),
+                "addWorkItemIds": InputObjectField(type: stringIDs),
+                "removeWorkItemIds": InputObjectField(type: stringIDs),
+            ])
+        let editInitiativeResult = try GraphQLObjectType(
+            name: "EditInitiativeResult",
+            fields: ["initiative": field(nonNull(initiative)) { (i: S.Initiative, _, _) in i }])
+        let createWorkItem: GraphQLFieldResolve = { _, args, context, _ in
+            let c = ctx(context)
+            let input = args["input"]
+            let actor = c.actorID
+            let (created, state) = try await c.store.mutate { (s: inout S) throws(SandboxHTTPError) in
+                try s.createWorkItem(input, actor: actor)
+            }
+            c.state = state
+            return created
+        }
+        let editInitiative: GraphQLFieldResolve = { _, args, context, _ in
+            let c = ctx(context)
+            let input = args["input"]
+            let (edited, state) = try await c.store.mutate { (s: inout S) throws(SandboxHTTPError) in
+                try s.editInitiative(input)
+            }
+            c.state = state
+            return edited
+        }
         let mutation = try GraphQLObjectType(
             name: "Mutation",
             fields: [
+                "createWorkItem": GraphQLField(
+                    type: nonNull(createWorkItemResult),
+                    args: ["input": GraphQLArgument(type: nonNull(createWorkItemInput))], resolve: createWorkItem),
+                "editInitiative": GraphQLField(
+                    type: nonNull(editInitiativeResult),
+                    args: ["input": GraphQLArgument(type: nonNull(editInitiativeInput))], resolve: editInitiative),
                 "createCommentOnWorkItem": GraphQLField(
                     type: nonNull(commentResult), args: ["input": GraphQLArgument(type: nonNull(commentInput))],
-                    resolve: createComment)
+                    resolve: createComment),
             ])
         return try GraphQLSchema(
             query: query, mutation: mutation,

@@ -118,6 +118,20 @@ actor KitemakerStore {
         }
     }
 
+    /// A GraphQL mutation: its result and the state after it; nothing is kept if it fails.
+    func mutate<T: Sendable>(_ body: @Sendable (inout KitemakerState) throws(SandboxHTTPError) -> T) throws
+        -> (T, KitemakerState)
+    {
+        var working = state
+        do {
+            let result = try body(&working)
+            state = working
+            return (result, state)
+        } catch {
+            throw GraphQLError(message: error.message)
+        }
+    }
+
     func snapshot() -> JSONValue {
         .object(JSONObject([
             ("organization", .string(state.organizationID)),
