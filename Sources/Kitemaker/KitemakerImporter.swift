@@ -68,7 +68,8 @@ final class KitemakerImporter: @unchecked Sendable {
     }
 
     static let kinds = [
-        "space", "status", "label", "workItem", "comment", "thread", "initiative", "initiativeLinks", "feedback",
+        "space", "status", "label", "workItem", "comment", "thread", "initiative", "initiativeLinks", "company",
+        "person", "feedback",
     ]
 
     func run(archive: SnapshotReader) async throws -> ImportSummary {
@@ -89,10 +90,7 @@ final class KitemakerImporter: @unchecked Sendable {
             summary.notImported.append(
                 NotExported(kind: "roadmap", reason: "the schema has no mutation that creates a roadmap or a roadmap column; create them in Kitemaker"))
         }
-        if !(try accountValues(archive, "companies")).isEmpty {
-            summary.notImported.append(
-                NotExported(kind: "company", reason: "companies are imported only as far as REST goes: feedback is linked to its person by email, not to a company"))
-        }
+
         for kind in Self.kinds {
             let entries = try journal?.entries(kind: kind) ?? [:]
             known[kind] = entries.mapValues { Mapping(targetID: $0.targetID, state: $0.state) }
@@ -110,7 +108,7 @@ final class KitemakerImporter: @unchecked Sendable {
         for space in spaces { mapped.append((space, try match(space, in: targets))) }
         try mapStatuses(mapped)
         try mapUsers(archive)
-        reportUnmappedUsers(spaces: spaces, initiatives: initiatives)
+        reportUnmappedUsers(spaces: spaces, initiatives: initiatives, feedback: feedback)
 
         progress.beginStage("labels", total: mapped.count)
         for (space, target) in mapped {
@@ -124,6 +122,7 @@ final class KitemakerImporter: @unchecked Sendable {
         progress.beginStage("initiatives", total: initiatives.count)
         for initiative in initiatives { try await importInitiative(initiative) }
         progress.beginStage("feedback", total: feedback.count)
+        try await importPeople(archive, feedback: feedback)
         for item in feedback { try await importFeedback(item) }
         progress.finish()
         summary.requests = dryRun ? plannedRequests : await connection.client.requestCounts()
@@ -182,23 +181,7 @@ final class KitemakerImporter: @unchecked Sendable {
             let contents = Self.feedbackContent(f)
             if insights.count > 1 || insights.contains(where: { Self.feedbackContent($0) != contents }) {
                 summary.notImported.append(
-                    NotExported(kind: "insight", container: id, reason: "POST /feedback makes one insight holding the whole feedback text; its links are kept, the highlighted parts are not"))
-            }
-            if !(f["company"]?.isNull ?? true) {
-                summary.notImported.append(
-                    NotExported(kind: "feedback.company", container: id, reason: "the API links feedback to a person by email only, not to a company"))
-            }
-            if f["processed"]?.boolValue == true {
-                summary.notImported.append(
-                    NotExported(kind: "feedback.processed", container: id, reason: "the API cannot mark feedback as processed"))
-            }
-            if nonEmpty(f["tags"]) {
-                summary.notImported.append(
-                    NotExported(kind: "feedback.tags", container: id, reason: "POST /feedback takes no tags; tag the feedback again in Kitemaker"))
-            }
-            if nonEmpty(f["owners"]) {
-                summary.notImported.append(
-                    NotExported(kind: "feedback.owners", container: id, reason: "feedback owners are users of the source organization; POST /feedback takes no owners"))
+                    NotExported(kind: "insight", container: id, reason: "createFeedback makes one insight holding the whole feedback text; its links are kept, the highlighted parts are not"))
             }
         }
         if initiatives.contains(where: { nonEmpty($0["comments"]) }) {
@@ -236,15 +219,15 @@ final class KitemakerImporter: @unchecked Sendable {
         }
     }
 
-    func reportUnmappedUsers(spaces: [ArchivedSpace], initiatives: [JSONValue]) {
+    func reportUnmappedUsers(spaces: [ArchivedSpace], initiatives: [JSONValue], feedback: [JSONValue]) {
         func unmapped(_ v: JSONValue?) -> Bool {
             (v?.arrayValue ?? []).contains { $0["id"]?.idString.flatMap { users[$0] } == nil }
         }
         if spaces.contains(where: { $0.workItems.contains { unmapped($0["members"]) || unmapped($0["watchers"]) } })
-            || initiatives.contains(where: { unmapped($0["members"]) })
+            || initiatives.contains(where: { unmapped($0["members"]) }) || feedback.contains(where: { unmapped($0["owners"]) })
         {
             summary.notImported.append(
-                NotExported(kind: "members", reason: "members and watchers without a user of the same username in the target organization are left out (users cannot be created through the API; invite them and run the import again)"))
+                NotExported(kind: "members", reason: "members, watchers and feedback owners without a user of the same username in the target organization are left out (users cannot be created through the API; invite them and run the import again)"))
         }
     }
 
@@ -639,12 +622,99 @@ final class KitemakerImporter: @unchecked Sendable {
         progress.advance(items: 1)
     }
 
+    /// Companies and persons of the archive (`companies.jsonl`, `persons.jsonl`, and any person a feedback names
+    /// that the list lacks): one that exists in the target (same name / same email, else same name) is reused,
+    /// the rest are created with `createCompany` / `createPerson`.
+    func importPeople(_ archive: SnapshotReader, feedback: [JSONValue]) async throws {
+        let companies = try accountValues(archive, "companies")
+        var persons = try accountValues(archive, "persons")
+        for f in feedback {
+            if let p = f["person"], let id = p["id"]?.idString, !persons.contains(where: { $0["id"]?.idString == id }) {
+                persons.append(p)
+            }
+        }
+        guard !companies.isEmpty || !persons.isEmpty else { return }
+        let existing = dryRun ? JSONValue.null : try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)
+        let targetCompanies = existing["feedbackCompanies"]?.arrayValue ?? []
+        let targetPersons = existing["feedbackPersons"]?.arrayValue ?? []
+        for company in companies {
+            guard let sid = company["id"]?.idString, let name = company["name"]?.stringValue else { continue }
+            if let same = targetCompanies.first(where: { $0["name"]?.stringValue == name })?["id"]?.idString,
+                !isClaimed("company", same), known["company"]?[sid]?.state != .created
+            {
+                if !dryRun { try record("company", sid, same) }
+                summary.alreadyPresent["company", default: 0] += 1
+                continue
+            }
+            var input = JSONObject([("name", .string(name))])
+            if let domain = company["domain"]?.stringValue { input["domain"] = .string(domain) }
+            let tid = try await ensure(
+                kind: "company", source: sid, route: "POST /graphql createCompany",
+                send: {
+                    try await connection.graphQL(
+                        "createCompany", KitemakerSchema.createCompanyMutation,
+                        variables: JSONObject([("input", .object(input))]), retryable: false)
+                },
+                id: { $0["createCompany"]?["company"]?["id"]?.idString },
+                find: { [self] in
+                    try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)["feedbackCompanies"]?
+                        .arrayValue?.last { $0["name"]?.stringValue == name && !isClaimed("company", $0["id"]?.idString ?? "") }?[
+                            "id"]?.idString
+                })
+            if dryRun { known["company", default: [:]][sid] = Mapping(targetID: tid, state: .created) }
+        }
+        for person in persons {
+            guard let sid = person["id"]?.idString else { continue }
+            let name = person["name"]?.stringValue ?? person["email"]?.stringValue ?? ""
+            let email = person["email"]?.stringValue
+            func same(_ p: JSONValue) -> Bool {
+                if let email, !email.isEmpty { return p["email"]?.stringValue?.lowercased() == email.lowercased() }
+                return p["name"]?.stringValue == name
+            }
+            if let hit = targetPersons.first(where: same)?["id"]?.idString, !isClaimed("person", hit),
+                known["person"]?[sid]?.state != .created
+            {
+                if !dryRun { try record("person", sid, hit) }
+                summary.alreadyPresent["person", default: 0] += 1
+                continue
+            }
+            var input = JSONObject([("name", .string(name))])
+            if let email, !email.isEmpty { input["email"] = .string(email) }
+            if let company = target("company", person["company"]?["id"]?.idString) { input["companyId"] = .string(company) }
+            let tid = try await ensure(
+                kind: "person", source: sid, route: "POST /graphql createPerson",
+                send: {
+                    try await connection.graphQL(
+                        "createPerson", KitemakerSchema.createPersonMutation,
+                        variables: JSONObject([("input", .object(input))]), retryable: false)
+                },
+                id: { $0["createPerson"]?["person"]?["id"]?.idString },
+                find: { [self] in
+                    try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)["feedbackPersons"]?
+                        .arrayValue?.last { same($0) && !isClaimed("person", $0["id"]?.idString ?? "") }?["id"]?.idString
+                })
+            if dryRun { known["person", default: [:]][sid] = Mapping(targetID: tid, state: .created) }
+        }
+    }
+
+    /// One feedback item through `createFeedback` (as Kitemaker's own importer sends it, with createdAt and
+    /// updatedAt): content, processed state, person, company, owners (users of the same username), tags (mapped
+    /// labels) and one insight linking its entities.
     func importFeedback(_ feedback: JSONValue) async throws {
         guard let sid = feedback["id"]?.idString, let title = feedback["title"]?.stringValue else { return }
         let contents = Self.feedbackContent(feedback)
-        var body = JSONObject([("title", .string(title))])
-        if !contents.isEmpty { body["contents"] = .string(contents) }
-        if let email = feedback["person"]?["email"]?.stringValue, !email.isEmpty { body["personEmail"] = .string(email) }
+        var input = JSONObject([("title", .string(title))])
+        if !contents.isEmpty { input["content"] = .string(contents) }
+        if feedback["processed"]?.boolValue == true { input["processed"] = true }
+        if let person = target("person", feedback["person"]?["id"]?.idString) { input["personId"] = .string(person) }
+        if let company = target("company", feedback["company"]?["id"]?.idString) { input["companyId"] = .string(company) }
+        let owners = mappedUsers(feedback["owners"])
+        if !owners.isEmpty { input["ownerIds"] = .array(owners.map(JSONValue.string)) }
+        let tags = (feedback["tags"]?.arrayValue ?? []).compactMap { target("label", $0["id"]?.idString) }
+        if !tags.isEmpty { input["tagIds"] = .array(tags.map(JSONValue.string)) }
+        for key in ["createdAt", "updatedAt"] {
+            if let v = feedback[key]?.stringValue { input[key] = .string(v) }
+        }
         var entities: [String] = []
         for insight in feedback["insights"]?.arrayValue ?? [] {
             for e in Self.insightEntityIDs(insight) {
@@ -653,11 +723,15 @@ final class KitemakerImporter: @unchecked Sendable {
                 }
             }
         }
-        if !entities.isEmpty { body["linkInsightToEntityIds"] = .array(entities.map(JSONValue.string)) }
+        if !entities.isEmpty { input["linkInsightToEntityIds"] = .array(entities.map(JSONValue.string)) }
         _ = try await ensure(
-            kind: "feedback", source: sid, route: "POST /feedback",
-            send: { try await connection.client.json(connection.rest(.POST, "/feedback", body: .object(body), retryable: false)) },
-            id: { $0["id"]?.idString },
+            kind: "feedback", source: sid, route: "POST /graphql createFeedback",
+            send: {
+                try await connection.graphQL(
+                    "createFeedback", KitemakerSchema.createFeedbackMutation,
+                    variables: JSONObject([("input", .object(input))]), retryable: false)
+            },
+            id: { $0["createFeedback"]?["feedback"]?["id"]?.idString },
             find: { [self] in
                 try await allPaged("feedback", KitemakerSchema.feedbackQuery).last {
                     $0["title"]?.stringValue == title && Self.feedbackContent($0) == contents

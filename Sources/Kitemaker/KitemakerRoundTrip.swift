@@ -26,7 +26,9 @@ public enum KitemakerRoundTrip {
         "activities", "owners",
     ]
 
-    static let journalKinds = ["space", "status", "label", "workItem", "comment", "thread", "initiative", "feedback"]
+    static let journalKinds = [
+        "space", "status", "label", "workItem", "comment", "thread", "initiative", "company", "person", "feedback",
+    ]
     static let spaceFiles: Set<String> = ["space", "statuses", "labels", "workItems", "comments"]
     static let accountFiles: Set<String> = ["initiatives", "feedback"]
 

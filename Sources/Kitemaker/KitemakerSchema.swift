@@ -151,6 +151,24 @@ public enum KitemakerSchema {
         }
         """
 
+    static let createFeedbackMutation = """
+        mutation CreateFeedback($input: CreateFeedbackInput!) {
+          createFeedback(input: $input) { feedback { id number } }
+        }
+        """
+
+    static let createPersonMutation = """
+        mutation CreatePerson($input: CreatePersonInput!) {
+          createPerson(input: $input) { person { id } }
+        }
+        """
+
+    static let createCompanyMutation = """
+        mutation CreateCompany($input: CreateCompanyInput!) {
+          createCompany(input: $input) { company { id } }
+        }
+        """
+
     static let createReplyMutation = """
         mutation Reply($input: CreateCommentOnWorkItemInput!) {
           createCommentOnWorkItem(input: $input) { comment { id threadId } }

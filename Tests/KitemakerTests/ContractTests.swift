@@ -441,7 +441,7 @@ struct KitemakerContractTests {
         }
     }
 
-    @Test("an import carries createdAt, members and watchers of matching users, and initiatives' work items")
+    @Test("an import carries createdAt, members and watchers of matching users, initiatives' work items, and feedback's processed state, tags, person and company")
     func importCarriesWhatTheMutationsTake() async throws {
         let dir = try Fixture.tempDir()
         defer { Scratch.remove(dir) }
@@ -475,6 +475,17 @@ struct KitemakerContractTests {
         #expect(got[safari]?["watchers"]?.arrayValue?.isEmpty == true, "grace is not in the target")
         let targetInitiatives = try SnapshotReader.open(after).values(at: "data/account/initiatives.jsonl")
         #expect(targetInitiatives.map { $0["workItems"]?.arrayValue?.count ?? 0 } == [3, 2])
+        // Feedback keeps its processed state, tag, company and person (created with createCompany/createPerson).
+        let feedback = try SnapshotReader.open(after).values(at: "data/account/feedback.jsonl")
+        #expect(feedback.first?["processed"] == .bool(true))
+        #expect(feedback.first?["tags"]?[0]?["name"] == "bug")
+        #expect(feedback.first?["company"]?["name"] == "Lopez Logistics")
+        #expect(feedback.first?["person"]?["email"] == "maria@example.com")
+        #expect(feedback.first?["createdAt"] != nil)
+        let sourceFeedback = try SnapshotReader.open(archive).values(at: "data/account/feedback.jsonl")
+        #expect(feedback.first?["createdAt"] == sourceFeedback.first?["createdAt"])
+        let people = try SnapshotReader.open(after).values(at: "data/account/persons.jsonl")
+        #expect(people.first { $0["name"] == "Maria Lopez" }?["company"]?["id"] != .null)
     }
 
     @Test("a label whose colour is a name (as in real organizations) is exported and imported with that name")

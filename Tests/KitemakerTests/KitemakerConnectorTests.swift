@@ -70,19 +70,21 @@ struct KitemakerConnectorTests {
 
         let imported = try await Kite.importArchive(archive, into: to, journal: dir.appendingPathComponent("j.sqlite"))
         // One create per label, work item (GraphQL createWorkItem, which keeps createdAt, members and watchers),
-        // thread opener, reply, initiative and feedback; one editInitiative per initiative to link its work items
-        // and members; one read of the target.
+        // thread opener, reply, initiative, company, person and feedback (createFeedback: processed, owners, tags);
+        // one editInitiative per initiative to link its work items and members; one read of the target's
+        // organization and one of its feedback persons and companies.
         #expect(imported.requests == [
             "GET /organization": 1, "POST /graphql organization": 1, "POST /label": 7,
             "POST /graphql createWorkItem": 14, "POST /comment": 6, "POST /graphql createCommentOnWorkItem": 4,
-            "POST /initiative": 2, "POST /graphql editInitiative": 2, "POST /feedback": 3,
+            "POST /initiative": 2, "POST /graphql editInitiative": 2, "POST /graphql feedbackPeople": 1,
+            "POST /graphql createCompany": 1, "POST /graphql createPerson": 2, "POST /graphql createFeedback": 3,
         ])
         #expect(imported.created == [
-            "label": 7, "workItem": 14, "comment": 10, "initiative": 2, "feedback": 3,
+            "label": 7, "workItem": 14, "comment": 10, "initiative": 2, "company": 1, "person": 2, "feedback": 3,
         ])
         let stats = await target.stats()
         #expect(stats.requests("POST /developers/rest/v1/workitem") == 0)
-        #expect(stats.requests("POST /developers/graphql") == 1 + 14 + 4 + 2)
+        #expect(stats.requests("POST /developers/graphql") == 1 + 14 + 4 + 2 + 1 + 1 + 2 + 3)
 
         // A dry run plans the same writes and sends none.
         let untouched = try await Kite.sandbox(.empty, token: Kite.targetToken)

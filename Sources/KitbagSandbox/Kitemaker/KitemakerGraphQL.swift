@@ -396,7 +396,7 @@ enum KitemakerGraphQL {
             fields: [
                 "id": field(nonNull(GraphQLID)) { (p: S.Person, _, _) in p.id },
                 "name": field(nonNull(GraphQLString)) { (p: S.Person, _, _) in p.name },
-                "email": field(GraphQLString) { (p: S.Person, _, _) in p.email },
+                "email": field(GraphQLString) { (p: S.Person, _, _) in p.email.isEmpty ? nil : p.email },
                 "company": field(company) { (p: S.Person, _, c) in c.state.companies.first { $0.id == p.companyID } },
                 "externalId": field(GraphQLString) { (p: S.Person, _, _) in p.externalID },
                 "updatedAt": field(nonNull(date)) { (p: S.Person, _, _) in p.updatedAt },
@@ -648,9 +648,70 @@ enum KitemakerGraphQL {
             c.state = state
             return edited
         }
+        let ids = GraphQLList(nonNull(GraphQLID))
+        let createFeedbackInput = try GraphQLInputObjectType(
+            name: "CreateFeedbackInput",
+            fields: [
+                "title": InputObjectField(type: nonNull(GraphQLString)),
+                "content": InputObjectField(type: GraphQLString),
+                "processed": InputObjectField(type: GraphQLBoolean),
+                "companyId": InputObjectField(type: GraphQLID),
+                "personId": InputObjectField(type: GraphQLID),
+                "ownerIds": InputObjectField(type: ids),
+                "tagIds": InputObjectField(type: ids),
+                "linkInsightToEntityIds": InputObjectField(type: ids),
+                "updatedAt": InputObjectField(type: date),
+                "createdAt": InputObjectField(type: date),
+            ])
+        let createPersonInput = try GraphQLInputObjectType(
+            name: "CreatePersonInput",
+            fields: [
+                "name": InputObjectField(type: nonNull(GraphQLString)),
+                "email": InputObjectField(type: GraphQLString),
+                "companyId": InputObjectField(type: GraphQLID),
+            ])
+        let createCompanyInput = try GraphQLInputObjectType(
+            name: "CreateCompanyInput",
+            fields: [
+                "name": InputObjectField(type: nonNull(GraphQLString)),
+                "avatar": InputObjectField(type: GraphQLString),
+                "domain": InputObjectField(type: GraphQLString),
+            ])
+        let createFeedbackResult = try GraphQLObjectType(
+            name: "CreateFeedbackResult", fields: ["feedback": field(nonNull(feedback)) { (f: S.Feedback, _, _) in f }])
+        let createPersonResult = try GraphQLObjectType(
+            name: "CreatePersonResult", fields: ["person": field(nonNull(person)) { (p: S.Person, _, _) in p }])
+        let createCompanyResult = try GraphQLObjectType(
+            name: "CreateCompanyResult", fields: ["company": field(nonNull(company)) { (c: S.Company, _, _) in c }])
+        func mutating<T: Sendable>(
+            _ body: @escaping @Sendable (inout S, Map, String) throws(SandboxHTTPError) -> T
+        ) -> GraphQLFieldResolve {
+            { _, args, context, _ in
+                let c = ctx(context)
+                let input = args["input"]
+                let actor = c.actorID
+                let (result, state) = try await c.store.mutate { (s: inout S) throws(SandboxHTTPError) in
+                    try body(&s, input, actor)
+                }
+                c.state = state
+                return result
+            }
+        }
+        func inputArg(_ type: GraphQLInputObjectType) -> GraphQLArgumentConfigMap {
+            ["input": GraphQLArgument(type: nonNull(type))]
+        }
         let mutation = try GraphQLObjectType(
             name: "Mutation",
             fields: [
+                "createFeedback": GraphQLField(
+                    type: nonNull(createFeedbackResult), args: inputArg(createFeedbackInput),
+                    resolve: mutating { (s, input, actor) throws(SandboxHTTPError) in try s.createFeedback(input, actor: actor) }),
+                "createPerson": GraphQLField(
+                    type: nonNull(createPersonResult), args: inputArg(createPersonInput),
+                    resolve: mutating { (s, input, _) throws(SandboxHTTPError) in try s.createPerson(input) }),
+                "createCompany": GraphQLField(
+                    type: nonNull(createCompanyResult), args: inputArg(createCompanyInput),
+                    resolve: mutating { (s, input, _) throws(SandboxHTTPError) in try s.createCompany(input) }),
                 "createWorkItem": GraphQLField(
                     type: nonNull(createWorkItemResult),
                     args: ["input": GraphQLArgument(type: nonNull(createWorkItemInput))], resolve: createWorkItem),

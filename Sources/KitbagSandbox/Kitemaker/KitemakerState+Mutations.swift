@@ -3,8 +3,8 @@ import GraphQL
 import KitbagCore
 
 /// The GraphQL mutations Kitemaker's own importer uses (kitemakerhq/productboard-importer `index.ts`, commit
-/// f3a462393e7b876c5c9f513d340eb850b72ceb0f: `createWorkItem` with `createdAt`/`updatedAt`) and the published schema's
-/// `editInitiative` (kitemakerhq/km `src/kitemaker.graphql`, commit 8e752965e19e23af4df7984ff267bbb412a9bc5b), with the
+/// f3a462393e7b876c5c9f513d340eb850b72ceb0f: `createWorkItem` and `createFeedback` with `createdAt`/`updatedAt`,
+/// `createCompany`) and the published schema's `createPerson` and `editInitiative` (kitemakerhq/km `src/kitemaker.graphql`, commit 8e752965e19e23af4df7984ff267bbb412a9bc5b), with the
 /// input fields the schema gives them.
 extension KitemakerState {
     /// A `Date` input: ISO 8601 as the API writes it; nil when absent.
@@ -128,6 +128,75 @@ extension KitemakerState {
         initiative.updatedAt = now()
         initiatives[i] = initiative
         return initiative
+    }
+
+    /// `createCompany(input: CreateCompanyInput!)`.
+    mutating func createCompany(_ input: Map) throws(SandboxHTTPError) -> Company {
+        guard let name = input["name"].string, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw SandboxHTTPError(.badRequest, "name is required")
+        }
+        let time = now()
+        let company = Company(id: ids.next(), name: name, domain: input["domain"].string, createdAt: time, updatedAt: time)
+        companies.append(company)
+        return company
+    }
+
+    /// `createPerson(input: CreatePersonInput!)`.
+    mutating func createPerson(_ input: Map) throws(SandboxHTTPError) -> Person {
+        guard let name = input["name"].string, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw SandboxHTTPError(.badRequest, "name is required")
+        }
+        let companyID = input["companyId"].string
+        if let companyID, !companies.contains(where: { $0.id == companyID }) {
+            throw SandboxHTTPError(.notFound, "Could not find the specified company")
+        }
+        let time = now()
+        let person = Person(
+            id: ids.next(), name: name, email: input["email"].string ?? "", companyID: companyID, createdAt: time,
+            updatedAt: time)
+        persons.append(person)
+        return person
+    }
+
+    /// `createFeedback(input: CreateFeedbackInput!)`: with `linkInsightToEntityIds` one insight holding the whole
+    /// content links the feedback to those work items or initiatives (the schema's description of the field).
+    mutating func createFeedback(_ input: Map, actor: String) throws(SandboxHTTPError) -> Feedback {
+        guard let title = input["title"].string, !title.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw SandboxHTTPError(.badRequest, "title is required")
+        }
+        let content = input["content"].string ?? ""
+        var entityIDs: [String] = []
+        for id in Self.idsInput(input["linkInsightToEntityIds"]) where !entityIDs.contains(id) {
+            guard entity(id) != nil else { throw SandboxHTTPError(.notFound, "Could not find the specified work item") }
+            entityIDs.append(id)
+        }
+        let personID = input["personId"].string
+        if let personID, !persons.contains(where: { $0.id == personID }) {
+            throw SandboxHTTPError(.notFound, "Could not find the specified person")
+        }
+        let companyID = input["companyId"].string
+        if let companyID, !companies.contains(where: { $0.id == companyID }) {
+            throw SandboxHTTPError(.notFound, "Could not find the specified company")
+        }
+        let tags = Self.idsInput(input["tagIds"])
+        for t in tags where label(t) == nil { throw SandboxHTTPError(.notFound, "Could not find the specified label") }
+        let time = now()
+        let createdAt = try Self.dateInput(input["createdAt"], "createdAt") ?? nil
+        let updatedAt = try Self.dateInput(input["updatedAt"], "updatedAt") ?? nil
+        let processed = input["processed"].bool ?? false
+        var insights: [Insight] = []
+        if !entityIDs.isEmpty {
+            insights.append(
+                Insight(id: ids.next(), contents: content, entityIDs: entityIDs, actorID: actor, createdAt: time, updatedAt: time))
+        }
+        let f = Feedback(
+            id: ids.next(), number: nextFeedbackNumber, title: title, contents: content, personID: personID,
+            companyID: companyID, insights: insights, processed: processed, processedAt: processed ? time : nil,
+            actorID: actor, createdAt: createdAt ?? time, updatedAt: updatedAt ?? createdAt ?? time,
+            ownerIDs: try usersChecked(Self.idsInput(input["ownerIds"])), tagIDs: tags.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } })
+        nextFeedbackNumber += 1
+        feedback.append(f)
+        return f
     }
 
     /// The inverse of `sortString`: nil for a string it could not have made.
