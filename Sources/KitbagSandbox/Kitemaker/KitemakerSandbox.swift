@@ -18,6 +18,8 @@ import Logging
 ///   spaces with their statuses, as a person would set them up in the app before an import.
 /// - `placement` decides a work item's position in its status column (top by default); GraphQL shows it as `sort`.
 /// - `POST /comment` always starts a new thread; replies are made with GraphQL `createCommentOnWorkItem(threadId:)`.
+/// - Mutations: `createWorkItem` (top of its column unless `sort` is given; `createdAt`/`updatedAt` kept),
+///   `editInitiative`, `createFeedback`, `createPerson`, `createCompany`, `createCommentOnWorkItem`.
 /// - `POST /feedback` with `linkInsightToEntityIds[]` creates one insight holding the whole feedback text.
 /// - GraphQL lists answer `{items, cursor, hasMore}` (cursor = the last number on the page), at most 50 per page;
 ///   `count` above 50 is an error. Unparseable or invalid documents get 400, resolver errors 200 with `errors`.
