@@ -322,7 +322,7 @@ struct KitemakerContractTests {
     func restErrorCodes() async throws {
         try await withWire(.demo) { wire, _ in
             func code(_ answer: (Int, JSONValue?)) -> String? { answer.1?["errors"]?[0]?["code"]?.stringValue }
-            let unauthorized = try await wire.get("/organization", token: "not-a-token")
+            let unauthorized = try await wire.get("/organization", token: "wrong")
             #expect(unauthorized.0 == 401 && code(unauthorized) == "UNAUTHORIZED")
             let item = try await wire.get("/workitem?spaceKey=ACM&workItemNumber=999", token: Kite.sourceToken)
             #expect(item.0 == 404 && code(item) == "ISSUE_NOT_FOUND")

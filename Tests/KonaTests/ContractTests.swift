@@ -75,7 +75,7 @@ struct KonaContractTests {
         let s = try await sandbox()
         let connection = try KonaConnectorTests.connect(s, KonaConnectorTests.environment(access: nil, refresh: KonaConnectorTests.refresh))
         _ = try await connection.probe()
-        #expect(await s.snapshot()["token_requests"] == ["query"])
+        #expect(await s.snapshot()["grants"] == ["query"])
         await s.stop()
     }
 

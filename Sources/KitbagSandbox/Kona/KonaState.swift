@@ -195,7 +195,7 @@ struct KonaState: Sendable {
         })
         for resource in Resource.allCases { out[resource.rawValue] = sorted(items[resource] ?? [:]) }
         out["attachments"] = sorted(attachments)
-        if !tokenRequests.isEmpty { out["token_requests"] = .array(tokenRequests.map(JSONValue.string)) }
+        if !tokenRequests.isEmpty { out["grants"] = .array(tokenRequests.map(JSONValue.string)) }
         return .object(out)
     }
 }
