@@ -78,8 +78,10 @@ final class KonaImporter: @unchecked Sendable {
         }
         try await createAll(kind: "space", toCreate, path: "/spaces", key: "spaces") { [self] unsure in
             // `hidden=true` may list hidden spaces only: both lists are read.
-            let listed = try await list("/spaces", key: "spaces", query: [("hidden", "true")], route: "GET /spaces")
-                + list("/spaces", key: "spaces", query: [], route: "GET /spaces")
+            var listed = try await list("/spaces", key: "spaces", query: [("hidden", "true")], route: "GET /spaces")
+            let seen = Set(listed.compactMap { $0["id"]?.idString })
+            listed += try await list("/spaces", key: "spaces", query: [], route: "GET /spaces")
+                .filter { ($0["id"]?.idString).map { !seen.contains($0) } ?? false }
             return try claim(unsure, among: listed, kind: "space")
         }
         progress.advance(items: spaces.count)
