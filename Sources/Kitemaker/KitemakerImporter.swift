@@ -172,7 +172,7 @@ final class KitemakerImporter: @unchecked Sendable {
             }
             if !(i["archivedAt"]?.isNull ?? true) {
                 summary.notImported.append(
-                    NotExported(kind: "initiative.archivedAt", container: id, reason: "the API cannot archive an initiative; it is imported as active"))
+                    NotExported(kind: "initiative.archivedAt", container: id, reason: "REST, which keeps an initiative's spaces, cannot archive it (the schema's createInitiative takes archivedAt but no spaces); it is imported as active"))
             }
         }
         for f in feedback {
