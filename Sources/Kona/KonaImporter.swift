@@ -342,6 +342,7 @@ final class KonaImporter: @unchecked Sendable {
                     try record(kind, zip(sending, targets).map { ($0.source, $1) })
                     summary.created[kind, default: 0] += sending.count
                     remaining.removeFirst(sending.count)
+                    rounds = 0  // three unknown outcomes in a row at most, per object when sent one by one
                     continue
                 }
                 guard !targets.isEmpty else {

@@ -2,6 +2,7 @@ import Foundation
 import KitbagArchive
 import KitbagConnector
 import KitbagCore
+import KitbagHTTP
 import KitbagJournal
 import KitbagSandbox
 import KitbagTestSupport
@@ -149,6 +150,43 @@ struct KonaServerBehaviourTests {
         }
         let diffs = try to.roundTripDifferences(
             source: a, target: b, journal: ImportJournal(readingFrom: journalURL), notImported: imported.notImported)
+        #expect(diffs.isEmpty, "\(diffs.prefix(5))")
+        await target.stop()
+    }
+
+    @Test("one by one under 500s, resets and cut bodies, an import into a no-batch server still leaves no duplicates")
+    func importWithoutBatchesUnderFaults() async throws {
+        let dir = try Fixture.tempDir()
+        defer { Scratch.remove(dir) }
+        let source = try await Self.start(.demo, KonaServerBehaviour())
+        let archive = dir.appendingPathComponent("source.tar.zst")
+        _ = try await KonaConnectorTests.export(try KonaConnectorTests.connect(source, KonaConnectorTests.environment()), to: archive)
+        await source.stop()
+        var o = SandboxOptions(credentials: [KonaConnectorTests.access], seed: .empty, faultRate: 0.25, faultSeed: 5, rateLimit: false)
+        o.refreshTokens = [KonaConnectorTests.refresh]
+        o.kona = KonaServerBehaviour(noBatches: true)
+        let target = try await KonaSandbox.start(o, logger: Fixture.logger)
+        var retry = RetryPolicy(maxAttempts: 12)
+        retry.baseDelay = .milliseconds(2)
+        retry.maxDelay = .milliseconds(10)
+        retry.penaltyAfter429 = .milliseconds(5)
+        let to = try KonaConnection(
+            baseURL: target.baseURL.absoluteString, environment: KonaConnectorTests.environment(), rateLimit: 0,
+            retry: retry, logger: Fixture.logger)
+        let journal = dir.appendingPathComponent("j.sqlite")
+        let imported = try await ConnectorJobs.importArchive(
+            archive, into: to, journalURL: journal, options: ImportOptions(), progress: .silent)
+        #expect(await target.stats().faultsInjected > 0)
+        let after = dir.appendingPathComponent("after.tar.zst")
+        _ = try await KonaConnectorTests.export(to, to: after)
+        let a = try SnapshotReader.open(archive)
+        let b = try SnapshotReader.open(after)
+        defer {
+            a.close()
+            b.close()
+        }
+        let diffs = try to.roundTripDifferences(
+            source: a, target: b, journal: ImportJournal(readingFrom: journal), notImported: imported.notImported)
         #expect(diffs.isEmpty, "\(diffs.prefix(5))")
         await target.stop()
     }
