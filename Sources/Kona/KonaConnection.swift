@@ -172,8 +172,9 @@ final class KonaTokenSource: CredentialSource, @unchecked Sendable {
     }
 
     private static func fetch(_ grant: Grant, _ client: APIClient) async throws -> String {
-        // The parameters go in the query string of the POST, as Kona's documentation sends them
-        // (KonaTeam/kona-api `sections/authentication.md`, commit 995e42935e5a62b3ca06a2bc07706d130771f78f).
+        // The parameters go in the query string of the POST, in this order, as Kona's documentation and its Postman
+        // collection send them (KonaTeam/kona-api `sections/authentication.md`,
+        // `postman_collection/Kona_REST_API.json.postman_collection`, commit 995e42935e5a62b3ca06a2bc07706d130771f78f).
         let parameters = [
             ("refresh_token", grant.refreshToken), ("client_secret", grant.clientSecret), ("client_id", grant.clientID),
             ("grant_type", "refresh_token"),

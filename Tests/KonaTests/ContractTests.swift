@@ -70,6 +70,9 @@ private func sandbox(_ seed: SandboxSeed = .demo, _ behaviour: KonaServerBehavio
 
 @Suite("Kona contract")
 struct KonaContractTests {
+    /// `sections/authentication.md` (step 3 of the curl example) and the Postman collection
+    /// (`postman_collection/Kona_REST_API.json.postman_collection`, the refresh request) both POST to `/oauth/token`
+    /// with `refresh_token`, `client_secret`, `client_id` and `grant_type=refresh_token` in the query string.
     @Test("the token request sends grant_type, refresh_token, client_id and client_secret in the query string")
     func tokenRequestInQueryString() async throws {
         let s = try await sandbox()
