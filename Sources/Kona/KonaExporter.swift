@@ -13,6 +13,8 @@ struct KonaExporter: Sendable {
     /// Only these spaces (ids), or every space the token can list when empty.
     var spaceIDs: [String]
     var renderings: Set<ReadableFormat>
+    /// Lists the server answered without filtering by `space_id`: read once, then filtered for every space.
+    let unfilteredLists = KonaUnfilteredLists()
 
     static let notExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "the Kona API documents no route to list or download attachments, so their files and the comments on them cannot be reached"),
@@ -166,12 +168,20 @@ struct KonaExporter: Sendable {
             if kind == KonaSchema.calendarEvents { query += KonaSchema.eventWindow }
             // Kona documents `space_id` as a filter for conversations only: every item is kept only when its own
             // `space_id` names this space (an item that names none is taken as the server filtered it).
-            let listed = try await all("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)")
+            let listed: [JSONValue]
+            if let whole = unfilteredLists[kind.path] {
+                listed = whole
+            } else {
+                listed = try await all("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)")
+            }
             let items = listed.filter { item in
                 guard let own = item["space_id"], !own.isNull else { return true }
                 return own.idString == id
             }.sorted { idLess($0, $1) }
-            if items.count < listed.count { files.unfiltered.insert(kind.path) }
+            if items.count < listed.count {
+                files.unfiltered.insert(kind.path)
+                unfilteredLists[kind.path] = listed
+            }
             try writer.writeJSONLines(container: container, file: kind.file, kind: kind.kind, values: items)
             files.items[kind.file] = items
         }
@@ -251,6 +261,19 @@ struct KonaExporter: Sendable {
 
     func idLess(_ a: JSONValue, _ b: JSONValue) -> Bool {
         KonaSchema.idOrder(a["id"]?.idString ?? "", b["id"]?.idString ?? "")
+    }
+}
+
+/// The whole lists of a server that ignores `space_id` (see `KonaServerBehaviour` in the sandbox): such a server
+/// answers every space's request with the items of all spaces, so the first answer serves them all.
+final class KonaUnfilteredLists: @unchecked Sendable {
+    // Sendable because `lists` is only touched under `lock`.
+    private let lock = NSLock()
+    private var lists: [String: [JSONValue]] = [:]
+
+    subscript(path: String) -> [JSONValue]? {
+        get { lock.withLock { lists[path] } }
+        set { lock.withLock { lists[path] = newValue } }
     }
 }
 
