@@ -37,8 +37,9 @@ c = e["counts"]
 pages = lambda k: max(1, math.ceil(k / 50))
 req_e = sum(e["requests"].values())
 # GET /organization (probe), one organization query, work item pages of 50 per space (the generated seed puts
-# ⌈n/2⌉ items in ACM and ⌊n/2⌋ in OPS), one page run each of initiatives and feedback.
-min_e = 1 + 1 + pages((n + 1) // 2) + pages(n // 2) + pages(c.get("initiative", 0)) + pages(c.get("feedback", 0))
+# ⌈n/2⌉ items in ACM and ⌊n/2⌋ in OPS), one roadmaps query, one page run each of initiatives and feedback, one
+# query for feedback persons and companies.
+min_e = 1 + 1 + pages((n + 1) // 2) + pages(n // 2) + 1 + pages(c.get("initiative", 0)) + pages(c.get("feedback", 0)) + 1
 print(f"export: {sum(c.values())} entities, {e['bytes']} bytes, {e['seconds']:.2f} s, "
       f"{sum(c.values())/max(e['seconds'],1e-9):.0f} entities/s; requests {req_e} vs minimum {min_e} ({req_e/min_e:.2f}x)")
 for r, k in sorted(e["requests"].items()): print(f"  {r}: {k}")

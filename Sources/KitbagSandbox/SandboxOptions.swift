@@ -63,6 +63,8 @@ public struct SandboxOptions: Sendable {
     public var oauthClientID: String? = nil
     /// OAuth client secret the token endpoint accepts; nil takes the service's fixed default.
     public var oauthClientSecret: String? = nil
+    /// Which reading of Kona's undocumented behaviours the Kona sandbox follows.
+    public var kona = KonaServerBehaviour()
 
     public init(
         host: String = "127.0.0.1",

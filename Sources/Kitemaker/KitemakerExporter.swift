@@ -4,13 +4,17 @@ import KitbagCore
 import KitbagHTTP
 import KitbagRender
 
-/// Walks a Kitemaker organization into an archive: the organization with its users and applications; every space
-/// with its statuses and labels; every work item in full with its comment threads; every initiative and every
-/// feedback item with its insights. Lists come from GraphQL, 50 per page (REST lists only ids and names).
+/// Walks a Kitemaker organization into an archive: the organization with its users, integrations, integration users
+/// and applications (every kind of `Actor`); every space with its statuses and labels; every work item in full with
+/// its comment threads and activities; roadmaps with their columns; every initiative with its comments, members,
+/// watchers, roadmap columns and activities; every feedback item with its owners, tags and insights (linked to their
+/// entities); feedback persons and companies. Lists come from GraphQL, 50 per page (REST lists only ids and names),
+/// with the documents of `KitemakerSchema`, which follow Kitemaker's published schema.
 ///
-/// Archive layout: `data/account/{organization,users,applications,initiatives,feedback}.jsonl`,
-/// `data/spaces/<id>/{space,statuses,labels,workItems,comments}.jsonl`. Work items are written as GraphQL
-/// returned them minus their `comments`, which go to `comments.jsonl` (each names its work item in `entity`).
+/// Archive layout: `data/account/{organization,users,integrations,integrationUsers,applications,roadmaps,
+/// initiatives,feedback,persons,companies}.jsonl`, `data/spaces/<id>/{space,statuses,labels,workItems,comments}.jsonl`.
+/// Work items are written as GraphQL returned them minus their `comments`, which go to `comments.jsonl` (each names
+/// its work item in `entity`); initiatives keep their comments inline.
 struct KitemakerExporter: Sendable {
     let connection: KitemakerConnection
     let progress: ProgressReporter
@@ -19,9 +23,10 @@ struct KitemakerExporter: Sendable {
     var renderings: Set<ReadableFormat>
 
     static let notExported: [NotExported] = [
-        NotExported(kind: "roadmap", reason: "roadmaps and roadmap columns are not exported yet; initiatives keep everything but their roadmap columns"),
         NotExported(kind: "attachment", reason: "files in work items are links inside descriptions; the API offers no download route for them"),
-        NotExported(kind: "integration", reason: "integrations, integration users and code review links belong to connected services (GitHub, Slack, …) and hold credentials; they are not exported"),
+        NotExported(kind: "codeReviewRequest", reason: "the schema reaches a code review request only by its URL (codeReviewRequest(url:)) and lists none; the links are not exported"),
+        NotExported(kind: "integration.settings", reason: "integrations and integration users are exported as actors (id, type, domain, external name); their settings and credentials are not in the schema"),
+        NotExported(kind: "user.avatar", reason: "avatars are image URLs on Kitemaker's servers; only the users' names and flags are exported"),
         NotExported(kind: "token", reason: "API tokens are secrets and are never archived"),
     ]
 
@@ -31,13 +36,21 @@ struct KitemakerExporter: Sendable {
         guard var org = data["organization"]?.objectValue else {
             throw UserError("kitemaker: the organization query answered without an organization")
         }
-        let users = org["users"]?.arrayValue ?? []
-        let applications = org["applications"]?.arrayValue ?? []
         let allSpaces = org["spaces"]?.arrayValue ?? []
-        for key in ["users", "applications", "spaces"] { org[key] = nil }
+        let actorLists: [(key: String, kind: String)] = [
+            ("users", "user"), ("integrations", "integration"), ("integrationUsers", "integrationUser"),
+            ("applications", "application"),
+        ]
+        var actors: [(String, String, [JSONValue])] = []
+        for (key, kind) in actorLists {
+            actors.append((key, kind, org[key]?.arrayValue ?? []))
+            org[key] = nil
+        }
+        org["spaces"] = nil
         try writer.writeJSONLines(container: .account, file: "organization", kind: "organization", values: [.object(org)])
-        try writer.writeJSONLines(container: .account, file: "users", kind: "user", values: users)
-        try writer.writeJSONLines(container: .account, file: "applications", kind: "application", values: applications)
+        for (file, kind, values) in actors {
+            try writer.writeJSONLines(container: .account, file: file, kind: kind, values: values)
+        }
 
         let selected = try select(allSpaces)
         progress.beginStage("spaces", total: selected.count)
@@ -51,6 +64,14 @@ struct KitemakerExporter: Sendable {
             progress.advance(items: 1, bytes: writer.bytesWritten - before)
         }
 
+        progress.beginStage("roadmaps")
+        let roadmaps = try await connection.graphQL("roadmaps", KitemakerSchema.roadmapsQuery)
+        guard let roadmapList = roadmaps["roadmaps"]?["roadmaps"]?.arrayValue else {
+            throw UserError("kitemaker: the roadmaps query answered without a roadmaps list")
+        }
+        try writer.writeJSONLines(container: .account, file: "roadmaps", kind: "roadmap", values: roadmapList)
+        progress.advance(items: roadmapList.count)
+
         progress.beginStage("initiatives")
         try await writePaged(
             operation: "initiatives", query: KitemakerSchema.initiativesQuery, listKey: "initiatives",
@@ -59,6 +80,12 @@ struct KitemakerExporter: Sendable {
         try await writePaged(
             operation: "feedback", query: KitemakerSchema.feedbackQuery, listKey: "feedback",
             into: writer.jsonLines(container: .account, file: "feedback", kind: "feedback"), writer: writer)
+        let people = try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)
+        let persons = people["feedbackPersons"]?.arrayValue ?? []
+        let companies = people["feedbackCompanies"]?.arrayValue ?? []
+        try writer.writeJSONLines(container: .account, file: "persons", kind: "person", values: persons)
+        try writer.writeJSONLines(container: .account, file: "companies", kind: "company", values: companies)
+        progress.advance(items: persons.count + companies.count)
 
         if renderings.contains(.markdown) {
             try writer.addFile(

@@ -33,6 +33,9 @@ final class KitemakerImporter: @unchecked Sendable {
     private var known: [String: [String: Mapping]] = [:]
     /// Target ids per kind that already stand for some source entity.
     private var claimed: [String: Set<String>] = [:]
+    /// Source user id → target user id, for users with the same username in both organizations.
+    private var users: [String: String] = [:]
+    private var targetUsers: [JSONValue] = []
 
     init(connection: KitemakerConnection, journal: ImportJournal?, progress: ProgressReporter, options: ImportOptions) {
         self.connection = connection
@@ -64,7 +67,10 @@ final class KitemakerImporter: @unchecked Sendable {
         var labels: [JSONValue]
     }
 
-    static let kinds = ["space", "status", "label", "workItem", "comment", "thread", "initiative", "feedback"]
+    static let kinds = [
+        "space", "status", "label", "workItem", "comment", "thread", "initiative", "initiativeLinks", "company",
+        "person", "feedback",
+    ]
 
     func run(archive: SnapshotReader) async throws -> ImportSummary {
         guard archive.info.service == .kitemaker else {
@@ -78,7 +84,13 @@ final class KitemakerImporter: @unchecked Sendable {
             NotExported(kind: "user", reason: "users cannot be created through the API; invite them in Kitemaker"),
             NotExported(kind: "application", reason: "applications are created in Kitemaker's developer settings, not imported"),
             NotExported(kind: "space", reason: "spaces cannot be created through the API; they are matched to existing spaces by key or name"),
+            NotExported(kind: "integration", reason: "integrations and integration users are connected in Kitemaker's settings, not imported"),
         ]
+        if !(try accountValues(archive, "roadmaps")).isEmpty {
+            summary.notImported.append(
+                NotExported(kind: "roadmap", reason: "the schema has no mutation that creates a roadmap or a roadmap column; create them in Kitemaker"))
+        }
+
         for kind in Self.kinds {
             let entries = try journal?.entries(kind: kind) ?? [:]
             known[kind] = entries.mapValues { Mapping(targetID: $0.targetID, state: $0.state) }
@@ -95,6 +107,8 @@ final class KitemakerImporter: @unchecked Sendable {
         var mapped: [(ArchivedSpace, TargetSpace)] = []
         for space in spaces { mapped.append((space, try match(space, in: targets))) }
         try mapStatuses(mapped)
+        try mapUsers(archive)
+        reportUnmappedUsers(spaces: spaces, initiatives: initiatives, feedback: feedback)
 
         progress.beginStage("labels", total: mapped.count)
         for (space, target) in mapped {
@@ -108,6 +122,7 @@ final class KitemakerImporter: @unchecked Sendable {
         progress.beginStage("initiatives", total: initiatives.count)
         for initiative in initiatives { try await importInitiative(initiative) }
         progress.beginStage("feedback", total: feedback.count)
+        try await importPeople(archive, feedback: feedback)
         for item in feedback { try await importFeedback(item) }
         progress.finish()
         summary.requests = dryRun ? plannedRequests : await connection.client.requestCounts()
@@ -147,14 +162,8 @@ final class KitemakerImporter: @unchecked Sendable {
 
     func noteWhatCannotBeCarried(spaces: [ArchivedSpace], initiatives: [JSONValue], feedback: [JSONValue]) {
         func nonEmpty(_ v: JSONValue?) -> Bool { !(v?.arrayValue ?? []).isEmpty }
-        if spaces.contains(where: { $0.workItems.contains { nonEmpty($0["members"]) || nonEmpty($0["watchers"]) } }) {
-            summary.notImported.append(
-                NotExported(kind: "workItem.members", reason: "work item members and watchers are users of the source organization; the REST API has no field for them"))
-        }
-        if initiatives.contains(where: { nonEmpty($0["workItems"]) }) {
-            summary.notImported.append(
-                NotExported(kind: "initiative.workItems", reason: "the API has no field or route that adds work items to an initiative; link them again in Kitemaker"))
-        }
+        // Members and watchers are carried for users with the same username in the target (users cannot be
+        // created); the rest is reported once the target's users are known (see `reportUnmappedUsers`).
         for i in initiatives {
             let id = i["id"]?.idString
             if !(i["effort"]?.isNull ?? true) || !(i["impact"]?.isNull ?? true) {
@@ -163,32 +172,75 @@ final class KitemakerImporter: @unchecked Sendable {
             }
             if !(i["archivedAt"]?.isNull ?? true) {
                 summary.notImported.append(
-                    NotExported(kind: "initiative.archivedAt", container: id, reason: "the API cannot archive an initiative; it is imported as active"))
+                    NotExported(kind: "initiative.archivedAt", container: id, reason: "REST, which keeps an initiative's spaces, cannot archive it (the schema's createInitiative takes archivedAt but no spaces); it is imported as active"))
             }
         }
         for f in feedback {
             let id = f["id"]?.idString
             let insights = f["insights"]?.arrayValue ?? []
-            let contents = f["contents"]?.stringValue ?? ""
-            if insights.count > 1 || insights.contains(where: { $0["contents"]?.stringValue != contents }) {
+            let contents = Self.feedbackContent(f)
+            if insights.count > 1 || insights.contains(where: { Self.feedbackContent($0) != contents }) {
                 summary.notImported.append(
-                    NotExported(kind: "insight", container: id, reason: "POST /feedback makes one insight holding the whole feedback text; its links are kept, the highlighted parts are not"))
-            }
-            if !(f["company"]?.isNull ?? true) {
-                summary.notImported.append(
-                    NotExported(kind: "feedback.company", container: id, reason: "the API links feedback to a person by email only, not to a company"))
-            }
-            if f["processed"]?.boolValue == true {
-                summary.notImported.append(
-                    NotExported(kind: "feedback.processed", container: id, reason: "the API cannot mark feedback as processed"))
+                    NotExported(kind: "insight", container: id, reason: "createFeedback makes one insight holding the whole feedback text; its links are kept, the highlighted parts are not"))
             }
         }
+        if initiatives.contains(where: { nonEmpty($0["comments"]) }) {
+            summary.notImported.append(
+                NotExported(kind: "initiative.comments", reason: "REST and the schema's mutations add comments to work items only; initiative comments stay in the archive"))
+        }
+        if initiatives.contains(where: { nonEmpty($0["roadmapColumns"]) }) {
+            summary.notImported.append(
+                NotExported(kind: "initiative.roadmapColumns", reason: "roadmaps cannot be created through the API, so initiatives are not placed on roadmap columns"))
+        }
+    }
+
+    /// A feedback's or insight's text: `content` in the published GraphQL schema, `contents` in REST answers and
+    /// archives written before kitbag followed the schema.
+    static func feedbackContent(_ value: JSONValue) -> String {
+        value["content"]?.stringValue ?? value["contents"]?.stringValue ?? ""
+    }
+
+    /// The entity ids an insight links to: `entities[].id` per the schema, `entityIds` in older archives.
+    static func insightEntityIDs(_ insight: JSONValue) -> [String] {
+        if let entities = insight["entities"]?.arrayValue { return entities.compactMap { $0["id"]?.idString } }
+        return (insight["entityIds"]?.arrayValue ?? []).compactMap(\.idString)
+    }
+
+    /// Users cannot be created through the API: a source user stands for the target user with the same username.
+    func mapUsers(_ archive: SnapshotReader) throws {
+        var byName: [String: String] = [:]
+        for u in targetUsers {
+            if let id = u["id"]?.idString, let name = u["username"]?.stringValue?.lowercased() { byName[name] = id }
+        }
+        for u in try accountValues(archive, "users") {
+            if let id = u["id"]?.idString, let name = u["username"]?.stringValue?.lowercased(), let t = byName[name] {
+                users[id] = t
+            }
+        }
+    }
+
+    func reportUnmappedUsers(spaces: [ArchivedSpace], initiatives: [JSONValue], feedback: [JSONValue]) {
+        func unmapped(_ v: JSONValue?) -> Bool {
+            (v?.arrayValue ?? []).contains { $0["id"]?.idString.flatMap { users[$0] } == nil }
+        }
+        if spaces.contains(where: { $0.workItems.contains { unmapped($0["members"]) || unmapped($0["watchers"]) } })
+            || initiatives.contains(where: { unmapped($0["members"]) }) || feedback.contains(where: { unmapped($0["owners"]) })
+        {
+            summary.notImported.append(
+                NotExported(kind: "members", reason: "members, watchers and feedback owners without a user of the same username in the target organization are left out (users cannot be created through the API; invite them and run the import again)"))
+        }
+    }
+
+    /// The target users for a list of `{id}` source users; those without a counterpart are left out.
+    func mappedUsers(_ list: JSONValue?) -> [String] {
+        (list?.arrayValue ?? []).compactMap { $0["id"]?.idString.flatMap { users[$0] } }
     }
 
     // MARK: - Target structure
 
     func targetSpaces() async throws -> [TargetSpace] {
         let data = try await connection.graphQL("organization", KitemakerSchema.organizationQuery)
+        targetUsers = data["organization"]?["users"]?.arrayValue ?? []
         return (data["organization"]?["spaces"]?.arrayValue ?? []).compactMap { s in
             guard let id = s["id"]?.idString, let key = s["key"]?.stringValue else { return nil }
             return TargetSpace(
@@ -370,13 +422,14 @@ final class KitemakerImporter: @unchecked Sendable {
         let order = Dictionary(
             space.statuses.enumerated().compactMap { n, s in s["id"]?.idString.map { ($0, n) } },
             uniquingKeysWith: { a, _ in a })
-        // Column by column, top to bottom: each item goes to the bottom, so the column keeps its order.
+        // Column by column, bottom to top: `createWorkItem` without `sort` puts each item at the top of its
+        // column, so the column keeps its order.
         let items = space.workItems.enumerated().sorted { a, b in
             let ca = a.element["status"]?["id"]?.idString.flatMap { order[$0] } ?? Int.max
             let cb = b.element["status"]?["id"]?.idString.flatMap { order[$0] } ?? Int.max
             if ca != cb { return ca < cb }
             let sa = a.element["sort"]?.stringValue ?? "", sb = b.element["sort"]?.stringValue ?? ""
-            return sa == sb ? a.offset < b.offset : sa < sb
+            return sa == sb ? a.offset > b.offset : sa > sb
         }.map(\.element)
         var recent: [JSONValue]?
         for item in items {
@@ -386,19 +439,31 @@ final class KitemakerImporter: @unchecked Sendable {
             }
             let title = item["title"]?.stringValue ?? ""
             let description = item["description"]?.stringValue ?? ""
-            var body = JSONObject([("title", .string(title)), ("statusId", .string(statusID))])
-            if !description.isEmpty { body["description"] = .string(description) }
+            // CreateWorkItemInput (kitemakerhq/km `src/kitemaker.graphql`, commit 8e752965e19e23af4df7984ff267bbb412a9bc5b),
+            // used with createdAt/updatedAt as Kitemaker's own importer does (kitemakerhq/productboard-importer
+            // `index.ts`, commit f3a462393e7b876c5c9f513d340eb850b72ceb0f).
+            var input = JSONObject([("title", .string(title)), ("statusId", .string(statusID))])
+            if !description.isEmpty { input["description"] = .string(description) }
             let labels = (item["labels"]?.arrayValue ?? []).compactMap { target("label", $0["id"]?.idString) }
-            if !labels.isEmpty { body["labelIds"] = .array(labels.map(JSONValue.string)) }
-            if let effort = Self.restSize(item["effort"]) { body["effort"] = effort }
-            if let impact = Self.restSize(item["impact"]) { body["impact"] = impact }
-            body["placement"] = "bottom"
+            if !labels.isEmpty { input["labelIds"] = .array(labels.map(JSONValue.string)) }
+            let members = mappedUsers(item["members"])
+            if !members.isEmpty { input["memberIds"] = .array(members.map(JSONValue.string)) }
+            let watchers = mappedUsers(item["watchers"])
+            if !watchers.isEmpty { input["watcherIds"] = .array(watchers.map(JSONValue.string)) }
+            for key in ["effort", "impact"] {
+                if let v = item[key]?.stringValue, !v.isEmpty { input[key] = .string(v.uppercased()) }
+            }
+            for key in ["createdAt", "updatedAt"] {
+                if let v = item[key]?.stringValue { input[key] = .string(v) }
+            }
             _ = try await ensure(
-                kind: "workItem", source: sid, route: "POST /workitem",
+                kind: "workItem", source: sid, route: "POST /graphql createWorkItem",
                 send: {
-                    try await connection.client.json(connection.rest(.POST, "/workitem", body: .object(body), retryable: false))
+                    try await connection.graphQL(
+                        "createWorkItem", KitemakerSchema.createWorkItemMutation,
+                        variables: JSONObject([("input", .object(input))]), retryable: false)
                 },
-                id: { $0["id"]?.idString },
+                id: { $0["createWorkItem"]?["workItem"]?["id"]?.idString },
                 find: { [self] in
                     func matches(_ w: JSONValue) -> Bool {
                         w["title"]?.stringValue == title && (w["description"]?.stringValue ?? "") == description
@@ -527,7 +592,7 @@ final class KitemakerImporter: @unchecked Sendable {
         if !spaces.isEmpty { body["spaceIds"] = .array(spaces.map(JSONValue.string)) }
         let labels = (initiative["labels"]?.arrayValue ?? []).compactMap { target("label", $0["id"]?.idString) }
         if !labels.isEmpty { body["labelIds"] = .array(labels.map(JSONValue.string)) }
-        _ = try await ensure(
+        let created = try await ensure(
             kind: "initiative", source: sid, route: "POST /initiative",
             send: { try await connection.client.json(connection.rest(.POST, "/initiative", body: .object(body), retryable: false)) },
             id: { $0["id"]?.idString },
@@ -537,31 +602,139 @@ final class KitemakerImporter: @unchecked Sendable {
                         && !isClaimed("initiative", $0["id"]?.idString ?? "")
                 }?["id"]?.idString
             })
+        // REST creates an initiative without work items or members; `editInitiative` adds them (adding a link
+        // twice is no change, so a rerun may send it again safely; the journal records it as done).
+        let workItems = (initiative["workItems"]?.arrayValue ?? []).compactMap { target("workItem", $0["id"]?.idString) }
+        let members = mappedUsers(initiative["members"])
+        if (!workItems.isEmpty || !members.isEmpty), known["initiativeLinks"]?[sid]?.state != .created {
+            var input = JSONObject([("id", .string(created))])
+            if !workItems.isEmpty { input["addWorkItemIds"] = .array(workItems.map(JSONValue.string)) }
+            if !members.isEmpty { input["addMemberIds"] = .array(members.map(JSONValue.string)) }
+            if dryRun {
+                plannedRequests["POST /graphql editInitiative", default: 0] += 1
+            } else {
+                _ = try await connection.graphQL(
+                    "editInitiative", KitemakerSchema.editInitiativeMutation, variables: JSONObject([("input", .object(input))]))
+                try journal?.markCreated(kind: "initiativeLinks", [(sid, created)])
+                known["initiativeLinks", default: [:]][sid] = Mapping(targetID: created, state: .created)
+            }
+        }
         progress.advance(items: 1)
     }
 
+    /// Companies and persons of the archive (`companies.jsonl`, `persons.jsonl`, and any person a feedback names
+    /// that the list lacks): one that exists in the target (same name / same email, else same name) is reused,
+    /// the rest are created with `createCompany` / `createPerson`.
+    func importPeople(_ archive: SnapshotReader, feedback: [JSONValue]) async throws {
+        let companies = try accountValues(archive, "companies")
+        var persons = try accountValues(archive, "persons")
+        for f in feedback {
+            if let p = f["person"], let id = p["id"]?.idString, !persons.contains(where: { $0["id"]?.idString == id }) {
+                persons.append(p)
+            }
+        }
+        guard !companies.isEmpty || !persons.isEmpty else { return }
+        let existing = dryRun ? JSONValue.null : try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)
+        let targetCompanies = existing["feedbackCompanies"]?.arrayValue ?? []
+        let targetPersons = existing["feedbackPersons"]?.arrayValue ?? []
+        for company in companies {
+            guard let sid = company["id"]?.idString, let name = company["name"]?.stringValue else { continue }
+            if let same = targetCompanies.first(where: { $0["name"]?.stringValue == name })?["id"]?.idString,
+                !isClaimed("company", same), known["company"]?[sid]?.state != .created
+            {
+                if !dryRun { try record("company", sid, same) }
+                summary.alreadyPresent["company", default: 0] += 1
+                continue
+            }
+            var input = JSONObject([("name", .string(name))])
+            if let domain = company["domain"]?.stringValue { input["domain"] = .string(domain) }
+            let tid = try await ensure(
+                kind: "company", source: sid, route: "POST /graphql createCompany",
+                send: {
+                    try await connection.graphQL(
+                        "createCompany", KitemakerSchema.createCompanyMutation,
+                        variables: JSONObject([("input", .object(input))]), retryable: false)
+                },
+                id: { $0["createCompany"]?["company"]?["id"]?.idString },
+                find: { [self] in
+                    try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)["feedbackCompanies"]?
+                        .arrayValue?.last { $0["name"]?.stringValue == name && !isClaimed("company", $0["id"]?.idString ?? "") }?[
+                            "id"]?.idString
+                })
+            if dryRun { known["company", default: [:]][sid] = Mapping(targetID: tid, state: .created) }
+        }
+        for person in persons {
+            guard let sid = person["id"]?.idString else { continue }
+            let name = person["name"]?.stringValue ?? person["email"]?.stringValue ?? ""
+            let email = person["email"]?.stringValue
+            func same(_ p: JSONValue) -> Bool {
+                if let email, !email.isEmpty { return p["email"]?.stringValue?.lowercased() == email.lowercased() }
+                return p["name"]?.stringValue == name
+            }
+            if let hit = targetPersons.first(where: same)?["id"]?.idString, !isClaimed("person", hit),
+                known["person"]?[sid]?.state != .created
+            {
+                if !dryRun { try record("person", sid, hit) }
+                summary.alreadyPresent["person", default: 0] += 1
+                continue
+            }
+            var input = JSONObject([("name", .string(name))])
+            if let email, !email.isEmpty { input["email"] = .string(email) }
+            if let company = target("company", person["company"]?["id"]?.idString) { input["companyId"] = .string(company) }
+            let tid = try await ensure(
+                kind: "person", source: sid, route: "POST /graphql createPerson",
+                send: {
+                    try await connection.graphQL(
+                        "createPerson", KitemakerSchema.createPersonMutation,
+                        variables: JSONObject([("input", .object(input))]), retryable: false)
+                },
+                id: { $0["createPerson"]?["person"]?["id"]?.idString },
+                find: { [self] in
+                    try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)["feedbackPersons"]?
+                        .arrayValue?.last { same($0) && !isClaimed("person", $0["id"]?.idString ?? "") }?["id"]?.idString
+                })
+            if dryRun { known["person", default: [:]][sid] = Mapping(targetID: tid, state: .created) }
+        }
+    }
+
+    /// One feedback item through `createFeedback` (as Kitemaker's own importer sends it, with createdAt and
+    /// updatedAt): content, processed state, person, company, owners (users of the same username), tags (mapped
+    /// labels) and one insight linking its entities.
     func importFeedback(_ feedback: JSONValue) async throws {
         guard let sid = feedback["id"]?.idString, let title = feedback["title"]?.stringValue else { return }
-        let contents = feedback["contents"]?.stringValue ?? ""
-        var body = JSONObject([("title", .string(title))])
-        if !contents.isEmpty { body["contents"] = .string(contents) }
-        if let email = feedback["person"]?["email"]?.stringValue, !email.isEmpty { body["personEmail"] = .string(email) }
+        let contents = Self.feedbackContent(feedback)
+        var input = JSONObject([("title", .string(title))])
+        if !contents.isEmpty { input["content"] = .string(contents) }
+        if feedback["processed"]?.boolValue == true { input["processed"] = true }
+        if let person = target("person", feedback["person"]?["id"]?.idString) { input["personId"] = .string(person) }
+        if let company = target("company", feedback["company"]?["id"]?.idString) { input["companyId"] = .string(company) }
+        let owners = mappedUsers(feedback["owners"])
+        if !owners.isEmpty { input["ownerIds"] = .array(owners.map(JSONValue.string)) }
+        let tags = (feedback["tags"]?.arrayValue ?? []).compactMap { target("label", $0["id"]?.idString) }
+        if !tags.isEmpty { input["tagIds"] = .array(tags.map(JSONValue.string)) }
+        for key in ["createdAt", "updatedAt"] {
+            if let v = feedback[key]?.stringValue { input[key] = .string(v) }
+        }
         var entities: [String] = []
         for insight in feedback["insights"]?.arrayValue ?? [] {
-            for e in insight["entityIds"]?.arrayValue ?? [] {
-                if let t = target("workItem", e.idString) ?? target("initiative", e.idString), !entities.contains(t) {
+            for e in Self.insightEntityIDs(insight) {
+                if let t = target("workItem", e) ?? target("initiative", e), !entities.contains(t) {
                     entities.append(t)
                 }
             }
         }
-        if !entities.isEmpty { body["linkInsightToEntityIds"] = .array(entities.map(JSONValue.string)) }
+        if !entities.isEmpty { input["linkInsightToEntityIds"] = .array(entities.map(JSONValue.string)) }
         _ = try await ensure(
-            kind: "feedback", source: sid, route: "POST /feedback",
-            send: { try await connection.client.json(connection.rest(.POST, "/feedback", body: .object(body), retryable: false)) },
-            id: { $0["id"]?.idString },
+            kind: "feedback", source: sid, route: "POST /graphql createFeedback",
+            send: {
+                try await connection.graphQL(
+                    "createFeedback", KitemakerSchema.createFeedbackMutation,
+                    variables: JSONObject([("input", .object(input))]), retryable: false)
+            },
+            id: { $0["createFeedback"]?["feedback"]?["id"]?.idString },
             find: { [self] in
                 try await allPaged("feedback", KitemakerSchema.feedbackQuery).last {
-                    $0["title"]?.stringValue == title && ($0["contents"]?.stringValue ?? "") == contents
+                    $0["title"]?.stringValue == title && Self.feedbackContent($0) == contents
                         && !isClaimed("feedback", $0["id"]?.idString ?? "")
                 }?["id"]?.idString
             })

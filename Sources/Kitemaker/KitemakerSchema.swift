@@ -20,16 +20,31 @@ public enum KitemakerSchema {
 
     // MARK: - GraphQL documents
 
-    static let actorFields = "actor { __typename ... on User { id username } ... on Application { id name } }"
+    // Every document below validates against Kitemaker's published schema (kitemakerhq/km `src/kitemaker.graphql`,
+    // commit 8e752965e19e23af4df7984ff267bbb412a9bc5b) and asks for at least what Kitemaker's own export asks for
+    // (kitemakerhq/dump-organization `queries/*.ts`, commit 911f908cb7e3d8dc76fbaf2063be645e29bdd853).
+
+    /// The `Actor` union has four members; each is named by `__typename` and its id.
+    static let actorFields = """
+        actor { __typename ... on User { id username } ... on Application { id name } \
+        ... on Integration { id type } ... on IntegrationUser { id type externalName } }
+        """
+
+    /// An `Entity` (work item or initiative) by kind and id.
+    static let entityFields = "__typename ... on WorkItem { id } ... on Initiative { id }"
+
+    static let activityFields = "activities { id type details createdAt updatedAt \(actorFields) }"
 
     static let organizationQuery = """
         query Organization {
           organization {
-            id name createdAt updatedAt
+            id name slug createdAt updatedAt
             users { id username name guest deactivated createdAt updatedAt }
+            integrations { id type domain createdAt updatedAt }
+            integrationUsers { id type domain externalId externalName createdAt updatedAt }
             applications { id name createdAt updatedAt }
             spaces {
-              id key name private createdAt updatedAt
+              id key name slug private createdAt updatedAt
               members { id }
               statuses { id name type default createdAt updatedAt }
               labels { id name color createdAt updatedAt }
@@ -42,7 +57,7 @@ public enum KitemakerSchema {
         query WorkItems($spaceId: ID!, $cursor: String, $count: Int) {
           workItems(spaceId: $spaceId, cursor: $cursor, count: $count) {
             workItems {
-              id number title description sort effort impact createdAt updatedAt
+              id number title description sort effort impact closedAt archivedAt createdAt updatedAt
               \(actorFields)
               status { id name type }
               labels { id name color }
@@ -51,8 +66,9 @@ public enum KitemakerSchema {
               comments {
                 id body threadId createdAt updatedAt
                 \(actorFields)
-                entity { __typename ... on WorkItem { id } }
+                entity { \(entityFields) }
               }
+              \(activityFields)
             }
             cursor
             hasMore
@@ -69,9 +85,25 @@ public enum KitemakerSchema {
               spaces { id key }
               labels { id name color }
               workItems { id }
+              members { id }
+              watchers { id }
+              roadmapColumns { id }
+              comments { id body threadId createdAt updatedAt \(actorFields) }
+              \(activityFields)
             }
             cursor
             hasMore
+          }
+        }
+        """
+
+    static let roadmapsQuery = """
+        query Roadmaps {
+          roadmaps {
+            roadmaps {
+              id name color createdAt updatedAt
+              columns { id name columnType createdAt updatedAt initiatives { id } }
+            }
           }
         }
         """
@@ -80,10 +112,13 @@ public enum KitemakerSchema {
         query Feedback($cursor: String, $count: Int) {
           feedback(cursor: $cursor, count: $count) {
             feedback {
-              id number title contents processed processedAt createdAt updatedAt
+              id number title content processed processedAt createdAt updatedAt
+              \(actorFields)
               person { id name email }
               company { id name }
-              insights { id contents entityIds createdAt updatedAt \(actorFields) }
+              owners { id }
+              tags { id name color }
+              insights { id content createdAt updatedAt \(actorFields) entities { \(entityFields) } }
             }
             cursor
             hasMore
@@ -91,9 +126,46 @@ public enum KitemakerSchema {
         }
         """
 
+    static let feedbackPeopleQuery = """
+        query FeedbackPeople {
+          feedbackPersons { id name email externalId createdAt updatedAt company { id } }
+          feedbackCompanies { id name domain createdAt updatedAt }
+        }
+        """
+
     static let workItemCommentsQuery = """
         query WorkItemComments($id: ID!) {
           workItem(id: $id) { id comments { id body threadId createdAt } }
+        }
+        """
+
+    static let createWorkItemMutation = """
+        mutation CreateWorkItem($input: CreateWorkItemInput!) {
+          createWorkItem(input: $input) { workItem { id number sort } }
+        }
+        """
+
+    static let editInitiativeMutation = """
+        mutation EditInitiative($input: EditInitiativeInput!) {
+          editInitiative(input: $input) { initiative { id } }
+        }
+        """
+
+    static let createFeedbackMutation = """
+        mutation CreateFeedback($input: CreateFeedbackInput!) {
+          createFeedback(input: $input) { feedback { id number } }
+        }
+        """
+
+    static let createPersonMutation = """
+        mutation CreatePerson($input: CreatePersonInput!) {
+          createPerson(input: $input) { person { id } }
+        }
+        """
+
+    static let createCompanyMutation = """
+        mutation CreateCompany($input: CreateCompanyInput!) {
+          createCompany(input: $input) { company { id } }
         }
         """
 

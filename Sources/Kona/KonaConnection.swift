@@ -10,6 +10,7 @@ public struct KonaConnection: Sendable {
     public let baseURL: URL
     public let client: APIClient
     let tokens: KonaTokenSource
+    let paging = KonaPaging()
 
     /// Reads `KONA_ACCESS_TOKEN`, `KONA_REFRESH_TOKEN`, `KONA_CLIENT_ID`, `KONA_CLIENT_SECRET` and `KONA_BASE_URL`
     /// from `environment`. With only a refresh token (and the client id and secret) an access token is fetched
@@ -171,20 +172,17 @@ final class KonaTokenSource: CredentialSource, @unchecked Sendable {
     }
 
     private static func fetch(_ grant: Grant, _ client: APIClient) async throws -> String {
-        func encode(_ s: String) -> String {
-            s.addingPercentEncoding(withAllowedCharacters: .init(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")) ?? s
-        }
-        let form = [
-            ("grant_type", "refresh_token"), ("refresh_token", grant.refreshToken), ("client_id", grant.clientID),
-            ("client_secret", grant.clientSecret),
-        ].map { "\($0.0)=\(encode($0.1))" }.joined(separator: "&")
+        // The parameters go in the query string of the POST, in this order, as Kona's documentation and its Postman
+        // collection send them (KonaTeam/kona-api `sections/authentication.md`,
+        // `postman_collection/Kona_REST_API.json.postman_collection`, commit 995e42935e5a62b3ca06a2bc07706d130771f78f).
+        let parameters = [
+            ("refresh_token", grant.refreshToken), ("client_secret", grant.clientSecret), ("client_id", grant.clientID),
+            ("grant_type", "refresh_token"),
+        ]
         let answer: JSONValue
         do {
             answer = try await client.json(
-                APIRequest(
-                    method: .POST, path: "/oauth/token",
-                    rawBody: .init(bytes: Array(form.utf8), contentType: "application/x-www-form-urlencoded"),
-                    route: "POST /oauth/token"))
+                APIRequest(method: .POST, path: "/oauth/token", query: parameters, route: "POST /oauth/token"))
         } catch let failure as HTTPFailure {
             guard let status = failure.status, (400..<500).contains(status), status != 429 else { throw failure }
             throw UserError(
@@ -196,5 +194,48 @@ final class KonaTokenSource: CredentialSource, @unchecked Sendable {
             throw UserError("kona: POST /oauth/token answered without an access_token — check --base-url points at Kona")
         }
         return token
+    }
+}
+
+/// What kitbag has learnt about the server's paging during a run: the longest page it has returned. Kona documents
+/// the default page size (25) but no maximum, so a page shorter than `per_page` may be the server's cap rather than
+/// the end of the list. A short page ends a list only when it is empty or shorter than a page the server has already
+/// returned (it could have sent more, so there are no more); otherwise the next page is asked for.
+final class KonaPaging: @unchecked Sendable {
+    // Sendable because `longest` is only touched under `lock`.
+    private let lock = NSLock()
+    private var longest = 0
+
+    /// Whether a page of `count` items, asked with `perPage`, is the list's last.
+    func isLast(count: Int, perPage: Int) -> Bool {
+        lock.withLock {
+            defer { longest = max(longest, count) }
+            if count == 0 { return true }
+            if count >= perPage { return false }
+            return count < longest
+        }
+    }
+
+    /// The longest page seen so far; above 0 and below `KonaSchema.pageSize` when the server caps `per_page`.
+    var longestPage: Int { lock.withLock { longest } }
+}
+
+extension KonaConnection {
+    /// Every page of a list (`per_page` 100), by the rule of `KonaPaging`; `key` is the wrapper (`"tasks"`).
+    func allPages(_ path: String, key: String, query: [(String, String)] = [], route: String) async throws -> [JSONValue] {
+        var out: [JSONValue] = []
+        var page = 1
+        while true {
+            let answer = try await client.json(
+                APIRequest(
+                    method: .GET, path: path,
+                    query: query + [("per_page", String(KonaSchema.pageSize)), ("page", String(page))], route: route))
+            guard let items = answer[key]?.arrayValue else {
+                throw HTTPFailure.invalidBody(service: "kona", route: route, reason: "no \"\(key)\" array in the answer")
+            }
+            out += items
+            if paging.isLast(count: items.count, perPage: KonaSchema.pageSize) { return out }
+            page += 1
+        }
     }
 }

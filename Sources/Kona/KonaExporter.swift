@@ -13,6 +13,8 @@ struct KonaExporter: Sendable {
     /// Only these spaces (ids), or every space the token can list when empty.
     var spaceIDs: [String]
     var renderings: Set<ReadableFormat>
+    /// Lists the server answered without filtering by `space_id`: read once, then filtered for every space.
+    let unfilteredLists = KonaUnfilteredLists()
 
     static let notExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "the Kona API documents no route to list or download attachments, so their files and the comments on them cannot be reached"),
@@ -26,22 +28,9 @@ struct KonaExporter: Sendable {
         ArchiveInfo.Account(id: user["id"]?.idString ?? "unknown", name: user["name"]?.stringValue ?? user["email"]?.stringValue)
     }
 
-    /// Every page of a list (`per_page` 100) until a short page; `key` is the wrapper (`"tasks"`).
+    /// Every page of a list; see `KonaPaging` for when a short page ends it.
     func all(_ path: String, key: String, query: [(String, String)] = [], route: String) async throws -> [JSONValue] {
-        var out: [JSONValue] = []
-        var page = 1
-        while true {
-            let answer = try await connection.client.json(
-                APIRequest(
-                    method: .GET, path: path,
-                    query: query + [("per_page", String(KonaSchema.pageSize)), ("page", String(page))], route: route))
-            guard let items = answer[key]?.arrayValue else {
-                throw HTTPFailure.invalidBody(service: "kona", route: route, reason: "no \"\(key)\" array in the answer")
-            }
-            out += items
-            if items.count < KonaSchema.pageSize { return out }
-            page += 1
-        }
+        try await connection.allPages(path, key: key, query: query, route: route)
     }
 
     func export(user: JSONValue, into writer: SnapshotWriter) async throws -> [NotExported] {
@@ -76,8 +65,21 @@ struct KonaExporter: Sendable {
 
         var spaces: [JSONValue]
         if spaceIDs.isEmpty {
-            spaces = try await all(
+            // Kona does not say whether `hidden=true` lists hidden spaces only or hidden ones too: both lists are read
+            // and joined by id, and the archive says which the server did.
+            let visible = try await all("/spaces", key: "spaces", query: [("include", "participants")], route: "GET /spaces")
+            let withHidden = try await all(
                 "/spaces", key: "spaces", query: [("hidden", "true"), ("include", "participants")], route: "GET /spaces")
+            spaces = withHidden
+            let seen = Set(withHidden.compactMap { $0["id"]?.idString })
+            let missing = visible.filter { ($0["id"]?.idString).map { !seen.contains($0) } ?? false }
+            spaces += missing
+            if !missing.isEmpty {
+                notExported.append(
+                    NotExported(
+                        kind: "server.hiddenSpaces",
+                        reason: "this server lists only hidden spaces for hidden=true; kitbag read the spaces without it too and joined both lists"))
+            }
         } else {
             spaces = []
             for id in spaceIDs {
@@ -95,6 +97,7 @@ struct KonaExporter: Sendable {
         }
         let now = Int64((Timestamp.parse(writer.info.startedAt) ?? Date()).timeIntervalSince1970.rounded(.down))
         var rendered: [ReadableContainer] = []
+        var unfiltered: Set<String> = []
         for space in spaces {
             guard let id = space["id"]?.idString else { continue }
             let before = writer.bytesWritten
@@ -114,6 +117,7 @@ struct KonaExporter: Sendable {
                 changes.markers[container.archiveFolder] = previous.marker.text
             } else {
                 files = try await fetchSpace(space, id: id, into: writer, previous: previous?.space)
+                unfiltered.formUnion(files.unfiltered)
                 changes.fetched.append(container.archiveFolder)
                 let fetchedAt = files.copiedComments ? (previous?.marker.commentsFetchedAt ?? now) : now
                 changes.markers[container.archiveFolder] =
@@ -123,6 +127,12 @@ struct KonaExporter: Sendable {
                 rendered.append(readable)
             }
             progress.advance(items: 1, bytes: writer.bytesWritten - before)
+        }
+        for path in unfiltered.sorted() {
+            notExported.append(
+                NotExported(
+                    kind: "server.spaceFilter", container: path,
+                    reason: "this server does not filter GET /\(path) by space_id; kitbag kept each item only in the space its own space_id names"))
         }
         if renderings.contains(.markdown) {
             try writer.addFile(
@@ -140,6 +150,8 @@ struct KonaExporter: Sendable {
         var items: [String: [JSONValue]] = [:]
         var comments: [JSONValue] = []
         var copiedComments = false
+        /// Lists whose answer held items of other spaces (the server did not filter them by `space_id`).
+        var unfiltered: Set<String> = []
     }
 
     /// One space: its object (with participants), its items kind by kind, then the comments on each item — fetched,
@@ -154,8 +166,22 @@ struct KonaExporter: Sendable {
             var query = [("space_id", id)]
             if kind.participantsOnRequest { query.append(("include", "participants")) }
             if kind == KonaSchema.calendarEvents { query += KonaSchema.eventWindow }
-            let items = try await all("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)")
-                .sorted { idLess($0, $1) }
+            // Kona documents `space_id` as a filter for conversations only: every item is kept only when its own
+            // `space_id` names this space (an item that names none is taken as the server filtered it).
+            let listed: [JSONValue]
+            if let whole = unfilteredLists[kind.path] {
+                listed = whole
+            } else {
+                listed = try await all("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)")
+            }
+            let items = listed.filter { item in
+                guard let own = item["space_id"], !own.isNull else { return true }
+                return own.idString == id
+            }.sorted { idLess($0, $1) }
+            if items.count < listed.count {
+                files.unfiltered.insert(kind.path)
+                unfilteredLists[kind.path] = listed
+            }
             try writer.writeJSONLines(container: container, file: kind.file, kind: kind.kind, values: items)
             files.items[kind.file] = items
         }
@@ -235,6 +261,19 @@ struct KonaExporter: Sendable {
 
     func idLess(_ a: JSONValue, _ b: JSONValue) -> Bool {
         KonaSchema.idOrder(a["id"]?.idString ?? "", b["id"]?.idString ?? "")
+    }
+}
+
+/// The whole lists of a server that ignores `space_id` (see `KonaServerBehaviour` in the sandbox): such a server
+/// answers every space's request with the items of all spaces, so the first answer serves them all.
+final class KonaUnfilteredLists: @unchecked Sendable {
+    // Sendable because `lists` is only touched under `lock`.
+    private let lock = NSLock()
+    private var lists: [String: [JSONValue]] = [:]
+
+    subscript(path: String) -> [JSONValue]? {
+        get { lock.withLock { lists[path] } }
+        set { lock.withLock { lists[path] = newValue } }
     }
 }
 

@@ -77,7 +77,11 @@ final class KonaImporter: @unchecked Sendable {
             }
         }
         try await createAll(kind: "space", toCreate, path: "/spaces", key: "spaces") { [self] unsure in
-            let listed = try await list("/spaces", key: "spaces", query: [("hidden", "true")], route: "GET /spaces")
+            // `hidden=true` may list hidden spaces only: both lists are read.
+            var listed = try await list("/spaces", key: "spaces", query: [("hidden", "true")], route: "GET /spaces")
+            let seen = Set(listed.compactMap { $0["id"]?.idString })
+            listed += try await list("/spaces", key: "spaces", query: [], route: "GET /spaces")
+                .filter { ($0["id"]?.idString).map { !seen.contains($0) } ?? false }
             return try claim(unsure, among: listed, kind: "space")
         }
         progress.advance(items: spaces.count)
@@ -191,6 +195,14 @@ final class KonaImporter: @unchecked Sendable {
                 summary.notImported.append(
                     NotExported(kind: "group", reason: "groups belong to the source account; conversations are imported without them"))
             }
+            // Tags are read-only on tasks and events (KonaTeam/kona-api `sections/tasks.md`,
+            // `sections/calendar_events.md`, commit 995e42935e5a62b3ca06a2bc07706d130771f78f).
+            if items.contains(where: { !($0["tags"]?.arrayValue ?? []).isEmpty }),
+                !summary.notImported.contains(where: { $0.kind == "\(kind.kind).tags" })
+            {
+                summary.notImported.append(
+                    NotExported(kind: "\(kind.kind).tags", reason: "Kona documents tags as read-only: they stay in the archive and are not set on the imported items"))
+            }
             let pending: [Pending] = items.compactMap { item in
                 guard let id = item["id"]?.idString else { return nil }
                 return (id, itemBody(item, kind: kind.kind, targetSpace: targetSpace))
@@ -198,13 +210,15 @@ final class KonaImporter: @unchecked Sendable {
             var query = [("space_id", targetSpace)]
             if kind == KonaSchema.calendarEvents { query += KonaSchema.eventWindow }
             try await createAll(kind: kind.kind, pending, path: "/\(kind.path)", key: kind.path) { [self] unsure in
+                // The server may not filter by `space_id`: only items of the new space can be claimed.
                 let listed = try await list("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)")
+                    .filter { ($0["space_id"].flatMap(\.idString) ?? targetSpace) == targetSpace }
                 return try claim(unsure, among: listed, kind: kind.kind)
             }
         }
 
         var comments: [Pending] = []
-        for comment in try values(archive, space, file: "comments") {
+        for comment in Self.oldestFirst(try values(archive, space, file: "comments")) {
             guard let id = comment["id"]?.idString, let type = comment["resource_type"]?.stringValue,
                 let kind = KonaSchema.kind(commentType: type), let source = comment["resource_id"]?.idString,
                 let target = ids[kind]?[source]
@@ -239,6 +253,20 @@ final class KonaImporter: @unchecked Sendable {
             }
             return found
         }
+    }
+
+    /// Kona lists comments newest first (KonaTeam/kona-api `sections/comments.md`, commit
+    /// 995e42935e5a62b3ca06a2bc07706d130771f78f: "paged comments starting from most recent"), so the archive holds
+    /// each thread newest first. Replayed in that order every thread would be reversed: they are sent oldest first,
+    /// by `created_at`, and comments with equal or no time in the reverse of their listed order.
+    static func oldestFirst(_ comments: [JSONValue]) -> [JSONValue] {
+        let listed = Array(comments.enumerated())
+        return listed.sorted { a, b in
+            let ta = KonaSchema.millis(a.element["created_at"])
+            let tb = KonaSchema.millis(b.element["created_at"])
+            if let ta, let tb, ta != tb { return ta < tb }
+            return a.offset > b.offset
+        }.map(\.element)
     }
 
     // MARK: Creating
@@ -281,6 +309,12 @@ final class KonaImporter: @unchecked Sendable {
 
     /// One `POST` of several objects. A failure after which the server may have acted is settled by marker, then
     /// what is still missing is sent again (three rounds at most).
+    ///
+    /// Kona documents batches for no resource but risks (where it says they are not supported): a server that
+    /// answers with fewer objects than were sent has its answer matched to the objects sent (by the fields kitbag
+    /// sent, else in order), and the rest of the run sends one object per request. A comment refused with 404 in a
+    /// batch is sent alone; alone, a 404 on a comment with `@user:` mentions (Kona's answer to a mention of a
+    /// non-participant) is sent once more with the mentions as plain text, and reported.
     func createBatch(
         kind: String, _ batch: [Pending], path: String, key: String,
         find: ([Pending]) async throws -> [String: String]
@@ -289,36 +323,125 @@ final class KonaImporter: @unchecked Sendable {
         try journal?.markAttempted(kind: kind, sourceIDs: batch.map(\.source))
         var remaining = batch
         var rounds = 0
+        var alone = oneByOne
         while !remaining.isEmpty {
+            let sending = alone ? [remaining[0]] : remaining
             let request = APIRequest(
-                method: .POST, path: path, body: .object(JSONObject([(key, .array(remaining.map { .object($0.body) }))])),
+                method: .POST, path: path, body: .object(JSONObject([(key, .array(sending.map { .object($0.body) }))])),
                 route: "POST \(path)", retryable: false)
             do {
                 let response = try await connection.client.send(request)
                 let created = try response.json()[key]?.arrayValue ?? []
                 var targets = created.compactMap { $0["id"]?.idString }
-                if targets.isEmpty, remaining.count == 1, let location = response.header("Location"),
+                if targets.isEmpty, sending.count == 1, let location = response.header("Location"),
                     let last = location.split(separator: "/").last
                 {
                     targets = [String(last)]
                 }
-                guard targets.count == remaining.count else {
-                    throw UserError(
-                        "kona: POST \(path) created \(targets.count) of the \(remaining.count) objects sent; this server does"
-                            + " not take several at once — run the import again with --batch-size 1")
+                if targets.count >= sending.count {
+                    try record(kind, zip(sending, targets).map { ($0.source, $1) })
+                    summary.created[kind, default: 0] += sending.count
+                    remaining.removeFirst(sending.count)
+                    rounds = 0  // three unknown outcomes in a row at most, per object when sent one by one
+                    continue
                 }
-                try record(kind, zip(remaining, targets).map { ($0.source, $1) })
-                summary.created[kind, default: 0] += remaining.count
-                remaining = []
+                guard !targets.isEmpty else {
+                    throw UserError(
+                        "kona: POST \(path) answered 2xx but created none of the \(sending.count) objects sent — run the"
+                            + " import again; objects created so far are in the journal")
+                }
+                let made = matchCreated(sending, created: created, targets: targets, kind: kind)
+                try record(kind, made.map { ($0.key, $0.value) })
+                summary.created[kind, default: 0] += made.count
+                remaining.removeAll { made[$0.source] != nil }
+                alone = true
+                noteOneByOne(path: path, sent: sending.count, created: targets.count)
             } catch let failure as HTTPFailure where failure.outcomeUnknown && rounds < 3 {
                 rounds += 1
-                let found = try await find(remaining)
+                let found = try await find(sending)
                 try record(kind, found.map { ($0.key, $0.value) })
                 summary.created[kind, default: 0] += found.count
                 remaining.removeAll { found[$0.source] != nil }
+            } catch let failure as HTTPFailure where failure.isNotFound && kind == "comment" {
+                if sending.count > 1 {
+                    alone = true
+                    continue
+                }
+                let item = sending[0]
+                remaining.removeFirst()
+                try await createWithoutMentions(item, path: path, key: key)
             }
         }
         progress.advance(items: batch.count)
+    }
+
+    /// Whether the server has shown it creates one object per request (then every later batch is one object).
+    private var oneByOne = false
+
+    /// Which of `sending` the server created: each created object claims the first sent object whose sent fields it
+    /// shows; created objects that show none of them take the unclaimed sent objects in order.
+    func matchCreated(_ sending: [Pending], created: [JSONValue], targets: [String], kind: String) -> [String: String] {
+        var made: [String: String] = [:]
+        var unmatched: [String] = []
+        for (n, target) in targets.enumerated() {
+            let object = n < created.count ? created[n] : JSONValue.null
+            if let item = sending.first(where: { item in
+                made[item.source] == nil
+                    && item.body.filter { !Self.unmarkedKeys.contains($0.key) }.allSatisfy { object[$0.key] == $0.value }
+            }) {
+                made[item.source] = target
+            } else {
+                unmatched.append(target)
+            }
+        }
+        for (item, target) in zip(sending.filter { made[$0.source] == nil }, unmatched) { made[item.source] = target }
+        return made
+    }
+
+    func noteOneByOne(path: String, sent: Int, created: Int) {
+        oneByOne = true
+        guard !summary.notImported.contains(where: { $0.kind == "server.batches" }) else { return }
+        summary.notImported.append(
+            NotExported(
+                kind: "server.batches", container: path,
+                reason: "POST \(path) created \(created) of the \(sent) objects sent; this server takes one object per create, so kitbag sent the rest one by one (nothing was lost)"))
+    }
+
+    /// A comment refused with 404: sent again with its `@user:` mentions as plain text, else reported.
+    func createWithoutMentions(_ item: Pending, path: String, key: String) async throws {
+        let content = item.body["content"]?.stringValue ?? ""
+        let plain = Self.unmentioned(content)
+        var sent = false
+        if plain != content {
+            var body = item.body
+            body["content"] = .string(plain)
+            let request = APIRequest(
+                method: .POST, path: path, body: .object(JSONObject([(key, .array([.object(body)]))])),
+                route: "POST \(path)", retryable: false)
+            do {
+                let response = try await connection.client.send(request)
+                var target = try response.json()[key]?.arrayValue?.first?["id"]?.idString
+                if target == nil, let location = response.header("Location") {
+                    target = location.split(separator: "/").last.map(String.init)
+                }
+                if let target {
+                    try record("comment", [(item.source, target)])
+                    summary.created["comment", default: 0] += 1
+                    sent = true
+                }
+            } catch let failure as HTTPFailure where failure.isNotFound {}
+        }
+        summary.notImported.append(
+            NotExported(
+                kind: "comment.mention", container: item.source,
+                reason: sent
+                    ? "Kona refused a mention in this comment (404: the person is not a participant); it was imported with the mention as plain text"
+                    : "Kona answered 404 for this comment (its item or a mentioned person is not there); it was not imported"))
+    }
+
+    /// `@user:123` and `@user:joe@example.com` become `123` and `joe@example.com` (no notification is sent).
+    static func unmentioned(_ text: String) -> String {
+        text.replacingOccurrences(of: "@user:", with: "")
     }
 
     func record(_ kind: String, _ pairs: [(String, String)]) throws {
@@ -345,20 +468,9 @@ final class KonaImporter: @unchecked Sendable {
         return found
     }
 
-    /// Every page of a target list.
+    /// Every page of a target list (see `KonaPaging`).
     func list(_ path: String, key: String, query: [(String, String)], route: String) async throws -> [JSONValue] {
-        var out: [JSONValue] = []
-        var page = 1
-        while true {
-            let answer = try await connection.client.json(
-                APIRequest(
-                    method: .GET, path: path,
-                    query: query + [("per_page", String(KonaSchema.pageSize)), ("page", String(page))], route: route))
-            let items = answer[key]?.arrayValue ?? []
-            out += items
-            if items.count < KonaSchema.pageSize { return out }
-            page += 1
-        }
+        try await connection.allPages(path, key: key, query: query, route: route)
     }
 }
 

@@ -50,6 +50,16 @@ public enum KonaSchema {
         itemKinds.first { $0.commentType == commentType }?.kind
     }
 
+    /// A Kona time (Unix milliseconds, as a number or digits) as milliseconds.
+    static func millis(_ value: JSONValue?) -> Int64? {
+        guard let value else { return nil }
+        switch value {
+        case .number(let n): return Int64(n) ?? Double(n).map { Int64($0) }
+        case .string(let s): return Int64(s)
+        default: return nil
+        }
+    }
+
     /// Numeric ids sort as numbers, anything else after them as text.
     static func idOrder(_ a: String, _ b: String) -> Bool {
         switch (Int(a), Int(b)) {

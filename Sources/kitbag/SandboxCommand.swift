@@ -49,6 +49,18 @@ struct SandboxCommand: AsyncParsableCommand {
     @Flag(help: "Kinopio: behave as an older server (the seed page's route names; the current document's new routes answer 404).")
     var legacy = false
 
+    @Flag(help: "Kona: GET /spaces?hidden=true lists only hidden spaces (default: hidden ones too).")
+    var hiddenOnly = false
+
+    @Flag(help: "Kona: GET /tasks and /calendar_events ignore space_id (default: they filter by it).")
+    var ignoresSpaceId = false
+
+    @Option(help: "Kona: quietly lower a larger per_page to this many items (default: more than 100 is a 400).")
+    var perPageCap: Int?
+
+    @Flag(help: "Kona: a create takes only the first object of its array (default: all of them).")
+    var noBatches = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -60,6 +72,10 @@ struct SandboxCommand: AsyncParsableCommand {
         if (user != nil || !apiToken.isEmpty) && service != .kintone {
             throw ValidationError("--api-token, --user and --password are Kintone options; use --api-key.")
         }
+        if (hiddenOnly || ignoresSpaceId || perPageCap != nil || noBatches) && service != .kona {
+            throw ValidationError("--hidden-only, --ignores-space-id, --per-page-cap and --no-batches are Kona options.")
+        }
+        if let perPageCap, perPageCap < 1 { throw ValidationError("--per-page-cap takes a whole number from 1, e.g. 25.") }
     }
 
     func run() async throws {
@@ -76,6 +92,8 @@ struct SandboxCommand: AsyncParsableCommand {
             options.faultRate = faults
             options.penaltySeconds = penaltySeconds
             options.rateLimit = !noRateLimit
+            options.kona = KonaServerBehaviour(
+                hiddenOnly: hiddenOnly, ignoresSpaceID: ignoresSpaceId, perPageCap: perPageCap, noBatches: noBatches)
             let termination = TerminationSignal()
             let sandbox =
                 legacy

@@ -144,6 +144,15 @@ final class Exits: @unchecked Sendable {
         #expect(r.stderr.contains("KINOPIO_API_KEY"))
     }
 
+    @Test func konaServerBehaviourFlagsAreKonaOnlyAndCheckTheirValue() async throws {
+        let other = try await CLI.run(["sandbox", "kitemaker", "--no-batches"])
+        #expect(other.status == 2)
+        #expect(other.stderr.contains("Kona options"))
+        let zero = try await CLI.run(["sandbox", "kona", "--per-page-cap", "0"])
+        #expect(zero.status == 2)
+        #expect(zero.stderr.contains("--per-page-cap"))
+    }
+
     @Test func anUnknownRenderingOrArchiveKindIsAUsageError() async throws {
         #expect(try await CLI.run(["export", "kinopio", "--formats", "pdf"]).status == 2)
         #expect(try await CLI.run(["export", "kinopio", "--archive-format", "rar"]).status == 2)

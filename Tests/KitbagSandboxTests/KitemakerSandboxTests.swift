@@ -232,7 +232,7 @@ struct KitemakerSandboxTests {
         let query = """
             { organization { users { id } spaces { id labels { id } } }
               initiatives { initiatives { id workItems { id } labels { id } spaces { id } } hasMore }
-              feedback { feedback { id insights { entityIds } person { email } } } }
+              feedback { feedback { id insights { entities { ... on WorkItem { id } } } person { email } } } }
             """
         let first = try await withKitemaker { _, api in try await api.graphQL(query) }
         let second = try await withKitemaker { _, api in try await api.graphQL(query) }

@@ -283,4 +283,53 @@ struct KonaSandboxTests {
         #expect(types == ["task", "calendar_event", "attachment", "conversation"])
         #expect(demo.serializedString().contains(Self.token) == false)
     }
+
+    // Each undocumented behaviour the sandbox can be started in (KonaServerBehaviour), against KonaTeam/kona-api
+    // (commit 995e42935e5a62b3ca06a2bc07706d130771f78f): `sections/spaces.md` ("hidden=true will return hidden
+    // spaces"), `sections/conversations.md` (space_id documented there only), `README.md` (default page size 25,
+    // no maximum), `sections/risks.md` (batches not supported for risks; silent elsewhere).
+    @Test("the hidden-only, ignores-space_id, per_page-cap and no-batches behaviours each answer the other reading")
+    func serverBehaviours() async throws {
+        func options(_ behaviour: KonaServerBehaviour) -> SandboxOptions {
+            var o = Self.options()
+            o.kona = behaviour
+            return o
+        }
+        let plainHidden = try await withKona(Self.options()) { _, api in
+            try await api.get("/api/spaces?hidden=true").list("spaces").map { $0["hidden"] }
+        }
+        #expect(plainHidden.contains(true) && plainHidden.contains(false), "hidden too by default")
+        let onlyHidden = try await withKona(options(KonaServerBehaviour(hiddenOnly: true))) { _, api in
+            try await api.get("/api/spaces?hidden=true").list("spaces").map { $0["hidden"] }
+        }
+        #expect(!onlyHidden.isEmpty && onlyHidden.allSatisfy { $0 == true })
+
+        let spacesOfTasks = try await withKona(options(KonaServerBehaviour(ignoresSpaceID: true))) { _, api in
+            Set(try await api.get("/api/tasks?space_id=1001&per_page=100").list("tasks").compactMap { $0["space_id"]?.intValue })
+        }
+        #expect(spacesOfTasks.count > 1, "tasks of every space: \(spacesOfTasks)")
+        let conversations = try await withKona(options(KonaServerBehaviour(ignoresSpaceID: true))) { _, api in
+            Set(try await api.get("/api/conversations?space_id=1001").list("conversations").compactMap { $0["space_id"]?.intValue })
+        }
+        #expect(conversations == [1001], "conversations keep their documented filter")
+
+        var cappedOptions = Self.options(seed: .generated(cards: 60))
+        cappedOptions.kona = KonaServerBehaviour(perPageCap: 25)
+        let capped = try await withKona(cappedOptions) { _, api in
+            (try await api.get("/api/tasks?per_page=100").list("tasks").count, try await api.get("/api/tasks?per_page=500").status)
+        }
+        let uncapped = try await withKona(Self.options(seed: .generated(cards: 60))) { _, api in
+            try await api.get("/api/tasks?per_page=500").status
+        }
+        #expect(uncapped == 400)
+        #expect(capped.1 == 200)
+        #expect(capped.0 == 25, "60 tasks, a cap of 25")
+
+        let created = try await withKona(options(KonaServerBehaviour(noBatches: true))) { _, api in
+            try await api.send(
+                "POST", "/api/tasks", body: ["tasks": [["name": "one", "space_id": 1001], ["name": "two", "space_id": 1001]]])
+        }
+        #expect(created.status == 201)
+        #expect(created.list("tasks").map { $0["name"] } == ["one"])
+    }
 }

@@ -6,7 +6,8 @@ import Logging
 
 /// A local emulator of Kitemaker's REST API (`/developers/rest/v1/…`, `X-API-KEY`) and its GraphQL developer
 /// API (`POST /developers/graphql`, `Authorization: Bearer`), written from seeds/kitemaker-api.txt, api-facts.md
-/// and Kitemaker's published GraphQL schema only.
+/// and Kitemaker's published GraphQL schema (kitemakerhq/km `src/kitemaker.graphql`), checked against the queries
+/// of Kitemaker's own export tool (kitemakerhq/dump-organization) and the REST documentation (kitemakerhq/rest-docs).
 ///
 /// Choices where the documents are silent:
 /// - One organization; every accepted token belongs to it. The first token is the personal access token of the
@@ -17,9 +18,13 @@ import Logging
 ///   spaces with their statuses, as a person would set them up in the app before an import.
 /// - `placement` decides a work item's position in its status column (top by default); GraphQL shows it as `sort`.
 /// - `POST /comment` always starts a new thread; replies are made with GraphQL `createCommentOnWorkItem(threadId:)`.
+/// - Mutations: `createWorkItem` (top of its column unless `sort` is given; `createdAt`/`updatedAt` kept),
+///   `editInitiative`, `createFeedback`, `createPerson`, `createCompany`, `createCommentOnWorkItem`.
 /// - `POST /feedback` with `linkInsightToEntityIds[]` creates one insight holding the whole feedback text.
 /// - GraphQL lists answer `{items, cursor, hasMore}` (cursor = the last number on the page), at most 50 per page;
 ///   `count` above 50 is an error. Unparseable or invalid documents get 400, resolver errors 200 with `errors`.
+/// - Every work item and initiative has a CREATED activity (by its creator, at its creation); `closedAt` is set for
+///   items seeded in a DONE status, `archivedAt` for ARCHIVED ones. Slugs are the lowercased name, words joined by `-`.
 public enum KitemakerSandbox {
     /// Token of the seeded owner when `credentials` is empty.
     public static let defaultCredential = "sandbox-kitemaker-token"
@@ -115,6 +120,20 @@ actor KitemakerStore {
         }
     }
 
+    /// A GraphQL mutation: its result and the state after it; nothing is kept if it fails.
+    func mutate<T: Sendable>(_ body: @Sendable (inout KitemakerState) throws(SandboxHTTPError) -> T) throws
+        -> (T, KitemakerState)
+    {
+        var working = state
+        do {
+            let result = try body(&working)
+            state = working
+            return (result, state)
+        } catch {
+            throw GraphQLError(message: error.message)
+        }
+    }
+
     func snapshot() -> JSONValue {
         .object(JSONObject([
             ("organization", .string(state.organizationID)),
@@ -130,7 +149,7 @@ actor KitemakerStore {
 }
 
 /// Kitemaker's edge: the token comes from `X-API-KEY` (REST) or `Authorization: Bearer` (GraphQL);
-/// errors are `{"errors": [{"message": …, "status": …}]}`.
+/// errors are `{"errors": [{"message": …, "status": …, "code": …}]}`.
 struct KitemakerDialect: SandboxDialect {
     func credential(of request: Request) -> String? {
         if let key = request.headers.first(where: { $0.name.canonicalName == "x-api-key" })?.value, !key.isEmpty {
@@ -145,6 +164,22 @@ struct KitemakerDialect: SandboxDialect {
     }
 
     func errorBody(status: HTTPResponse.Status, message: String) -> JSONValue {
-        ["errors": [.object(JSONObject([("message", .string(message)), ("status", .int(Int(status.code)))]))]]
+        var error = JSONObject([("message", .string(message)), ("status", .int(Int(status.code)))])
+        if let code = Self.code(status: status, message: message) { error["code"] = .string(code) }
+        return ["errors": [.object(error)]]
+    }
+
+    /// The `code` Kitemaker's REST errors carry (kitemakerhq/rest-docs, commit
+    /// 2f0c66b3c459eb969218810464bd1d8afe5a3ca6: `_documentation/errors.md`, `_api/*.md`): UNAUTHORIZED for 401,
+    /// ISSUE_NOT_FOUND, SPACE_NOT_FOUND, INITIATIVE_NOT_FOUND and FEEDBACK_NOT_FOUND for the 404s they name.
+    static func code(status: HTTPResponse.Status, message: String) -> String? {
+        if status == .unauthorized { return "UNAUTHORIZED" }
+        guard status == .notFound else { return nil }
+        let text = message.lowercased()
+        if text.contains("work item") { return "ISSUE_NOT_FOUND" }
+        if text.contains("space") { return "SPACE_NOT_FOUND" }
+        if text.contains("initiative") { return "INITIATIVE_NOT_FOUND" }
+        if text.contains("feedback") { return "FEEDBACK_NOT_FOUND" }
+        return nil
     }
 }

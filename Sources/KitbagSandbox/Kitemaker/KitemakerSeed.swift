@@ -129,8 +129,10 @@ enum KitemakerSeeder {
         // Column order that differs from creation order: these numbers go to the top of their column.
         let raisedToTop: Set<String> = ["Redesign the settings page", "Write the incident runbook", "Keyboard shortcuts cheat sheet"]
         var created: [String: String] = [:]
+        var columns: [String: (min: Int64, max: Int64)] = [:]
         for spec in specs {
-            let item = makeItem(&s, spec, ids: &ids, tick: tick, users: users, top: raisedToTop.contains(spec.title))
+            let item = makeItem(
+                &s, spec, ids: &ids, tick: tick, users: users, top: raisedToTop.contains(spec.title), columns: &columns)
             created[spec.title] = item
         }
         func item(_ title: String) -> String { created[title]! }
@@ -176,7 +178,6 @@ enum KitemakerSeeder {
                     effort: nil, impact: nil, archivedAt: nil, actorID: users[0], createdAt: t, updatedAt: t))
             s.nextInitiativeNumber += 1
         }
-
         s.persons = [
             S.Person(id: ids.next(), name: "Maria Lopez", email: "maria@example.com"),
             S.Person(id: ids.next(), name: "Tom Berg", email: "tom@example.org"),
@@ -198,23 +199,106 @@ enum KitemakerSeeder {
                     processedAt: nil, actorID: users[0], createdAt: t, updatedAt: t))
             s.nextFeedbackNumber += 1
         }
+        let csvItem = item("Export boards as CSV")
+        let bugLabel = labelID("ACM", "bug")
+        schemaExtras(&s, ids: &ids, tick: tick, users: users, statusChanged: csvItem, tag: bugLabel)
+    }
+
+    /// What only the GraphQL schema shows, added after everything else so the ids and times of the REST-visible
+    /// demo stay as they were: a GitHub integration and one of its users, an initiative thread, a roadmap with its
+    /// columns, a recorded status change, a company, and one processed, owned and tagged feedback.
+    static func schemaExtras(
+        _ s: inout S, ids: inout KitemakerIDs, tick: SeedClock, users: [String], statusChanged: String, tag: String
+    ) {
+        s.actors.append(
+            S.Actor(
+                id: ids.next(), name: "GitHub", type: "integration", username: "github", createdAt: tick(),
+                integrationType: "GITHUB", domain: "github.com"))
+        s.actors.append(
+            S.Actor(
+                id: ids.next(), name: "octocat", type: "integrationUser", username: "octocat", createdAt: tick(),
+                integrationType: "GITHUB", domain: "github.com", externalID: "583231", externalName: "octocat"))
+        for i in s.initiatives.indices {
+            s.initiatives[i].memberIDs = [users[0], users[1]]
+            s.initiatives[i].watcherIDs = [users[2]]
+        }
+        // An initiative thread with a reply from the GitHub integration user.
+        let integrationUser = s.actors.first { $0.type == "integrationUser" }!.id
+        let thread = ids.next()
+        for (n, (who, body)) in [(users[1], "Kick-off on Monday."), (integrationUser, "Linked pull request #42.")].enumerated() {
+            let t = tick(3)
+            s.initiativeComments.append(
+                S.Comment(
+                    id: ids.next(), workItemID: s.initiatives[0].id, body: body, threadID: thread, reply: n > 0,
+                    actorID: who, createdAt: t, updatedAt: t))
+        }
+        let roadmapTime = tick()
+        let roadmapID = ids.next()
+        let columnSpecs = [("Done", "PAST"), ("Now", "PRESENT"), ("Next", "FUTURE")]
+        let roadmapColumns = columnSpecs.map { name, type in
+            S.RoadmapColumn(
+                id: ids.next(), name: name, columnType: type, roadmapID: roadmapID, createdAt: roadmapTime,
+                updatedAt: roadmapTime)
+        }
+        s.roadmaps = [
+            S.Roadmap(
+                id: roadmapID, name: "Product roadmap", color: "purple", columns: roadmapColumns,
+                createdAt: roadmapTime, updatedAt: roadmapTime)
+        ]
+        s.initiatives[0].roadmapColumnIDs = [roadmapColumns[1].id]
+        s.initiatives[1].roadmapColumnIDs = [roadmapColumns[2].id]
+        let statusChange = tick()
+        s.activities.append(
+            S.Activity(
+                id: ids.next(), type: "STATUS_CHANGED", entityID: statusChanged, actorID: users[1],
+                details: ["from": "Todo", "to": "In Progress"], createdAt: statusChange))
+
+        let companyTime = tick()
+        s.companies = [
+            S.Company(id: ids.next(), name: "Lopez Logistics", domain: "example.com", createdAt: companyTime, updatedAt: companyTime)
+        ]
+        for i in s.persons.indices {
+            s.persons[i].createdAt = companyTime
+            s.persons[i].updatedAt = companyTime
+        }
+        s.persons[0].companyID = s.companies[0].id
+        s.persons[0].externalID = "crm-1001"
+        // The first feedback is processed, owned by grace, tagged "bug" and from Maria's company.
+        s.feedback[0].processed = true
+        s.feedback[0].processedAt = tick()
+        s.feedback[0].ownerIDs = [users[1]]
+        s.feedback[0].tagIDs = [tag]
+        s.feedback[0].companyID = s.companies[0].id
     }
 
     @discardableResult
     static func makeItem(
-        _ s: inout S, _ spec: ItemSpec, ids: inout KitemakerIDs, tick: SeedClock, users: [String], top: Bool
+        _ s: inout S, _ spec: ItemSpec, ids: inout KitemakerIDs, tick: SeedClock, users: [String], top: Bool,
+        columns: inout [String: (min: Int64, max: Int64)]
     ) -> String {
         let si = s.spaces.firstIndex { $0.key == spec.space }!
         let space = s.spaces[si]
-        let statusID = space.statuses.first { $0.name == spec.status }!.id
+        let status = space.statuses.first { $0.name == spec.status }!
+        let statusID = status.id
         let t = tick()
-        let item = S.WorkItem(
+        // Each column's lowest and highest sort are kept as items are added, so seeding stays linear.
+        let sort: Int64
+        if let column = columns[statusID] {
+            sort = top ? column.min - S.sortStep : column.max + S.sortStep
+        } else {
+            sort = S.sortStep
+        }
+        let bounds = columns[statusID] ?? (sort, sort)
+        columns[statusID] = (Swift.min(bounds.min, sort), Swift.max(bounds.max, sort))
+        var item = S.WorkItem(
             id: ids.next(), spaceID: space.id, number: space.nextNumber, title: spec.title,
             description: spec.description, statusID: statusID,
-            sort: s.sortValue(status: statusID, placement: top ? "top" : "bottom"),
+            sort: sort,
             labelIDs: spec.labels.map { name in space.labels.first { $0.name == name }!.id },
             memberIDs: spec.members.map { users[$0] }, watcherIDs: spec.watchers.map { users[$0] },
             effort: spec.effort, impact: spec.impact, actorID: users[0], createdAt: t, updatedAt: t)
+        if status.type == "DONE" { item.closedAt = t }
+        if status.type == "ARCHIVED" { item.archivedAt = t }
         s.spaces[si].nextNumber += 1
         s.workItems.append(item)
         return item.id
@@ -224,6 +308,8 @@ enum KitemakerSeeder {
         addLabels(&s, ids: &ids, tick: tick)
         let owner = s.actors[0].id
         let sizes = ["SMALL", "MEDIUM", "LARGE"]
+        var columns: [String: (min: Int64, max: Int64)] = [:]
+        s.workItems.reserveCapacity(max(0, count))
         for n in 0..<max(0, count) {
             let space = s.spaces[n % 2]
             let status = space.statuses[(n / 2) % space.statuses.count]
@@ -231,7 +317,7 @@ enum KitemakerSeeder {
             let spec = ItemSpec(
                 space: space.key, title: "Generated work item \(n + 1)", status: status.name, labels: labels,
                 effort: sizes[n % 3], impact: sizes[(n / 3) % 3], description: "Generated description \(n + 1).")
-            let id = makeItem(&s, spec, ids: &ids, tick: tick, users: [owner], top: n % 7 == 3)
+            let id = makeItem(&s, spec, ids: &ids, tick: tick, users: [owner], top: n % 7 == 3, columns: &columns)
             if n % 5 == 0 {
                 let t = tick(1)
                 s.comments.append(

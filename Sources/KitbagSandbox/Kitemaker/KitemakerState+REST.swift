@@ -292,8 +292,12 @@ extension KitemakerState {
         if color.isEmpty {
             color = String(format: "%06x", UInt32(truncatingIfNeeded: name.utf8.reduce(5381) { ($0 &* 33) &+ UInt64($1) }) & 0xFFFFFF)
         }
-        guard color.count == 6, color.allSatisfy(\.isHexDigit) else {
-            throw SandboxHTTPError(.badRequest, "color must look like aa33ff")
+        // The documentation asks for aa33ff, but labels in real organizations carry colour names ("brown"): both
+        // are taken (api-facts.md, "Where the seeds are out of date").
+        let isHex = color.count == 6 && color.allSatisfy(\.isHexDigit)
+        let isName = !color.isEmpty && color.count <= 20 && color.allSatisfy { $0.isASCII && $0.isLetter }
+        guard isHex || isName else {
+            throw SandboxHTTPError(.badRequest, "color must look like aa33ff or be a colour name such as brown")
         }
         let time = now()
         let label = Label(id: ids.next(), name: name, color: color.lowercased(), spaceID: spaceID, createdAt: time, updatedAt: time)

@@ -8,10 +8,16 @@ struct KitemakerState: Sendable {
     struct Actor: Sendable {
         var id: String
         var name: String
-        /// `user` or `application`, as the REST API spells it.
+        /// `user`, `application`, `integration` or `integrationUser` (the four members of GraphQL's `Actor`).
         var type: String
         var username: String
         var createdAt: String
+        /// For integrations and integration users: GITHUB, SLACK, … (GraphQL `IntegrationType`).
+        var integrationType: String? = nil
+        var domain: String? = nil
+        /// For integration users: the user's id and name in the connected service.
+        var externalID: String? = nil
+        var externalName: String? = nil
     }
 
     struct Status: Sendable {
@@ -64,6 +70,9 @@ struct KitemakerState: Sendable {
         var actorID: String
         var createdAt: String
         var updatedAt: String
+        /// Set when the item moved to a DONE status / an ARCHIVED status.
+        var closedAt: String? = nil
+        var archivedAt: String? = nil
     }
 
     struct Comment: Sendable {
@@ -92,17 +101,56 @@ struct KitemakerState: Sendable {
         var actorID: String
         var createdAt: String
         var updatedAt: String
+        var memberIDs: [String] = []
+        var watcherIDs: [String] = []
+        var roadmapColumnIDs: [String] = []
+    }
+
+    struct RoadmapColumn: Sendable {
+        var id: String
+        var name: String
+        /// PAST, PRESENT or FUTURE (GraphQL `RoadmapColumnStatusType`).
+        var columnType: String
+        var roadmapID: String
+        var createdAt: String
+        var updatedAt: String
+    }
+
+    struct Roadmap: Sendable {
+        var id: String
+        var name: String
+        var color: String
+        var columns: [RoadmapColumn]
+        var createdAt: String
+        var updatedAt: String
+    }
+
+    /// An entry of an entity's history (GraphQL `Activity`); `details` is free-form JSON.
+    struct Activity: Sendable {
+        var id: String
+        var type: String
+        var entityID: String
+        var actorID: String
+        var details: JSONValue
+        var createdAt: String
     }
 
     struct Person: Sendable {
         var id: String
         var name: String
         var email: String
+        var companyID: String? = nil
+        var externalID: String? = nil
+        var createdAt: String = "2024-03-01T09:00:00.000Z"
+        var updatedAt: String = "2024-03-01T09:00:00.000Z"
     }
 
     struct Company: Sendable {
         var id: String
         var name: String
+        var domain: String? = nil
+        var createdAt: String = "2024-03-01T09:00:00.000Z"
+        var updatedAt: String = "2024-03-01T09:00:00.000Z"
     }
 
     struct Insight: Sendable {
@@ -127,6 +175,9 @@ struct KitemakerState: Sendable {
         var actorID: String
         var createdAt: String
         var updatedAt: String
+        var ownerIDs: [String] = []
+        /// Feedback tags are labels (GraphQL `tags: [Label!]!`).
+        var tagIDs: [String] = []
     }
 
     var organizationID = "0a1b2c3d4e5f6000"
@@ -138,8 +189,18 @@ struct KitemakerState: Sendable {
     /// Token → actor id.
     var tokens: [String: String] = [:]
     var spaces: [Space] = []
-    var workItems: [WorkItem] = []
-    var comments: [Comment] = []
+    // Any change retags the state, so the lookup index is rebuilt on the next read that needs it (a tag is never
+    // reused, so a changed and dropped copy of the state cannot leave a stale index behind).
+    var workItems: [WorkItem] = [] { didSet { tag = KitemakerIndex.Cache.nextTag() } }
+    var comments: [Comment] = [] { didSet { tag = KitemakerIndex.Cache.nextTag() } }
+    var tag: UInt64 = 0
+    /// Work items by id and by space, comments by work item: without it every page scanned the whole account.
+    let index = KitemakerIndex.Cache()
+    /// Comments on initiatives (`workItemID` holds the initiative's id); REST never lists them.
+    var initiativeComments: [Comment] = []
+    /// Recorded history beyond the CREATED entry every work item and initiative has.
+    var activities: [Activity] = []
+    var roadmaps: [Roadmap] = []
     var initiatives: [Initiative] = []
     var feedback: [Feedback] = []
     var persons: [Person] = []
@@ -156,8 +217,33 @@ struct KitemakerState: Sendable {
     // MARK: - Lookups
 
     func actor(_ id: String) -> Actor? { actors.first { $0.id == id } }
+    func initiativeIndex(_ id: String) -> Int? { initiatives.firstIndex { $0.id == id } }
+
+    /// A work item or an initiative (GraphQL `Entity`) by id.
+    func entity(_ id: String) -> (any Sendable)? {
+        if let i = workItemIndex(id) { return workItems[i] }
+        if let i = initiativeIndex(id) { return initiatives[i] }
+        return nil
+    }
+
+    func roadmapColumn(_ id: String) -> RoadmapColumn? {
+        for roadmap in roadmaps { if let c = roadmap.columns.first(where: { $0.id == id }) { return c } }
+        return nil
+    }
+
+    /// An entity's history: the CREATED entry, then what was recorded, oldest first.
+    func activities(of entityID: String, actor: String, createdAt: String) -> [Activity] {
+        [Activity(id: entityID + "-created", type: "CREATED", entityID: entityID, actorID: actor, details: [:], createdAt: createdAt)]
+            + activities.filter { $0.entityID == entityID }
+    }
+
+    /// A slug as Kitemaker shows it in URLs: lowercase words joined by dashes.
+    static func slug(_ name: String) -> String {
+        let words = name.lowercased().split { !($0.isLetter || $0.isNumber) }
+        return words.joined(separator: "-")
+    }
     func spaceIndex(_ id: String) -> Int? { spaces.firstIndex { $0.id == id } }
-    func workItemIndex(_ id: String) -> Int? { workItems.firstIndex { $0.id == id } }
+    func workItemIndex(_ id: String) -> Int? { index.index(for: self).workItemByID[id] }
 
     func status(_ id: String) -> (space: Space, status: Status)? {
         for space in spaces { if let s = space.statuses.first(where: { $0.id == id }) { return (space, s) } }
@@ -171,12 +257,15 @@ struct KitemakerState: Sendable {
 
     /// Work items of a space in number order.
     func workItems(inSpace id: String) -> [WorkItem] {
-        workItems.filter { $0.spaceID == id }.sorted { $0.number < $1.number }
+        (index.index(for: self).spaceItems[id] ?? []).map { workItems[$0] }
     }
+
+    /// Positions in `workItems` of a space's items, in number order.
+    func workItemPositions(inSpace id: String) -> [Int] { index.index(for: self).spaceItems[id] ?? [] }
 
     /// Comments of a work item in the order they were made.
     func comments(of workItemID: String) -> [Comment] {
-        comments.filter { $0.workItemID == workItemID }
+        (index.index(for: self).commentsByWorkItem[workItemID] ?? []).map { comments[$0] }
     }
 
     /// A sort value that puts an item at the top or bottom of a status column.
@@ -255,5 +344,51 @@ struct KitemakerIDs: Sendable {
     mutating func next() -> String {
         let hex = String(random.next(), radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// Lookups the GraphQL and REST routes need, derived from `KitemakerState.workItems` and `.comments`.
+struct KitemakerIndex {
+    var workItemByID: [String: Int] = [:]
+    var spaceItems: [String: [Int]] = [:]
+    var commentsByWorkItem: [String: [Int]] = [:]
+
+    init(_ state: KitemakerState) {
+        workItemByID.reserveCapacity(state.workItems.count)
+        for (n, w) in state.workItems.enumerated() {
+            workItemByID[w.id] = n
+            spaceItems[w.spaceID, default: []].append(n)
+        }
+        for (space, positions) in spaceItems {
+            spaceItems[space] = positions.sorted { state.workItems[$0].number < state.workItems[$1].number }
+        }
+        for (n, c) in state.comments.enumerated() { commentsByWorkItem[c.workItemID, default: []].append(n) }
+    }
+
+    /// Shared by copies of a state; holds the index of one tagged version.
+    final class Cache: @unchecked Sendable {
+        // Sendable because `tag` and `built` are only touched under `lock`.
+        private let lock = NSLock()
+        private var tag: UInt64?
+        private var built: KitemakerIndex?
+        private static let tags = NSLock()
+        nonisolated(unsafe) private static var lastTag: UInt64 = 0
+
+        static func nextTag() -> UInt64 {
+            tags.withLock {
+                lastTag += 1
+                return lastTag
+            }
+        }
+
+        func index(for state: KitemakerState) -> KitemakerIndex {
+            lock.withLock {
+                if let built, tag == state.tag { return built }
+                let index = KitemakerIndex(state)
+                built = index
+                tag = state.tag
+                return index
+            }
+        }
     }
 }

@@ -25,6 +25,10 @@ import Logging
 ///   they are written through `participant_ids`/`editor_ids`, which must name participants of the space.
 ///   Conversations always list participants. `creator_id` is always the requesting user.
 /// - Comments show `resource_type` and `resource_id`. Attachments exist (comments name them) but no route lists them.
+///   A comment's `@user:ID` or `@user:EMAIL` must name a participant of its space, else 404 (documented).
+/// - Where the documentation leaves the server's behaviour open, `SandboxOptions.kona` (`KonaServerBehaviour`)
+///   chooses: `hidden=true` lists hidden spaces only or too; `space_id` filters tasks and events or not; `per_page`
+///   capped quietly or not; creates take every object or only the first.
 /// - `updated_at` moves on every change of an item and on every comment posted to it (the pages say "metadata"; a
 ///   comment is treated as activity on its item, which is what lets a backup skip unchanged spaces). Deleting an
 ///   item takes its comments with it. `order_by=updated_at` lists latest first, ties by id, latest first.

@@ -14,6 +14,7 @@ enum KonaSeeder {
     static func state(options: SandboxOptions) -> KonaState {
         var s = KonaState()
         s.tokenLifetime = options.tokenLifetime ?? KonaSandbox.defaultTokenLifetime
+        s.behaviour = options.kona
         s.clientID = options.oauthClientID ?? KonaSandbox.defaultClientID
         s.clientSecret = options.oauthClientSecret ?? KonaSandbox.defaultClientSecret
         let expires = s.clock() + s.tokenLifetime

@@ -110,14 +110,21 @@ extension KonaState {
 
     /// `POST /oauth/token`: only `grant_type=refresh_token` (the authorization-code step needs a browser).
     /// Parameters come from the query, a form body or a JSON body; errors use OAuth's `{error, error_description}`.
+    /// Where each grant's parameters came from (`query`, `form`, `json`) is kept for the contract tests: Kona's
+    /// documentation sends them in the query string of the POST (KonaTeam/kona-api `sections/authentication.md`,
+    /// commit 995e42935e5a62b3ca06a2bc07706d130771f78f).
     mutating func issueToken(_ request: SandboxRequest) -> SandboxReply {
         var params = request.query
+        var places: [String] = params.isEmpty ? [] : ["query"]
         let type = request.headers[.contentType]?.lowercased() ?? ""
         if type.contains("json"), let json = try? JSONValue(parsing: request.body), let o = json.objectValue {
             for (k, v) in o { if let s = v.idString { params[k] = s } }
+            places.append("json")
         } else if !request.body.isEmpty {
             for (k, v) in SandboxRouter.parseQuery(String(decoding: request.body, as: UTF8.self)) { params[k] = v }
+            places.append("form")
         }
+        tokenRequests.append(places.joined(separator: "+"))
         func oauthError(_ status: HTTPResponse.Status, _ error: String, _ description: String) -> SandboxReply {
             SandboxReply(["error": .string(error), "error_description": .string(description)], status: status)
         }
@@ -173,7 +180,7 @@ extension KonaState {
 
     func listUsers(_ r: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
         let user = try requireUser(r)
-        let page = try KonaPage(r)
+        let page = try KonaPage(r, cap: behaviour.perPageCap)
         var ids = connectedUsers(user)
         if let raw = r.query["space_id"] {
             guard let spaceID = Int(raw) else { throw SandboxHTTPError(.badRequest, "space_id must be a number") }
@@ -204,11 +211,17 @@ extension KonaState {
 
     func listSpaces(_ r: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
         let user = try requireUser(r)
-        let page = try KonaPage(r)
+        let page = try KonaPage(r, cap: behaviour.perPageCap)
         let withHidden = r.query["hidden"]?.lowercased() == "true"
         let participants = includes(r, "participants")
-        let list = spaces.keys.sorted().compactMap { spaces[$0] }
-            .filter { $0.isParticipant(user) && (withHidden || !$0.hiddenFor.contains(user)) }
+        let hiddenOnly = behaviour.hiddenOnly
+        let all: [SpaceRecord] = spaces.keys.sorted().compactMap { spaces[$0] }
+        let list = all.filter { (space: SpaceRecord) -> Bool in
+                guard space.isParticipant(user) else { return false }
+                let hidden = space.hiddenFor.contains(user)
+                if withHidden && hiddenOnly { return hidden }
+                return withHidden || !hidden
+            }
         return SandboxReply([
             "spaces": .array(page.slice(list).map { renderSpace($0, for: user, request: r, participants: participants) })
         ])
@@ -222,7 +235,8 @@ extension KonaState {
 
     mutating func createSpaces(_ r: SandboxRequest) throws(SandboxHTTPError) -> SandboxReply {
         let user = try requireUser(r)
-        let objects = try wrappedObjects(r, key: "spaces")
+        var objects = try wrappedObjects(r, key: "spaces")
+        if behaviour.noBatches { objects = Array(objects.prefix(1)) }
         var created: [SpaceRecord] = []
         for o in objects {
             guard let name = o["name"]?.stringValue, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
@@ -305,7 +319,7 @@ extension KonaState {
 
     func listItems(_ r: SandboxRequest, _ resource: Resource) throws(SandboxHTTPError) -> SandboxReply {
         let user = try requireUser(r)
-        let page = try KonaPage(r)
+        let page = try KonaPage(r, cap: behaviour.perPageCap)
         var list: [JSONObject]
         if resource == .comments {
             guard let type = r.query["resource_type"], let raw = r.query["resource_id"] else {
@@ -323,6 +337,7 @@ extension KonaState {
                 try visibleSpace(id, user)
                 spaceFilter = id
             }
+            if behaviour.ignoresSpaceID && resource != .conversations { spaceFilter = nil }
             if let spaceFilter {
                 list = (itemIndex.index(for: self).bySpace[resource]?[spaceFilter] ?? []).filter { canSee($0, resource, user) }
             } else {
@@ -388,7 +403,8 @@ extension KonaState {
 
     mutating func createItems(_ r: SandboxRequest, _ resource: Resource) throws(SandboxHTTPError) -> SandboxReply {
         let user = try requireUser(r)
-        let objects = try wrappedObjects(r, key: resource.rawValue)
+        var objects = try wrappedObjects(r, key: resource.rawValue)
+        if behaviour.noBatches { objects = Array(objects.prefix(1)) }
         var created: [JSONObject] = []
         for o in objects {
             let time = now()
@@ -397,6 +413,7 @@ extension KonaState {
             item["created_at"] = .number(String(time))
             if resource != .comments { item["updated_at"] = .number(String(time)) }
             try apply(o, to: &item, resource, user: user, creating: true)
+            if resource == .comments { try checkMentions(item, user: user) }
             let id = newID(resource.rawValue, start: resource.startID)
             item["id"] = .int(id)
             items[resource, default: [:]][id] = item
@@ -419,6 +436,24 @@ extension KonaState {
         return SandboxReply(
             [resource.rawValue: .array(created.map { renderItem($0, resource, request: r, participants: true) })],
             status: .created, headers: headers)
+    }
+
+    /// `@user:ID` or `@user:EMAIL` must name a participant of the comment's space; otherwise Kona answers 404
+    /// (KonaTeam/kona-api `sections/comments.md`, commit 995e42935e5a62b3ca06a2bc07706d130771f78f, "Mentions").
+    func checkMentions(_ comment: JSONObject, user: Int) throws(SandboxHTTPError) {
+        let content = comment["content"]?.stringValue ?? ""
+        guard content.contains("@user:") else { return }
+        let spaceID = try commentTarget(
+            type: comment["resource_type"]?.stringValue ?? "", id: comment["resource_id"]?.intValue ?? 0, user: user)
+        let space = try self.space(spaceID)
+        for part in content.components(separatedBy: "@user:").dropFirst() {
+            let name = String(part.prefix { !$0.isWhitespace && !",;:!?<".contains($0) })
+                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+            let id = Int(name) ?? users.first { $0.value["email"]?.stringValue?.lowercased() == name.lowercased() }?.key
+            guard let id, space.isParticipant(id) else {
+                throw SandboxHTTPError(.notFound, "@user:\(name) is not a participant of this \(comment["resource_type"]?.stringValue ?? "item")")
+            }
+        }
     }
 
     /// A comment is activity on its conversation, task or event: it moves the item's `updated_at` (see KonaSandbox).

@@ -49,6 +49,10 @@ struct KonaState: Sendable {
     var clientID = KonaSandbox.defaultClientID
     var clientSecret = KonaSandbox.defaultClientSecret
     var tokenLifetime: Double = KonaSandbox.defaultTokenLifetime
+    /// Answers where the documentation is silent (see `KonaServerBehaviour`).
+    var behaviour = KonaServerBehaviour()
+    /// For each `POST /oauth/token`, where its parameters were: `query`, `form`, `json` (joined by `+`).
+    var tokenRequests: [String] = []
     var spaces: [Int: SpaceRecord] = [:]
     var items: [Resource: [Int: JSONObject]] = [:] {
         // Any change retags the items, so the lookup index below is rebuilt on the next list (a tag is never reused,
@@ -191,6 +195,7 @@ struct KonaState: Sendable {
         })
         for resource in Resource.allCases { out[resource.rawValue] = sorted(items[resource] ?? [:]) }
         out["attachments"] = sorted(attachments)
+        if !tokenRequests.isEmpty { out["grants"] = .array(tokenRequests.map(JSONValue.string)) }
         return .object(out)
     }
 }
@@ -202,14 +207,19 @@ struct KonaPage: Sendable {
     var perPage: Int
     var page: Int
 
-    init(_ request: SandboxRequest) throws(SandboxHTTPError) {
+    /// `cap`: a server that quietly lowers a larger `per_page` to it (`KonaServerBehaviour.perPageCap`).
+    init(_ request: SandboxRequest, cap: Int? = nil) throws(SandboxHTTPError) {
         perPage = KonaState.defaultPerPage
         page = 1
         if let raw = request.query["per_page"] {
-            guard let n = Int(raw), (1...KonaState.maxPerPage).contains(n) else {
-                throw SandboxHTTPError(.badRequest, "per_page must be a whole number from 1 to \(KonaState.maxPerPage), not \(raw)")
+            if let cap, let n = Int(raw), n >= 1 {
+                perPage = min(n, cap)
+            } else {
+                guard let n = Int(raw), (1...KonaState.maxPerPage).contains(n) else {
+                    throw SandboxHTTPError(.badRequest, "per_page must be a whole number from 1 to \(KonaState.maxPerPage), not \(raw)")
+                }
+                perPage = n
             }
-            perPage = n
         }
         if let raw = request.query["page"] {
             guard let n = Int(raw), n >= 1 else {

@@ -1,0 +1,207 @@
+import Foundation
+import GraphQL
+import KitbagCore
+
+/// The GraphQL mutations Kitemaker's own importer uses (kitemakerhq/productboard-importer `index.ts`, commit
+/// f3a462393e7b876c5c9f513d340eb850b72ceb0f: `createWorkItem` and `createFeedback` with `createdAt`/`updatedAt`,
+/// `createCompany`) and the published schema's `createPerson` and `editInitiative` (kitemakerhq/km `src/kitemaker.graphql`, commit 8e752965e19e23af4df7984ff267bbb412a9bc5b), with the
+/// input fields the schema gives them.
+extension KitemakerState {
+    /// A `Date` input: ISO 8601 as the API writes it; nil when absent.
+    static func dateInput(_ value: Map, _ name: String) throws(SandboxHTTPError) -> String?? {
+        guard !value.isUndefined else { return .none }
+        if value.isNull { return .some(nil) }
+        guard let text = value.string, Timestamp.parse(text) != nil else {
+            throw SandboxHTTPError(.badRequest, "\(name) must be an ISO 8601 date such as 2024-03-01T09:00:00.000Z")
+        }
+        return .some(text)
+    }
+
+    static func idsInput(_ value: Map) -> [String] { (value.array ?? []).compactMap(\.string) }
+
+    /// Users by id; an id that is no user of the organization is an error.
+    func usersChecked(_ ids: [String]) throws(SandboxHTTPError) -> [String] {
+        var out: [String] = []
+        for id in ids where !out.contains(id) {
+            guard actor(id)?.type == "user" else { throw SandboxHTTPError(.notFound, "Could not find the specified user") }
+            out.append(id)
+        }
+        return out
+    }
+
+    static func sizeInput(_ value: Map, _ name: String) throws(SandboxHTTPError) -> String? {
+        guard let text = value.string, !text.isEmpty else { return nil }
+        let size = text.uppercased()
+        guard ["SMALL", "MEDIUM", "LARGE"].contains(size) else {
+            throw SandboxHTTPError(.badRequest, "\(name) must be one of SMALL, MEDIUM, LARGE")
+        }
+        return size
+    }
+
+    /// `createWorkItem(input: CreateWorkItemInput!)`: without `sort` the item goes to the top of its column, as the
+    /// schema says; `createdAt`/`updatedAt` are kept when given.
+    mutating func createWorkItem(_ input: Map, actor: String) throws(SandboxHTTPError) -> WorkItem {
+        guard let title = input["title"].string, !title.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw SandboxHTTPError(.badRequest, "title is required")
+        }
+        let statusID: String
+        let si: Int
+        if let id = input["statusId"].string {
+            guard let (space, _) = status(id), let index = spaceIndex(space.id) else {
+                throw SandboxHTTPError(.notFound, "Could not find the specified status")
+            }
+            if let wanted = input["spaceId"].string, wanted != space.id {
+                throw SandboxHTTPError(.badRequest, "status \(id) belongs to another space")
+            }
+            statusID = id
+            si = index
+        } else if let spaceID = input["spaceId"].string {
+            guard let index = spaceIndex(spaceID) else { throw SandboxHTTPError(.notFound, "The specified space does not exist") }
+            guard let first = spaces[index].statuses.first(where: \.isDefault) ?? spaces[index].statuses.first else {
+                throw SandboxHTTPError(.badRequest, "the space has no statuses")
+            }
+            statusID = first.id
+            si = index
+        } else {
+            throw SandboxHTTPError(.badRequest, "statusId or spaceId is required")
+        }
+        let sort: Int64
+        if let text = input["sort"].string {
+            guard let value = Self.sortValue(text) else { throw SandboxHTTPError(.badRequest, "sort \(text) is not valid") }
+            sort = value
+        } else {
+            sort = sortValue(status: statusID, placement: "top")
+        }
+        let time = now()
+        let createdAt = try Self.dateInput(input["createdAt"], "createdAt") ?? nil
+        let updatedAt = try Self.dateInput(input["updatedAt"], "updatedAt") ?? nil
+        var item = WorkItem(
+            id: ids.next(), spaceID: spaces[si].id, number: spaces[si].nextNumber, title: title,
+            description: input["description"].string ?? "", statusID: statusID, sort: sort,
+            labelIDs: try labelsChecked(Self.idsInput(input["labelIds"]), space: spaces[si].id),
+            memberIDs: try usersChecked(Self.idsInput(input["memberIds"])),
+            watcherIDs: try usersChecked(Self.idsInput(input["watcherIds"])),
+            effort: try Self.sizeInput(input["effort"], "effort"), impact: try Self.sizeInput(input["impact"], "impact"),
+            actorID: actor, createdAt: createdAt ?? time, updatedAt: updatedAt ?? createdAt ?? time)
+        switch status(statusID)?.status.type {
+        case "DONE": item.closedAt = time
+        case "ARCHIVED": item.archivedAt = time
+        default: break
+        }
+        spaces[si].nextNumber += 1
+        workItems.append(item)
+        return item
+    }
+
+    /// `editInitiative(input: EditInitiativeInput!)`: the fields given are changed; `add…Ids`/`remove…Ids` change the
+    /// initiative's links (adding a link it has is no change).
+    mutating func editInitiative(_ input: Map) throws(SandboxHTTPError) -> Initiative {
+        guard let id = input["id"].string, let i = initiativeIndex(id) else {
+            throw SandboxHTTPError(.notFound, "Could not find the specified initiative")
+        }
+        var initiative = initiatives[i]
+        if let title = input["title"].string {
+            guard !title.isEmpty else { throw SandboxHTTPError(.badRequest, "title must not be empty") }
+            initiative.title = title
+        }
+        if let description = input["description"].string { initiative.description = description }
+        if let color = input["color"].string { initiative.color = color }
+        for key in ["effortId", "impactId"] where input[key].string != nil {
+            throw SandboxHTTPError(.notFound, "Could not find the specified \(key == "effortId" ? "effort" : "impact")")
+        }
+        func adding(_ list: [String], _ ids: [String]) -> [String] { list + ids.filter { !list.contains($0) } }
+        let addWork = Self.idsInput(input["addWorkItemIds"])
+        for w in addWork where workItemIndex(w) == nil {
+            throw SandboxHTTPError(.notFound, "Could not find the specified work item")
+        }
+        initiative.workItemIDs = adding(initiative.workItemIDs, addWork)
+        let removeWork = Set(Self.idsInput(input["removeWorkItemIds"]))
+        initiative.workItemIDs.removeAll { removeWork.contains($0) }
+        initiative.memberIDs = adding(initiative.memberIDs, try usersChecked(Self.idsInput(input["addMemberIds"])))
+        let removeMembers = Set(Self.idsInput(input["removeMemberIds"]))
+        initiative.memberIDs.removeAll { removeMembers.contains($0) }
+        let addLabels = Self.idsInput(input["addLabelIds"])
+        for l in addLabels where label(l) == nil { throw SandboxHTTPError(.notFound, "Could not find the specified label") }
+        initiative.labelIDs = adding(initiative.labelIDs, addLabels)
+        let removeLabels = Set(Self.idsInput(input["removeLabelIds"]))
+        initiative.labelIDs.removeAll { removeLabels.contains($0) }
+        initiative.updatedAt = now()
+        initiatives[i] = initiative
+        return initiative
+    }
+
+    /// `createCompany(input: CreateCompanyInput!)`.
+    mutating func createCompany(_ input: Map) throws(SandboxHTTPError) -> Company {
+        guard let name = input["name"].string, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw SandboxHTTPError(.badRequest, "name is required")
+        }
+        let time = now()
+        let company = Company(id: ids.next(), name: name, domain: input["domain"].string, createdAt: time, updatedAt: time)
+        companies.append(company)
+        return company
+    }
+
+    /// `createPerson(input: CreatePersonInput!)`.
+    mutating func createPerson(_ input: Map) throws(SandboxHTTPError) -> Person {
+        guard let name = input["name"].string, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw SandboxHTTPError(.badRequest, "name is required")
+        }
+        let companyID = input["companyId"].string
+        if let companyID, !companies.contains(where: { $0.id == companyID }) {
+            throw SandboxHTTPError(.notFound, "Could not find the specified company")
+        }
+        let time = now()
+        let person = Person(
+            id: ids.next(), name: name, email: input["email"].string ?? "", companyID: companyID, createdAt: time,
+            updatedAt: time)
+        persons.append(person)
+        return person
+    }
+
+    /// `createFeedback(input: CreateFeedbackInput!)`: with `linkInsightToEntityIds` one insight holding the whole
+    /// content links the feedback to those work items or initiatives (the schema's description of the field).
+    mutating func createFeedback(_ input: Map, actor: String) throws(SandboxHTTPError) -> Feedback {
+        guard let title = input["title"].string, !title.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw SandboxHTTPError(.badRequest, "title is required")
+        }
+        let content = input["content"].string ?? ""
+        var entityIDs: [String] = []
+        for id in Self.idsInput(input["linkInsightToEntityIds"]) where !entityIDs.contains(id) {
+            guard entity(id) != nil else { throw SandboxHTTPError(.notFound, "Could not find the specified work item") }
+            entityIDs.append(id)
+        }
+        let personID = input["personId"].string
+        if let personID, !persons.contains(where: { $0.id == personID }) {
+            throw SandboxHTTPError(.notFound, "Could not find the specified person")
+        }
+        let companyID = input["companyId"].string
+        if let companyID, !companies.contains(where: { $0.id == companyID }) {
+            throw SandboxHTTPError(.notFound, "Could not find the specified company")
+        }
+        let tags = Self.idsInput(input["tagIds"])
+        for t in tags where label(t) == nil { throw SandboxHTTPError(.notFound, "Could not find the specified label") }
+        let time = now()
+        let createdAt = try Self.dateInput(input["createdAt"], "createdAt") ?? nil
+        let updatedAt = try Self.dateInput(input["updatedAt"], "updatedAt") ?? nil
+        let processed = input["processed"].bool ?? false
+        var insights: [Insight] = []
+        if !entityIDs.isEmpty {
+            insights.append(
+                Insight(id: ids.next(), contents: content, entityIDs: entityIDs, actorID: actor, createdAt: time, updatedAt: time))
+        }
+        let f = Feedback(
+            id: ids.next(), number: nextFeedbackNumber, title: title, contents: content, personID: personID,
+            companyID: companyID, insights: insights, processed: processed, processedAt: processed ? time : nil,
+            actorID: actor, createdAt: createdAt ?? time, updatedAt: updatedAt ?? createdAt ?? time,
+            ownerIDs: try usersChecked(Self.idsInput(input["ownerIds"])), tagIDs: tags.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } })
+        nextFeedbackNumber += 1
+        feedback.append(f)
+        return f
+    }
+
+    /// The inverse of `sortString`: nil for a string it could not have made.
+    static func sortValue(_ text: String) -> Int64? {
+        guard text.count == 13, let shifted = UInt64(text, radix: 36) else { return nil }
+        return Int64(bitPattern: shifted) &- Int64.min
+    }
+}

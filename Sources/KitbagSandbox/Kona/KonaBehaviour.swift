@@ -1,0 +1,26 @@
+import Foundation
+
+/// How a Kona sandbox answers where Kona's documentation (KonaTeam/kona-api, commit
+/// 995e42935e5a62b3ca06a2bc07706d130771f78f) leaves the real server's behaviour open. The default is one reading of
+/// each open question; every switch turns on the other, so a connector can be tested against both.
+public struct KonaServerBehaviour: Sendable, Equatable {
+    /// `sections/spaces.md` says `GET /spaces?hidden=true` "will return hidden spaces": on, it lists only the
+    /// hidden ones; off (default), hidden spaces along with the others.
+    public var hiddenOnly = false
+    /// `space_id` is documented as a filter for conversations only: on, `GET /tasks` and `GET /calendar_events`
+    /// ignore it and list the items of every space; off (default), they filter by it too.
+    public var ignoresSpaceID = false
+    /// No maximum `per_page` is documented: with a cap, a larger `per_page` is quietly lowered to it (pages are cut
+    /// at the cap); nil (default), more than 100 is a 400.
+    public var perPageCap: Int? = nil
+    /// Only the risks section speaks of batches (they are not supported): on, a create takes the first object of
+    /// the array and ignores the rest; off (default), it creates all of them, all or nothing.
+    public var noBatches = false
+
+    public init(hiddenOnly: Bool = false, ignoresSpaceID: Bool = false, perPageCap: Int? = nil, noBatches: Bool = false) {
+        self.hiddenOnly = hiddenOnly
+        self.ignoresSpaceID = ignoresSpaceID
+        self.perPageCap = perPageCap
+        self.noBatches = noBatches
+    }
+}
