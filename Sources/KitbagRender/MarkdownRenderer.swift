@@ -62,6 +62,8 @@ public enum MarkdownRenderer {
                 if formats.contains(.canvas) {
                     parts.append("[Canvas](\(ReadablePaths.markdownLink(from: ReadablePaths.index, to: ReadablePaths.canvas(c))))")
                 }
+                // The lossless files sit in folders named by id (stable across renames); the index names them.
+                parts.append("data `\(ContainerRef(kind: k, id: c.id).archiveFolder)/`")
                 var line = "- " + parts.joined(separator: " · ")
                 if let date = c.updatedAt ?? c.createdAt { line += " — updated \(TextCleaning.humanDate(date))" }
                 md.line(line)

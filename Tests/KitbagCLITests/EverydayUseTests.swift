@@ -267,6 +267,105 @@ import Testing
         await sandbox.stop()
     }
 
+    @Test func theIndexNamesEveryDataFolderOfEveryService() async throws {
+        let dir = try CLI.tempDir()
+        defer { Scratch.remove(dir) }
+        var o = SandboxOptions()
+        o.seed = .demo
+        o.rateLimit = false
+        let sandboxes: [(String, RunningSandbox, [String: String])] = [
+            ("kinopio", try await KinopioSandbox.start(o), ["KINOPIO_API_KEY": KinopioSandbox.defaultCredential]),
+            ("kitemaker", try await KitemakerSandbox.start(o), ["KITEMAKER_TOKEN": KitemakerSandbox.defaultCredential]),
+            ("kona", try await KonaSandbox.start(o), ["KONA_ACCESS_TOKEN": KonaSandbox.defaultCredential]),
+            ("kintone", try await KintoneSandbox.start(o), [
+                "KINTONE_USERNAME": KintoneSandbox.defaultLogin.user, "KINTONE_PASSWORD": KintoneSandbox.defaultLogin.password,
+            ]),
+        ]
+        for (service, sandbox, env) in sandboxes {
+            let folder = dir.appendingPathComponent(service)
+            let r = try await CLI.run(
+                ["export", service, "--base-url", sandbox.baseURL.absoluteString, "--rate-limit", "0", "-o", folder.path,
+                 "--archive-format", "folder", "-q"], env: env)
+            #expect(r.status == 0, "\(service): \(r.stderr)")
+            let index = try String(contentsOf: folder.appendingPathComponent("index.md"), encoding: .utf8)
+            let named = index.split(separator: "`").filter { $0.hasPrefix("data/") }.map(String.init)
+            #expect(!named.isEmpty, "\(service): the index names its data folders")
+            for path in named {
+                let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent(path).path)) ?? []
+                #expect(files.contains { $0.hasSuffix(".jsonl") }, "\(service): \(path) named in index.md holds JSON Lines")
+            }
+            await sandbox.stop()
+        }
+    }
+
+    @Test func diffRefusesArchivesOfDifferentAccountsAndNamesEntitiesByTitle() async throws {
+        let dir = try CLI.tempDir()
+        defer { Scratch.remove(dir) }
+        let a = try await CLI.sandbox(seed: .demo, key: key)
+        let b = try await CLI.sandbox(seed: .generated(cards: 20), key: key)
+        var archives: [String] = []
+        for (n, s) in [a, b].enumerated() {
+            let path = dir.appendingPathComponent("\(n).tar").path
+            let r = try await CLI.run(
+                ["export", "kinopio", "--base-url", s.baseURL.absoluteString, "--rate-limit", "0", "-o", path, "-q"],
+                env: ["KINOPIO_API_KEY": key])
+            #expect(r.status == 0, "\(r.stderr)")
+            archives.append(path)
+        }
+        let refused = try await CLI.run(["diff", archives[0], archives[1]])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("--force"), "\(refused.stderr)")
+        let forced = try await CLI.run(["diff", archives[0], archives[1], "--force", "--entities"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        // A demo card, removed in the other account's archive, is named by its title.
+        #expect(forced.out.contains("- card ") && forced.out.contains("“"), "\(forced.out.prefix(600))")
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test func summariesLeaveOutZeroCountsAndPerRouteTablesUnlessVerboseAndListWhatWasNotExported() async throws {
+        let dir = try CLI.tempDir()
+        defer { Scratch.remove(dir) }
+        let sandbox = try await CLI.sandbox(seed: .demo, key: key)
+        let base = ["export", "kinopio", "--base-url", sandbox.baseURL.absoluteString, "--rate-limit", "0"]
+        let quietly = try await CLI.run(base + ["-o", dir.appendingPathComponent("a.tar").path], env: ["KINOPIO_API_KEY": key])
+        #expect(quietly.status == 0, "\(quietly.stderr)")
+        let requests = try #require(quietly.out.split(separator: "\n").first { $0.contains("requests:") })
+        #expect(!requests.contains("GET "), "no per-route table without -v: \(requests)")
+        #expect(!quietly.out.contains(" 0 ·") && !quietly.out.hasSuffix(" 0\n"), "no zero counts: \(quietly.out)")
+        let listed = try JSONValue(parsing: try await CLI.run(["ls", dir.appendingPathComponent("a.tar").path, "--json"]).stdout)
+        for n in listed["notExported"]?.arrayValue ?? [] {
+            let reason = try #require(n["reason"]?.stringValue)
+            #expect(quietly.out.contains(reason), "every not-exported entry is listed: \(reason)")
+        }
+        let verbose = try await CLI.run(base + ["-o", dir.appendingPathComponent("b.tar").path, "-v"], env: ["KINOPIO_API_KEY": key])
+        #expect(verbose.out.contains("GET /space/"), "-v adds the per-route counts")
+        await sandbox.stop()
+    }
+
+    @Test func streamingOntoATerminalIsRefused() async throws {
+        // `script` gives the child a terminal for stdout, as a user typing the command has.
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        p.arguments = ["-qec", "\(CLI.binary.path) export kinopio -o - --base-url http://127.0.0.1:9", "/dev/null"]
+        var env = ProcessInfo.processInfo.environment
+        env["KINOPIO_API_KEY"] = key
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        p.standardInput = FileHandle.nullDevice
+        p.terminationHandler = { ended in Exits.shared.signal(ended.processIdentifier) }
+        try p.run()
+        let text = String(decoding: await CLI.readToEnd(out.fileHandleForReading), as: UTF8.self)
+        await Exits.shared.wait(p)
+        #expect(p.terminationStatus == 2, "\(text)")
+        #expect(text.contains("which is a terminal"), "\(text)")
+        let help = try await CLI.run(["export", "--help"])
+        #expect(help.out.contains("Not --formats") && help.out.contains("Not --archive-format"), "the two are told apart")
+    }
+
     // MARK: - Dry runs
 
     @Test func aDryRunAfterAnInterruptedImportCountsWhatTheJournalHolds() async throws {
