@@ -24,6 +24,14 @@ struct OutputOptions: ParsableArguments {
             valueName: "KIND"))
     var archiveFormat: ArchiveFormat?
 
+    func validate() throws {
+        // As tar and restic do: binary on a terminal helps nobody and garbles it. Checked before any request.
+        if output == "-", isatty(STDOUT_FILENO) == 1 {
+            throw ValidationError(
+                "-o - writes the archive to stdout, which is a terminal; pipe it (| restic backup --stdin) or redirect it to a file.")
+        }
+    }
+
     /// Resolves the destination once the account (for the default name) is known.
     func destination(defaultName: (ArchiveFormat) -> String) throws -> (ArchiveDestination, ArchiveFormat) {
         let fm = FileManager.default
@@ -35,11 +43,6 @@ struct OutputOptions: ParsableArguments {
         if output == "-" {
             if let f = archiveFormat, f != .tar {
                 throw ValidationError("-o - always streams a tar; drop --archive-format \(f.rawValue) or write to a file.")
-            }
-            // As tar and restic do: binary on a terminal helps nobody and garbles it.
-            if isatty(STDOUT_FILENO) == 1 {
-                throw ValidationError(
-                    "-o - writes the archive to stdout, which is a terminal; pipe it (| restic backup --stdin) or redirect it to a file.")
             }
             return (.standardOutput, .tar)
         }

@@ -288,7 +288,7 @@ import Testing
                  "--archive-format", "folder", "-q"], env: env)
             #expect(r.status == 0, "\(service): \(r.stderr)")
             let index = try String(contentsOf: folder.appendingPathComponent("index.md"), encoding: .utf8)
-            let named = index.split(separator: "`").filter { $0.hasPrefix("data/") }.map(String.init)
+            let named = index.split(separator: "`").filter { $0.hasPrefix("data/") && $0 != "data/" }.map(String.init)
             #expect(!named.isEmpty, "\(service): the index names its data folders")
             for path in named {
                 let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent(path).path)) ?? []
