@@ -150,7 +150,7 @@ import Testing
         #expect(index.contains("## Spaces"))
         #expect(
             index.contains(
-                "- [Garden plans](pages/spaces/garden-plans_HzVOgAct.md) · [RSS](feeds/spaces/garden-plans_HzVOgAct.xml) — updated 2024-05-03 12:00:00 UTC"))
+                "- [Garden plans](pages/spaces/garden-plans_HzVOgAct.md) · [RSS](feeds/spaces/garden-plans_HzVOgAct.xml) · data `data/spaces/HzVOgAct/` — updated 2024-05-03 12:00:00 UTC"))
         #expect(index.contains("- [Other space](pages/spaces/other-space_OtherSpace1.md) · [RSS]"))
         #expect(!index.contains("[Canvas]"))
     }
