@@ -191,11 +191,11 @@ struct KitemakerState: Sendable {
     var spaces: [Space] = []
     // Any change retags the state, so the lookup index is rebuilt on the next read that needs it (a tag is never
     // reused, so a changed and dropped copy of the state cannot leave a stale index behind).
-    var workItems: [WorkItem] = [] { didSet { tag = KitemakerIndex.Cache.nextTag() } }
-    var comments: [Comment] = [] { didSet { tag = KitemakerIndex.Cache.nextTag() } }
+    var workItems: [WorkItem] = [] { didSet { tag = TaggedIndexCache<KitemakerIndex>.nextTag() } }
+    var comments: [Comment] = [] { didSet { tag = TaggedIndexCache<KitemakerIndex>.nextTag() } }
     var tag: UInt64 = 0
     /// Work items by id and by space, comments by work item: without it every page scanned the whole account.
-    let index = KitemakerIndex.Cache()
+    let index = TaggedIndexCache<KitemakerIndex>()
     /// Comments on initiatives (`workItemID` holds the initiative's id); REST never lists them.
     var initiativeComments: [Comment] = []
     /// Recorded history beyond the CREATED entry every work item and initiative has.
@@ -243,7 +243,10 @@ struct KitemakerState: Sendable {
         return words.joined(separator: "-")
     }
     func spaceIndex(_ id: String) -> Int? { spaces.firstIndex { $0.id == id } }
-    func workItemIndex(_ id: String) -> Int? { index.index(for: self).workItemByID[id] }
+    /// The index of this version of the work items and comments (built once per version).
+    var builtIndex: KitemakerIndex { index.index(tag: tag) { KitemakerIndex(self) } }
+
+    func workItemIndex(_ id: String) -> Int? { builtIndex.workItemByID[id] }
 
     func status(_ id: String) -> (space: Space, status: Status)? {
         for space in spaces { if let s = space.statuses.first(where: { $0.id == id }) { return (space, s) } }
@@ -257,15 +260,15 @@ struct KitemakerState: Sendable {
 
     /// Work items of a space in number order.
     func workItems(inSpace id: String) -> [WorkItem] {
-        (index.index(for: self).spaceItems[id] ?? []).map { workItems[$0] }
+        (builtIndex.spaceItems[id] ?? []).map { workItems[$0] }
     }
 
     /// Positions in `workItems` of a space's items, in number order.
-    func workItemPositions(inSpace id: String) -> [Int] { index.index(for: self).spaceItems[id] ?? [] }
+    func workItemPositions(inSpace id: String) -> [Int] { builtIndex.spaceItems[id] ?? [] }
 
     /// Comments of a work item in the order they were made.
     func comments(of workItemID: String) -> [Comment] {
-        (index.index(for: self).commentsByWorkItem[workItemID] ?? []).map { comments[$0] }
+        (builtIndex.commentsByWorkItem[workItemID] ?? []).map { comments[$0] }
     }
 
     /// A sort value that puts an item at the top or bottom of a status column.
@@ -363,32 +366,5 @@ struct KitemakerIndex {
             spaceItems[space] = positions.sorted { state.workItems[$0].number < state.workItems[$1].number }
         }
         for (n, c) in state.comments.enumerated() { commentsByWorkItem[c.workItemID, default: []].append(n) }
-    }
-
-    /// Shared by copies of a state; holds the index of one tagged version.
-    final class Cache: @unchecked Sendable {
-        // Sendable because `tag` and `built` are only touched under `lock`.
-        private let lock = NSLock()
-        private var tag: UInt64?
-        private var built: KitemakerIndex?
-        private static let tags = NSLock()
-        nonisolated(unsafe) private static var lastTag: UInt64 = 0
-
-        static func nextTag() -> UInt64 {
-            tags.withLock {
-                lastTag += 1
-                return lastTag
-            }
-        }
-
-        func index(for state: KitemakerState) -> KitemakerIndex {
-            lock.withLock {
-                if let built, tag == state.tag { return built }
-                let index = KitemakerIndex(state)
-                built = index
-                tag = state.tag
-                return index
-            }
-        }
     }
 }

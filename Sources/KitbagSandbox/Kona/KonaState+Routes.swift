@@ -328,7 +328,7 @@ extension KonaState {
             guard let rid = Int(raw) else { throw SandboxHTTPError(.badRequest, "resource_id must be a number") }
             _ = try commentTarget(type: type, id: rid, user: user)
             // Most recent first, as documented.
-            list = (itemIndex.index(for: self).commentsByTarget[KonaItemIndex.key(type: type, id: rid)] ?? [])
+            list = (itemIndex.index(tag: itemsTag) { KonaItemIndex(items) }.commentsByTarget[KonaItemIndex.key(type: type, id: rid)] ?? [])
                 .sorted { order($0, $1, by: "created_at") }
         } else {
             var spaceFilter: Int?
@@ -339,7 +339,7 @@ extension KonaState {
             }
             if behaviour.ignoresSpaceID && resource != .conversations { spaceFilter = nil }
             if let spaceFilter {
-                list = (itemIndex.index(for: self).bySpace[resource]?[spaceFilter] ?? []).filter { canSee($0, resource, user) }
+                list = (itemIndex.index(tag: itemsTag) { KonaItemIndex(items) }.bySpace[resource]?[spaceFilter] ?? []).filter { canSee($0, resource, user) }
             } else {
                 list = (items[resource] ?? [:]).values.filter { canSee($0, resource, user) }
             }

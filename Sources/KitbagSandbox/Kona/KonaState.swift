@@ -57,12 +57,12 @@ struct KonaState: Sendable {
     var items: [Resource: [Int: JSONObject]] = [:] {
         // Any change retags the items, so the lookup index below is rebuilt on the next list (a tag is never reused,
         // so a copy of the state that was changed and dropped cannot leave a stale index behind).
-        didSet { itemsTag = KonaItemIndex.Cache.nextTag() }
+        didSet { itemsTag = TaggedIndexCache<KonaItemIndex>.nextTag() }
     }
     var itemsTag: UInt64 = 0
     /// Items by space and comments by their resource, built once per version of `items`: without it every list
     /// and comment-list request scanned the whole account, and an export (one comment list per item) was quadratic.
-    let itemIndex = KonaItemIndex.Cache()
+    let itemIndex = TaggedIndexCache<KonaItemIndex>()
     /// Attachments exist (comments can name them) but the API documents no route to list or read them.
     var attachments: [Int: JSONObject] = [:]
     var nextID: [String: Int] = [:]
@@ -301,32 +301,6 @@ struct KonaItemIndex {
                 } else if let space = item["space_id"]?.intValue {
                     bySpace[resource, default: [:]][space, default: []].append(item)
                 }
-            }
-        }
-    }
-
-    /// Shared by copies of a state; holds the index of one tagged version of `items`.
-    final class Cache: @unchecked Sendable {
-        private let lock = NSLock()
-        private var tag: UInt64?
-        private var index: KonaItemIndex?
-        private static let tags = NSLock()
-        nonisolated(unsafe) private static var lastTag: UInt64 = 0
-
-        static func nextTag() -> UInt64 {
-            tags.withLock {
-                lastTag += 1
-                return lastTag
-            }
-        }
-
-        func index(for state: KonaState) -> KonaItemIndex {
-            lock.withLock {
-                if let index, tag == state.itemsTag { return index }
-                let built = KonaItemIndex(state.items)
-                index = built
-                tag = state.itemsTag
-                return built
             }
         }
     }
