@@ -111,10 +111,23 @@ public final class ImportJournal: Sendable {
         var config = Configuration()
         config.readonly = true
         do {
-            db = try DatabaseQueue(path: url.path, configuration: config)
-            _ = try db.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM mapping") }
+            db = try Self.openForReading(url, configuration: config)
         } catch let error as DatabaseError {
             throw JournalError(message: "journal \(url.path): cannot read (\(error.message ?? "SQLite error")) — is it a kitbag journal?")
+        }
+    }
+
+    /// Opens read-only; a journal whose import was killed still has its write-ahead log, which SQLite must replay
+    /// and a read-only connection cannot: such a journal is opened for writing (the replay is all that is written).
+    private static func openForReading(_ url: URL, configuration: Configuration) throws -> DatabaseQueue {
+        do {
+            let queue = try DatabaseQueue(path: url.path, configuration: configuration)
+            _ = try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM mapping") }
+            return queue
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_READONLY {
+            let queue = try DatabaseQueue(path: url.path)
+            _ = try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM mapping") }
+            return queue
         }
     }
 
