@@ -150,12 +150,15 @@ let package = Package(
         .testTarget(
             name: "KitbagFuzzTests", dependencies: ["KitbagTestSupport", "KitbagFuzz", "KitbagArchive", "KitbagCore"],
             swiftSettings: strict),
-        .testTarget(name: "KitbagJournalTests", dependencies: ["KitbagTestSupport", "KitbagJournal"], swiftSettings: strict),
+        .testTarget(
+            name: "KitbagJournalTests",
+            dependencies: ["KitbagTestSupport", "KitbagJournal", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
         .testTarget(
             name: "KitbagBackupTests",
             dependencies: [
                 "KitbagTestSupport", "KitbagBackup", "KitbagArchive", "KitbagConnector", "KitbagCore", "Kinopio",
-                "KitbagSandbox",
+                "KitbagSandbox", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
         .testTarget(

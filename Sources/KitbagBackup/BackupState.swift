@@ -30,39 +30,64 @@ public final class BackupState: Sendable {
         config.busyMode = .timeout(5)
         do {
             db = try DatabaseQueue(path: url.path, configuration: config)
-            try db.write { db in
-                try db.execute(
-                    sql: """
-                        CREATE TABLE IF NOT EXISTS backup (
-                            archive TEXT PRIMARY KEY NOT NULL,
-                            service TEXT NOT NULL,
-                            account TEXT NOT NULL,
-                            started_at TEXT NOT NULL,
-                            finished_at TEXT NOT NULL,
-                            full INTEGER NOT NULL,
-                            requests INTEGER NOT NULL,
-                            reused INTEGER NOT NULL,
-                            fetched INTEGER NOT NULL);
-                        CREATE TABLE IF NOT EXISTS bookmark (
-                            service TEXT NOT NULL,
-                            account TEXT NOT NULL,
-                            container TEXT NOT NULL,
-                            marker TEXT NOT NULL,
-                            archive TEXT NOT NULL,
-                            PRIMARY KEY (service, account, container));
-                        CREATE TABLE IF NOT EXISTS verification (
-                            archive TEXT PRIMARY KEY NOT NULL,
-                            status TEXT NOT NULL,
-                            checked_at TEXT NOT NULL,
-                            fingerprint TEXT NOT NULL);
-                        """)
+            let unknown = try db.read { db in try Self.migrator.appliedIdentifiers(db).subtracting(Self.migrator.migrations) }
+            if !unknown.isEmpty {
+                throw UserError(
+                    "the backup state \(url.path) was written by a newer kitbag (schema \(unknown.sorted().joined(separator: ", "))); "
+                        + "run that kitbag, or upgrade this one, for this folder", exitStatus: .failure)
             }
+            try Self.migrator.migrate(db)
+        } catch let error as UserError {
+            throw error
         } catch {
             throw UserError(
                 "cannot open the backup state \(url.path): \(error.localizedDescription); move it aside to start afresh "
                     + "(the next backup is then a full one)", exitStatus: .failure)
         }
     }
+
+    /// The state's schema, one migration per change, never edited once released. State files written before
+    /// migrations were recorded hold the tables of the first (and perhaps the second) migration, which therefore
+    /// create them only where missing: such a file is adopted with every bookmark it holds.
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 backup, bookmark") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS backup (
+                        archive TEXT PRIMARY KEY NOT NULL,
+                        service TEXT NOT NULL,
+                        account TEXT NOT NULL,
+                        started_at TEXT NOT NULL,
+                        finished_at TEXT NOT NULL,
+                        full INTEGER NOT NULL,
+                        requests INTEGER NOT NULL,
+                        reused INTEGER NOT NULL,
+                        fetched INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS bookmark (
+                        service TEXT NOT NULL,
+                        account TEXT NOT NULL,
+                        container TEXT NOT NULL,
+                        marker TEXT NOT NULL,
+                        archive TEXT NOT NULL,
+                        PRIMARY KEY (service, account, container));
+                    """)
+        }
+        migrator.registerMigration("v2 verification") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS verification (
+                        archive TEXT PRIMARY KEY NOT NULL,
+                        status TEXT NOT NULL,
+                        checked_at TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL);
+                    """)
+        }
+        return migrator
+    }()
+
+    /// The schema migrations this kitbag knows, oldest first.
+    public static var schemaVersions: [String] { migrator.migrations }
 
     /// The newest backup recorded for an account, if any.
     public func latest(service: String, account: String) throws -> BackupRecord? {

@@ -96,23 +96,6 @@ public enum ArchivePath {
     }
 }
 
-/// One entity as the API returned it, with enough context to place it in an archive.
-public struct Entity: Sendable, Hashable {
-    /// Singular kind, e.g. `card`, `connection`, `record`.
-    public var kind: String
-    public var id: String
-    public var container: ContainerRef
-    /// The entity exactly as the API sent it (unknown keys kept, key order kept).
-    public var json: JSONValue
-
-    public init(kind: String, id: String, container: ContainerRef, json: JSONValue) {
-        self.kind = kind
-        self.id = id
-        self.container = container
-        self.json = json
-    }
-}
-
 /// Formats an instant as ISO 8601 with milliseconds in UTC, the form every kitbag record uses.
 public enum Timestamp {
     /// A formatter is costly to make (~150 µs: ICU loads its symbols) and journals write a timestamp per entity,

@@ -63,24 +63,8 @@ public final class ImportJournal: Sendable {
             try FileManager.default.createDirectory(
                 at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             db = try DatabaseQueue(path: url.path, configuration: config)
-            try db.write { db in
-                try db.execute(
-                    sql: """
-                        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
-                        CREATE TABLE IF NOT EXISTS mapping (
-                            kind TEXT NOT NULL,
-                            source_id TEXT NOT NULL,
-                            target_id TEXT NOT NULL,
-                            state INTEGER NOT NULL,
-                            updated_at TEXT NOT NULL,
-                            PRIMARY KEY (kind, source_id));
-                        CREATE INDEX IF NOT EXISTS mapping_state ON mapping(kind, state);
-                        CREATE TABLE IF NOT EXISTS step (
-                            name TEXT NOT NULL,
-                            source_id TEXT NOT NULL,
-                            PRIMARY KEY (name, source_id));
-                        """)
-            }
+            try Self.refuseNewer(db, url: url)
+            try Self.migrator.migrate(db)
         } catch let error as DatabaseError {
             throw JournalError(message: "journal \(url.path): cannot open (\(error.message ?? "SQLite error \(error.resultCode)")) — pass another --journal path")
         }
@@ -112,6 +96,7 @@ public final class ImportJournal: Sendable {
         config.readonly = true
         do {
             db = try Self.openForReading(url, configuration: config)
+            try Self.refuseNewer(db, url: url)
         } catch let error as DatabaseError {
             throw JournalError(message: "journal \(url.path): cannot read (\(error.message ?? "SQLite error")) — is it a kitbag journal?")
         }
@@ -128,6 +113,48 @@ public final class ImportJournal: Sendable {
             let queue = try DatabaseQueue(path: url.path)
             _ = try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM mapping") }
             return queue
+        }
+    }
+
+    /// The journal's schema, one migration per change. Journals written before migrations were recorded have the
+    /// tables of the first one, which therefore creates them only where they are missing: such a journal is
+    /// adopted as it is, so an upgrade of kitbag in the middle of an import keeps every mapping.
+    /// A later change to the layout is a new migration appended here — never an edit of one already released.
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 meta, mapping, step") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                    CREATE TABLE IF NOT EXISTS mapping (
+                        kind TEXT NOT NULL,
+                        source_id TEXT NOT NULL,
+                        target_id TEXT NOT NULL,
+                        state INTEGER NOT NULL,
+                        updated_at TEXT NOT NULL,
+                        PRIMARY KEY (kind, source_id));
+                    CREATE INDEX IF NOT EXISTS mapping_state ON mapping(kind, state);
+                    CREATE TABLE IF NOT EXISTS step (
+                        name TEXT NOT NULL,
+                        source_id TEXT NOT NULL,
+                        PRIMARY KEY (name, source_id));
+                    """)
+        }
+        return migrator
+    }()
+
+    /// The schema migrations this kitbag knows, oldest first (what `kitbag` writes into a new journal).
+    public static var schemaVersions: [String] { migrator.migrations }
+
+    /// A journal a newer kitbag has migrated may hold mappings this one would misread: it is left untouched.
+    private static func refuseNewer(_ db: DatabaseQueue, url: URL) throws {
+        let unknown = try db.read { db in
+            try migrator.appliedIdentifiers(db).subtracting(migrator.migrations)
+        }
+        guard unknown.isEmpty else {
+            throw JournalError(
+                message: "journal \(url.path) was written by a newer kitbag (schema \(unknown.sorted().joined(separator: ", "))); "
+                    + "run that kitbag, or upgrade this one, to go on with this import")
         }
     }
 
