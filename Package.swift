@@ -5,11 +5,11 @@ import PackageDescription
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 let connectorDependencies: [Target.Dependency] = [
     "KitbagConnector", "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
+    .product(name: "Logging", package: "swift-log"),
 ]
 let connectorTestDependencies: [Target.Dependency] = connectorDependencies + [
     "KitbagSandbox", "KitbagTestSupport",
     .product(name: "AsyncHTTPClient", package: "async-http-client"),
-    .product(name: "Logging", package: "swift-log"),
 ]
 
 let package = Package(
@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "KitbagBackup",
             dependencies: [
-                "KitbagCore", "KitbagArchive", "KitbagConnector",
+                "KitbagCore", "KitbagArchive", "KitbagConnector", "KitbagRender",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -88,7 +88,9 @@ let package = Package(
 
         // Connectors, one folder each; none imports another or the sandbox.
         .target(name: "Kinopio", dependencies: connectorDependencies, swiftSettings: strict),
-        .target(name: "Kintone", dependencies: connectorDependencies, swiftSettings: strict),
+        .target(
+            name: "Kintone", dependencies: connectorDependencies + [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
         .target(name: "Kitemaker", dependencies: connectorDependencies, swiftSettings: strict),
         .target(name: "Kona", dependencies: connectorDependencies, swiftSettings: strict),
         .target(
@@ -135,6 +137,7 @@ let package = Package(
             dependencies: [
                 "KitbagTestSupport", "KitbagHTTP", "KitbagCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(
@@ -142,6 +145,7 @@ let package = Package(
             dependencies: [
                 "KitbagTestSupport", "KitbagSandbox", "KitbagCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
         .testTarget(
@@ -158,13 +162,18 @@ let package = Package(
             name: "KitbagBackupTests",
             dependencies: [
                 "KitbagTestSupport", "KitbagBackup", "KitbagArchive", "KitbagConnector", "KitbagCore", "Kinopio",
-                "KitbagSandbox", .product(name: "GRDB", package: "GRDB.swift"),
+                "KitbagSandbox", "KitbagHTTP", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
         .testTarget(
             name: "KinopioTests", dependencies: connectorTestDependencies + ["Kinopio"], exclude: ["Fixtures"],
             swiftSettings: strict),
-        .testTarget(name: "KintoneTests", dependencies: connectorTestDependencies + ["Kintone"], swiftSettings: strict),
+        .testTarget(
+            name: "KintoneTests",
+            dependencies: connectorTestDependencies + [
+                "Kintone", .product(name: "NIOCore", package: "swift-nio"), .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "KitemakerTests", dependencies: connectorTestDependencies + ["Kitemaker"], swiftSettings: strict),
         .testTarget(name: "KonaTests", dependencies: connectorTestDependencies + ["Kona"], swiftSettings: strict),
         // The shared connector conformance suite: every connector against its own sandbox.
@@ -173,7 +182,11 @@ let package = Package(
             dependencies: connectorTestDependencies + ["Kinopio", "Kintone", "Kitemaker", "Kona"],
             swiftSettings: strict),
         .testTarget(
-            name: "KitbagCLITests", dependencies: ["KitbagTestSupport", "kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox"],
+            name: "KitbagCLITests",
+            dependencies: [
+                "KitbagTestSupport", "kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Golden"],
             swiftSettings: strict),
     ]
