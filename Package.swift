@@ -41,6 +41,10 @@ let package = Package(
         .systemLibrary(
             name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
+        // Only the browser tests link it: they decode Chromium's screenshots (Debian: libpng-dev).
+        .systemLibrary(
+            name: "CLibPNG", path: "Sources/CLibPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
 
         // Libraries, one per concern.
         .target(
@@ -170,8 +174,12 @@ let package = Package(
             dependencies: connectorTestDependencies + ["Kinopio", "Kintone", "Kitemaker", "Kona"],
             swiftSettings: strict),
         .testTarget(
-            name: "KitbagCLITests", dependencies: ["KitbagTestSupport", "kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox"],
-            exclude: ["Golden"],
+            name: "KitbagCLITests",
+            dependencies: [
+                "KitbagTestSupport", "kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox", "KitbagRender",
+                "CLibXML2", "CLibPNG",
+            ],
+            exclude: ["Golden", "Screenshots"],
             swiftSettings: strict),
     ]
 )

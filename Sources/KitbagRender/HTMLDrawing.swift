@@ -261,9 +261,9 @@ struct HTMLDrawing {
     static func curve(_ path: String?) -> (start: (Double, Double), control: (Double, Double), end: (Double, Double))? {
         guard let path, path.utf8.count <= 200 else { return nil }
         let tokens = path.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
-        guard tokens.count == 7, tokens[0].first == "m", tokens[2].lowercased().first == "q" else { return nil }
-        let first = String(tokens[0].dropFirst()), q = String(tokens[2].dropFirst())
-        let numbers = [first, tokens[1], q, tokens[3], tokens[4], tokens[5], tokens[6]].map(Self.number)
+        guard tokens.count == 6, tokens[0].first == "m", tokens[2].lowercased().first == "q" else { return nil }
+        let numbers = [String(tokens[0].dropFirst()), tokens[1], String(tokens[2].dropFirst()), tokens[3], tokens[4], tokens[5]]
+            .map(Self.number)
         guard numbers.allSatisfy({ $0 != nil }) else { return nil }
         let n = numbers.map { $0! }
         let start = (n[0], n[1])
