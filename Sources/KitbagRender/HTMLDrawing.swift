@@ -99,13 +99,16 @@ struct HTMLDrawing {
             guard let f = item.frame else { continue }
             let text = Self.cardText(item)
             let width: Double
+            var lines: [String]
             if let w = Self.positive(f.width) {
                 width = max(w, Self.minCardWidth)
+                lines = Self.wrap(text, width: width - 2 * Self.padding)
             } else {
-                let natural = Self.wrap(text, width: Self.wrapWidth - 2 * Self.padding).map(Self.width).max() ?? 0
+                // As wide as the text wrapped at Kinopio's wrap width; the same lines fit that narrower width.
+                lines = Self.wrap(text, width: Self.wrapWidth - 2 * Self.padding)
+                let natural = lines.map(Self.width).max() ?? 0
                 width = min(Self.wrapWidth, max(Self.minCardWidth, (natural + 2 * Self.padding).rounded(.up)))
             }
-            var lines = Self.wrap(text, width: width - 2 * Self.padding)
             let height: Double
             if let h = Self.positive(f.height) {
                 height = max(h, Self.minCardHeight)
@@ -242,11 +245,23 @@ struct HTMLDrawing {
 
         for card in cards {
             let box = card.box
-            let ink = Self.isDark(card.fill) ? "#ffffff" : Self.defaultInk
-            h.raw("<a class=\"card\" href=\"#\(anchor(card.item))\"><g class=\"card\"><rect class=\"card\" x=\"\(HTMLText.format(box.x))\" y=\"\(HTMLText.format(box.y))\" width=\"\(HTMLText.format(box.width))\" height=\"\(HTMLText.format(box.height))\" rx=\"6\" fill=\"\(card.fill)\" stroke=\"#9a9a9a\" stroke-width=\"1\"/>")
-            h.raw("<text x=\"\(HTMLText.format(box.x + Self.padding))\" y=\"\(HTMLText.format(box.y + Self.padding + Self.fontSize - 1))\" fill=\"\(ink)\">")
+            h.raw("<a class=\"card\" href=\"#")
+            h.raw(anchor(card.item))
+            h.raw("\"><g class=\"card\"><rect class=\"card\"")
+            h.attribute("x", box.x)
+            h.attribute("y", box.y)
+            h.attribute("width", box.width)
+            h.attribute("height", box.height)
+            h.raw(" rx=\"6\" fill=\"")
+            h.raw(card.fill)
+            h.raw("\" stroke=\"#9a9a9a\" stroke-width=\"1\"/><text")
+            h.attribute("x", box.x + Self.padding)
+            h.attribute("y", box.y + Self.padding + Self.fontSize - 1)
+            h.raw(Self.isDark(card.fill) ? " fill=\"#ffffff\">" : " fill=\"#222222\">")
             for (n, line) in card.lines.enumerated() {
-                h.raw(n == 0 ? "<tspan x=\"\(HTMLText.format(box.x + Self.padding))\">" : "<tspan x=\"\(HTMLText.format(box.x + Self.padding))\" dy=\"\(HTMLText.format(Self.lineHeight))\">")
+                h.raw("<tspan")
+                h.attribute("x", box.x + Self.padding)
+                h.raw(n == 0 ? ">" : " dy=\"17\">")
                 h.text(line)
                 h.raw("</tspan>")
             }
@@ -327,13 +342,19 @@ struct HTMLDrawing {
     /// Estimated advance of one scalar at 13 px in a sans-serif font (generous, so text stays inside its card).
     static func advance(_ s: Unicode.Scalar) -> Double {
         let v = s.value
+        if v < 0x80 {
+            switch v {
+            case 0x20: return 3.8
+            // i l I . , : ; ' | ! j f t ( ) [ ]
+            case 0x69, 0x6C, 0x49, 0x2E, 0x2C, 0x3A, 0x3B, 0x27, 0x7C, 0x21, 0x6A, 0x66, 0x74, 0x28, 0x29, 0x5B, 0x5D:
+                return 4.2
+            case 0x6D, 0x77, 0x4D, 0x57, 0x40: return 11.5  // m w M W @
+            case 0x41...0x5A: return 9.0
+            case 0x21...0x7E: return 7.4
+            default: return 0
+            }
+        }
         switch v {
-        case 0x20: return 3.8
-        case 0x21...0x7E:
-            if "ilI.,:;'|!jft()[]".unicodeScalars.contains(s) { return 4.2 }
-            if "mwMW@".unicodeScalars.contains(s) { return 11.5 }
-            if v >= 0x41 && v <= 0x5A { return 9.0 }
-            return 7.4
         case 0x300...0x36F, 0x200B...0x200D, 0xFE00...0xFE0F, 0xE0100...0xE01EF: return 0
         case 0x1100...0x115F, 0x2E80...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60,
             0xFFE0...0xFFE6, 0x1F000...0x1FAFF, 0x20000...0x3FFFD, 0x2600...0x27BF:

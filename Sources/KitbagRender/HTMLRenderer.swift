@@ -94,7 +94,7 @@ public enum HTMLRenderer {
         _ container: ReadableContainer, allContainers: [ReadableContainer] = [], formats: Set<ReadableFormat> = [.html]
     ) -> Data {
         let here = ReadablePaths.html(container)
-        var h = HTMLText(capacity: 4096 + container.items.count * 600)
+        var h = HTMLText(capacity: 4096 + container.items.count * 1000)
         head(&h, title: displayTitle(container.title))
         h.raw("<header><nav><a href=\"\(link(from: here, to: ReadablePaths.htmlIndex))\">Index</a>")
         if formats.contains(where: { $0 != .html }) {

@@ -29,13 +29,23 @@ struct HTMLText {
 
     /// A number kitbag computed, with at most one decimal.
     mutating func number(_ d: Double) {
-        raw(Self.format(d))
+        Self.append(d, to: &bytes)
     }
 
     var data: Data { Data(bytes) }
 
     static func escape(_ s: String, into out: inout [UInt8]) {
-        for b in s.utf8 {
+        var s = s
+        s.withUTF8 { escape($0, into: &out) }
+    }
+
+    /// One pass over UTF-8: the five markup characters become entities; C0 controls (but tab and newline), DEL,
+    /// C1 controls (`C2 80`…`C2 9F`) and U+FFFE/U+FFFF (`EF BF BE`/`EF BF BF`) are dropped.
+    static func escape(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
             switch b {
             case UInt8(ascii: "&"): out.append(contentsOf: [0x26, 0x61, 0x6D, 0x70, 0x3B])  // &amp;
             case UInt8(ascii: "<"): out.append(contentsOf: [0x26, 0x6C, 0x74, 0x3B])  // &lt;
@@ -43,20 +53,53 @@ struct HTMLText {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x26, 0x71, 0x75, 0x6F, 0x74, 0x3B])  // &quot;
             case UInt8(ascii: "'"): out.append(contentsOf: [0x26, 0x23, 0x33, 0x39, 0x3B])  // &#39;
             case 0x09, 0x0A: out.append(b)
-            case 0x00...0x1F, 0x7F: continue
+            case 0x00...0x1F, 0x7F: break
+            case 0xC2 where i + 1 < n && (0x80...0x9F).contains(bytes[i + 1]):
+                i += 1
+            case 0xEF where i + 2 < n && bytes[i + 1] == 0xBF && (bytes[i + 2] == 0xBE || bytes[i + 2] == 0xBF):
+                i += 2
             default: out.append(b)
             }
+            i += 1
         }
-        // C1 controls and the two non-characters are multi-byte: strip them after the fact only when present.
-        if s.unicodeScalars.contains(where: { (0x80...0x9F).contains($0.value) || $0.value == 0xFFFE || $0.value == 0xFFFF }) {
-            var cleaned: [UInt8] = []
-            let text = String(decoding: out, as: UTF8.self)
-            for scalar in text.unicodeScalars
-            where !((0x80...0x9F).contains(scalar.value) || scalar.value == 0xFFFE || scalar.value == 0xFFFF) {
-                cleaned.append(contentsOf: String(scalar).utf8)
-            }
-            out = cleaned
+    }
+
+    /// Appends ` name="number"`.
+    mutating func attribute(_ name: StaticString, _ d: Double) {
+        bytes.append(0x20)
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [0x3D, 0x22])
+        Self.append(d, to: &bytes)
+        bytes.append(0x22)
+    }
+
+    /// Appends kitbag's own markup given as a static string (no allocation).
+    mutating func raw(_ s: StaticString) {
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// `format(d)` written straight into `out`.
+    static func append(_ d: Double, to out: inout [UInt8]) {
+        guard d.isFinite else {
+            out.append(0x30)
+            return
         }
+        var tenths = Int64((min(max(d, -1e12), 1e12) * 10).rounded())
+        if tenths < 0 {
+            out.append(UInt8(ascii: "-"))
+            tenths = -tenths
+        }
+        let whole = tenths / 10, frac = tenths % 10
+        appendDigits(whole, to: &out)
+        if frac != 0 {
+            out.append(UInt8(ascii: "."))
+            out.append(UInt8(0x30 + frac))
+        }
+    }
+
+    static func appendDigits(_ v: Int64, to out: inout [UInt8]) {
+        if v >= 10 { appendDigits(v / 10, to: &out) }
+        out.append(UInt8(0x30 + v % 10))
     }
 
     /// `s` escaped, as a String.
@@ -68,11 +111,8 @@ struct HTMLText {
 
     /// `12`, `12.5`, `-3`: rounded to one decimal, no trailing `.0`, no exponent; non-finite numbers read 0.
     static func format(_ d: Double) -> String {
-        guard d.isFinite else { return "0" }
-        let tenths = (min(max(d, -1e12), 1e12) * 10).rounded()
-        let whole = Int64(tenths) / 10
-        let frac = abs(Int64(tenths) % 10)
-        if frac == 0 { return String(whole) }
-        return (tenths < 0 && whole == 0 ? "-" : "") + "\(whole).\(frac)"
+        var out: [UInt8] = []
+        append(d, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 }
