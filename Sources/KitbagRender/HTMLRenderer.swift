@@ -373,7 +373,10 @@ public enum HTMLRenderer {
         h.raw("<article id=\"\(anchors.id(item))\"><h3>")
         h.line(displayTitle(item.title))
         h.raw("</h3>\n<dl class=\"meta\">")
-        if let group { term(&h, MarkdownRenderer.capitalized(group.kind), displayTitle(group.title)) }
+        // A status column is already named by the item's own status.
+        if let group, !(group.kind == "status" && !(item.status ?? "").isEmpty) {
+            term(&h, MarkdownRenderer.capitalized(group.kind), displayTitle(group.title))
+        }
         if let s = item.status, !TextCleaning.oneLine(s).isEmpty { term(&h, "Status", s) }
         if let a = item.author, !TextCleaning.oneLine(a).isEmpty { term(&h, "By", a) }
         if let d = item.createdAt { term(&h, "Created", TextCleaning.humanDate(d)) }

@@ -9,10 +9,13 @@ import Foundation
 /// Headless Chromium (Debian package `chromium`, installed by `.ci/run`) for the browser tests: screenshots,
 /// the DOM after parsing, and a net log of every request the network stack saw.
 enum Chromium {
-    /// `KITBAG_CHROMIUM`, else `chromium` or `chromium-browser` on the PATH.
+    /// `KITBAG_CHROMIUM`, else `chromium` or `chromium-browser` on the PATH (or in /usr/bin).
     static let binary: URL? = {
         let env = ProcessInfo.processInfo.environment
-        if let p = env["KITBAG_CHROMIUM"], FileManager.default.isExecutableFile(atPath: p) { return URL(fileURLWithPath: p) }
+        // KITBAG_CHROMIUM names the browser; a name that is not an executable counts as no browser.
+        if let p = env["KITBAG_CHROMIUM"] {
+            return FileManager.default.isExecutableFile(atPath: p) ? URL(fileURLWithPath: p) : nil
+        }
         let path = (env["PATH"] ?? "/usr/bin:/bin").split(separator: ":") + ["/usr/bin"]
         for dir in path {
             for name in ["chromium", "chromium-browser"] {
