@@ -93,6 +93,9 @@ struct BrowserTests {
             (svg.attributes["viewBox"] ?? svg.attributes["viewbox"])?.split(separator: " ").compactMap { Double($0) },
             "\(page): no viewBox")
         try #require(box.count == 4)
+        // One unit per CSS pixel: the page is as large as the drawing (it scrolls and zooms, nothing is squeezed).
+        #expect(svg.attributes["width"].flatMap(Double.init) == box[2] && svg.attributes["height"].flatMap(Double.init) == box[3],
+                "\(page): the drawing is scaled (\(svg.attributes))")
         let cards = parsed.filter { $0.name == "rect" && $0.attributes["class"] == "card" }.compactMap { e -> DrawnCard? in
             guard let x = e.attributes["x"].flatMap(Double.init), let y = e.attributes["y"].flatMap(Double.init),
                 let w = e.attributes["width"].flatMap(Double.init), let h = e.attributes["height"].flatMap(Double.init)
