@@ -41,6 +41,10 @@ let package = Package(
         .systemLibrary(
             name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
+        // Only the browser tests link it: they decode Chromium's screenshots (Debian: libpng-dev).
+        .systemLibrary(
+            name: "CLibPNG", path: "Sources/CLibPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
 
         // Libraries, one per concern.
         .target(
@@ -184,10 +188,10 @@ let package = Package(
         .testTarget(
             name: "KitbagCLITests",
             dependencies: [
-                "KitbagTestSupport", "kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox",
-                .product(name: "Logging", package: "swift-log"),
+                "KitbagTestSupport", "kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox", "KitbagRender",
+                "CLibXML2", "CLibPNG", .product(name: "Logging", package: "swift-log"),
             ],
-            exclude: ["Golden"],
+            exclude: ["Golden", "Screenshots"],
             swiftSettings: strict),
     ]
 )

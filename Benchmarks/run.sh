@@ -11,3 +11,4 @@ bash backup/run.sh "${CARDS:-10000}" "${CONFIG:-release}"
 bash backup/services.sh "${TASKS:-10000}" "${ITEMS:-2000}" "${CONFIG:-release}"
 bash archive/services.sh "${CONFIG:-release}"
 bash archive/run.sh
+bash render/run.sh "${CARDS:-10000}" "${CONFIG:-release}"

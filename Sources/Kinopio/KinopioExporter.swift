@@ -179,6 +179,14 @@ public struct KinopioExporter: Sendable {
                     service: .kinopio, account: account, containers: rendered,
                     archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
         }
+        if renderings.contains(.html) {
+            try writer.addFile(
+                path: ReadablePaths.htmlIndex,
+                data: HTMLRenderer.index(
+                    service: .kinopio, account: user["name"]?.stringValue ?? user["id"]?.idString, containers: rendered,
+                    archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings,
+                    entries: writer.writtenEntries))
+        }
         notExported.append(contentsOf: routes.notes)
         return (notExported, changes)
     }
@@ -340,7 +348,7 @@ public struct KinopioExporter: Sendable {
         let readable = KinopioReadable.container(
             space: meta, cards: array("cards"), removedCards: array("removedCards"), boxes: array("boxes"),
             connections: array("connections"), connectionTypes: array("connectionTypes"), tags: array("tags"),
-            webBase: webBase)
+            webBase: webBase, lists: array("lists"), lines: array("lines"), drawingStrokes: array("drawingStrokes"))
         if renderings.contains(.markdown) {
             try writer.addFile(
                 path: ReadablePaths.page(readable),
@@ -351,6 +359,9 @@ public struct KinopioExporter: Sendable {
         }
         if renderings.contains(.canvas) {
             try writer.addFile(path: ReadablePaths.canvas(readable), data: CanvasRenderer.canvas(readable))
+        }
+        if renderings.contains(.html) {
+            try writer.addFile(path: ReadablePaths.html(readable), data: HTMLRenderer.page(readable, allContainers: stubs, formats: renderings))
         }
         // The index needs only names and counts, not every card.
         var summary = readable

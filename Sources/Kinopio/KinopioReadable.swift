@@ -4,10 +4,12 @@ import KitbagCore
 /// Maps a Kinopio space onto the connector-neutral readable model the renderers consume.
 enum KinopioReadable {
     /// A space as the renderers see it: cards as items (grouped by the box they sit in), boxes as groups,
-    /// connections as links labelled and coloured by their connection type.
+    /// connections as links labelled and coloured by their connection type; lists, lines, drawing strokes and
+    /// connection paths go to the drawing (only the HTML rendering reads them).
     static func container(
         space meta: JSONValue, cards: [JSONValue], removedCards: [JSONValue], boxes: [JSONValue],
-        connections: [JSONValue], connectionTypes: [JSONValue], tags: [JSONValue], webBase: String?
+        connections: [JSONValue], connectionTypes: [JSONValue], tags: [JSONValue], webBase: String?,
+        lists: [JSONValue] = [], lines: [JSONValue] = [], drawingStrokes: [JSONValue] = []
     ) -> ReadableContainer {
         let id = meta["id"]?.idString ?? ""
         let groups: [ReadableGroup] = boxes.compactMap { box in
@@ -35,7 +37,7 @@ enum KinopioReadable {
                 createdAt: date(card["createdAt"]), updatedAt: date(card["updatedAt"]),
                 labels: (tagsByCard[cid] ?? []).sorted(), groupID: f.flatMap { box(containing: $0, in: groups) },
                 frame: f, url: webBase.map { "\($0)/\(id)/\(cid)" },
-                linkedContainerID: card["linkToSpaceId"]?.idString, isRemoved: removed)
+                linkedContainerID: card["linkToSpaceId"]?.idString, isRemoved: removed, preview: preview(card))
         }
         let typeByID = Dictionary(
             connectionTypes.compactMap { t in t["id"]?.idString.map { ($0, t) } }, uniquingKeysWith: { a, _ in a })
@@ -49,6 +51,38 @@ enum KinopioReadable {
                 color: c["color"]?.stringValue ?? type?["color"]?.stringValue,
                 directed: c["directionIsVisible"]?.boolValue ?? false)
         }
+        // A list holds the cards whose listId names it, in listPositionIndex order (then by id).
+        var listed: [String: [(String, String)]] = [:]
+        for card in cards {
+            guard let cid = card["id"]?.idString, let list = card["listId"]?.idString else { continue }
+            listed[list, default: []].append((card["listPositionIndex"]?.stringValue ?? "", cid))
+        }
+        let drawing = ReadableDrawing(
+            lists: lists.compactMap { l in
+                guard let lid = l["id"]?.idString else { return nil }
+                return ReadableList(
+                    id: lid, title: l["name"]?.stringValue ?? "",
+                    frame: frame(l, width: l["resizeWidth"] ?? l["width"], height: l["height"], color: l["color"]),
+                    color: l["color"]?.stringValue,
+                    itemIDs: (listed[lid] ?? []).sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.1))
+            },
+            guides: lines.compactMap { l in
+                guard let lid = l["id"]?.idString, let y = l["y"]?.doubleValue else { return nil }
+                return ReadableGuide(id: lid, title: l["name"]?.stringValue ?? "", y: y, color: l["color"]?.stringValue)
+            },
+            strokes: drawingStrokes.compactMap { stroke in
+                let points = (stroke.arrayValue ?? []).compactMap { p -> ReadablePoint? in
+                    guard let x = p["x"]?.doubleValue, let y = p["y"]?.doubleValue else { return nil }
+                    return ReadablePoint(x: x, y: y)
+                }
+                guard let first = stroke.arrayValue?.first, !points.isEmpty else { return nil }
+                return ReadableStroke(points: points, color: first["color"]?.stringValue, diameter: first["diameter"]?.doubleValue)
+            },
+            linkPaths: Dictionary(
+                connections.compactMap { c in
+                    guard let lid = c["id"]?.idString, let path = c["path"]?.stringValue else { return nil }
+                    return (lid, path)
+                }, uniquingKeysWith: { a, _ in a }))
         return ReadableContainer(
             id: id, kind: "space", title: meta["name"]?.stringValue ?? id,
             url: webBase.map { "\($0)/\(id)" },
@@ -56,7 +90,16 @@ enum KinopioReadable {
             groups: groups,
             items: cards.compactMap { item($0, removed: false) } + removedCards.compactMap { item($0, removed: true) },
             links: links,
-            tags: legend.keys.sorted().map { ReadableTag(name: $0, color: legend[$0] ?? nil) })
+            tags: legend.keys.sorted().map { ReadableTag(name: $0, color: legend[$0] ?? nil) }, drawing: drawing)
+    }
+
+    /// The card's URL preview as Kinopio stores it (`urlPreview…`), or nil when it has none.
+    static func preview(_ card: JSONValue) -> ReadablePreview? {
+        func text(_ key: String) -> String? { card[key]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } }
+        let p = ReadablePreview(
+            url: text("urlPreviewUrl"), title: text("urlPreviewTitle"), description: text("urlPreviewDescription"),
+            image: text("urlPreviewImage"), embedHTML: text("urlPreviewEmbedHtml"), iframeURL: text("urlPreviewIframeUrl"))
+        return p.isEmpty ? nil : p
     }
 
     /// A card name as title (its first line) and body (the rest); a first line too long for a title is

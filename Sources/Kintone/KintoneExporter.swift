@@ -65,6 +65,14 @@ struct KintoneExporter: Sendable {
                     service: .kintone, account: connection.account.name ?? connection.account.id, containers: rendered,
                     archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
         }
+        if renderings.contains(.html) {
+            try writer.addFile(
+                path: ReadablePaths.htmlIndex,
+                data: HTMLRenderer.index(
+                    service: .kintone, account: connection.account.name ?? connection.account.id, containers: rendered,
+                    archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings,
+                    entries: writer.writtenEntries))
+        }
         return (notExported, changes)
     }
 
@@ -227,6 +235,9 @@ struct KintoneExporter: Sendable {
         if renderings.contains(.rss) { try writer.addFile(path: ReadablePaths.feed(readable), data: try RSSRenderer.feed(readable)) }
         if renderings.contains(.canvas) {
             try writer.addFile(path: ReadablePaths.canvas(readable), data: CanvasRenderer.canvas(readable))
+        }
+        if renderings.contains(.html) {
+            try writer.addFile(path: ReadablePaths.html(readable), data: HTMLRenderer.page(readable, allContainers: stubs, formats: renderings))
         }
         var summary = readable
         summary.items = []

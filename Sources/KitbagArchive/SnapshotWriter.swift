@@ -229,6 +229,18 @@ public final class SnapshotWriter {
         try writeEntry(path: path, data: data)
     }
 
+    /// Copies one entry of another archive byte for byte from its extracted file, streaming in 1 MiB chunks, with the
+    /// manifest's kind and count (`kitbag render` rewrites a folder archive this way).
+    public func copyEntry(_ entry: Manifest.Entry, from file: URL) throws {
+        let handle = try FileHandle(forReadingFrom: file)
+        defer { try? handle.close() }
+        try writeEntry(path: entry.path, size: entry.size, kind: entry.kind, count: entry.count) { body in
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                try chunk.withUnsafeBytes { try body($0) }
+            }
+        }
+    }
+
     /// Writes `manifest.json` as the last entry, closes the archive and publishes it at the destination.
     @discardableResult
     public func seal(notExported: [NotExported], finishedAt: Date) throws -> Manifest {

@@ -28,12 +28,14 @@ public struct ReadableContainer: Sendable, Equatable {
     public var links: [ReadableLink]
     /// Tags/labels with colors, for legends.
     public var tags: [ReadableTag]
+    /// Lists, lines, strokes and link paths of a drawn canvas (Kinopio); nil elsewhere.
+    public var drawing: ReadableDrawing?
 
     public init(
         id: String, kind: String, title: String, summary: String? = nil, url: String? = nil,
         createdAt: Date? = nil, updatedAt: Date? = nil, fields: [ReadableFieldDefinition] = [],
         groups: [ReadableGroup] = [], items: [ReadableItem] = [], links: [ReadableLink] = [],
-        tags: [ReadableTag] = []
+        tags: [ReadableTag] = [], drawing: ReadableDrawing? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -47,6 +49,7 @@ public struct ReadableContainer: Sendable, Equatable {
         self.items = items
         self.links = links
         self.tags = tags
+        self.drawing = drawing
     }
 }
 
@@ -77,13 +80,15 @@ public struct ReadableItem: Sendable, Equatable {
     public var linkedContainerID: String?
     /// True for items in the service's trash.
     public var isRemoved: Bool
+    /// The service's preview of a URL in the item (only the HTML rendering shows it, as text).
+    public var preview: ReadablePreview?
 
     public init(
         id: String, title: String, body: String = "", author: String? = nil, createdAt: Date? = nil,
         updatedAt: Date? = nil, labels: [String] = [], status: String? = nil, groupID: String? = nil,
         frame: ReadableFrame? = nil, fields: [ReadableFieldValue] = [], comments: [ReadableComment] = [],
         attachments: [ReadableAttachment] = [], url: String? = nil, linkedContainerID: String? = nil,
-        isRemoved: Bool = false
+        isRemoved: Bool = false, preview: ReadablePreview? = nil
     ) {
         self.id = id
         self.title = title
@@ -101,6 +106,7 @@ public struct ReadableItem: Sendable, Equatable {
         self.url = url
         self.linkedContainerID = linkedContainerID
         self.isRemoved = isRemoved
+        self.preview = preview
     }
 }
 
@@ -239,5 +245,111 @@ public struct ReadableAttachment: Sendable, Equatable {
         self.archivePath = archivePath
         self.size = size
         self.contentType = contentType
+    }
+}
+
+/// What a drawn canvas holds besides items, groups and links (Kinopio lists, lines, drawing strokes and the paths
+/// connections take). Only the HTML drawing reads it; the other renderings leave it out.
+public struct ReadableDrawing: Sendable, Equatable {
+    /// Columns that stack their items top to bottom (Kinopio lists), drawn behind the items.
+    public var lists: [ReadableList]
+    /// Horizontal dividers across the canvas (Kinopio lines).
+    public var guides: [ReadableGuide]
+    /// Freehand strokes, oldest first.
+    public var strokes: [ReadableStroke]
+    /// `ReadableLink.id` → the link's path as the service stores it (Kinopio `m x,y q cx,cy ex,ey`); renderers
+    /// must parse it, never copy it.
+    public var linkPaths: [String: String]
+
+    public init(
+        lists: [ReadableList] = [], guides: [ReadableGuide] = [], strokes: [ReadableStroke] = [],
+        linkPaths: [String: String] = [:]
+    ) {
+        self.lists = lists
+        self.guides = guides
+        self.strokes = strokes
+        self.linkPaths = linkPaths
+    }
+}
+
+/// A list: a titled column at `frame` whose items (`itemIDs`, in list order) are stacked inside it.
+public struct ReadableList: Sendable, Equatable {
+    public var id: String
+    public var title: String
+    public var frame: ReadableFrame?
+    public var color: String?
+    public var itemIDs: [String]
+
+    public init(id: String, title: String, frame: ReadableFrame? = nil, color: String? = nil, itemIDs: [String] = []) {
+        self.id = id
+        self.title = title
+        self.frame = frame
+        self.color = color
+        self.itemIDs = itemIDs
+    }
+}
+
+/// A horizontal line across a canvas at `y`, with an optional label.
+public struct ReadableGuide: Sendable, Equatable {
+    public var id: String
+    public var title: String
+    public var y: Double
+    public var color: String?
+
+    public init(id: String, title: String = "", y: Double, color: String? = nil) {
+        self.id = id
+        self.title = title
+        self.y = y
+        self.color = color
+    }
+}
+
+/// A freehand stroke: points joined in order, `diameter` wide.
+public struct ReadableStroke: Sendable, Equatable {
+    public var points: [ReadablePoint]
+    public var color: String?
+    public var diameter: Double?
+
+    public init(points: [ReadablePoint], color: String? = nil, diameter: Double? = nil) {
+        self.points = points
+        self.color = color
+        self.diameter = diameter
+    }
+}
+
+public struct ReadablePoint: Sendable, Equatable {
+    public var x: Double
+    public var y: Double
+
+    public init(x: Double, y: Double) {
+        self.x = x
+        self.y = y
+    }
+}
+
+/// What a service shows for a URL inside an item (Kinopio's URL preview). `embedHTML` is the service's own
+/// markup: renderers show it as text and never embed it.
+public struct ReadablePreview: Sendable, Equatable {
+    public var url: String?
+    public var title: String?
+    public var description: String?
+    public var image: String?
+    public var embedHTML: String?
+    public var iframeURL: String?
+
+    public init(
+        url: String? = nil, title: String? = nil, description: String? = nil, image: String? = nil,
+        embedHTML: String? = nil, iframeURL: String? = nil
+    ) {
+        self.url = url
+        self.title = title
+        self.description = description
+        self.image = image
+        self.embedHTML = embedHTML
+        self.iframeURL = iframeURL
+    }
+
+    public var isEmpty: Bool {
+        [url, title, description, image, embedHTML, iframeURL].allSatisfy { ($0 ?? "").isEmpty }
     }
 }

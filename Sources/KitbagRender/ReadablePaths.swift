@@ -3,7 +3,7 @@ import KitbagCore
 
 /// The readable renderings an archive can hold next to its JSON Lines.
 public enum ReadableFormat: String, Sendable, Hashable, CaseIterable {
-    case markdown, rss, canvas
+    case markdown, rss, canvas, html
 }
 
 /// Where renderings live inside an archive. Every path is ASCII, built only from `[a-z0-9._/-]` plus
@@ -27,12 +27,21 @@ public enum ReadablePaths {
         "canvas/\(slug(title: container.title, id: container.id, kind: container.kind)).canvas"
     }
 
+    /// The HTML front page, `html/index.html`.
+    public static let htmlIndex = "html/index.html"
+
+    /// `html/<kind>s/<slug>.html`, the self-contained HTML page of a container.
+    public static func html(_ container: ReadableContainer) -> String {
+        "html/\(folder(container.kind))/\(slug(title: container.title, id: container.id, kind: container.kind)).html"
+    }
+
     /// The path of `container`'s rendering in `format`.
     public static func path(_ format: ReadableFormat, of container: ReadableContainer) -> String {
         switch format {
         case .markdown: return page(container)
         case .rss: return feed(container)
         case .canvas: return canvas(container)
+        case .html: return html(container)
         }
     }
 

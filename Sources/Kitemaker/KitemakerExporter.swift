@@ -94,6 +94,14 @@ struct KitemakerExporter: Sendable {
                     service: .kitemaker, account: data["organization"]?["name"]?.stringValue, containers: rendered,
                     archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
         }
+        if renderings.contains(.html) {
+            try writer.addFile(
+                path: ReadablePaths.htmlIndex,
+                data: HTMLRenderer.index(
+                    service: .kitemaker, account: data["organization"]?["name"]?.stringValue, containers: rendered,
+                    archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings,
+                    entries: writer.writtenEntries))
+        }
         return Self.notExported
     }
 
@@ -190,6 +198,9 @@ struct KitemakerExporter: Sendable {
         }
         if renderings.contains(.canvas) {
             try writer.addFile(path: ReadablePaths.canvas(readable), data: CanvasRenderer.canvas(readable))
+        }
+        if renderings.contains(.html) {
+            try writer.addFile(path: ReadablePaths.html(readable), data: HTMLRenderer.page(readable, allContainers: stubs, formats: renderings))
         }
         var summary = readable
         summary.items = []

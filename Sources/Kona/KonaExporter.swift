@@ -141,6 +141,14 @@ struct KonaExporter: Sendable {
                     service: .kona, account: user["name"]?.stringValue ?? user["id"]?.idString, containers: rendered,
                     archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
         }
+        if renderings.contains(.html) {
+            try writer.addFile(
+                path: ReadablePaths.htmlIndex,
+                data: HTMLRenderer.index(
+                    service: .kona, account: user["name"]?.stringValue ?? user["id"]?.idString, containers: rendered,
+                    archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings,
+                    entries: writer.writtenEntries))
+        }
         return (notExported, changes)
     }
 
@@ -253,6 +261,9 @@ struct KonaExporter: Sendable {
         if renderings.contains(.rss) { try writer.addFile(path: ReadablePaths.feed(readable), data: try RSSRenderer.feed(readable)) }
         if renderings.contains(.canvas) {
             try writer.addFile(path: ReadablePaths.canvas(readable), data: CanvasRenderer.canvas(readable))
+        }
+        if renderings.contains(.html) {
+            try writer.addFile(path: ReadablePaths.html(readable), data: HTMLRenderer.page(readable, allContainers: stubs, formats: renderings))
         }
         var summary = readable
         summary.items = []

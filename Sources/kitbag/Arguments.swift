@@ -74,13 +74,13 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
-/// `--formats json,markdown,rss,canvas`: renderings written beside the JSON Lines.
+/// `--formats json,markdown,rss,canvas,html`: renderings written beside the JSON Lines.
 struct RenderingOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Renderings written inside the archive: json (always written: import reads only it), markdown, rss, canvas. Not --archive-format, which picks the container.",
+            "Renderings written inside the archive: json (always written: import reads only it), markdown, rss, canvas, html. Not --archive-format, which picks the container.",
             valueName: "LIST"))
-    var formats: String = "json,markdown,rss,canvas"
+    var formats: String = "json,markdown,rss,canvas,html"
 
     var wanted: [String] {
         formats.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
@@ -91,7 +91,7 @@ struct RenderingOptions: ParsableArguments {
 
     func validate() throws {
         for f in wanted where f != "json" && ReadableFormat(rawValue: f) == nil {
-            throw ValidationError("unknown rendering '\(f)'; choose from json, markdown, rss, canvas.")
+            throw ValidationError("unknown rendering '\(f)'; choose from json, markdown, rss, canvas, html.")
         }
     }
 }

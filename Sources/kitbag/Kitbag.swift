@@ -15,7 +15,7 @@ struct KitbagCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, BackupCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self,
             SnapshotsCommand.self, ListCommand.self, DiffCommand.self, PruneCommand.self, CheckCommand.self, SandboxCommand.self,
-            CSVCommand.self,
+            CSVCommand.self, RenderCommand.self,
         ])
 
     /// Parses and runs, mapping command-line mistakes to exit status 2 (swift-argument-parser's default is 64).

@@ -44,6 +44,16 @@ enum ServiceConnectors {
         }
     }
 
+    /// How each service's archive reads into the readable model, for `kitbag render`.
+    static func renderingSource(_ service: ServiceName) -> RenderingSource {
+        switch service {
+        case .kinopio: return KinopioRendering.source
+        case .kintone: return KintoneRendering.source
+        case .kitemaker: return KitemakerRendering.source
+        case .kona: return KonaRendering.source
+        }
+    }
+
     /// Services whose connector accepts common-model containers.
     static let migrationTargets: Set<ServiceName> = [.kinopio, .kitemaker, .kintone, .kona]
 }

@@ -28,6 +28,8 @@ import Testing
         #expect(rendered.keys.contains { $0.hasPrefix("pages/spaces/") })
         #expect(rendered.keys.contains { $0.hasPrefix("feeds/spaces/") })
         #expect(rendered.keys.contains { $0.hasPrefix("canvas/") })
+        #expect(rendered.keys.contains("html/index.html"))
+        #expect(rendered.keys.contains { $0.hasPrefix("html/spaces/") })
 
         if ProcessInfo.processInfo.environment["KITBAG_UPDATE_GOLDEN"] == "1" {
             try? FileManager.default.removeItem(at: Self.fixtures)
@@ -60,7 +62,9 @@ import Testing
         for case let url as URL in e {
             guard try url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile == true else { continue }
             let path = String(url.standardizedFileURL.path.dropFirst(base.count))
-            if path == "index.md" || path.hasPrefix("pages/") || path.hasPrefix("feeds/") || path.hasPrefix("canvas/") {
+            if path == "index.md" || path.hasPrefix("pages/") || path.hasPrefix("feeds/") || path.hasPrefix("canvas/")
+                || path.hasPrefix("html/")
+            {
                 out[path] = try Data(contentsOf: url)
             }
         }

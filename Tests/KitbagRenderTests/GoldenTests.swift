@@ -37,6 +37,28 @@ import Testing
         try Self.check(try RSSRenderer.feed(Sample.space), "sample-feed.xml")
     }
 
+    @Test func sampleHTMLPageMatchesGolden() throws {
+        var space = Sample.space
+        space.drawing = ReadableDrawing(
+            lists: [ReadableList(id: "list1", title: "Later", frame: ReadableFrame(x: 700, y: 0, width: 220), color: "#b0d5f5", itemIDs: ["card4"])],
+            guides: [ReadableGuide(id: "line1", title: "Below the beds", y: 450, color: "#d1d1d1")],
+            strokes: [ReadableStroke(points: [ReadablePoint(x: 20, y: 470), ReadablePoint(x: 120, y: 480)], color: "#a0f7f0", diameter: 6)],
+            linkPaths: ["conn1": "m140,100 q80,-40 160,-20"])
+        space.items[3].frame = nil
+        try Self.check(
+            HTMLRenderer.page(space, allContainers: [Sample.space, Sample.other], formats: Set(ReadableFormat.allCases)),
+            "sample-page.html")
+    }
+
+    @Test func sampleHTMLIndexMatchesGolden() throws {
+        try Self.check(
+            HTMLRenderer.index(
+                service: .kinopio, account: "ada@example.com", containers: [Sample.space, Sample.other],
+                archiveStartedAt: Dates.d2024_05_03, formats: Set(ReadableFormat.allCases),
+                entries: [Manifest.Entry(path: "data/spaces/HzVOgAct/cards.jsonl", size: 1, sha256: "", kind: "card", count: 5)]),
+            "sample-index.html")
+    }
+
     @Test func sampleCanvasMatchesGolden() throws {
         try Self.check(CanvasRenderer.canvas(Sample.space), "sample.canvas")
     }

@@ -223,7 +223,8 @@ enum KinopioSeeder {
             let longName = "A long planning note. " + String(
                 repeating: "Rotate crops each year so that the soil keeps its structure and pests do not settle in one bed. ",
                 count: 15)
-            card(garden, longName, x: 80, y: 520, [("resizeWidth", 400)])
+            // Below the cards beside it: drawn at its wrapped height (about 500 px), it would cover them otherwise.
+            card(garden, longName, x: 80, y: 760, [("resizeWidth", 400)])
             card(garden, "Counter: which flowers next year? 🌼", x: 300, y: 640,
                  [("counterIsVisible", true), ("counterValue", 3)])
             card(garden, "Grace: I can bring cuttings [[friends]]", x: 650, y: 640, by: grace)
@@ -274,7 +275,8 @@ enum KinopioSeeder {
 
             // Notifications for the owner: Grace added cards in the garden.
             for i in 0..<3 {
-                let added = card(garden, "Grace's note \(i + 1): seedlings look great", x: 1000 + i * 40, y: 700 + i * 40, by: grace)
+                // Side by side, so that no two demo cards overlap (the HTML drawing test checks it).
+                let added = card(garden, "Grace's note \(i + 1): seedlings look great", x: 1000 + i * 240, y: 700, by: grace)
                 if i == 0, let index = state.notifications.lastIndex(where: { $0["cardId"]?.stringValue == added }) {
                     state.notifications[index]["isRead"] = true
                 }
