@@ -4,7 +4,7 @@
 #   make proof  the proof suites at full size, then each fuzz target for FUZZ_SECONDS
 #   make install PREFIX=/usr/local   a release build, a man page per command and shell completions
 SHELL := /bin/bash
-DEBIAN_PACKAGES := libarchive-dev libxml2-dev libsqlite3-dev pkg-config libarchive-tools zstd unzip zip libpng-dev
+DEBIAN_PACKAGES := libarchive-dev libxml2-dev libsqlite3-dev pkg-config libarchive-tools zstd unzip zip libpng-dev python3-jsonschema
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
