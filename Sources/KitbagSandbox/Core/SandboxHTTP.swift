@@ -3,22 +3,39 @@ import Hummingbird
 import KitbagCore
 
 /// One request as a sandbox route handler sees it: body already collected, path parameters decoded.
-struct SandboxRequest: Sendable {
-    let method: HTTPRequest.Method
-    let path: String
-    let pathParameters: [String: String]
-    let query: [String: String]
-    let headers: HTTPFields
-    let body: [UInt8]
+package struct SandboxRequest: Sendable {
+    package let method: HTTPRequest.Method
+    package let path: String
+    package let pathParameters: [String: String]
+    package let query: [String: String]
+    package let headers: HTTPFields
+    package let body: [UInt8]
     /// The credential the dialect found on the request (header or query), if any.
-    let credential: String?
+    package let credential: String?
     /// The undecoded query string, for services whose parameters repeat (`ids=1&ids=2`).
-    var rawQuery: String? = nil
+    package var rawQuery: String? = nil
+    /// The label of the route serving it (`POST /card/multiple`), under which a write it makes is recorded.
+    package var route: String = ""
 
-    func parameter(_ name: String) -> String { pathParameters[name] ?? "" }
+    package init(
+        method: HTTPRequest.Method, path: String, pathParameters: [String: String], query: [String: String],
+        headers: HTTPFields, body: [UInt8], credential: String?, rawQuery: String? = nil, route: String = ""
+    ) {
+        self.method = method
+        self.path = path
+        self.pathParameters = pathParameters
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.credential = credential
+        self.rawQuery = rawQuery
+        self.route = route
+    }
+
+    package func parameter(_ name: String) -> String { pathParameters[name] ?? "" }
 
     /// The body parsed as JSON; a missing or malformed body is a 400.
-    func json() throws(SandboxHTTPError) -> JSONValue {
+    package func json() throws(SandboxHTTPError) -> JSONValue {
         guard !body.isEmpty else { throw SandboxHTTPError(.badRequest, "the request body is empty; send a JSON body") }
         do {
             return try JSONValue(parsing: body)
@@ -29,20 +46,20 @@ struct SandboxRequest: Sendable {
 }
 
 /// An answer from a route handler: JSON by default, raw bytes for downloads, nothing for 204.
-struct SandboxReply: Sendable {
+package struct SandboxReply: Sendable {
     /// Bytes sent as they are (a file download) instead of the JSON body.
-    struct Raw: Sendable {
-        var bytes: [UInt8]
-        var contentType: String
+    package struct Raw: Sendable {
+        package var bytes: [UInt8]
+        package var contentType: String
     }
 
-    var status: HTTPResponse.Status
-    var body: JSONValue
+    package var status: HTTPResponse.Status
+    package var body: JSONValue
     /// Extra response headers (`Location`, `X-ConcurrencyLimit-*`, …).
-    var headers: HTTPFields
-    var raw: Raw?
+    package var headers: HTTPFields
+    package var raw: Raw?
 
-    init(_ body: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) {
+    package init(_ body: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) {
         self.status = status
         self.body = body
         self.headers = headers
@@ -50,21 +67,21 @@ struct SandboxReply: Sendable {
     }
 
     /// A download: `bytes` with `contentType` (and e.g. `Content-Disposition` in `headers`).
-    static func bytes(_ bytes: [UInt8], contentType: String, headers: HTTPFields = [:]) -> SandboxReply {
+    package static func bytes(_ bytes: [UInt8], contentType: String, headers: HTTPFields = [:]) -> SandboxReply {
         var reply = SandboxReply(.null, headers: headers)
         reply.raw = Raw(bytes: bytes, contentType: contentType)
         return reply
     }
 
     /// 204 No Content (or another bodiless status).
-    static func empty(status: HTTPResponse.Status = .noContent, headers: HTTPFields = [:]) -> SandboxReply {
+    package static func empty(status: HTTPResponse.Status = .noContent, headers: HTTPFields = [:]) -> SandboxReply {
         var reply = SandboxReply(.null, status: status, headers: headers)
         reply.raw = Raw(bytes: [], contentType: "")
         return reply
     }
 
     /// The HTTP response this reply becomes.
-    func response() -> Response {
+    package func response() -> Response {
         guard let raw else { return sandboxJSONResponse(status, body, headers: headers) }
         var fields = headers
         if !raw.contentType.isEmpty { fields[.contentType] = raw.contentType }
@@ -74,39 +91,39 @@ struct SandboxReply: Sendable {
 }
 
 /// An HTTP failure a handler answers with; the dialect turns it into the service's JSON error shape.
-struct SandboxHTTPError: Error, CustomStringConvertible {
-    let status: HTTPResponse.Status
-    let message: String
-    init(_ status: HTTPResponse.Status, _ message: String) {
+package struct SandboxHTTPError: Error, CustomStringConvertible {
+    package let status: HTTPResponse.Status
+    package let message: String
+    package init(_ status: HTTPResponse.Status, _ message: String) {
         self.status = status
         self.message = message
     }
-    var description: String { "\(status.code) \(message)" }
+    package var description: String { "\(status.code) \(message)" }
 }
 
 /// What differs between the four emulated services at the HTTP edge.
-protocol SandboxDialect: Sendable {
+package protocol SandboxDialect: Sendable {
     /// The credential a request carries (API key, token), or nil.
     func credential(of request: Request) -> String?
     /// The service's JSON error body for a status and message.
     func errorBody(status: HTTPResponse.Status, message: String) -> JSONValue
 }
 
-typealias SandboxHandler = @Sendable (SandboxRequest) async throws(SandboxHTTPError) -> SandboxReply
+package typealias SandboxHandler = @Sendable (SandboxRequest) async throws(SandboxHTTPError) -> SandboxReply
 
 /// A method + path pattern (`/space/:spaceId`) and its handler.
-struct SandboxRoute: Sendable {
+package struct SandboxRoute: Sendable {
     enum Segment: Sendable, Equatable {
         case literal(String)
         case parameter(String)
     }
-    let method: HTTPRequest.Method
+    package let method: HTTPRequest.Method
     let segments: [Segment]
-    /// Label used in statistics, e.g. `GET /space/:spaceId`.
-    let label: String
+    /// Label used in statistics and the write log, e.g. `GET /space/:spaceId`.
+    package let label: String
     let handler: SandboxHandler
 
-    init(_ method: HTTPRequest.Method, _ pattern: String, _ handler: @escaping SandboxHandler) {
+    package init(_ method: HTTPRequest.Method, _ pattern: String, _ handler: @escaping SandboxHandler) {
         self.method = method
         self.segments = pattern.split(separator: "/").map {
             $0.hasPrefix(":") ? .parameter(String($0.dropFirst())) : .literal(String($0))
@@ -116,38 +133,92 @@ struct SandboxRoute: Sendable {
     }
 
     var literalCount: Int { segments.reduce(0) { if case .literal = $1 { $0 + 1 } else { $0 } } }
+
+    /// The path parameters of a request path this route serves, percent-decoded.
+    func parameters(in path: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for (segment, part) in zip(segments, SandboxRouter.pathSegments(path)) {
+            if case .parameter(let name) = segment { out[name] = part }
+        }
+        return out
+    }
 }
 
-/// Finds the route for a request; literal segments win over parameters (`/card/multiple` before `/card/:cardId`).
-struct SandboxRouter: Sendable {
-    let routes: [SandboxRoute]
+/// An emulator's routes, served by a Hummingbird `Router`.
+///
+/// Hummingbird's trie picks the path first, literal segments before parameters, and the method second; the
+/// hand-written router it replaced picked, among the routes of the request's method, the one with the most literal
+/// segments. So that every request still reaches the route it reached before, each node of the trie also gets, for
+/// each method it lacks, the route that method matches there by the old rule (`GET /card/search` is served and
+/// counted as `GET /card/:cardId`, as before).
+package struct SandboxRouter: Sendable {
+    package let routes: [SandboxRoute]
+    /// What is registered on the Hummingbird router: a node's path pattern, a method, and the route serving it.
+    let endpoints: [(pattern: String, route: SandboxRoute)]
+    /// `METHOD endpointPath` (Hummingbird's spelling of the node, `/space/{spaceId}`) → the label counted.
+    let labels: [String: String]
 
-    func match(method: HTTPRequest.Method, path: String) -> (route: SandboxRoute, parameters: [String: String])? {
-        let parts = SandboxRouter.pathSegments(path)
-        var best: (route: SandboxRoute, parameters: [String: String])?
-        for route in routes where route.method == method && route.segments.count == parts.count {
-            var params: [String: String] = [:]
-            var ok = true
-            for (segment, part) in zip(route.segments, parts) {
-                switch segment {
-                case .literal(let text): if text != part { ok = false }
-                case .parameter(let name): params[name] = part
-                }
-                if !ok { break }
-            }
-            guard ok else { continue }
-            if best == nil || route.literalCount > best!.route.literalCount { best = (route, params) }
+    package init(routes: [SandboxRoute]) {
+        self.routes = routes
+        func key(_ segments: ArraySlice<SandboxRoute.Segment>) -> String {
+            "/" + segments.map { if case .parameter(let name) = $0 { ":" + name } else if case .literal(let text) = $0 { text } else { "" } }
+                .joined(separator: "/")
         }
-        return best
+        var endpoints: [(pattern: String, route: SandboxRoute)] = []
+        var taken = Set<String>()
+        var nodes: [(pattern: String, segments: ArraySlice<SandboxRoute.Segment>)] = []
+        var seenNodes = Set<String>()
+        for route in routes {
+            for length in 1...max(route.segments.count, 1) where length <= route.segments.count {
+                let prefix = route.segments.prefix(length)
+                if seenNodes.insert(key(prefix)).inserted { nodes.append((key(prefix), prefix)) }
+            }
+            // The first of two routes with the same method and pattern wins, as it did.
+            if taken.insert("\(route.method.rawValue) \(key(route.segments[...]))").inserted {
+                endpoints.append((key(route.segments[...]), route))
+            }
+        }
+        var methods: [HTTPRequest.Method] = []
+        for route in routes where !methods.contains(route.method) { methods.append(route.method) }
+        for node in nodes {
+            for method in methods where !taken.contains("\(method.rawValue) \(node.pattern)") {
+                // The route the old rule picks for this node: same length, every literal equal, most literals.
+                var best: SandboxRoute?
+                for route in routes where route.method == method && route.segments.count == node.segments.count {
+                    let fits = zip(route.segments, node.segments).allSatisfy { candidate, at in
+                        if case .parameter = candidate { return true }
+                        return candidate == at
+                    }
+                    if fits, route.literalCount > (best?.literalCount ?? -1) { best = route }
+                }
+                if let best {
+                    taken.insert("\(method.rawValue) \(node.pattern)")
+                    endpoints.append((node.pattern, best))
+                }
+            }
+        }
+        self.endpoints = endpoints
+        var labels: [String: String] = [:]
+        for endpoint in endpoints {
+            labels["\(endpoint.route.method.rawValue) \(RouterPath(endpoint.pattern).description)"] = endpoint.route.label
+        }
+        self.labels = labels
+    }
+
+    /// Adds every endpoint to `router` (after its middleware, which applies to endpoints added later).
+    func register(on router: Router<SandboxRequestContext>, edge: SandboxEdge) {
+        for endpoint in endpoints {
+            router.on(RouterPath(endpoint.pattern), method: endpoint.route.method, responder: SandboxEndpoint(route: endpoint.route, edge: edge))
+        }
     }
 
     /// Splits a raw path into percent-decoded segments.
-    static func pathSegments(_ path: String) -> [String] {
+    package static func pathSegments(_ path: String) -> [String] {
         path.split(separator: "/").map { String($0).removingPercentEncoding ?? String($0) }
     }
 
     /// Parses a raw query string (`a=1&b=x%20y`) into decoded pairs; the last value of a repeated name wins.
-    static func parseQuery(_ query: String?) -> [String: String] {
+    package static func parseQuery(_ query: String?) -> [String: String] {
         guard let query, !query.isEmpty else { return [:] }
         var out: [String: String] = [:]
         for pair in query.split(separator: "&") {
@@ -165,11 +236,11 @@ struct SandboxRouter: Sendable {
 
 extension JSONValue {
     /// Body of a JSON response.
-    func byteBuffer() -> ByteBuffer { ByteBuffer(bytes: serialized()) }
+    package func byteBuffer() -> ByteBuffer { ByteBuffer(bytes: serialized()) }
 }
 
 /// Builds a JSON response with the right content type and length.
-func sandboxJSONResponse(_ status: HTTPResponse.Status, _ body: JSONValue, headers extra: HTTPFields = [:]) -> Response {
+package func sandboxJSONResponse(_ status: HTTPResponse.Status, _ body: JSONValue, headers extra: HTTPFields = [:]) -> Response {
     var headers = extra
     headers[.contentType] = "application/json; charset=utf-8"
     return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body.byteBuffer()))

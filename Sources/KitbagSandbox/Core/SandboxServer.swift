@@ -5,148 +5,6 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// Request context that keeps the connection, so faults can reset or cut it.
-struct SandboxRequestContext: RequestContext {
-    var coreContext: CoreRequestContextStorage
-    let channel: any Channel
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        channel = source.channel
-    }
-}
-
-/// The shared front of every sandbox: statistics, rate limit, faults, body limit, routing,
-/// and JSON errors in the service's dialect. Service-specific behaviour lives in the routes.
-/// Order per request: count it → rate limit → injected fault (decided before the body is read,
-/// so a faulted write never happens) → route lookup (404) → body limit (413) → handler.
-struct SandboxResponder: HTTPResponder {
-    typealias Context = SandboxRequestContext
-
-    let router: SandboxRouter
-    let dialect: any SandboxDialect
-    let monitor: SandboxMonitor
-    let limiter: SandboxRateLimiter?
-    let maxBodyBytes: Int
-    let logger: Logger
-    /// For the 429 message, e.g. "5 requests per second".
-    let limitDescription: String
-    /// Requests allowed in flight at once (Kintone); nil for no limit.
-    var concurrency: SandboxConcurrencyGate? = nil
-
-    func respond(to request: Request, context: Context) async throws -> Response {
-        let path = request.uri.path
-        let match = router.match(method: request.method, path: path)
-        let label = match?.route.label ?? "\(request.method.rawValue) (unmatched)"
-        let fault = await monitor.arrived(route: label)
-        guard let concurrency else {
-            return try await respond(to: request, context: context, match: match, label: label, fault: fault)
-        }
-        let running = await concurrency.enter()
-        guard let running else {
-            await monitor.concurrencyLimitedOne()
-            var refused = await error(.tooManyRequests, "too many requests at once: at most \(concurrency.limit) may run at the same time; wait for some to finish and retry")
-            concurrency.addHeaders(to: &refused.headers, running: concurrency.limit)
-            return refused
-        }
-        do {
-            var response = try await respond(to: request, context: context, match: match, label: label, fault: fault)
-            await concurrency.leave()
-            concurrency.addHeaders(to: &response.headers, running: running)
-            return response
-        } catch {
-            await concurrency.leave()
-            throw error
-        }
-    }
-
-    private func respond(
-        to request: Request, context: Context, match: (route: SandboxRoute, parameters: [String: String])?,
-        label: String, fault: SandboxFault?
-    ) async throws -> Response {
-        let path = request.uri.path
-        let credential = dialect.credential(of: request)
-
-        if let limiter {
-            let client = credential.map { "key:\($0)" } ?? "ip:\(context.channel.remoteAddress?.ipAddress ?? "unknown")"
-            if case .limited = await limiter.admit(client) {
-                await monitor.rateLimitedOne()
-                return await error(.tooManyRequests, "rate limit exceeded: at most \(limitDescription); every request from this key fails for the penalty period, then wait and retry")
-            }
-        }
-
-        if let fault {
-            await monitor.injected(fault)
-            logger.debug("sandbox fault injected", metadata: ["fault": "\(fault.rawValue)", "route": "\(label)"])
-            switch fault {
-            case .internalError:
-                return await error(.internalServerError, "sandbox fault: internal server error; the request was not processed, retry it")
-            case .unavailable:
-                return await error(.serviceUnavailable, "sandbox fault: service unavailable; the request was not processed, retry it")
-            case .tooManyRequests:
-                return await error(.tooManyRequests, "sandbox fault: too many requests; the request was not processed, retry it")
-            case .connectionReset:
-                return await resetConnection(context.channel)
-            case .truncatedBody:
-                return truncatedResponse(context.channel)
-            }
-        }
-
-        guard let match else {
-            return await error(.notFound, "no route \(request.method.rawValue) \(path); check the method and path")
-        }
-
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes {
-            return await error(.contentTooLarge, "request body of \(declared) bytes is over the \(maxBodyBytes)-byte limit; send smaller batches")
-        }
-        let body: [UInt8]
-        do {
-            var buffer = try await request.body.collect(upTo: maxBodyBytes)
-            body = buffer.readBytes(length: buffer.readableBytes) ?? []
-        } catch is NIOTooManyBytesError {
-            return await error(.contentTooLarge, "request body is over the \(maxBodyBytes)-byte limit; send smaller batches")
-        }
-
-        let sandboxRequest = SandboxRequest(
-            method: request.method, path: path, pathParameters: match.parameters,
-            query: SandboxRouter.parseQuery(request.uri.query), headers: request.headers,
-            body: body, credential: credential, rawQuery: request.uri.query)
-        do {
-            let reply = try await match.route.handler(sandboxRequest)
-            await monitor.responded(Int(reply.status.code))
-            return reply.response()
-        } catch {
-            return await self.error(error.status, error.message)
-        }
-    }
-
-    private func error(_ status: HTTPResponse.Status, _ message: String) async -> Response {
-        await monitor.responded(Int(status.code))
-        return sandboxJSONResponse(status, dialect.errorBody(status: status, message: message))
-    }
-
-    /// Closes the connection before anything is written.
-    private func resetConnection(_ channel: any Channel) async -> Response {
-        try? await channel.close().get()
-        return Response(status: .internalServerError)
-    }
-
-    /// A 200 that promises a longer JSON body than it sends, then drops the connection.
-    private func truncatedResponse(_ channel: any Channel) -> Response {
-        let partial = ByteBuffer(string: #"{"message":"sandbox fault: this body is cut short before its end"#)
-        let promised = partial.readableBytes + 512
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(
-            status: .ok, headers: headers,
-            body: ResponseBody(contentLength: promised) { writer in
-                try await writer.write(partial)
-                try? await channel.close().get()
-                throw SandboxHTTPError(.internalServerError, "truncated body fault")
-            })
-    }
-}
-
 /// A sandbox that is listening; stop it when done.
 public final class RunningSandbox: Sendable {
     /// Where it listens, e.g. `http://127.0.0.1:53117`.
@@ -154,20 +12,19 @@ public final class RunningSandbox: Sendable {
     private let monitor: SandboxMonitor
     private let group: ServiceGroup
     private let serverTask: Task<Void, Never>
-    private let snapshotProvider: @Sendable () async -> JSONValue
+    private let store: any SandboxStoreView
     private let gaugeProvider: (@Sendable () async -> [String: Int])?
 
     /// How long `stop()` lets requests in flight finish before it cuts the connections.
     static let shutdownGrace: Duration = .seconds(5)
 
     init(baseURL: URL, monitor: SandboxMonitor, group: ServiceGroup, serverTask: Task<Void, Never>,
-         snapshot: @escaping @Sendable () async -> JSONValue,
-         gauges: (@Sendable () async -> [String: Int])? = nil) {
+         store: any SandboxStoreView, gauges: (@Sendable () async -> [String: Int])? = nil) {
         self.baseURL = baseURL
         self.monitor = monitor
         self.group = group
         self.serverTask = serverTask
-        self.snapshotProvider = snapshot
+        self.store = store
         self.gaugeProvider = gauges
     }
 
@@ -191,7 +48,15 @@ public final class RunningSandbox: Sendable {
     }
 
     /// The whole stored state as JSON (users without API keys, spaces with every item, removed ones too).
-    public func snapshot() async -> JSONValue { await snapshotProvider() }
+    public func snapshot() async -> JSONValue { await store.snapshot() }
+
+    /// The writes the sandbox accepted after the `mark`-th, oldest first: each with its method, route and the
+    /// entities it created, changed or removed (all of them by default). Take a mark with `writeMark()` before the
+    /// requests under test to see exactly what they wrote.
+    public func writes(since mark: Int = 0) async -> [SandboxWrite] { await store.writes(since: mark) }
+
+    /// The sequence number of the last accepted write (0 before the first), for `writes(since:)`.
+    public func writeMark() async -> Int { await store.writeMark() }
 
     deinit { serverTask.cancel() }
 }
@@ -215,30 +80,44 @@ public enum SandboxServer {
         return logger
     }
 
-    /// Binds, starts serving in the background, and returns once the port is known.
+    /// Binds, starts serving in the background, and returns once the port is known. The router's middleware runs in
+    /// this order for every request: latency (if asked) → count it and draw its fault → concurrency limit (Kintone)
+    /// → rate limit → injected fault (decided before the body is read, so a faulted write never happens) → 404 in
+    /// the service's error shape → body limit (413) → the route's handler.
     /// `concurrencyLimit` caps requests in flight (Kintone); `perSecondLimit` is the service's default for
     /// `options.perSecondLimit`; `gauges` adds current levels to `RunningSandbox.stats()`.
-    static func start(
-        options: SandboxOptions, router: SandboxRouter, dialect: any SandboxDialect,
-        logger: Logger, snapshot: @escaping @Sendable () async -> JSONValue,
+    package static func start<State: SandboxState>(
+        options: SandboxOptions, router routes: SandboxRouter, dialect: any SandboxDialect,
+        logger: Logger, store: SandboxStore<State>,
         concurrencyLimit: Int? = nil, perSecondLimit: Bool = true,
         gauges: (@Sendable () async -> [String: Int])? = nil
     ) async throws -> RunningSandbox {
         let monitor = SandboxMonitor(faultRate: options.faultRate, faultSeed: options.faultSeed)
-        let limiter = options.rateLimit && (options.perSecondLimit ?? perSecondLimit)
-            ? SandboxRateLimiter(requestsPerSecond: options.requestsPerSecond, penaltySeconds: options.penaltySeconds)
-            : nil
-        var responder = SandboxResponder(
-            router: router, dialect: dialect, monitor: monitor, limiter: limiter,
-            maxBodyBytes: options.maxBodyBytes, logger: logger,
-            limitDescription: "\(options.requestsPerSecond.formatted()) requests per second")
-        if options.rateLimit, let limit = options.concurrencyLimit ?? concurrencyLimit {
-            responder.concurrency = SandboxConcurrencyGate(limit: max(limit, 1))
+        let edge = SandboxEdge(dialect: dialect, monitor: monitor)
+        let router = Router(context: SandboxRequestContext.self)
+        if options.latency > .zero || options.jitter > .zero || options.latencyPerRequestInFlight > .zero {
+            router.add(middleware: SandboxLatencyMiddleware(
+                latency: options.latency, jitter: options.jitter, perRequestInFlight: options.latencyPerRequestInFlight,
+                seed: options.faultSeed, clock: options.clock))
         }
+        router.add(middleware: SandboxCountingMiddleware(monitor: monitor, labels: routes.labels))
+        if options.rateLimit, let limit = options.concurrencyLimit ?? concurrencyLimit {
+            router.add(middleware: SandboxConcurrencyMiddleware(gate: SandboxConcurrencyGate(limit: max(limit, 1)), edge: edge))
+        }
+        if options.rateLimit && (options.perSecondLimit ?? perSecondLimit) {
+            router.add(middleware: SandboxRateLimitMiddleware(
+                limiter: SandboxRateLimiter(
+                    requestsPerSecond: options.requestsPerSecond, penaltySeconds: options.penaltySeconds, clock: options.clock),
+                edge: edge, limitDescription: "\(options.requestsPerSecond.formatted()) requests per second"))
+        }
+        router.add(middleware: SandboxFaultMiddleware(edge: edge, logger: logger))
+        router.add(middleware: SandboxNotFoundMiddleware(edge: edge))
+        router.add(middleware: SandboxBodyLimitMiddleware(edge: edge, maxBodyBytes: options.maxBodyBytes))
+        routes.register(on: router, edge: edge)
 
         let (events, continuation) = AsyncStream<Result<Int, any Error>>.makeStream()
         let app = Application(
-            responder: responder,
+            router: router,
             configuration: .init(address: .hostname(options.host, port: options.port)),
             onServerRunning: { channel in
                 continuation.yield(.success(channel.localAddress?.port ?? options.port))
@@ -268,7 +147,7 @@ public enum SandboxServer {
                 throw SandboxStartError(host: options.host, port: port, reason: "the address does not form a URL")
             }
             return RunningSandbox(
-                baseURL: url, monitor: monitor, group: group, serverTask: task, snapshot: snapshot, gauges: gauges)
+                baseURL: url, monitor: monitor, group: group, serverTask: task, store: store, gauges: gauges)
         case .failure(let error):
             task.cancel()
             await task.value
@@ -278,25 +157,11 @@ public enum SandboxServer {
     }
 }
 
-/// Counts requests in flight and refuses those over the limit (Kintone: 100 per domain, then
-/// 429 with `X-ConcurrencyLimit-Limit` and `X-ConcurrencyLimit-Running`).
-actor SandboxConcurrencyGate {
-    nonisolated let limit: Int
-    private var running = 0
-
-    init(limit: Int) { self.limit = limit }
-
-    /// Admits one request and returns how many now run, or nil when the limit is reached.
-    func enter() -> Int? {
-        guard running < limit else { return nil }
-        running += 1
-        return running
-    }
-
-    func leave() { running = max(running - 1, 0) }
-
-    nonisolated func addHeaders(to headers: inout HTTPFields, running: Int) {
-        headers[HTTPFields.Element.Name("X-ConcurrencyLimit-Limit")!] = String(limit)
-        headers[HTTPFields.Element.Name("X-ConcurrencyLimit-Running")!] = String(running)
-    }
+/// What a running sandbox reads from its store, whatever the emulator's state.
+protocol SandboxStoreView: Sendable {
+    func snapshot() async -> JSONValue
+    func writes(since mark: Int) async -> [SandboxWrite]
+    func writeMark() async -> Int
 }
+
+extension SandboxStore: SandboxStoreView {}

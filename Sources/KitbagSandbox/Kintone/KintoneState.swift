@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// The app settings Kintone keeps in a preview copy and publishes on deploy.
 enum KintoneSetting: String, Sendable, CaseIterable {
@@ -77,12 +78,17 @@ struct KintoneApp: Sendable {
     var live: KintoneAppSettings
     var preview: KintoneAppSettings
     var deploy: KintoneDeploy?
-    var records: [Int: KintoneRecord] = [:]
+    /// Records by id (`KintoneApp.recordTable(id)`), journaled: a write changes them in place, and a write that fails
+    /// is undone key by key, so an import into a large app does not copy every record once per request.
+    var records: SandboxTable<Int, KintoneRecord>
     /// Record ids ascending.
     var recordIds: [Int] = []
     var nextRecordId = 1
-    /// Unique field code → value → record id, for duplicate checks and update keys.
-    var uniqueIndex: [String: [String: Int]] = [:]
+    /// Unique field code → value → record id, for duplicate checks and update keys (journaled like the records).
+    var uniqueIndex: [String: SandboxTable<String, Int>] = [:]
+
+    /// An empty record table for app `id`; the write log names its records `id/record`.
+    static func recordTable(_ id: Int) -> SandboxTable<Int, KintoneRecord> { SandboxTable(kind: "record", idPrefix: "\(id)/") }
 
     func metadata() -> JSONValue {
         .object(JSONObject([
@@ -96,21 +102,21 @@ struct KintoneApp: Sendable {
     }
 }
 
-struct KintoneDeploy: Sendable {
+struct KintoneDeploy: Sendable, Equatable {
     /// Seconds since 1970, with fractions.
     var startedAt: Double
     var polled = false
     var revert = false
 }
 
-struct KintoneThread: Sendable {
+struct KintoneThread: Sendable, Equatable {
     var id: Int
     var name: String
     var body: String
     var comments: [JSONObject] = []
 }
 
-struct KintoneSpace: Sendable {
+struct KintoneSpace: Sendable, Equatable {
     var id: Int
     var name: String
     var body: String
