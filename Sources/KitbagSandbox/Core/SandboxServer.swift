@@ -9,6 +9,8 @@ import ServiceLifecycle
 public final class RunningSandbox: Sendable {
     /// Where it listens, e.g. `http://127.0.0.1:53117`.
     public let baseURL: URL
+    /// The label of every route the emulator serves, in the order it declared them (`GET /space/:spaceId`).
+    package let routeLabels: [String]
     private let monitor: SandboxMonitor
     private let group: ServiceGroup
     private let serverTask: Task<Void, Never>
@@ -18,9 +20,10 @@ public final class RunningSandbox: Sendable {
     /// How long `stop()` lets requests in flight finish before it cuts the connections.
     static let shutdownGrace: Duration = .seconds(5)
 
-    init(baseURL: URL, monitor: SandboxMonitor, group: ServiceGroup, serverTask: Task<Void, Never>,
+    init(baseURL: URL, routeLabels: [String], monitor: SandboxMonitor, group: ServiceGroup, serverTask: Task<Void, Never>,
          store: any SandboxStoreView, gauges: (@Sendable () async -> [String: Int])? = nil) {
         self.baseURL = baseURL
+        self.routeLabels = routeLabels
         self.monitor = monitor
         self.group = group
         self.serverTask = serverTask
@@ -147,7 +150,8 @@ public enum SandboxServer {
                 throw SandboxStartError(host: options.host, port: port, reason: "the address does not form a URL")
             }
             return RunningSandbox(
-                baseURL: url, monitor: monitor, group: group, serverTask: task, store: store, gauges: gauges)
+                baseURL: url, routeLabels: routes.routes.map(\.label), monitor: monitor, group: group, serverTask: task,
+                store: store, gauges: gauges)
         case .failure(let error):
             task.cancel()
             await task.value
