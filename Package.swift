@@ -220,6 +220,7 @@ let package = Package(
             dependencies: [
                 "KitbagTestSupport", "kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox", "KitbagRender",
                 "CLibXML2", "CLibPNG", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["Golden", "Screenshots"],
             swiftSettings: strict),

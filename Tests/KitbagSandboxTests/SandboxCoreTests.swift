@@ -41,7 +41,7 @@ struct SandboxLatencyTests {
         var options = testOptions()
         options.latency = .milliseconds(300)
         try await withSandbox(options) { _, api in
-            for (path, key) in [("/user", ownerKey), ("/no/such/route", ownerKey), ("/user", "wrong-key")] {
+            for (path, key) in [("/user", ownerKey), ("/no/such/route", ownerKey), ("/user", "wrong-key-0123456789")] {
                 let start = ContinuousClock.now
                 let answer = try await api.get(path, key: key)
                 #expect(ContinuousClock.now - start >= .milliseconds(300), "\(path) answered \(answer.status) too soon")

@@ -160,23 +160,18 @@ package struct SandboxRouter: Sendable {
 
     package init(routes: [SandboxRoute]) {
         self.routes = routes
-        func key(_ segments: ArraySlice<SandboxRoute.Segment>) -> String {
-            "/" + segments.map { if case .parameter(let name) = $0 { ":" + name } else if case .literal(let text) = $0 { text } else { "" } }
-                .joined(separator: "/")
-        }
         var endpoints: [(pattern: String, route: SandboxRoute)] = []
         var taken = Set<String>()
         var nodes: [(pattern: String, segments: ArraySlice<SandboxRoute.Segment>)] = []
         var seenNodes = Set<String>()
         for route in routes {
-            for length in 1...max(route.segments.count, 1) where length <= route.segments.count {
-                let prefix = route.segments.prefix(length)
-                if seenNodes.insert(key(prefix)).inserted { nodes.append((key(prefix), prefix)) }
+            for length in 0..<route.segments.count {
+                let prefix = route.segments.prefix(length + 1)
+                if seenNodes.insert(Self.pattern(prefix)).inserted { nodes.append((Self.pattern(prefix), prefix)) }
             }
             // The first of two routes with the same method and pattern wins, as it did.
-            if taken.insert("\(route.method.rawValue) \(key(route.segments[...]))").inserted {
-                endpoints.append((key(route.segments[...]), route))
-            }
+            let pattern = Self.pattern(route.segments[...])
+            if taken.insert("\(route.method.rawValue) \(pattern)").inserted { endpoints.append((pattern, route)) }
         }
         var methods: [HTTPRequest.Method] = []
         for route in routes where !methods.contains(route.method) { methods.append(route.method) }
@@ -203,6 +198,16 @@ package struct SandboxRouter: Sendable {
             labels["\(endpoint.route.method.rawValue) \(RouterPath(endpoint.pattern).description)"] = endpoint.route.label
         }
         self.labels = labels
+    }
+
+    /// `/space/:spaceId`: the segments as Hummingbird reads a path pattern.
+    static func pattern(_ segments: ArraySlice<SandboxRoute.Segment>) -> String {
+        "/" + segments.map {
+            switch $0 {
+            case .literal(let text): text
+            case .parameter(let name): ":" + name
+            }
+        }.joined(separator: "/")
     }
 
     /// Adds every endpoint to `router` (after its middleware, which applies to endpoints added later).
