@@ -91,17 +91,8 @@ private func kintoneOptions(seed: SandboxSeed = .demo, faultRate: Double = 0) ->
 private func withKintone<T>(
     _ options: SandboxOptions, _ body: (RunningSandbox, KintoneAPI) async throws -> T
 ) async throws -> T {
-    let sandbox = try await KintoneSandbox.start(options)
-    let client = HTTPClient()
-    do {
-        let result = try await body(sandbox, KintoneAPI(client: client, baseURL: sandbox.baseURL))
-        try await client.shutdown()
-        await sandbox.stop()
-        return result
-    } catch {
-        try? await client.shutdown()
-        await sandbox.stop()
-        throw error
+    try await withRunning(try await KintoneSandbox.start(options)) { sandbox, api in
+        try await body(sandbox, KintoneAPI(client: api.client, baseURL: api.baseURL))
     }
 }
 

@@ -224,18 +224,22 @@ package struct SandboxRouter: Sendable {
 
     /// Parses a raw query string (`a=1&b=x%20y`) into decoded pairs; the last value of a repeated name wins.
     package static func parseQuery(_ query: String?) -> [String: String] {
-        guard let query, !query.isEmpty else { return [:] }
         var out: [String: String] = [:]
-        for pair in query.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ s: Substring) -> String {
-                let plusless = s.replacingOccurrences(of: "+", with: " ")
-                return plusless.removingPercentEncoding ?? plusless
-            }
-            let name = decode(kv[0])
-            out[name] = kv.count > 1 ? decode(kv[1]) : ""
-        }
+        for (name, value) in queryPairs(query) { out[name] = value }
         return out
+    }
+
+    /// The decoded name–value pairs of a raw query string, in order (`+` is a space; a name alone has value "").
+    package static func queryPairs(_ query: String?) -> [(name: String, value: String)] {
+        guard let query, !query.isEmpty else { return [] }
+        func decode(_ s: Substring) -> String {
+            let plusless = s.replacingOccurrences(of: "+", with: " ")
+            return plusless.removingPercentEncoding ?? plusless
+        }
+        return query.split(separator: "&").map { pair in
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
+        }
     }
 }
 

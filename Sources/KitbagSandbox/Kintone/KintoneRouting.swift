@@ -156,14 +156,7 @@ enum KintoneRoutes {
         guard let raw, !raw.isEmpty else { return JSONObject() }
         var scalars: [(String, String)] = []
         var indexed: [String: [(Int, String)]] = [:]
-        for pair in raw.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ s: Substring) -> String {
-                let plusless = s.replacingOccurrences(of: "+", with: " ")
-                return plusless.removingPercentEncoding ?? plusless
-            }
-            let key = decode(kv[0])
-            let value = kv.count > 1 ? decode(kv[1]) : ""
+        for (key, value) in SandboxRouter.queryPairs(raw) {
             if let open = key.firstIndex(of: "["), key.hasSuffix("]") {
                 let name = String(key[..<open])
                 let inner = key[key.index(after: open)..<key.index(before: key.endIndex)]

@@ -322,8 +322,8 @@ struct KintoneState: Sendable {
         try app(try call.params.requiredInt(key), call, preview: preview)
     }
 
-    /// The id and live settings of the call's app, for writes: holding no copy of the app's records
-    /// keeps their storage unshared, so writes change it in place.
+    /// The id and live settings of the call's app, for writes: holding no copy of the app keeps its `recordIds`
+    /// unshared, so writes append to them in place.
     func writableApp(_ call: KintoneCall) throws(KintoneError) -> (id: Int, live: KintoneAppSettings) {
         let app = try appParameter(call)
         return (app.id, app.live)
