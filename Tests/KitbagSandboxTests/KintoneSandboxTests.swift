@@ -549,7 +549,11 @@ struct KintoneSandboxTests {
 
     @Test("a preview app gets fields and settings, stays unpublished until deploy, which polls PROCESSING then SUCCESS")
     func previewAndDeploy() async throws {
-        try await withKintone(kintoneOptions(seed: .empty)) { _, api in
+        // Deploys run on a clock that stands still: a deploy finishes when polled, not because a loaded machine let
+        // two seconds pass between two requests.
+        var options = kintoneOptions(seed: .empty)
+        options.clock = SandboxManualClock()
+        try await withKintone(options) { _, api in
             let created = try await api.send("POST", "/k/v1/preview/app.json", body: ["name": "Imported"])
             let app = try #require(created["app"]?.stringValue)
             #expect(try await api.get("/k/v1/app.json", [("id", app)]).status == 404)

@@ -46,6 +46,7 @@ public enum KintoneSandbox {
         state.lockedWritesAfterDeploy = lockedWritesAfterDeploy
         state.filterWarningAbove = filterWarningAbove
         state.basicAuth = basicAuth.map { "\($0.user):\($0.password)" }
+        state.deployClock = options.clock
         let store = KintoneStore(state: state)
         return try await SandboxServer.start(
             options: options, router: SandboxRouter(routes: KintoneRoutes.all(store)), dialect: KintoneDialect(),

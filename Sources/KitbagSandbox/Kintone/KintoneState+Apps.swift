@@ -353,7 +353,7 @@ extension KintoneState {
             }
             ids.append(id)
         }
-        let started = Date().timeIntervalSince1970
+        let started = deployClock.now()
         for id in ids { apps[id]?.deploy = KintoneDeploy(startedAt: started, revert: revert) }
         return SandboxReply(.object(JSONObject()))
     }

@@ -103,8 +103,8 @@ struct KintoneApp: Sendable {
 }
 
 struct KintoneDeploy: Sendable, Equatable {
-    /// Seconds since 1970, with fractions.
-    var startedAt: Double
+    /// When it started, on the state's `deployClock`.
+    var startedAt: Duration
     var polled = false
     var revert = false
 }
@@ -202,8 +202,10 @@ struct KintoneState: Sendable {
     var lockedWritesAfterDeploy = 0
     /// App id → writes still to be refused with `GAIA_DA02`.
     var lockedWrites: [Int: Int] = [:]
-    /// A deploy not polled twice finishes on its own after this many seconds.
-    static let deployDuration = 2.0
+    /// A deploy not polled twice finishes on its own after this long.
+    static let deployDuration: Duration = .seconds(2)
+    /// The clock deploys run on (`SandboxOptions.clock`: a test's manual clock keeps a deploy processing until polled).
+    var deployClock: any SandboxClock = SandboxSystemClock()
 
     // MARK: - Auth
 
@@ -258,7 +260,7 @@ struct KintoneState: Sendable {
 
     /// Finishes deploys that have run long enough and drops expired cursors.
     mutating func settle(now: Int64) {
-        let precise = Date().timeIntervalSince1970
+        let precise = deployClock.now()
         for id in appOrder where apps[id]?.deploy != nil {
             if let deploy = apps[id]?.deploy, precise - deploy.startedAt >= Self.deployDuration { finishDeploy(id) }
         }
