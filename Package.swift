@@ -7,6 +7,11 @@ let connectorDependencies: [Target.Dependency] = [
     "KitbagConnector", "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
     .product(name: "Logging", package: "swift-log"),
 ]
+let sandboxEmulatorDependencies: [Target.Dependency] = [
+    "KitbagSandboxCore", "KitbagCore",
+    .product(name: "Hummingbird", package: "hummingbird"),
+    .product(name: "Logging", package: "swift-log"),
+]
 let connectorTestDependencies: [Target.Dependency] = connectorDependencies + [
     "KitbagSandbox", "KitbagTestSupport",
     .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -97,18 +102,43 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "Kitemaker", dependencies: connectorDependencies, swiftSettings: strict),
         .target(name: "Kona", dependencies: connectorDependencies, swiftSettings: strict),
+
+        // The sandbox: a small core (store, middleware, options, server) and one target per emulator that only adds
+        // routes, state and seeds; no emulator sees another. `KitbagSandbox` holds the catalog and re-exports them.
         .target(
-            name: "KitbagSandbox",
+            name: "KitbagSandboxCore",
             dependencies: [
                 "KitbagCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "GraphQL", package: "GraphQL"),
-                .product(name: "MultipartKit", package: "multipart-kit"),
             ],
+            path: "Sources/KitbagSandbox/Core", swiftSettings: strict),
+        .target(
+            name: "KitbagSandboxKinopio", dependencies: sandboxEmulatorDependencies, path: "Sources/KitbagSandbox/Kinopio",
             swiftSettings: strict),
+        .target(
+            name: "KitbagSandboxKintone",
+            dependencies: sandboxEmulatorDependencies + [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "MultipartKit", package: "multipart-kit"),
+            ],
+            path: "Sources/KitbagSandbox/Kintone", swiftSettings: strict),
+        .target(
+            name: "KitbagSandboxKitemaker",
+            dependencies: sandboxEmulatorDependencies + [.product(name: "GraphQL", package: "GraphQL")],
+            path: "Sources/KitbagSandbox/Kitemaker", swiftSettings: strict),
+        .target(
+            name: "KitbagSandboxKona", dependencies: sandboxEmulatorDependencies, path: "Sources/KitbagSandbox/Kona",
+            swiftSettings: strict),
+        .target(
+            name: "KitbagSandbox",
+            dependencies: [
+                "KitbagCore", "KitbagSandboxCore", "KitbagSandboxKinopio", "KitbagSandboxKintone", "KitbagSandboxKitemaker",
+                "KitbagSandboxKona", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/KitbagSandbox/Catalog", swiftSettings: strict),
 
         // The thin CLI.
         .executableTarget(
@@ -147,7 +177,7 @@ let package = Package(
         .testTarget(
             name: "KitbagSandboxTests",
             dependencies: [
-                "KitbagTestSupport", "KitbagSandbox", "KitbagCore",
+                "KitbagTestSupport", "KitbagSandbox", "KitbagSandboxCore", "KitbagCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -190,6 +220,7 @@ let package = Package(
             dependencies: [
                 "KitbagTestSupport", "kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox", "KitbagRender",
                 "CLibXML2", "CLibPNG", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["Golden", "Screenshots"],
             swiftSettings: strict),

@@ -46,6 +46,15 @@ struct SandboxCommand: AsyncParsableCommand {
     @Flag(help: "Do not enforce the 5 requests/s limit.")
     var noRateLimit = false
 
+    @Option(help: "Milliseconds every request waits before it is answered, like a server that far away (one round trip).")
+    var latency = 0.0
+
+    @Option(help: "Up to this many milliseconds more per request, drawn at random (with --latency).")
+    var jitter = 0.0
+
+    @Option(help: "Milliseconds more for each other request in flight: a server that slows down under load.")
+    var latencyUnderLoad = 0.0
+
     @Flag(help: "Kinopio: behave as an older server (the seed page's route names; the current document's new routes answer 404).")
     var legacy = false
 
@@ -76,6 +85,10 @@ struct SandboxCommand: AsyncParsableCommand {
             throw ValidationError("--hidden-only, --ignores-space-id, --per-page-cap and --no-batches are Kona options.")
         }
         if let perPageCap, perPageCap < 1 { throw ValidationError("--per-page-cap takes a whole number from 1, e.g. 25.") }
+        for (name, value) in [("--latency", latency), ("--jitter", jitter), ("--latency-under-load", latencyUnderLoad)]
+        where !(0...600_000).contains(value) {
+            throw ValidationError("\(name) takes milliseconds from 0 to 600000, e.g. 50.")
+        }
     }
 
     func run() async throws {
@@ -92,6 +105,9 @@ struct SandboxCommand: AsyncParsableCommand {
             options.faultRate = faults
             options.penaltySeconds = penaltySeconds
             options.rateLimit = !noRateLimit
+            options.latency = .milliseconds(latency)
+            options.jitter = .milliseconds(jitter)
+            options.latencyPerRequestInFlight = .milliseconds(latencyUnderLoad)
             options.kona = KonaServerBehaviour(
                 hiddenOnly: hiddenOnly, ignoresSpaceID: ignoresSpaceId, perPageCap: perPageCap, noBatches: noBatches)
             let termination = TerminationSignal()
