@@ -74,6 +74,7 @@ public final class APIClient: Sendable {
         var logger = logger
         logger[metadataKey: "service"] = .string(endpoint.service)
         self.logger = logger
+        logger.debug("pacing: \(rateLimit?.summary ?? "off")")
         self.progress = progress
         self.errorMessage = errorMessage
     }

@@ -105,6 +105,30 @@ public struct RateLimit: Sendable {
     /// True when the token bucket limits anything.
     var hasRate: Bool { requestsPerSecond > 0 && requestsPerSecond.isFinite }
 
+    /// The rule in a few words, for the log: "5 requests/s, at most 5 in any 1 s as the server counts them".
+    public var summary: String {
+        var parts: [String] = []
+        if hasRate {
+            var rate = "\(requestsPerSecond.formatted()) requests/s"
+            if let maxPerWindow {
+                rate += ", at most \(maxPerWindow) in any \(window.seconds.formatted()) s as the server counts them"
+            }
+            parts.append(rate)
+        } else {
+            parts.append("no per-second cap")
+        }
+        if let adaptive {
+            var flight = "up to \(maxConcurrent ?? 64) in flight, starting at \(min(adaptive.initial, maxConcurrent ?? 64)) and adapting"
+            if let domain = adaptive.domainLimit, let share = adaptive.share {
+                flight += " (\((share * 100).formatted())% of the \(domain) the domain allows)"
+            }
+            parts.append(flight)
+        } else if let maxConcurrent {
+            parts.append("at most \(maxConcurrent) in flight")
+        }
+        return parts.joined(separator: "; ")
+    }
+
     /// Kinopio: 5 requests/s, and every request fails for 30 s after a 429 — so evenly spaced, and never more than 5
     /// in any 1-second window as the server sees it.
     public static let kinopio = RateLimit(requestsPerSecond: 5, burst: 1, maxPerWindow: 5)

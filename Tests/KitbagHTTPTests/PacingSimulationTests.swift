@@ -168,3 +168,37 @@ struct PacingSimulationTests {
         #expect(outcome.tooManyRequests == 0)
     }
 }
+
+@Suite("--rate-limit and --concurrency over each service's rules")
+struct RateLimitOverrideTests {
+    @Test("no override keeps the preset; a rate replaces it, keeping a strict window where the preset has one")
+    func rateOverride() {
+        #expect(RateLimit.resolved(.kintone, requestsPerSecond: nil, concurrency: nil)?.maxConcurrent == 25)
+        #expect(RateLimit.resolved(nil, requestsPerSecond: nil, concurrency: nil) == nil)
+        let kinopio = RateLimit.resolved(.kinopio, requestsPerSecond: 2, concurrency: nil)
+        #expect(kinopio?.requestsPerSecond == 2 && kinopio?.maxPerWindow == 2 && kinopio?.burst == 1)
+        let kona = RateLimit.resolved(.kona, requestsPerSecond: 10, concurrency: nil)
+        #expect(kona?.requestsPerSecond == 10 && kona?.burst == 10 && kona?.maxPerWindow == nil)
+        #expect(kona?.adaptive != nil && kona?.maxConcurrent == 16)
+    }
+
+    @Test("0 turns pacing off, leaving only a --concurrency cap if one is given")
+    func pacingOff() {
+        #expect(RateLimit.resolved(.kinopio, requestsPerSecond: 0, concurrency: nil) == nil)
+        let capped = RateLimit.resolved(.kintone, requestsPerSecond: 0, concurrency: 3)
+        #expect(capped?.maxConcurrent == 3 && capped?.adaptive == nil && capped?.hasRate == false)
+    }
+
+    @Test("a concurrency is the most in flight: adaptation stays below it and no longer follows the domain's share")
+    func concurrencyOverride() {
+        let limit = RateLimit.resolved(.kintone, requestsPerSecond: nil, concurrency: 50)
+        #expect(limit?.maxConcurrent == 50 && limit?.adaptive?.share == nil && limit?.adaptive?.initial == 8)
+        var window = ConcurrencyWindow(adaptation: limit!.adaptive!, maximum: 50)
+        window.observe(domainLimit: 100, running: 1, ours: 1)
+        #expect(window.maximum == 50)
+        var shared = ConcurrencyWindow(adaptation: RateLimit.kintone.adaptive!, maximum: 25)
+        shared.observe(domainLimit: 40, running: 1, ours: 1)
+        #expect(shared.maximum == 10, "a quarter of the limit the domain reports")
+        #expect(RateLimit.resolved(.kitemaker, requestsPerSecond: nil, concurrency: 1)?.adaptive?.initial == 1)
+    }
+}
