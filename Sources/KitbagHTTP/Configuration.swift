@@ -138,8 +138,8 @@ public struct RateLimit: Sendable {
     public static let kintone = RateLimit(
         requestsPerSecond: .infinity, maxConcurrent: 25,
         adaptive: ConcurrencyAdaptation(initial: 8, domainLimit: 100, share: 0.25))
-    /// Kitemaker: no published number, but it answers 429 when hammered (its sandbox keeps 5 per second): a modest
-    /// 4 per second, with up to 4 in flight when answers are slow, backing off when the server struggles.
+    /// Kitemaker: no published number, but it answers 429 when hammered: a modest 4 per second in any second, with
+    /// up to 4 in flight when answers are slow, backing off when the server struggles.
     public static let kitemaker = RateLimit(
         requestsPerSecond: 4, burst: 1, maxConcurrent: 4, maxPerWindow: 4, adaptive: ConcurrencyAdaptation(initial: 1))
     /// Kona: no published limit: no per-second cap; start with 4 in flight and grow while answers stay healthy

@@ -122,7 +122,10 @@ struct Pacing {
     /// Takes a slot for an attempt on `route` (a decision said `.go`); returns its id.
     mutating func start(at now: Instant, route: String) -> Int {
         if let limit, limit.hasRate {
-            theoreticalArrival = max(theoreticalArrival ?? now, now) + Self.interval(limit)
+            // An attempt that starts late (its wake-up came late on a busy machine) does not push back the ones
+            // after it by as much: up to half an interval is made up. A strict window still counts every start.
+            let interval = Self.interval(limit)
+            theoreticalArrival = max(theoreticalArrival ?? now, now - interval / 2) + interval
         }
         holds.removeAll { $0 <= now }
         nextID += 1

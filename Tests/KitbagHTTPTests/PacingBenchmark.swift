@@ -8,7 +8,7 @@ import Testing
 /// KITBAG_BENCH_SCALE multiplies the request counts (default 1). Each scenario prints one `KITBAG_BENCH` line:
 /// requests, seconds, requests/s achieved, the bound the service's documented limit sets, their ratio, 429s and
 /// the most requests the server ran at once.
-@Suite("Pacing benchmark", .enabled(if: ProcessInfo.processInfo.environment["KITBAG_BENCH"] == "1"))
+@Suite("Pacing benchmark", .serialized, .enabled(if: ProcessInfo.processInfo.environment["KITBAG_BENCH"] == "1"))
 struct PacingBenchmark {
     struct Scenario: Sendable, CustomTestStringConvertible {
         var name: String

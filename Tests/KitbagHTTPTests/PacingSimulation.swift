@@ -1,20 +1,10 @@
 import Foundation
+import KitbagTestSupport
 
 @testable import KitbagHTTP
 
-/// A deterministic pseudo-random source (SplitMix64), so every simulated network is the same on every run.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// The simulated network's delays come from a seeded generator, so every run draws the same ones.
+extension SeededGenerator {
     mutating func milliseconds(_ range: ClosedRange<Double>) -> Duration {
         .microseconds(Int64((Double.random(in: range, using: &self) * 1000).rounded()))
     }
@@ -38,7 +28,7 @@ struct PacingSimulation {
     var handshakeRoundTrips = 2
     /// The server's work for one request, given how many of ours run there (this one included) and the time since
     /// the start.
-    var serverTime: @Sendable (_ running: Int, _ elapsed: Duration, _ random: inout SeededRandom) -> Duration = { _, _, _ in
+    var serverTime: @Sendable (_ running: Int, _ elapsed: Duration, _ random: inout SeededGenerator) -> Duration = { _, _, _ in
         .milliseconds(1)
     }
     /// Rate-limited service: at most `perWindow` arrivals in any `window`; the one over gets 429 and so does every
@@ -57,6 +47,14 @@ struct PacingSimulation {
     var seed: UInt64 = 1
     /// The run stops here even if requests remain (a server that times out every attempt never lets it end).
     var horizon: Duration = .seconds(600)
+
+    /// `callers` sending `requests` under `limit` to a server whose work takes `work` (other settings as declared).
+    init(_ limit: RateLimit? = nil, callers: Int = 1, requests: Int = 100, work: Duration = .milliseconds(1)) {
+        self.limit = limit
+        self.callers = callers
+        self.requests = requests
+        serverTime = { _, _, _ in work }
+    }
 
     struct Outcome {
         /// When each attempt reached the server, in order.
@@ -97,7 +95,7 @@ struct PacingSimulation {
     /// Runs until every request was served (429s and timeouts are retried); `peakAfter` starts the count of
     /// `peakAtServer` late, past the first answers.
     func run(peakAfter: Duration = .zero) -> Outcome {
-        var random = SeededRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         var pacing = Pacing(limit: limit, slowCeiling: timeout / 4)
         let origin = ContinuousClock.now
         var now = origin

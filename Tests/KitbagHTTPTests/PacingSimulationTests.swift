@@ -1,4 +1,5 @@
 import Foundation
+import KitbagTestSupport
 import Testing
 
 @testable import KitbagHTTP
@@ -68,11 +69,7 @@ struct PacingSimulationTests {
 
     @Test("Kintone: no per-second cap, the window grows from 8 to a quarter of the domain (25) and stays there")
     func kintoneGrowsToItsShare() {
-        var sim = PacingSimulation()
-        sim.limit = .kintone
-        sim.callers = 60
-        sim.requests = 3000
-        sim.serverTime = { _, _, _ in .milliseconds(5) }
+        var sim = PacingSimulation(.kintone, callers: 60, requests: 3000, work: .milliseconds(5))
         sim.concurrencyLimit = { _ in 100 }
         sim.reportsConcurrency = true
         let outcome = sim.run()
@@ -87,11 +84,7 @@ struct PacingSimulationTests {
 
     @Test("429 GAIA_TO04 cuts the concurrency below the domain's limit, and it grows back once there is room")
     func kintoneBacksOffOnConcurrency429AndRecovers() {
-        var sim = PacingSimulation()
-        sim.limit = .kintone
-        sim.callers = 60
-        sim.requests = 6000
-        sim.serverTime = { _, _, _ in .milliseconds(20) }
+        var sim = PacingSimulation(.kintone, callers: 60, requests: 6000, work: .milliseconds(20))
         // A crowded domain for 5 s: only 10 requests may run; then the usual 100.
         sim.concurrencyLimit = { elapsed in elapsed < .seconds(5) ? 10 : 100 }
         sim.pauseAfter429 = .milliseconds(50)
@@ -156,11 +149,7 @@ struct PacingSimulationTests {
 
     @Test("undocumented services start modestly and grow while answers stay healthy")
     func undocumentedServicesGrow() {
-        var sim = PacingSimulation()
-        sim.limit = .kona
-        sim.callers = 30
-        sim.requests = 2000
-        sim.serverTime = { _, _, _ in .milliseconds(5) }
+        var sim = PacingSimulation(.kona, callers: 30, requests: 2000, work: .milliseconds(5))
         let outcome = sim.run()
         #expect(outcome.windowTrace.first?.1 == 4 || outcome.windowTrace.first?.1 == 5)
         #expect(outcome.finalWindow == 16)
