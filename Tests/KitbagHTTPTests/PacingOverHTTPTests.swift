@@ -42,16 +42,17 @@ struct PacingOverHTTPTests {
         }
     }
 
-    @Test("429 GAIA_TO04 cuts the concurrency to what the server takes, and it grows again once there is room")
+    @Test("429 GAIA_TO04 cuts the concurrency to what the server takes, and it grows again once there is room (on a hand-moved clock)")
     func concurrencyFollows429sDownAndUp() async throws {
+        let clock = ManualClock()
         var settings = DistantServer.Settings(outbound: .milliseconds(5), back: .milliseconds(5))
         settings.work = { _ in .milliseconds(20) }
         settings.concurrencyLimit = 6
         settings.reportsConcurrency = false
-        let server = DistantServer(settings)
+        let server = DistantServer(settings, clock: clock)
         try await withHummingbird({ server.install(on: $0) }) { port in
-            let client = client(port: port, limit: .kintone)
-            let sent150 = try await sendItems(150, from: 40, through: client)
+            let client = client(port: port, limit: .kintone, clock: clock)
+            let sent150 = try await sendItems(150, from: 40, through: client, clock: clock)
             #expect(sent150 == 150)
             let crowded = await client.stats()
             let refused = server.seen.current.tooManyRequests
@@ -65,7 +66,7 @@ struct PacingOverHTTPTests {
             server.settings.update { $0.concurrencyLimit = 100 }
             let refusedBefore = server.seen.current.tooManyRequests
             server.seen.update { $0.peakRunning = 0 }
-            let sent400 = try await sendItems(400, from: 40, through: client, first: 150)
+            let sent400 = try await sendItems(400, from: 40, through: client, first: 150, clock: clock)
             #expect(sent400 == 400)
             let roomy = await client.stats()
             #expect((roomy.concurrencyWindow ?? 0) >= 12, "\(String(describing: roomy.concurrencyWindow))")
@@ -97,21 +98,26 @@ struct PacingOverHTTPTests {
         }
     }
 
-    @Test("a server that slows down under load makes kitbag back off instead of timing out")
+    @Test("a server that slows down under load makes kitbag back off before answers take as long as its timeout (on a hand-moved clock)")
     func slowServerBacksOffWithoutTimeouts() async throws {
+        let clock = ManualClock()
         var settings = DistantServer.Settings(outbound: .milliseconds(2), back: .milliseconds(2))
-        // Thrashing: each request takes 8 ms × (requests running)²; 16 at once would take 2 s.
+        // Thrashing: each request takes 8 ms × (requests running)²; 16 at once would take 2 s, near the timeout.
         settings.work = { running in .milliseconds(8 * running * running) }
-        let server = DistantServer(settings)
+        let server = DistantServer(settings, clock: clock)
         try await withHummingbird({ server.install(on: $0) }) { port in
             let client = client(
-                port: port, limit: .kona, timeouts: HTTPTimeouts(request: .milliseconds(2500), idle: .seconds(2)))
-            let sent200 = try await sendItems(200, from: 40, through: client)
+                port: port, limit: .kona, timeouts: HTTPTimeouts(request: .milliseconds(2500), idle: .seconds(2)),
+                clock: clock)
+            let sent200 = try await sendItems(200, from: 40, through: client, clock: clock)
             #expect(sent200 == 200)
             let stats = await client.stats()
-            #expect(stats.retries == 0, "timed out \(stats.retries) times")
+            #expect(stats.retries == 0)
             #expect(stats.concurrencyCuts > 0)
-            #expect(server.seen.current.peakRunning < 16)
+            let peak = server.seen.current.peakRunning
+            #expect(peak < 16)
+            // The slowest answer, at the most running at once, stayed well inside the 2.5 s timeout.
+            #expect(8 * peak * peak < 2000, "\(peak) running at once take \(8 * peak * peak) ms")
         }
     }
 
