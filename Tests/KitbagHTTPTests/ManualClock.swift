@@ -65,7 +65,7 @@ final class ManualClock: GateClock, @unchecked Sendable {
 /// Moves `clock` on, moment by moment, whenever every caller still running (`running()`) waits for it — in `client`'s
 /// gate, in a retry sleep, or (its request in flight) in a test server sleeping on the same clock — until none runs.
 /// A request on its way through sockets is not waiting, so the clock stands still until it has arrived somewhere.
-/// A wait nothing could end (no move for 120 s) fails the test.
+/// A wait nothing could end (no move for 120 s) fails the test and throws, after waking every sleeper.
 func driveClock(_ clock: ManualClock, for client: APIClient, running: @Sendable () -> Int) async throws {
     let gate = client.requestGate
     var lastMove = ContinuousClock.now
@@ -83,7 +83,9 @@ func driveClock(_ clock: ManualClock, for client: APIClient, running: @Sendable 
         } else {
             if ContinuousClock.now - lastMove > .seconds(120) {
                 Issue.record("the clock never settled: \(callers) callers still running")
-                return
+                // Wake every sleeper, so no caller or server stays asleep, and end the callers' group.
+                clock.advance(by: .seconds(86_400))
+                throw CancellationError()
             }
             try await Task.sleep(for: .milliseconds(1))
         }
