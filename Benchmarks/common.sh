@@ -1,4 +1,5 @@
-# Shared by the per-service benchmark scripts: sourced after BIN, WORK and SERVICE are set.
+# Shared by the benchmark scripts: the sandbox helpers are used after BIN, WORK and SERVICE are set; test_bundle by the
+# benchmarks that run inside the test bundle (render, pacing).
 
 start_sandbox() { # name seed extra-flags… → prints the sandbox's base URL
   local name=$1 seed=$2; shift 2
@@ -47,4 +48,11 @@ print(f"  {n} entities, {r} requests, {e['seconds']:.1f} s ({n/max(e['seconds'],
 PY
     stop_sandbox "rss$n"; rm -f "$WORK/r$n.tar.zst"
   done
+}
+
+test_bundle() { # config → builds the test bundle (release with -enable-testing: the benchmarks import @testable) and prints its path
+  local flags=(-c "$1")
+  [ "$1" = release ] && flags+=(-Xswiftc -enable-testing)
+  swift build --build-tests "${flags[@]}" >/dev/null || return 1
+  echo "$(swift build "${flags[@]}" --show-bin-path)/kitbagPackageTests.xctest"
 }

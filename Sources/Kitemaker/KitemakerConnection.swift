@@ -16,14 +16,15 @@ public struct KitemakerConnection: Connector {
 
     public var service: ServiceName { .kitemaker }
 
-    /// Kitemaker publishes no rate limit: kitbag stays at 4 requests in any second, one at a time.
+    /// Kitemaker publishes no rate limit: kitbag stays at 4 requests in any second and adapts how many are in flight.
     public static let defaultRateLimit = RateLimit.kitemaker
 
     /// Reads `KITEMAKER_TOKEN` (required) and `KITEMAKER_BASE_URL` (default https://toil.kitemaker.co).
-    /// `rateLimit` overrides the requests per second (0 turns pacing off: for local sandboxes only).
+    /// `rateLimit` overrides the requests per second (0 turns pacing off: for local sandboxes only); `concurrency`
+    /// caps the requests in flight.
     public init(
-        baseURL: String?, environment: [String: String], rateLimit: Double? = nil, retry: RetryPolicy? = nil,
-        logger: Logger, progress: ProgressReporter? = nil
+        baseURL: String?, environment: [String: String], rateLimit: Double? = nil, concurrency: Int? = nil,
+        retry: RetryPolicy? = nil, logger: Logger, progress: ProgressReporter? = nil
     ) throws {
         let base = baseURL ?? environment[KitemakerSchema.baseURLVariable] ?? KitemakerSchema.defaultBaseURL
         guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil
@@ -44,10 +45,7 @@ public struct KitemakerConnection: Connector {
         let endpoint = ServiceEndpoint(
             service: "kitemaker", baseURL: url, secrets: [token],
             credentialHint: "set \(KitemakerSchema.tokenVariable) to a valid token (Kitemaker: Ctrl/Cmd+K → Manage developer settings)")
-        var limit: RateLimit? = Self.defaultRateLimit
-        if let rps = rateLimit {
-            limit = rps > 0 ? RateLimit(requestsPerSecond: rps, burst: 1, maxConcurrent: 1, maxPerWindow: max(1, Int(rps))) : nil
-        }
+        let limit = RateLimit.resolved(Self.defaultRateLimit, requestsPerSecond: rateLimit, concurrency: concurrency)
         client = APIClient(
             endpoint: endpoint, rateLimit: limit, retry: retry ?? RetryPolicy(), logger: logger, progress: progress,
             errorMessage: Self.errorMessage)

@@ -128,6 +128,12 @@ struct ConnectionOptions: ParsableArguments {
             valueName: "N"))
     var rateLimit: Double?
 
+    @Option(
+        help: ArgumentHelp(
+            "Most requests in flight at once (default: the service's rule — Kintone a quarter of its 100 per domain, Kona up to 16, adapting to the server's answers).",
+            valueName: "N"))
+    var concurrency: Int?
+
     @Option(help: "Kintone: reach apps in this guest space (/k/guest/ID/v1/).")
     var guestSpace: String?
 
@@ -159,11 +165,12 @@ struct ConnectionOptions: ParsableArguments {
         }
         environment = try kintone.apply(to: environment, service: service)
         return try ServiceConnectors.make(
-            service, baseURL: base, rateLimit: rate, guestSpace: guest, environment: environment,
+            service, baseURL: base, rateLimit: rate, concurrency: concurrency, guestSpace: guest, environment: environment,
             logger: global.makeLogger("kitbag.\(service.rawValue)"), progress: progress)
     }
 
     func validate() throws {
         if let r = rateLimit, r < 0 || !r.isFinite { throw ValidationError("--rate-limit takes a number of requests per second, 0 or more.") }
+        if let c = concurrency, c < 1 { throw ValidationError("--concurrency takes a number of requests in flight, 1 or more.") }
     }
 }

@@ -10,7 +10,7 @@ import Logging
 /// The one place that knows which connector serves which service.
 enum ServiceConnectors {
     static func make(
-        _ service: ServiceName, baseURL: String?, rateLimit: Double?, guestSpace: String?,
+        _ service: ServiceName, baseURL: String?, rateLimit: Double?, concurrency: Int? = nil, guestSpace: String?,
         environment: [String: String], logger: Logger, progress: ProgressReporter
     ) throws -> any Connector {
         if guestSpace != nil && service != .kintone {
@@ -19,18 +19,20 @@ enum ServiceConnectors {
         switch service {
         case .kinopio:
             return try KinopioConnection(
-                baseURL: baseURL, apiKey: nil, environment: environment, requestsPerSecond: rateLimit, logger: logger,
-                progress: progress)
+                baseURL: baseURL, apiKey: nil, environment: environment, requestsPerSecond: rateLimit,
+                concurrency: concurrency, logger: logger, progress: progress)
         case .kitemaker:
             return try KitemakerConnection(
-                baseURL: baseURL, environment: environment, rateLimit: rateLimit, logger: logger, progress: progress)
+                baseURL: baseURL, environment: environment, rateLimit: rateLimit, concurrency: concurrency, logger: logger,
+                progress: progress)
         case .kona:
             return try KonaConnection(
-                baseURL: baseURL, environment: environment, rateLimit: rateLimit, logger: logger, progress: progress)
+                baseURL: baseURL, environment: environment, rateLimit: rateLimit, concurrency: concurrency, logger: logger,
+                progress: progress)
         case .kintone:
             return try KintoneConnection(
-                baseURL: baseURL, environment: environment, guestSpaceID: guestSpace, rateLimit: rateLimit, logger: logger,
-                progress: progress)
+                baseURL: baseURL, environment: environment, guestSpaceID: guestSpace, rateLimit: rateLimit,
+                concurrency: concurrency, logger: logger, progress: progress)
         }
     }
 
