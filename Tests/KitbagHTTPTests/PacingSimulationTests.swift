@@ -149,7 +149,7 @@ struct PacingSimulationTests {
 
     @Test("undocumented services start modestly and grow while answers stay healthy")
     func undocumentedServicesGrow() {
-        var sim = PacingSimulation(.kona, callers: 30, requests: 2000, work: .milliseconds(5))
+        let sim = PacingSimulation(.kona, callers: 30, requests: 2000, work: .milliseconds(5))
         let outcome = sim.run()
         #expect(outcome.windowTrace.first?.1 == 4 || outcome.windowTrace.first?.1 == 5)
         #expect(outcome.finalWindow == 16)
