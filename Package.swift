@@ -3,12 +3,13 @@ import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+// A connector writes JSON and reads it into the readable model; the shared export walk (KitbagConnector) renders.
 let connectorDependencies: [Target.Dependency] = [
-    "KitbagConnector", "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
+    "KitbagConnector", "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal",
     .product(name: "Logging", package: "swift-log"),
 ]
 let connectorTestDependencies: [Target.Dependency] = connectorDependencies + [
-    "KitbagSandbox", "KitbagTestSupport",
+    "KitbagSandbox", "KitbagTestSupport", "KitbagRender",
     .product(name: "AsyncHTTPClient", package: "async-http-client"),
 ]
 
@@ -77,14 +78,14 @@ let package = Package(
             name: "KitbagConnector",
             dependencies: [
                 "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
-                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strict),
 
         .target(
             name: "KitbagBackup",
             dependencies: [
-                "KitbagCore", "KitbagArchive", "KitbagConnector", "KitbagRender",
+                "KitbagCore", "KitbagArchive", "KitbagConnector",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],

@@ -74,10 +74,7 @@ public struct KinopioConnection: Sendable {
             credentialHint: "set \(variable) to a valid \(resolved.rawValue) key (User → Settings → Account → API); \(otherHeader)")
         var policy = retry ?? RetryPolicy()
         if retry == nil { policy.penaltyAfter429 = .seconds(30) }
-        var limit: RateLimit? = rateLimited ? .kinopio : nil
-        if let rps = requestsPerSecond {
-            limit = rps > 0 ? RateLimit(requestsPerSecond: rps, burst: 1, maxPerWindow: max(1, Int(rps))) : nil
-        }
+        let limit = rateLimited || requestsPerSecond != nil ? RateLimit.kinopio.overridden(requestsPerSecond: requestsPerSecond) : nil
         client = APIClient(
             endpoint: endpoint, rateLimit: limit, retry: policy, logger: logger,
             progress: progress, errorMessage: KinopioConnection.errorMessage)

@@ -135,10 +135,7 @@ public struct KintoneConnection: Sendable {
         let httpClient = try HTTPTransport.client(
             transport, service: "kintone", proxyVariable: KintoneSchema.proxyVariable,
             certificateVariables: (KintoneSchema.pfxFileVariable, KintoneSchema.pfxPasswordVariable))
-        var limit: RateLimit? = KintoneSchema.rateLimit
-        if let rps = rateLimit {
-            limit = rps > 0 ? RateLimit(requestsPerSecond: rps, burst: max(1, Int(rps)), maxConcurrent: 10) : nil
-        }
+        let limit = RateLimit.kintone.overridden(requestsPerSecond: rateLimit)
         self.baseURL = url
         self.guestSpaceID = guestSpaceID
         self.logger = logger

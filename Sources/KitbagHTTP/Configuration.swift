@@ -95,14 +95,7 @@ public struct RateLimit: Sendable {
         self.windowMargin = windowMargin
     }
 
-    /// Kinopio: 5 requests/s, evenly spaced, and never more than 5 in any 1-second window as the server sees it.
-    public static let kinopio = RateLimit(requestsPerSecond: 5, burst: 1, maxPerWindow: 5)
-    /// Kintone: 100 concurrent requests per domain; stay far below it and pace politely.
-    public static let kintone = RateLimit(requestsPerSecond: 20, burst: 10, maxConcurrent: 8)
-    /// Kitemaker: no published number; answers 429 when hammered.
-    public static let kitemaker = RateLimit(requestsPerSecond: 4, burst: 1, maxConcurrent: 1, maxPerWindow: 4)
-    /// Kona: no published limit.
-    public static let kona = RateLimit(requestsPerSecond: 5, burst: 5, maxConcurrent: 4)
+    // Each service's preset lives in its connector's folder (`RateLimit.kinopio` in Sources/Kinopio).
 }
 
 /// Per-attempt time limits.

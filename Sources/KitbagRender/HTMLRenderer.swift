@@ -21,13 +21,35 @@ public enum HTMLRenderer {
     public static let contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
     /// `html/index.html`: every container with its counts (from the manifest entries written so far) and links.
+    /// `service` is the service's display name ("Kinopio").
     public static func index(
-        service: ServiceName, account: String?, containers: [ReadableContainer], archiveStartedAt: Date,
+        service: String, account: String?, containers: [ReadableContainer], archiveStartedAt: Date,
         formats: Set<ReadableFormat> = [.html], entries: [Manifest.Entry] = []
+    ) -> Data {
+        index(
+            service: service, account: account, containers: containers, archiveStartedAt: archiveStartedAt,
+            formats: formats, counts: containerCounts(entries))
+    }
+
+    /// Entity counts per container folder (`data/spaces/abc` → kind → count) of JSON Lines entries.
+    public static func containerCounts(_ entries: [Manifest.Entry]) -> [String: [String: Int]] {
+        var counts: [String: [String: Int]] = [:]
+        for e in entries {
+            guard let kind = e.kind, let count = e.count else { continue }
+            let parts = e.path.split(separator: "/")
+            guard parts.count >= 4 else { continue }
+            counts[parts[0..<3].joined(separator: "/"), default: [:]][kind, default: 0] += count
+        }
+        return counts
+    }
+
+    /// `html/index.html` with the counts of each container folder already summed (see `containerCounts`).
+    public static func index(
+        service: String, account: String?, containers: [ReadableContainer], archiveStartedAt: Date,
+        formats: Set<ReadableFormat> = [.html], counts: [String: [String: Int]]
     ) -> Data {
         let here = ReadablePaths.htmlIndex
         var h = HTMLText()
-        let service = MarkdownRenderer.serviceTitle(service)
         head(&h, title: "\(service) archive")
         h.raw("<header><h1>")
         h.text(service)
@@ -42,13 +64,6 @@ public enum HTMLRenderer {
         h.raw("the lossless source that <code>kitbag import</code> reads; these pages are readable renderings of them. ")
         h.raw("<code>manifest.json</code> lists every file with its SHA-256.</p></header>\n<main>\n")
 
-        var counts: [String: [String: Int]] = [:]
-        for e in entries {
-            guard let kind = e.kind, let count = e.count else { continue }
-            let parts = e.path.split(separator: "/")
-            guard parts.count >= 4 else { continue }
-            counts[parts[0..<3].joined(separator: "/"), default: [:]][kind, default: 0] += count
-        }
         var kinds: [String] = []
         var byKind: [String: [ReadableContainer]] = [:]
         for c in containers {

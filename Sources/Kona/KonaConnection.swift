@@ -68,8 +68,7 @@ public struct KonaConnection: Sendable {
             ? "set \(KonaSchema.accessTokenVariable) to a valid access token, or set \(KonaSchema.refreshTokenVariable),"
                 + " \(KonaSchema.clientIDVariable) and \(KonaSchema.clientSecretVariable) so kitbag can get a new one"
             : "check \(KonaSchema.accessTokenVariable) and \(KonaSchema.refreshTokenVariable); the refreshed token was refused too"
-        var limit: RateLimit? = .kona
-        if let rps = rateLimit { limit = rps > 0 ? RateLimit(requestsPerSecond: rps, burst: max(1, Int(rps)), maxConcurrent: 4) : nil }
+        let limit = RateLimit.kona.overridden(requestsPerSecond: rateLimit)
         self.baseURL = site
         client = APIClient(
             endpoint: ServiceEndpoint(

@@ -335,7 +335,7 @@ struct APIClientTests {
         }
     }
 
-    @Test("a burst of 30 requests under RateLimit.kinopio never puts more than 5 in any 1-second window at the server")
+    @Test("a burst of 30 requests under Kinopio's pacing never puts more than 5 in any 1-second window at the server")
     func kinopioRateLimitWindow() async throws {
         let clock = ContinuousClock()
         let arrivals = Observed<[ContinuousClock.Instant]>([])
@@ -345,7 +345,8 @@ struct APIClientTests {
                 return json("{}")
             }
         }) { port in
-            let client = makeClient(port: port, rateLimit: .kinopio)
+            // `RateLimit.kinopio` (Sources/Kinopio): 5 requests/s, one at a time, at most 5 in any window.
+            let client = makeClient(port: port, rateLimit: RateLimit(requestsPerSecond: 5, burst: 1, maxPerWindow: 5))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<30 {
                     group.addTask {

@@ -1,0 +1,33 @@
+import Foundation
+import KitbagConnector
+import KitbagCore
+import KitbagHTTP
+
+extension RateLimit {
+    /// Kona publishes no limit: a modest 5 requests/s, 4 at a time.
+    public static let kona = RateLimit(requestsPerSecond: 5, burst: 5, maxConcurrent: 4)
+}
+
+extension ConnectorDescriptor {
+    /// Kona: spaces of conversations, tasks and events; an OAuth access token, or a refresh grant.
+    public static let kona = ConnectorDescriptor(
+        service: .kona, displayName: "Kona", defaultLimits: .kona,
+        credentialHelp: [
+            "\(KonaSchema.accessTokenVariable), or \(KonaSchema.refreshTokenVariable) + \(KonaSchema.clientIDVariable) + \(KonaSchema.clientSecretVariable); \(KonaSchema.baseURLVariable)"
+        ],
+        options: [
+            ServiceOption(
+                "space", valueName: "ID", help: "Export or back up only this space (repeatable).", arity: .repeated,
+                role: .selection, commands: [.export, .backup]),
+            ServiceOption(
+                "space-map", valueName: "SRC=DST", help: "Import space SRC into the existing space DST (repeatable).",
+                arity: .repeated, role: .containerMap, commands: [.importArchive]),
+        ],
+        acceptsMigrations: true, rendering: KonaRendering.source, migration: KonaMigration.source,
+        sandboxEnvironment: { url, credential, _ in [KonaSchema.baseURLVariable: url.absoluteString, KonaSchema.accessTokenVariable: credential] },
+        make: { s in
+            try KonaConnection(
+                baseURL: s.baseURL, environment: s.environment, rateLimit: s.rateLimit, retry: s.retry, logger: s.logger,
+                progress: s.progress)
+        })
+}
