@@ -164,6 +164,9 @@ let package = Package(
             dependencies: ["KitbagTestSupport", "KitbagJournal", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         .testTarget(
+            name: "KitbagConnectorTests",
+            dependencies: ["KitbagTestSupport", "KitbagConnector", "KitbagArchive", "KitbagCore"], swiftSettings: strict),
+        .testTarget(
             name: "KitbagBackupTests",
             dependencies: [
                 "KitbagTestSupport", "KitbagBackup", "KitbagArchive", "KitbagConnector", "KitbagCore", "Kinopio",
