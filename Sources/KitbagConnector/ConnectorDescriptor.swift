@@ -278,12 +278,30 @@ extension ConnectorDescriptor {
         return out
     }
 
-    /// Help text for this service's options of `command`, one line per option: `  --app ID   Export only …`.
-    public func optionHelp(for command: ServiceCommand) -> [String] {
-        options(for: command).map { option in
+    /// Help text for this service's options of `command`, as help lists options: `    --app ID   Export or …`, the
+    /// text wrapped at `width` columns under its own column.
+    public func optionHelp(for command: ServiceCommand, width: Int = 79) -> [String] {
+        let indent = "    ", column = 30
+        var lines: [String] = []
+        for option in options(for: command) {
             let flag = "--\(option.name)" + (option.arity == .flag ? "" : " \(option.valueName)")
-            let padded = flag.count < 28 ? flag.padding(toLength: 28, withPad: " ", startingAt: 0) : flag + "  "
-            return "    \(padded)\(option.help)"
+            var line = indent + flag
+            if line.count + 2 > column {
+                lines.append(line)
+                line = ""
+            }
+            for word in option.help.split(separator: " ") {
+                if line.count < column {
+                    line = line.padding(toLength: column, withPad: " ", startingAt: 0) + word
+                } else if line.count + 1 + word.count > width {
+                    lines.append(line)
+                    line = String(repeating: " ", count: column) + word
+                } else {
+                    line += " " + word
+                }
+            }
+            lines.append(line)
         }
+        return lines
     }
 }

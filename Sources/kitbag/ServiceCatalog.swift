@@ -66,7 +66,7 @@ struct ServiceCatalog: Sendable {
         for entry in all {
             for (i, line) in entry.descriptor.credentialHelp.enumerated() {
                 let head = i == 0 ? entry.service.rawValue : ""
-                text += "  " + head.padding(toLength: width, withPad: " ", startingAt: 0) + " " + line + "\n"
+                text += "  " + head.padding(toLength: width, withPad: " ", startingAt: 0) + line + "\n"
             }
         }
         return text + "`kitbag sandbox SERVICE` prints the variables that point kitbag at a local emulator."
