@@ -24,8 +24,9 @@ final class KinopioExporter: ExportSource {
         NotExported(kind: "aiImage", reason: "AI image history is not part of a backup (GET /user/ai-images lists URLs only)"),
     ]
     private var routes = RouteNotes()
-    /// The spaces of the current batch, as `GET /space/multiple` (or `GET /space/:id`) returned them.
-    private var fetched: [String: JSONValue] = [:]
+    /// The spaces of the current batch, as `GET /space/multiple` (or `GET /space/:id`) returned them, each kept as
+    /// compact JSON text until its turn (a batch of 60 spaces as trees would be several times larger).
+    private var fetched: [String: [UInt8]] = [:]
 
     static let pageSize = 60
     var batchSize: Int { Self.pageSize }
@@ -75,48 +76,63 @@ final class KinopioExporter: ExportSource {
         }
     }
 
-    /// Which spaces: the named ones, or every list the API offers for the user; in id order.
+    /// Which spaces: the named ones, or every list the API offers for the user; in id order. Lists are read
+    /// element by element and each entry kept as compact JSON text, so ten thousand spaces cost a few MiB.
     private func listSpaces() async throws -> [ListedContainer] {
-        let client = connection.client
-        var listed: [String: JSONValue] = [:]
-        if spaceIDs.isEmpty {
-            for path in ["/user/spaces", "/user/removed-spaces"] {
-                let value = try await client.json(APIRequest(method: .GET, path: path, route: "GET \(path)"))
-                for s in value.arrayValue ?? [] { if let id = s["id"]?.idString { listed[id] = s } }
+        guard spaceIDs.isEmpty else {
+            return Set(spaceIDs).sorted().map { ListedContainer(ref: KinopioSchema.container(space: $0), kind: "space", title: $0) }
+        }
+        var listed: [String: Listed] = [:]
+        /// Adds every space of an answer; `replacing` lets a later list win (removed spaces over /user/spaces).
+        func add(_ space: JSONValue, replacing: Bool) {
+            guard let id = space["id"]?.idString, replacing || listed[id] == nil else { return }
+            listed[id] = Listed(space)
+        }
+        for path in ["/user/spaces", "/user/removed-spaces"] {
+            try await connection.client.forEachElement(APIRequest(method: .GET, path: path, route: "GET \(path)")) {
+                add($0, replacing: true)
             }
-            // Lists of the current document; an older server answers 404 and has the seed's journal list instead.
-            var olderServer = false
-            for (path, kind) in [
-                ("/user/hidden-spaces", "hiddenSpace"), ("/user/group-spaces", "groupSpace"),
-                ("/user/template-spaces", "templateSpace"),
-            ] {
-                guard let value = try await firstAnswer([path]) else {
-                    olderServer = true
-                    notes.append(
-                        NotExported(kind: kind, reason: "GET \(path) answered 404 (an older Kinopio server); such spaces not in /user/spaces were not listed"))
-                    continue
-                }
-                for s in value.arrayValue ?? [] { if let id = s["id"]?.idString, listed[id] == nil { listed[id] = s } }
+        }
+        // Lists of the current document; an older server answers 404 and has the seed's journal list instead.
+        var olderServer = false
+        for (path, kind) in [
+            ("/user/hidden-spaces", "hiddenSpace"), ("/user/group-spaces", "groupSpace"),
+            ("/user/template-spaces", "templateSpace"),
+        ] {
+            if try await !forEachInFirstAnswer([path], { add($0, replacing: false) }) {
+                olderServer = true
+                notes.append(
+                    NotExported(kind: kind, reason: "GET \(path) answered 404 (an older Kinopio server); such spaces not in /user/spaces were not listed"))
             }
-            if olderServer {
-                if let value = try await firstAnswer(["/user/journal-spaces"]) {
-                    for s in value.arrayValue ?? [] { if let id = s["id"]?.idString, listed[id] == nil { listed[id] = s } }
-                }
-            }
-            do {
-                let inbox = try await client.json(APIRequest(method: .GET, path: "/user/inbox-space", route: "GET /user/inbox-space"))
-                if let id = inbox["id"]?.idString, listed[id] == nil { listed[id] = inbox }
-            } catch let failure as HTTPFailure where failure.isNotFound {
-                // No inbox space: nothing to add.
-            }
-        } else {
-            for id in spaceIDs { listed[id] = .null }
+        }
+        if olderServer {
+            _ = try await forEachInFirstAnswer(["/user/journal-spaces"]) { add($0, replacing: false) }
+        }
+        do {
+            let inbox = try await connection.client.json(
+                APIRequest(method: .GET, path: "/user/inbox-space", route: "GET /user/inbox-space"))
+            add(inbox, replacing: false)
+        } catch let failure as HTTPFailure where failure.isNotFound {
+            // No inbox space: nothing to add.
         }
         return listed.keys.sorted().map { id in
-            let entry = listed[id] ?? .null
+            let entry = listed[id]!
             return ListedContainer(
-                ref: KinopioSchema.container(space: id), kind: "space", title: entry["name"]?.stringValue ?? id,
-                marker: entry["updatedAt"]?.stringValue, listing: entry)
+                ref: KinopioSchema.container(space: id), kind: "space", title: entry.name ?? id, marker: entry.updatedAt,
+                listingJSON: entry.json)
+        }
+    }
+
+    /// A listed space: its name and `updatedAt`, and the whole entry as compact JSON.
+    struct Listed {
+        var name: String?
+        var updatedAt: String?
+        var json: [UInt8]
+
+        init(_ space: JSONValue) {
+            name = space["name"]?.stringValue
+            updatedAt = space["updatedAt"]?.stringValue
+            json = space.serialized()
         }
     }
 
@@ -130,7 +146,8 @@ final class KinopioExporter: ExportSource {
         -> FetchedContainer
     {
         let id = container.id
-        if let space = fetched.removeValue(forKey: id) {
+        if let text = fetched.removeValue(forKey: id) {
+            let space = try JSONValue(parsing: text)
             try await connection.explainingScope("an export", needs: "read") {
                 try await writeSpace(space, id: id, into: output)
             }
@@ -172,6 +189,21 @@ final class KinopioExporter: ExportSource {
         }
     }
 
+    /// Every element of the array answer of the first of `paths` that does not answer 404 (tried in order);
+    /// false when all do.
+    func forEachInFirstAnswer(_ paths: [String], _ body: (JSONValue) throws -> Void) async throws -> Bool {
+        for path in paths {
+            do {
+                try await connection.client.forEachElement(APIRequest(method: .GET, path: path, route: "GET \(path)"), body)
+                routes.met[path] = true
+                return true
+            } catch let failure as HTTPFailure where failure.isNotFound {
+                routes.met[path] = false
+            }
+        }
+        return false
+    }
+
     /// The answer of the first of `paths` that does not answer 404 (tried in order), or nil if all do.
     func firstAnswer(_ paths: [String]) async throws -> JSONValue? {
         for path in paths {
@@ -205,23 +237,25 @@ final class KinopioExporter: ExportSource {
         return out
     }
 
-    /// `GET /space/multiple` for up to 60 ids, falling back to `GET /space/:id` for any it leaves out.
-    func fetchSpaces(_ ids: [String]) async throws -> [String: JSONValue] {
+    /// `GET /space/multiple` for up to 60 ids, falling back to `GET /space/:id` for any it leaves out; each space
+    /// as compact JSON text.
+    func fetchSpaces(_ ids: [String]) async throws -> [String: [UInt8]] {
         let client = connection.client
-        var out: [String: JSONValue] = [:]
+        var out: [String: [UInt8]] = [:]
         if ids.count > 1 {
-            let value = try await client.json(
+            try await client.forEachElement(
                 APIRequest(
                     method: .GET, path: "/space/multiple", query: [("spaceIds", ids.joined(separator: ","))],
-                    route: "GET /space/multiple"))
-            for s in value.arrayValue ?? [] {
-                if let id = s["id"]?.idString, s["cards"]?.arrayValue != nil { out[id] = s }
+                    route: "GET /space/multiple")
+            ) { s in
+                if let id = s["id"]?.idString, s["cards"]?.arrayValue != nil { out[id] = s.serialized() }
             }
         }
         for id in ids where out[id] == nil {
             do {
                 out[id] = try await client.json(
-                    APIRequest(method: .GET, path: "/space/\(id.urlPathEscaped)", route: "GET /space/:spaceId"))
+                    APIRequest(method: .GET, path: "/space/\(id.urlPathEscaped)", route: "GET /space/:spaceId")
+                ).serialized()
             } catch let failure as HTTPFailure where failure.isNotFound {
                 continue
             }

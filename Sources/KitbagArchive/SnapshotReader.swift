@@ -150,19 +150,29 @@ public final class JSONLinesSequence: AsyncSequence, AsyncIteratorProtocol, Sequ
 
     /// The next entity, or nil after the last line.
     public func next() throws -> JSONValue? {
+        guard let line = try nextSlice() else { return nil }
+        return try parse(line)
+    }
+
+    /// The next line's bytes as they are, without parsing them; nil after the last line.
+    public func nextLine() throws -> [UInt8]? {
+        try nextSlice().map(Array.init)
+    }
+
+    private func nextSlice() throws -> ArraySlice<UInt8>? {
         while true {
             if let newline = buffer[start...].firstIndex(of: 0x0A) {
                 let line = buffer[start..<newline]
                 start = newline + 1
                 lineNumber += 1
-                return try parse(line)
+                return line
             }
             if atEnd {
                 guard start < buffer.count else { return nil }
                 let line = buffer[start...]
                 start = buffer.count
                 lineNumber += 1
-                return try parse(line)
+                return line
             }
             try fill()
         }

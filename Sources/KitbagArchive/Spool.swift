@@ -352,11 +352,16 @@ public final class ScratchJSONLines {
     public func append(_ value: JSONValue) throws {
         line.removeAll(keepingCapacity: true)
         value.write(into: &line)
-        line.append(0x0A)
-        try bytes.append(line)
+        try append(json: line)
+    }
+
+    /// Appends one value already written as compact JSON text (no newline in it).
+    public func append(json text: [UInt8]) throws {
+        try bytes.append(text)
+        try bytes.append([0x0A])
         count += 1
     }
 
-    /// The values appended so far, read back in order.
+    /// The values appended so far, read back in order (`next()` parses a line, `nextLine()` gives its text).
     public func lines() throws -> JSONLinesSequence { try bytes.lines(entry: "scratch") }
 }

@@ -4,7 +4,9 @@ import KitbagCore
 
 /// One container as a connector lists it before the walk: where it goes in the archive, its readable kind and
 /// title (pages link to it by them), its change marker when the listing carries one (Kinopio's `updatedAt`), and
-/// what the listing said about it, which the connector gets back when the walk reaches the container.
+/// what the listing said about it, which the connector gets back when the walk reaches the container. The entry is
+/// kept as compact JSON text, not as a tree, so that thousands of listed containers cost little until the walk
+/// spools them.
 public struct ListedContainer: Sendable {
     public var ref: ContainerRef
     /// Singular kind in the readable model (`space`, `app`).
@@ -12,15 +14,24 @@ public struct ListedContainer: Sendable {
     public var title: String
     /// The service's change marker from the listing; nil when only fetching tells (Kona, Kintone).
     public var marker: String?
-    /// The listing's entry for the container (spooled to disk by the walk between listing and fetching).
-    public var listing: JSONValue
+    /// The listing's entry as compact JSON (`JSONValue.serialized()`); empty for none.
+    public var listingJSON: [UInt8]
 
     public init(ref: ContainerRef, kind: String, title: String, marker: String? = nil, listing: JSONValue = .null) {
+        self.init(ref: ref, kind: kind, title: title, marker: marker, listingJSON: listing.isNull ? [] : listing.serialized())
+    }
+
+    public init(ref: ContainerRef, kind: String, title: String, marker: String? = nil, listingJSON: [UInt8]) {
         self.ref = ref
         self.kind = kind
         self.title = title
         self.marker = marker
-        self.listing = listing
+        self.listingJSON = listingJSON
+    }
+
+    /// The listing's entry (`.null` for none).
+    public var listing: JSONValue {
+        listingJSON.isEmpty ? .null : (try? JSONValue(parsing: listingJSON)) ?? .null
     }
 
     /// The container's id (every listed container has one).

@@ -29,34 +29,32 @@ public enum ExportWalk {
     ) async throws -> Result {
         let rendering = !renderings.isEmpty
         let account = ContainerOutput(.account, writer: writer, retaining: rendering)
-        let listed = try await source.begin(into: account)
-        let reading = rendering ? try source.reading(account: account.files) : nil
-        account.release()
-
-        // The listing waits on disk; only what links and markers need stays in memory.
+        // The listing's entries wait in a spool (on disk past a few MiB); only what links and markers need stays.
         let listings = ScratchJSONLines(directory: writer.spoolDirectory)
         var containers: [ListedContainer] = []
-        containers.reserveCapacity(listed.count)
         var targets: [String: ReadableContainer] = [:]
-        for var c in listed {
-            try listings.append(c.listing)
-            c.listing = .null
+        for var c in try await source.begin(into: account) {
+            try listings.append(json: c.listingJSON)
+            c.listingJSON = []
             if rendering, targets[c.id] == nil { targets[c.id] = ReadableContainer(id: c.id, kind: c.kind, title: c.title) }
             containers.append(c)
         }
+        let reading = rendering ? try source.reading(account: account.files) : nil
+        account.release()
         let listingLines = try listings.lines()
 
         let stage = source.containerStage
         if let stage { progress.beginStage(stage, total: containers.count) }
         var changes = ExportChanges()
         var index: [ReadableContainer] = []
-        var counts: [String: [String: Int]] = [:]
+        /// Container folder → its contents column in the HTML index (`2 box · 12 card`).
+        var contents: [String: String] = [:]
         let size = max(1, source.batchSize)
         var start = 0
         while start < containers.count {
             var window = Array(containers[start..<min(start + size, containers.count)])
             start += window.count
-            for i in window.indices { window[i].listing = try listingLines.next() ?? .null }
+            for i in window.indices { window[i].listingJSON = try listingLines.nextLine() ?? [] }
             var reused: Set<Int> = []
             for (i, c) in window.enumerated() {
                 if let marker = c.marker { changes.markers[c.ref.archiveFolder] = marker }
@@ -85,7 +83,7 @@ public enum ExportWalk {
                         of: readable, formats: renderings, linked: renderings, container: { targets[$0] })
                     for file in files { try writer.addFile(path: file.path, data: file.data) }
                     index.append(readable.indexEntry)
-                    counts[readable.dataFolder] = output.counts
+                    contents[readable.dataFolder] = HTMLRenderer.contents(output.counts)
                 }
                 if stage != nil { progress.advance(items: 1, bytes: writer.bytesWritten - before) }
             }
@@ -98,7 +96,7 @@ public enum ExportWalk {
             let info = writer.info
             for file in Renderings.indexes(
                 service: displayName, account: info.source.account.name ?? info.source.account.id, containers: index,
-                counts: counts, startedAt: Timestamp.parse(info.startedAt) ?? Date(), formats: renderings,
+                contents: { contents[$0] ?? "" }, startedAt: Timestamp.parse(info.startedAt) ?? Date(), formats: renderings,
                 linked: renderings)
             {
                 try writer.addFile(path: file.path, data: file.data)

@@ -69,6 +69,7 @@ public enum ArchiveRendering {
         formats: Set<ReadableFormat>, linked: Set<ReadableFormat>
     ) throws -> [(path: String, data: Data)] {
         var out: [(String, Data)] = []
+        let counts = HTMLRenderer.containerCounts(entries)
         var targets: [String: ReadableContainer] = [:]
         for c in containers where targets[c.id] == nil { targets[c.id] = c.indexEntry }
         for c in containers {
@@ -76,7 +77,9 @@ public enum ArchiveRendering {
         }
         out += Renderings.indexes(
             service: displayName, account: info.source.account.name ?? info.source.account.id,
-            containers: containers.map(\.indexEntry), counts: HTMLRenderer.containerCounts(entries),
+            containers: containers.map(\.indexEntry), contents: { folder in
+                counts[folder].map(HTMLRenderer.contents) ?? ""
+            },
             startedAt: Timestamp.parse(info.startedAt) ?? Date(timeIntervalSince1970: 0), formats: formats, linked: linked)
         return out
     }

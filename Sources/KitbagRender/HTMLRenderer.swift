@@ -48,6 +48,22 @@ public enum HTMLRenderer {
         service: String, account: String?, containers: [ReadableContainer], archiveStartedAt: Date,
         formats: Set<ReadableFormat> = [.html], counts: [String: [String: Int]]
     ) -> Data {
+        index(
+            service: service, account: account, containers: containers, archiveStartedAt: archiveStartedAt,
+            formats: formats, contents: { counts[$0].map(contents) ?? "" })
+    }
+
+    /// What a container holds as the index shows it: `2 box · 12 card` (kinds in order, none with 0).
+    public static func contents(_ counts: [String: Int]) -> String {
+        counts.keys.sorted().filter { counts[$0]! > 0 }.map { "\(counts[$0]!) \($0)" }.joined(separator: " · ")
+    }
+
+    /// `html/index.html`, with `contents(folder)` the contents column of the container whose JSON Lines are in
+    /// `folder` (`data/spaces/abc`).
+    public static func index(
+        service: String, account: String?, containers: [ReadableContainer], archiveStartedAt: Date,
+        formats: Set<ReadableFormat> = [.html], contents: (String) -> String
+    ) -> Data {
         let here = ReadablePaths.htmlIndex
         var h = HTMLText()
         head(&h, title: "\(service) archive")
@@ -87,8 +103,7 @@ public enum HTMLRenderer {
                     h.line(displayTitle(c.title))
                 }
                 h.raw("</td><td>")
-                let own = counts[folder] ?? [:]
-                h.text(own.keys.sorted().filter { own[$0]! > 0 }.map { "\(own[$0]!) \($0)" }.joined(separator: " · "))
+                h.text(contents(folder))
                 h.raw("</td><td>")
                 if let d = c.updatedAt ?? c.createdAt { h.raw(TextCleaning.humanDate(d)) }
                 h.raw("</td><td>")

@@ -30,9 +30,10 @@ public enum Renderings {
     }
 
     /// `index.md` and `html/index.html` (those of `formats`) for `containers` — only their ids, kinds, titles and
-    /// dates are read (see `ReadableContainer.indexEntry`) — with each container folder's entity counts.
+    /// dates are read (see `ReadableContainer.indexEntry`) — with `contents(folder)` the HTML index's contents
+    /// column of each container folder (`HTMLRenderer.contents`).
     public static func indexes(
-        service: String, account: String?, containers: [ReadableContainer], counts: [String: [String: Int]],
+        service: String, account: String?, containers: [ReadableContainer], contents: (String) -> String,
         startedAt: Date, formats: Set<ReadableFormat>, linked: Set<ReadableFormat>
     ) -> [(path: String, data: Data)] {
         var out: [(String, Data)] = []
@@ -48,7 +49,7 @@ public enum Renderings {
                 (ReadablePaths.htmlIndex,
                  HTMLRenderer.index(
                     service: service, account: account, containers: containers, archiveStartedAt: startedAt,
-                    formats: linked, counts: counts)))
+                    formats: linked, contents: contents)))
         }
         return out
     }

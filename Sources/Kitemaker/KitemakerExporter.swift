@@ -142,7 +142,8 @@ final class KitemakerExporter: ExportSource {
     func fetch(_ listed: ListedContainer, into output: ContainerOutput, previous: PreviousContainer?) async throws
         -> FetchedContainer
     {
-        guard var meta = listed.listing.objectValue, listed.listing["id"]?.idString != nil else {
+        let space = listed.listing
+        guard var meta = space.objectValue, space["id"]?.idString != nil else {
             throw UserError("kitemaker: the organization query returned a space without an id")
         }
         let statuses = meta["statuses"]?.arrayValue ?? []

@@ -58,16 +58,29 @@ final class KonaExporter: ExportSource {
         try account.write("currentUser", kind: "currentUser", values: [user])
         let users = try await all("/users", key: "users", route: "GET /users")
         try account.write("users", kind: "user", values: users.sorted { idLess($0, $1) })
-        var spaces: [JSONValue]
+        // Each space is kept as compact JSON text, not as a tree: ten thousand spaces cost a few MiB.
+        var spaces: [(id: String, name: String?, json: [UInt8])] = []
+        func keep(_ space: JSONValue) {
+            guard let id = space["id"]?.idString else { return }
+            spaces.append((id, space["name"]?.stringValue, space.serialized()))
+        }
         if spaceIDs.isEmpty {
             // Kona does not say whether `hidden=true` lists hidden spaces only or hidden ones too: both lists are read
             // and joined by id, and the archive says which the server did.
-            let visible = try await all("/spaces", key: "spaces", query: [("include", "participants")], route: "GET /spaces")
-            let withHidden = try await all(
-                "/spaces", key: "spaces", query: [("hidden", "true"), ("include", "participants")], route: "GET /spaces")
-            spaces = withHidden
-            let seen = Set(withHidden.compactMap { $0["id"]?.idString })
-            let missing = visible.filter { ($0["id"]?.idString).map { !seen.contains($0) } ?? false }
+            var visible: [(id: String, name: String?, json: [UInt8])] = []
+            try await connection.forEachPage(
+                "/spaces", key: "spaces", query: [("include", "participants")], route: "GET /spaces"
+            ) { page in
+                for space in page {
+                    guard let id = space["id"]?.idString else { continue }
+                    visible.append((id, space["name"]?.stringValue, space.serialized()))
+                }
+            }
+            try await connection.forEachPage(
+                "/spaces", key: "spaces", query: [("hidden", "true"), ("include", "participants")], route: "GET /spaces"
+            ) { page in page.forEach(keep) }
+            let seen = Set(spaces.map(\.id))
+            let missing = visible.filter { !seen.contains($0.id) }
             spaces += missing
             if !missing.isEmpty {
                 notes.append(
@@ -76,20 +89,22 @@ final class KonaExporter: ExportSource {
                         reason: "this server lists only hidden spaces for hidden=true; kitbag read the spaces without it too and joined both lists"))
             }
         } else {
-            spaces = []
             for id in spaceIDs {
                 let answer = try await connection.client.json(
                     APIRequest(
                         method: .GET, path: "/spaces/\(id.urlPathEscaped)", query: [("include", "participants")],
                         route: "GET /spaces/:id"))
-                spaces += answer["spaces"]?.arrayValue ?? []
+                (answer["spaces"]?.arrayValue ?? []).forEach(keep)
             }
         }
-        spaces.sort { idLess($0, $1) }
-        return spaces.compactMap { space in
-            guard let id = space["id"]?.idString else { return nil }
-            return ListedContainer(
-                ref: KonaSchema.container(space: id), kind: "space", title: space["name"]?.stringValue ?? id, listing: space)
+        // In id order; spaces with the same id keep the order they came in (a stable sort, as before).
+        return spaces.enumerated().sorted { a, b in
+            KonaSchema.idOrder(a.element.id, b.element.id)
+                || (!KonaSchema.idOrder(b.element.id, a.element.id) && a.offset < b.offset)
+        }.map { _, space in
+            ListedContainer(
+                ref: KonaSchema.container(space: space.id), kind: "space", title: space.name ?? space.id,
+                listingJSON: space.json)
         }
     }
 
@@ -99,6 +114,7 @@ final class KonaExporter: ExportSource {
         -> FetchedContainer
     {
         let id = listed.id
+        let space = listed.listing
         let now = output.startedAtSeconds
         // The previous copy of the space counts only while its comments are younger than maxCopyAge.
         var prior: (space: KonaPreviousSpace, marker: KonaSpaceMarker)?
@@ -109,10 +125,10 @@ final class KonaExporter: ExportSource {
             prior = (files, marker)
         }
         if let prior, try await unchanged(space: id, since: prior.marker) {
-            try copySpace(listed.listing, from: prior.space, into: output)
+            try copySpace(space, from: prior.space, into: output)
             return FetchedContainer(marker: prior.marker.text, reused: true)
         }
-        let files = try await fetchSpace(listed.listing, id: id, into: output, previous: prior?.space)
+        let files = try await fetchSpace(space, id: id, into: output, previous: prior?.space)
         unfiltered.formUnion(files.unfiltered)
         let fetchedAt = files.copiedComments ? (prior?.marker.commentsFetchedAt ?? now) : now
         return FetchedContainer(marker: KonaSpaceMarker(items: files.items, commentsFetchedAt: fetchedAt).text)
