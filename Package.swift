@@ -3,8 +3,9 @@ import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+// A connector writes JSON and reads it into the readable model; the shared export walk (KitbagConnector) renders.
 let connectorDependencies: [Target.Dependency] = [
-    "KitbagConnector", "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
+    "KitbagConnector", "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal",
     .product(name: "Logging", package: "swift-log"),
 ]
 let sandboxEmulatorDependencies: [Target.Dependency] = [
@@ -13,7 +14,7 @@ let sandboxEmulatorDependencies: [Target.Dependency] = [
     .product(name: "Logging", package: "swift-log"),
 ]
 let connectorTestDependencies: [Target.Dependency] = connectorDependencies + [
-    "KitbagSandbox", "KitbagTestSupport",
+    "KitbagSandbox", "KitbagTestSupport", "KitbagRender",
     .product(name: "AsyncHTTPClient", package: "async-http-client"),
 ]
 
@@ -82,14 +83,14 @@ let package = Package(
             name: "KitbagConnector",
             dependencies: [
                 "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
-                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strict),
 
         .target(
             name: "KitbagBackup",
             dependencies: [
-                "KitbagCore", "KitbagArchive", "KitbagConnector", "KitbagRender",
+                "KitbagCore", "KitbagArchive", "KitbagConnector",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -170,6 +171,8 @@ let package = Package(
             name: "KitbagHTTPTests",
             dependencies: [
                 "KitbagTestSupport", "KitbagHTTP", "KitbagCore",
+                // The services' pacing presets live in their connectors' folders; the pacing tests check those.
+                "Kinopio", "Kintone", "Kitemaker", "Kona",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -192,6 +195,9 @@ let package = Package(
             name: "KitbagJournalTests",
             dependencies: ["KitbagTestSupport", "KitbagJournal", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
+        .testTarget(
+            name: "KitbagConnectorTests",
+            dependencies: ["KitbagTestSupport", "KitbagConnector", "KitbagArchive", "KitbagCore"], swiftSettings: strict),
         .testTarget(
             name: "KitbagBackupTests",
             dependencies: [

@@ -136,7 +136,7 @@ public struct KintoneConnection: Sendable {
         let httpClient = try HTTPTransport.client(
             transport, service: "kintone", proxyVariable: KintoneSchema.proxyVariable,
             certificateVariables: (KintoneSchema.pfxFileVariable, KintoneSchema.pfxPasswordVariable))
-        let limit = RateLimit.resolved(KintoneSchema.rateLimit, requestsPerSecond: rateLimit, concurrency: concurrency)
+        let limit = RateLimit.resolved(.kintone, requestsPerSecond: rateLimit, concurrency: concurrency)
         self.baseURL = url
         self.guestSpaceID = guestSpaceID
         self.logger = logger

@@ -31,11 +31,6 @@ public enum KintoneSchema {
     /// Seconds one request may take before it is abandoned (and retried).
     public static let timeoutVariable = "KINTONE_TIMEOUT"
 
-    /// Kintone limits concurrency (100 per domain), not the request rate: kitbag takes a quarter of it with no
-    /// per-second cap, and backs off on the 429 `GAIA_TO04`, 5xx and slow answers and when `X-ConcurrencyLimit-Running`
-    /// shows other clients of the domain busy (`RateLimit.kintone`).
-    public static let rateLimit = RateLimit.kintone
-
     /// API tokens in one request (kintone.dev "API tokens": 10 or more is refused).
     static let maxTokensPerRequest = 9
 

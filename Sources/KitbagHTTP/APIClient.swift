@@ -449,7 +449,7 @@ public final class APIClient: Sendable {
         return redact(shownHost)
     }
 
-    private func redact(_ text: String) -> String {
+    func redact(_ text: String) -> String {
         let live = endpoint.credentials?.currentSecrets().filter { $0.count >= 4 } ?? []
         return Redactor.redact(text, secrets: live.isEmpty ? endpoint.secrets : endpoint.secrets + live)
     }

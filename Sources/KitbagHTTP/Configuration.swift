@@ -129,23 +129,7 @@ public struct RateLimit: Sendable {
         return parts.joined(separator: "; ")
     }
 
-    /// Kinopio: 5 requests/s, and every request fails for 30 s after a 429 — so evenly spaced, and never more than 5
-    /// in any 1-second window as the server sees it.
-    public static let kinopio = RateLimit(requestsPerSecond: 5, burst: 1, maxPerWindow: 5)
-    /// Kintone: 100 concurrent requests per domain and no per-second limit. kitbag takes a quarter of the domain's
-    /// limit (`X-ConcurrencyLimit-Limit` when the server reports one), leaves room for the other integrations it sees
-    /// running (`X-ConcurrencyLimit-Running`), and backs off on 429 (`GAIA_TO04`), 5xx and slow answers.
-    public static let kintone = RateLimit(
-        requestsPerSecond: .infinity, maxConcurrent: 25,
-        adaptive: ConcurrencyAdaptation(initial: 8, domainLimit: 100, share: 0.25))
-    /// Kitemaker: no published number, but it answers 429 when hammered: a modest 4 per second in any second, with
-    /// up to 4 in flight when answers are slow, backing off when the server struggles.
-    public static let kitemaker = RateLimit(
-        requestsPerSecond: 4, burst: 1, maxConcurrent: 4, maxPerWindow: 4, adaptive: ConcurrencyAdaptation(initial: 1))
-    /// Kona: no published limit: no per-second cap; start with 4 in flight and grow while answers stay healthy
-    /// (up to 16), backing off on 429, 5xx and slow answers.
-    public static let kona = RateLimit(
-        requestsPerSecond: .infinity, maxConcurrent: 16, adaptive: ConcurrencyAdaptation(initial: 4))
+    // Each service's preset lives in its connector's folder (`RateLimit.kinopio` in Sources/Kinopio).
 
     /// `preset` with the user's overrides (`--rate-limit`, `--concurrency`). A rate replaces the preset's rate (and
     /// its strict window, when it has one); 0 turns pacing off, for local sandboxes only. A concurrency is the most

@@ -4,7 +4,6 @@ import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagJournal
-import KitbagRender
 import Logging
 
 /// How to reach one Kitemaker organization: REST (`X-API-KEY`) for what it covers and the GraphQL developer API
@@ -14,10 +13,7 @@ public struct KitemakerConnection: Connector {
     public let client: APIClient
     private let token: KitemakerToken
 
-    public var service: ServiceName { .kitemaker }
-
-    /// Kitemaker publishes no rate limit: kitbag stays at 4 requests in any second and adapts how many are in flight.
-    public static let defaultRateLimit = RateLimit.kitemaker
+    public var descriptor: ConnectorDescriptor { .kitemaker }
 
     /// Reads `KITEMAKER_TOKEN` (required) and `KITEMAKER_BASE_URL` (default https://toil.kitemaker.co).
     /// `rateLimit` overrides the requests per second (0 turns pacing off: for local sandboxes only); `concurrency`
@@ -45,7 +41,7 @@ public struct KitemakerConnection: Connector {
         let endpoint = ServiceEndpoint(
             service: "kitemaker", baseURL: url, secrets: [token],
             credentialHint: "set \(KitemakerSchema.tokenVariable) to a valid token (Kitemaker: Ctrl/Cmd+K → Manage developer settings)")
-        let limit = RateLimit.resolved(Self.defaultRateLimit, requestsPerSecond: rateLimit, concurrency: concurrency)
+        let limit = RateLimit.resolved(.kitemaker, requestsPerSecond: rateLimit, concurrency: concurrency)
         client = APIClient(
             endpoint: endpoint, rateLimit: limit, retry: retry ?? RetryPolicy(), logger: logger, progress: progress,
             errorMessage: Self.errorMessage)
@@ -104,13 +100,10 @@ public struct KitemakerConnection: Connector {
         return AccountProbe(account: ArchiveInfo.Account(id: id, name: org["name"]?.stringValue), raw: org)
     }
 
-    public func export(
-        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
-        progress: ProgressReporter
-    ) async throws -> [NotExported] {
-        let exporter = KitemakerExporter(
-            connection: self, progress: progress, spaces: selection.containers, renderings: renderings)
-        return try await exporter.export(into: writer)
+    public func exportSource(account: AccountProbe, selection: ExportSelection, progress: ProgressReporter) throws
+        -> any ExportSource
+    {
+        KitemakerExporter(connection: self, progress: progress, spaces: selection.containers)
     }
 
     public func importArchive(

@@ -13,7 +13,7 @@ struct SandboxCommand: AsyncParsableCommand {
             Example: kitbag sandbox kinopio --port 8080 --seed demo
             """)
 
-    @Argument(help: "Service to emulate: kinopio, kintone, kitemaker or kona.")
+    @Argument(help: ArgumentHelp("Service to emulate: \(ServiceCatalog.names()).", valueName: "service"))
     var service: ServiceName
 
     @Option(help: "Address to listen on.")
@@ -93,7 +93,7 @@ struct SandboxCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors(json: global.json) {
-            guard let entry = SandboxCatalog.entry(service) else {
+            guard let entry = ServiceCatalog.entry(service), let sandboxEntry = entry.sandbox else {
                 throw UserError("a \(service.rawValue) sandbox is not available in kitbag \(Kitbag.version) yet", exitStatus: .usage)
             }
             var options = SandboxOptions()
@@ -114,10 +114,10 @@ struct SandboxCommand: AsyncParsableCommand {
             let sandbox =
                 legacy
                 ? try await KinopioSandbox.start(options, logger: global.makeLogger("kitbag.sandbox"), legacy: true)
-                : try await entry.start(options, global.makeLogger("kitbag.sandbox"))
+                : try await sandboxEntry.start(options, global.makeLogger("kitbag.sandbox"))
             printText("\(sandbox.baseURL.absoluteString)\n")
             if !global.quiet {
-                let credential = options.credentials.first ?? entry.defaultCredential
+                let credential = options.credentials.first ?? sandboxEntry.defaultCredential
                 // What to set in another shell to point kitbag at this sandbox.
                 let exports = entry.environment(sandbox, credential).sorted { $0.key < $1.key }
                     .map { "\($0.key)=\($0.value)" }.joined(separator: " ")

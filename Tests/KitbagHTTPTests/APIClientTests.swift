@@ -353,7 +353,8 @@ struct APIClientTests {
                 return json("{}")
             }
         }) { port in
-            let client = makeClient(port: port, rateLimit: .kinopio, clock: clock)
+            // `RateLimit.kinopio` (Sources/Kinopio): 5 requests/s, one at a time, at most 5 in any window.
+            let client = makeClient(port: port, rateLimit: RateLimit(requestsPerSecond: 5, burst: 1, maxPerWindow: 5), clock: clock)
             let running = Observed(30)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<30 {

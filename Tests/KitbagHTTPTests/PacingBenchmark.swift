@@ -1,4 +1,8 @@
 import Foundation
+import Kinopio
+import Kintone
+import Kitemaker
+import Kona
 import Testing
 
 @testable import KitbagHTTP

@@ -1,6 +1,9 @@
 import Foundation
 import Hummingbird
+import Kinopio
+import Kintone
 import KitbagCore
+import Kona
 import Logging
 import Testing
 

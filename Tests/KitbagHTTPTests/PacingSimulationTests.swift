@@ -1,5 +1,9 @@
 import Foundation
+import Kinopio
+import Kintone
 import KitbagTestSupport
+import Kitemaker
+import Kona
 import Testing
 
 @testable import KitbagHTTP

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Kinopio
 import KitbagCore
 import Logging
 import Testing

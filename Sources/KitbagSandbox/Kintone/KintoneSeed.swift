@@ -19,7 +19,7 @@ enum KintoneSeeder {
         state.groups = JSONObject([("everyone", "Everyone"), ("Administrators", "Administrators"), ("project-leads", "Project leads")])
         let accepted = logins.isEmpty ? [KintoneSandbox.defaultLogin.user: KintoneSandbox.defaultLogin.password] : logins
         state.logins = accepted
-        if logins.isEmpty { state.credentialPasswords = Set(credentials) }
+        if logins.isEmpty { state.credentialPasswords = Set(credentials.isEmpty ? [KintoneSandbox.defaultCredential] : credentials) }
         for user in accepted.keys.sorted() where state.users[user] == nil { state.users[user] = .string(user) }
         for token in credentials.isEmpty ? [KintoneSandbox.defaultCredential] : credentials {
             state.tokens[token] = KintoneToken(app: nil, permissions: KintoneToken.Permission.all)
