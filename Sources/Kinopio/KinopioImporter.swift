@@ -9,7 +9,7 @@ import KitbagJournal
 ///
 /// Target ids are chosen by kitbag (as Kinopio's own client does) and written to the journal before the
 /// request that creates them; a rerun asks the target which planned ids exist and creates only the rest.
-public final class KinopioImporter: @unchecked Sendable {
+public final class KinopioImporter {
     public let connection: KinopioConnection
     public let journal: ImportJournal?
     public let progress: ProgressReporter

@@ -319,7 +319,7 @@ final class KintoneExporter: ExportSource {
             do {
                 _ = try await connection.client.download(connection.request(.GET, "file.json", query: [("fileKey", fileKey)])) {
                     chunk in
-                    try chunk.withUnsafeReadableBytes { try box.spool.write($0) }
+                    try chunk.withUnsafeReadableBytes { try box.write($0) }
                 }
                 return try output.commit(box.spool)
             } catch let failure as HTTPFailure {
@@ -363,10 +363,13 @@ final class KintoneExporter: ExportSource {
     }
 }
 
-/// Hands a spool to the download sink, which runs strictly one chunk after another.
+/// Hands a spool to the download sink. The sink runs one chunk after another, so the lock is never contended.
+/// `@unchecked`: the spool is written only under `lock`, and read by `commit` only after the download has ended.
 final class SpoolBox: @unchecked Sendable {
+    private let lock = NSLock()
     let spool: AttachmentSpool
     init(_ spool: AttachmentSpool) { self.spool = spool }
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try lock.withLock { try spool.write(bytes) } }
 }
 
 extension String {

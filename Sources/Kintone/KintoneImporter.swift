@@ -30,7 +30,7 @@ import KitbagJournal
 /// Statuses and comments. Statuses are reached by replaying process-management actions from the initial status
 /// (`PUT records/status.json` in bulks); comments are added one by one, oldest first, each journaled before and
 /// after its request (an uncertain one is looked up in the record's newest comments by its text).
-public final class KintoneImporter: @unchecked Sendable {
+public final class KintoneImporter {
     public let connection: KintoneConnection
     public let journal: ImportJournal?
     public let progress: ProgressReporter

@@ -20,7 +20,7 @@ import KitbagJournal
 /// that may hide a created entity (5xx, reset, timeout) and on a rerun for an attempted entry, the importer looks
 /// for it in the target — same title/body/contents (and status, thread or space), not yet claimed by another
 /// journal entry — and records what it finds instead of creating it again.
-final class KitemakerImporter: @unchecked Sendable {
+final class KitemakerImporter {
     let connection: KitemakerConnection
     let journal: ImportJournal?
     let progress: ProgressReporter

@@ -15,7 +15,7 @@ import KitbagJournal
 /// kitbag sent for each object. kitbag lists the target container (the account's spaces, the new space's items, the
 /// new item's comments), sets aside objects the journal already maps, and claims the first unclaimed object whose sent
 /// fields all match; only objects not found are created again. Creates are never retried blindly.
-final class KonaImporter: @unchecked Sendable {
+final class KonaImporter {
     let connection: KonaConnection
     let journal: ImportJournal?
     let progress: ProgressReporter
