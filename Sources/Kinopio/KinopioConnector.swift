@@ -30,11 +30,4 @@ extension KinopioConnection: IncrementalConnector {
             try await importer.run(archive: archive)
         }
     }
-
-    public func roundTripDifferences(
-        source: SnapshotReader, target: SnapshotReader, journal: ImportJournal, notImported: [NotExported]
-    ) throws -> [String] {
-        try KinopioRoundTrip.compare(source: source, target: target, journal: journal, notImported: notImported)
-            .map(\.description)
-    }
 }

@@ -34,6 +34,7 @@ extension ConnectorDescriptor {
             }
         ],
         rendering: KinopioRendering.source, migration: KinopioMigration.source,
+        roundTrip: KinopioRoundTrip.rules,
         sandboxEnvironment: { url, credential, _ in ["KINOPIO_BASE_URL": url.absoluteString, KinopioSchema.apiKeyVariable: credential] },
         make: { s in
             try KinopioConnection(

@@ -26,11 +26,4 @@ extension KintoneConnection: IncrementalConnector {
     ) async throws -> ImportSummary {
         try await KintoneImporter(connection: self, journal: journal, progress: progress, options: options).run(archive: archive)
     }
-
-    public func roundTripDifferences(
-        source: SnapshotReader, target: SnapshotReader, journal: ImportJournal, notImported: [NotExported]
-    ) throws -> [String] {
-        try KintoneRoundTrip.compare(source: source, target: target, journal: journal, notImported: notImported)
-            .map(\.description)
-    }
 }

@@ -24,6 +24,7 @@ extension ConnectorDescriptor {
         ],
         options: KintoneOptions.all, profileVariables: ["apps": KintoneSchema.appsVariable], acceptsMigrations: true,
         rendering: KintoneRendering.source, migration: KintoneMigration.source,
+        roundTrip: KintoneRoundTrip.rules,
         sandboxEnvironment: { url, credential, login in
             // A login when the sandbox has one: API tokens cannot list or create apps, which a demo does.
             var environment = [KintoneSchema.baseURLVariable: url.absoluteString]

@@ -1,116 +1,67 @@
 import Foundation
-import KitbagArchive
+import KitbagConnector
 import KitbagCore
-import KitbagJournal
 
-/// Compares a source export with the export of the domain it was imported into.
+/// What Kintone's round trip sets aside, for the shared oracle (`RoundTripOracle`).
 ///
 /// Apps and records are paired through the import journal; what Kintone sets itself (record numbers, ids,
 /// revisions, creators and times, view/graph/action ids, file keys, comment authors and times) is set aside and
 /// app ids inside lookups and actions are translated back. What remains must be equal: every setting, every field
 /// value of every record (files by content digest), every comment in order.
 public enum KintoneRoundTrip {
-    public struct Difference: Sendable, CustomStringConvertible, Equatable {
-        public var path: String
-        public var id: String
-        public var detail: String
-        public var description: String { "\(path) \(id): \(detail)" }
-    }
-
     /// Record field types whose values belong to the target, not the content.
     static let volatileFieldTypes: Set<String> = [
         "RECORD_NUMBER", "__ID__", "__REVISION__", "CREATOR", "CREATED_TIME", "MODIFIER", "UPDATED_TIME", "CATEGORY",
         "STATUS_ASSIGNEE",
     ]
 
-    public static func compare(
-        source: SnapshotReader, target: SnapshotReader, journal: ImportJournal, notImported: [NotExported] = []
-    ) throws -> [Difference] {
-        let apps = try journal.entries(kind: "app").filter { $0.value.state == .created }
-        var appBack: [String: String] = [:]
-        for (s, e) in apps { appBack[e.targetID] = s }
+    public static let rules = RoundTripRules(
+        containerFolder: "apps", containerKind: "app", journalKinds: ["app", "record"],
+        idOrder: KintoneSchema.idLess
+    ) { values, side, file, ids, _ in
+        let app = file.sourceContainer ?? ""
+        // Journal keys of records are `app/record`; on the target side a record is found by its target app and id.
         var recordBack: [String: String] = [:]
-        for (key, e) in try journal.entries(kind: "record") where e.state == .created {
-            let app = String(key.split(separator: "/").first ?? "")
-            if let targetApp = apps[app]?.targetID { recordBack["\(targetApp)/\(e.targetID)"] = String(key.split(separator: "/").last ?? "") }
-        }
-        let targetPaths = Set(target.jsonLinesEntries().map(\.path))
-        var diffs: [Difference] = []
-        for entry in source.jsonLinesEntries() where entry.path.hasPrefix("data/apps/") {
-            let parts = entry.path.split(separator: "/").map(String.init)
-            guard parts.count == 4 else { continue }
-            let file = String(parts[3].dropLast(".jsonl".count))
-            let sourceApp = ArchivePath.decodeComponent(parts[2])
-            if notImported.contains(where: { $0.kind == entry.kind && ($0.container == nil || $0.container == sourceApp) }) {
-                continue
-            }
-            guard let targetApp = apps[sourceApp]?.targetID else {
-                diffs.append(Difference(path: entry.path, id: sourceApp, detail: "app was not imported"))
-                continue
-            }
-            let targetPath = "data/apps/\(ArchivePath.component(targetApp))/\(parts[3])"
-            let want = try source.values(at: entry.path)
-            let got = targetPaths.contains(targetPath) ? try target.values(at: targetPath) : []
-            switch file {
-            case "records":
-                let a = keyed(want.map { normalizeRecord($0) }) { KintoneRecordReader.recordID($0.original) }
-                let b = keyed(got.map { normalizeRecord($0) }) { r in
-                    KintoneRecordReader.recordID(r.original).flatMap { recordBack["\(targetApp)/\($0)"] }
-                }
-                diffs += compareKeyed(a, b, path: entry.path)
-            case "comments":
-                let a = Dictionary(grouping: want, by: { $0["recordId"]?.idString ?? "" }).mapValues { $0.map(normalizeComment) }
-                let b = Dictionary(grouping: got, by: { c in recordBack["\(targetApp)/\(c["recordId"]?.idString ?? "")"] ?? "?" })
-                    .mapValues { $0.map(normalizeComment) }
-                for id in Set(a.keys).union(b.keys).sorted() where a[id] != b[id] {
-                    diffs.append(
-                        Difference(path: entry.path, id: "record \(id)", detail: "comments differ: \(a[id] ?? []) ≠ \(b[id] ?? [])"))
-                }
-            default:
-                let a = want.map { normalizeSetting($0, file: file, appBack: [:]) }
-                let b = got.map { normalizeSetting($0, file: file, appBack: appBack) }
-                if a != b {
-                    diffs.append(Difference(path: entry.path, id: sourceApp, detail: "differs: \(a) ≠ \(b)"))
-                }
+        if side == .target {
+            for (key, target) in ids.created["record"] ?? [] where key.split(separator: "/").first.map(String.init) == app {
+                recordBack[target] = String(key.split(separator: "/").last ?? "")
             }
         }
-        return diffs
+        switch file.name {
+        case "records":
+            return keyed(values.map { normalizeRecord($0) }) { record in
+                let id = KintoneRecordReader.recordID(record)
+                return side == .source ? id : id.flatMap { recordBack[$0] }
+            }
+        case "comments":
+            let grouped = Dictionary(grouping: values) { c -> String in
+                let id = c["recordId"]?.idString ?? ""
+                return side == .source ? id : recordBack[id] ?? "?"
+            }
+            var out: [String: JSONValue] = [:]
+            for (record, comments) in grouped { out["record \(record)"] = .array(comments.map(normalizeComment)) }
+            return out
+        default:
+            let settings = values.map { normalizeSetting($0, file: file.name, appBack: side == .target ? ids.back["app"] ?? [:] : [:]) }
+            return [app: .array(settings)]
+        }
     }
 
-    struct Normalized: Equatable {
-        var original: JSONValue
-        var value: JSONValue
-        static func == (a: Normalized, b: Normalized) -> Bool { a.value == b.value }
-    }
-
-    static func keyed(_ values: [Normalized], key: (Normalized) -> String?) -> [String: Normalized] {
-        var out: [String: Normalized] = [:]
-        for (n, v) in values.enumerated() { out[key(v) ?? "#\(n)"] = v }
+    /// Normalised values keyed by `key` of their original (in the order given when it has none).
+    static func keyed(_ values: [(original: JSONValue, value: JSONValue)], key: (JSONValue) -> String?) -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        for (n, v) in values.enumerated() { out[key(v.original) ?? "#\(n)"] = v.value }
         return out
     }
 
-    static func compareKeyed(_ a: [String: Normalized], _ b: [String: Normalized], path: String) -> [Difference] {
-        var diffs: [Difference] = []
-        for id in Set(a.keys).union(b.keys).sorted(by: KintoneSchema.idLess) {
-            switch (a[id], b[id]) {
-            case (let x?, let y?) where x != y:
-                diffs.append(Difference(path: path, id: id, detail: "differs: \(x.value) ≠ \(y.value)"))
-            case (_?, nil): diffs.append(Difference(path: path, id: id, detail: "missing after the round trip"))
-            case (nil, _?): diffs.append(Difference(path: path, id: id, detail: "appeared after the round trip"))
-            default: break
-            }
-        }
-        return diffs
-    }
-
     /// A record without server-set fields; files by name, type, size and digest; subtable rows without ids.
-    static func normalizeRecord(_ record: JSONValue) -> Normalized {
+    static func normalizeRecord(_ record: JSONValue) -> (original: JSONValue, value: JSONValue) {
         var out = JSONObject()
         for (code, field) in (record.objectValue ?? JSONObject()).sorted(by: { $0.key < $1.key }) {
             guard let type = field["type"]?.stringValue, !volatileFieldTypes.contains(type) else { continue }
             out[code] = normalizeField(field)
         }
-        return Normalized(original: record, value: .object(out))
+        return (record, .object(out))
     }
 
     static func normalizeField(_ field: JSONValue) -> JSONValue {

@@ -74,12 +74,6 @@ public protocol Connector: Sendable {
         _ archive: SnapshotReader, journal: ImportJournal?, options: ImportOptions, progress: ProgressReporter
     ) async throws -> ImportSummary
 
-    /// Differences between a source export and the export of the account it was imported into, once ids are
-    /// mapped back through the journal and server-owned keys are set aside; empty when the round trip is exact.
-    func roundTripDifferences(
-        source: SnapshotReader, target: SnapshotReader, journal: ImportJournal, notImported: [NotExported]
-    ) throws -> [String]
-
     /// Releases the connection's resources.
     func shutdown() async
 }
@@ -87,6 +81,16 @@ public protocol Connector: Sendable {
 extension Connector {
     /// The service this connector talks to.
     public var service: ServiceName { descriptor.service }
+
+    /// Differences between a source export and the export of the account it was imported into, once ids are
+    /// mapped back through the journal and server-owned keys are set aside (the descriptor's `roundTrip` rules);
+    /// empty when the round trip is exact.
+    public func roundTripDifferences(
+        source: SnapshotReader, target: SnapshotReader, journal: ImportJournal, notImported: [NotExported]
+    ) throws -> [RoundTripDifference] {
+        try RoundTripOracle.compare(
+            source: source, target: target, journal: journal, notImported: notImported, rules: descriptor.roundTrip)
+    }
 
     public func shutdown() async {
         try? await client.shutdown()

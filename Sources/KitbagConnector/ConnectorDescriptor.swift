@@ -28,6 +28,8 @@ public struct ConnectorDescriptor: Sendable {
     public var rendering: RenderingSource
     /// How the service's archives read into the common model for migrations.
     public var migration: MigrationSource
+    /// What the round-trip oracle sets aside and how it pairs the service's entities (`RoundTripOracle`).
+    public var roundTrip: RoundTripRules
     /// The variables that point the connector at a local sandbox at `baseURL` that accepts `credential` (the
     /// password of `login` when the sandbox names a login user).
     public var sandboxEnvironment: @Sendable (_ baseURL: URL, _ credential: String, _ login: String?) -> [String: String]
@@ -38,7 +40,7 @@ public struct ConnectorDescriptor: Sendable {
         service: ServiceName, displayName: String, defaultLimits: RateLimit, credentialHelp: [String],
         options: [ServiceOption] = [], profileVariables: [String: String] = [:], acceptsMigrations: Bool,
         fileImports: [FileImport] = [], rendering: RenderingSource, migration: MigrationSource,
-        sandboxEnvironment: @escaping @Sendable (URL, String, String?) -> [String: String],
+        roundTrip: RoundTripRules, sandboxEnvironment: @escaping @Sendable (URL, String, String?) -> [String: String],
         make: @escaping @Sendable (ConnectorSettings) throws -> any Connector
     ) {
         self.service = service
@@ -51,6 +53,7 @@ public struct ConnectorDescriptor: Sendable {
         self.fileImports = fileImports
         self.rendering = rendering
         self.migration = migration
+        self.roundTrip = roundTrip
         self.sandboxEnvironment = sandboxEnvironment
         self.make = make
     }

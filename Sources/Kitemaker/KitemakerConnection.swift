@@ -112,13 +112,6 @@ public struct KitemakerConnection: Connector {
         let importer = KitemakerImporter(connection: self, journal: journal, progress: progress, options: options)
         return try await importer.run(archive: archive)
     }
-
-    public func roundTripDifferences(
-        source: SnapshotReader, target: SnapshotReader, journal: ImportJournal, notImported: [NotExported]
-    ) throws -> [String] {
-        try KitemakerRoundTrip.compare(source: source, target: target, journal: journal, notImported: notImported)
-            .map(\.description)
-    }
 }
 
 /// The token, kept out of descriptions and dumps.

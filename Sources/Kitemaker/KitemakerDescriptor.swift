@@ -24,6 +24,7 @@ extension ConnectorDescriptor {
                 arity: .repeated, role: .containerMap, commands: [.importArchive]),
         ],
         acceptsMigrations: true, rendering: KitemakerRendering.source, migration: KitemakerMigration.source,
+        roundTrip: KitemakerRoundTrip.rules,
         sandboxEnvironment: { url, credential, _ in [KitemakerSchema.baseURLVariable: url.absoluteString, KitemakerSchema.tokenVariable: credential] },
         make: { s in
             try KitemakerConnection(

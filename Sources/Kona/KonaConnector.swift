@@ -25,11 +25,4 @@ extension KonaConnection: IncrementalConnector {
     ) async throws -> ImportSummary {
         try await KonaImporter(connection: self, journal: journal, progress: progress, options: options).run(archive: archive)
     }
-
-    public func roundTripDifferences(
-        source: SnapshotReader, target: SnapshotReader, journal: ImportJournal, notImported: [NotExported]
-    ) throws -> [String] {
-        try KonaRoundTrip.compare(source: source, target: target, journal: journal, notImported: notImported)
-            .map(\.description)
-    }
 }

@@ -26,6 +26,7 @@ extension ConnectorDescriptor {
                 arity: .repeated, role: .containerMap, commands: [.importArchive]),
         ],
         acceptsMigrations: true, rendering: KonaRendering.source, migration: KonaMigration.source,
+        roundTrip: KonaRoundTrip.rules,
         sandboxEnvironment: { url, credential, _ in [KonaSchema.baseURLVariable: url.absoluteString, KonaSchema.accessTokenVariable: credential] },
         make: { s in
             try KonaConnection(

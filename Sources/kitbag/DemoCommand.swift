@@ -98,16 +98,15 @@ struct DemoCommand: AsyncParsableCommand {
 
         let journal = folder.appendingPathComponent("import.journal.sqlite")
         try? FileManager.default.removeItem(at: journal)
-        let imported = try await ConnectorJobs.importArchive(
-            firstURL, into: to, journalURL: journal, options: ImportOptions(), progress: progress)
-        say("  4. imported into the empty sandbox: \(formatCounts(imported.created))")
-
         let secondURL = folder.appendingPathComponent("roundtrip.tar.zst")
         try? FileManager.default.removeItem(at: secondURL)
-        let second = try await ConnectorJobs.export(
-            to, account: try await to.probe(), destination: .file(secondURL), format: .tarZst, progress: progress)
+        let roundTrip = try await RoundTripJob.run(
+            archive: firstURL, into: to, journalURL: journal, output: secondURL, progress: progress)
+        let imported = roundTrip.imported
+        say("  4. imported into the empty sandbox: \(formatCounts(imported.created))")
         say("  5. exported the target again → \(secondURL.path)")
 
+        let second = roundTrip.exported
         let kinds = Set(full.export.counts.keys).union(second.counts.keys).sorted()
         let width = max(18, kinds.map(\.count).max() ?? 0)
         var table = "\n     \("kind".padding(toLength: width, withPad: " ", startingAt: 0))  source  round trip\n"
@@ -121,14 +120,7 @@ struct DemoCommand: AsyncParsableCommand {
         for n in imported.notImported {
             say("     not importable: \(n.kind)\(n.container.map { " in \($0)" } ?? ""): \(n.reason)")
         }
-        let a = try SnapshotReader.open(firstURL)
-        let b = try SnapshotReader.open(secondURL)
-        defer {
-            a.close()
-            b.close()
-        }
-        let differences = try from.roundTripDifferences(
-            source: a, target: b, journal: try ImportJournal(readingFrom: journal), notImported: imported.notImported)
+        let differences = roundTrip.differences
         await from.shutdown()
         await to.shutdown()
         if differences.isEmpty {

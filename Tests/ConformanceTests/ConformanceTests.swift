@@ -24,7 +24,7 @@ import Testing
     }
 
     static func differences(_ connector: any Connector, _ a: URL, _ b: URL, journal: URL, notImported: [NotExported])
-        throws -> [String]
+        throws -> [RoundTripDifference]
     {
         let source = try SnapshotReader.open(a)
         let target = try SnapshotReader.open(b)
@@ -54,16 +54,15 @@ import Testing
             #expect((exported.counts[kind] ?? 0) > 0, "the \(subject) demo seed should hold some \(kind)")
         }
 
+        // The round-trip job `kitbag demo` runs: import into the empty account, export it again, compare.
         let journal = dir.appendingPathComponent("import.journal.sqlite")
-        let imported = try await ConnectorJobs.importArchive(
-            first, into: to, journalURL: journal, options: ImportOptions(), progress: .silent)
-        #expect(imported.created.values.reduce(0, +) > 0)
-
         let second = dir.appendingPathComponent("roundtrip.tar.zst")
-        _ = try await Self.export(to, to: second)
+        let roundTrip = try await RoundTripJob.run(
+            archive: first, into: to, journalURL: journal, output: second, progress: .silent,
+            now: ConformanceSubject.snapshotTime, finishedAt: ConformanceSubject.snapshotTime)
+        #expect(roundTrip.imported.created.values.reduce(0, +) > 0)
         #expect(ArchiveVerifier.verify(second).exitStatus == .success)
-        let diffs = try Self.differences(from, first, second, journal: journal, notImported: imported.notImported)
-        #expect(diffs.isEmpty, "\(subject) round trip differences: \(diffs.prefix(10))")
+        #expect(roundTrip.differences.isEmpty, "\(subject) round trip differences: \(roundTrip.differences.prefix(10))")
 
         // Pacing kept both sandboxes within their limits.
         #expect(await source.stats().tooManyRequestsSent == 0, "\(subject) source drew 429s")

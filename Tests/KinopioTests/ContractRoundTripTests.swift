@@ -86,7 +86,7 @@ import Testing
             b.close()
         }
         let journal = try ImportJournal(readingFrom: journalURL)
-        let diffs = try KinopioRoundTrip.compare(source: a, target: b, journal: journal, notImported: imported.notImported)
+        let diffs = try KinopioRoundTrip.rules.compare(source: a, target: b, journal: journal, notImported: imported.notImported)
         #expect(diffs.isEmpty, "differences: \(diffs.prefix(10))")
 
         // Spot checks on the target itself: new ids everywhere, references pointing at the new ones.

@@ -48,7 +48,7 @@ import Testing
             a.close()
             b.close()
         }
-        let diffs = try KinopioRoundTrip.compare(
+        let diffs = try KinopioRoundTrip.rules.compare(
             source: a, target: b, journal: try ImportJournal(readingFrom: journalURL),
             notImported: imported.notImported)
         #expect(diffs.isEmpty, "differences: \(diffs.prefix(10))")

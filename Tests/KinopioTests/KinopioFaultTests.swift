@@ -104,7 +104,7 @@ import Testing
             a.close()
             b.close()
         }
-        let diffs = try KinopioRoundTrip.compare(
+        let diffs = try KinopioRoundTrip.rules.compare(
             source: a, target: b, journal: try ImportJournal(readingFrom: journal),
             notImported: second.notImported)
         #expect(diffs.isEmpty, "differences: \(diffs.prefix(5))")

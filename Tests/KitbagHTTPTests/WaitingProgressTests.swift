@@ -79,7 +79,11 @@ struct WaitingProgressTests {
             }()
             while await client.requestGate.waitState.waiting == 0 { try await Task.sleep(for: .milliseconds(2)) }
             let during = try #require(progress.statusLine)
-            #expect(during.contains("keeping to 0.25 requests/s, waiting 4 s"), "\(during)")
+            // 4 s after the first request, less the part of its round trip the window credits (on a loaded machine the
+            // request's own time can take the wait just under 4 s, shown as 3).
+            #expect(
+                during.contains("keeping to 0.25 requests/s, waiting 4 s")
+                    || during.contains("keeping to 0.25 requests/s, waiting 3 s"), "\(during)")
             try await driveClock(clock, for: client) { running.current }
             _ = try await second
             #expect(hits.current == 2)

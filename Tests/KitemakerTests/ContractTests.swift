@@ -251,8 +251,8 @@ struct KitemakerContractTests {
             ]
             for (document, variables) in documents {
                 let (status, answer) = try await wire.graphQL(document, variables: variables)
-                #expect(status == 200, "\(document.prefix(40)): \(answer?.serializedString ?? "")")
-                #expect(answer?["errors"] == nil, "\(document.prefix(40)): \(answer?.serializedString ?? "")")
+                #expect(status == 200, "\(document.prefix(40)): \(answer?.serializedString() ?? "")")
+                #expect(answer?["errors"] == nil, "\(document.prefix(40)): \(answer?.serializedString() ?? "")")
             }
         }
     }
@@ -418,7 +418,7 @@ struct KitemakerContractTests {
                     ("statusId", todo), ("createdAt", "2023-05-01T10:00:00.000Z"), ("updatedAt", "2023-05-02T10:00:00.000Z"),
                 ]))
             #expect(status == 200)
-            #expect(answer?["errors"] == nil, "\(answer?.serializedString ?? "")")
+            #expect(answer?["errors"] == nil, "\(answer?.serializedString() ?? "")")
             let id = try #require(answer?["data"]?["createWorkItem"]?["workItem"]?["id"]?.stringValue)
             let (_, read) = try await wire.graphQL(
                 "query($id: ID!) { workItem(id: $id) { createdAt updatedAt sort status { id } } }",
