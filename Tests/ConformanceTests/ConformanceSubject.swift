@@ -22,6 +22,10 @@ struct ConformanceSubject: Sendable, CustomStringConvertible {
     let volumeSeed: SandboxSeed
     /// Requests the target must have answered before the interrupted import is cancelled.
     let interruptAfterRequests: Int
+    /// For a connector with incremental exports: edits one item of the account through the service's API, choosing
+    /// it from `archive` (a full export of the account), and returns its container's archive folder. Nil for a
+    /// connector without incremental exports (the suite checks the two go together).
+    var editOneItem: (@Sendable (_ connector: any Connector, _ archive: URL) async throws -> String)? = nil
 
     var description: String { service.rawValue }
 

@@ -84,6 +84,60 @@ import Testing
         await target.stop()
     }
 
+    /// rclone's fstests skip what a backend lacks; here a connector with incremental exports (`IncrementalConnector`)
+    /// must show that an unchanged account gives an archive byte-equal to a full export, copying every container,
+    /// and that one edited item fetches exactly its container.
+    @Test(arguments: ConformanceSubject.all)
+    func anIncrementalExportOfAnUnchangedAccountIsAFullExportAndOneEditFetchesOneContainer(_ subject: ConformanceSubject)
+        async throws
+    {
+        let dir = try Self.tempDir()
+        defer { Scratch.remove(dir) }
+        let sandbox = try await subject.startSandbox(.demo, ConformanceSubject.sourceCredential, false, 0, 0)
+        let connector = try subject.connect(sandbox, ConformanceSubject.sourceCredential, false, nil)
+        defer { Task { await sandbox.stop() } }
+        guard let edit = subject.editOneItem else {
+            #expect(!(connector is any IncrementalConnector), "\(subject) has incremental exports: give it an editOneItem")
+            await connector.shutdown()
+            return
+        }
+        #expect(connector is any IncrementalConnector, "\(subject) has an editOneItem but no incremental exports")
+        // Snapshot times an hour ahead, whole seconds: every edit lies in a settled minute (Kintone's markers).
+        let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 3600).rounded(.down))
+        func export(_ name: String, at seconds: TimeInterval, from previous: (URL, ExportSummary)? = nil) async throws
+            -> (URL, ExportSummary)
+        {
+            let url = dir.appendingPathComponent(name)
+            let time = base.addingTimeInterval(seconds)
+            var reader: SnapshotReader?
+            if let previous { reader = try SnapshotReader.open(previous.0) }
+            defer { reader?.close() }
+            let changeBase = try reader.map { ChangeBase(previous: $0, markers: try #require(previous?.1.changes?.markers)) }
+            let summary = try await ConnectorJobs.export(
+                connector, account: try await connector.probe(), destination: .file(url), format: .tarZst,
+                progress: .silent, now: time, finishedAt: time, base: changeBase)
+            return (url, summary)
+        }
+        let first = try await export("1.tar.zst", at: 0)
+        let containers = try #require(first.1.changes?.fetched)
+        #expect(!containers.isEmpty)
+
+        let quiet = try await export("2.tar.zst", at: 60, from: first)
+        #expect(quiet.1.changes?.fetched == [], "\(subject) fetched unchanged containers")
+        #expect(quiet.1.changes?.reused.sorted() == containers.sorted())
+        let fullThen = try await export("2-full.tar.zst", at: 60)
+        #expect(try Data(contentsOf: quiet.0) == Data(contentsOf: fullThen.0), "\(subject): unchanged ≠ full export")
+
+        let edited = try await edit(connector, first.0)
+        let changed = try await export("3.tar.zst", at: 120, from: quiet)
+        #expect(changed.1.changes?.fetched == [edited], "\(subject) after one edit in \(edited)")
+        #expect(changed.1.changes?.reused.count == containers.count - 1)
+        let fullNow = try await export("3-full.tar.zst", at: 120)
+        #expect(try Data(contentsOf: changed.0) == Data(contentsOf: fullNow.0), "\(subject): incremental ≠ full export")
+        #expect(try Data(contentsOf: changed.0) != Data(contentsOf: quiet.0), "the edit is in the archive")
+        await connector.shutdown()
+    }
+
     /// One reading for both (issue 18): the renderings an export writes are, byte for byte, those `kitbag render`
     /// makes later from the same archive's JSON alone.
     @Test(arguments: ConformanceSubject.all)

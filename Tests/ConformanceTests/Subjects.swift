@@ -4,7 +4,9 @@ import Kintone
 import Kitemaker
 import Kona
 import KitbagConnector
+import KitbagArchive
 import KitbagCore
+import KitbagHTTP
 import KitbagSandbox
 
 extension ConformanceSubject {
@@ -25,7 +27,31 @@ extension ConformanceSubject {
         },
         demoKinds: ["space", "card", "connection", "connectionType", "box", "tag", "removedCard", "user"],
         volumeSeed: .generated(cards: 1500),
-        interruptAfterRequests: 20)
+        interruptAfterRequests: 20,
+        editOneItem: { connector, archive in
+            // Renaming a card moves its space's updatedAt, the space's change marker.
+            let (folder, card) = try firstLine(of: "cards", in: archive)
+            _ = try await connector.client.send(
+                APIRequest(method: .PATCH, path: "/card", body: ["id": card["id"] ?? .null, "name": "renamed by the suite"]))
+            return folder
+        })
+
+    /// The first line of the first container file called `file` (in archive order) and its container's folder.
+    static func firstLine(of file: String, in archive: URL) throws -> (folder: String, value: JSONValue) {
+        let reader = try SnapshotReader.open(archive)
+        defer { reader.close() }
+        for entry in reader.jsonLinesEntries() where entry.path.hasSuffix("/\(file).jsonl") && entry.path.hasPrefix("data/") {
+            if let first = try reader.values(at: entry.path).first {
+                return (entry.path.split(separator: "/").dropLast().joined(separator: "/"), first)
+            }
+        }
+        throw ConformanceSetupError(message: "no \(file) in \(archive.lastPathComponent)")
+    }
+}
+
+struct ConformanceSetupError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }
 
 extension ConformanceSubject {
@@ -62,7 +88,15 @@ extension ConformanceSubject {
         },
         demoKinds: ["space", "conversation", "task", "calendarEvent", "comment", "user", "account"],
         volumeSeed: .generated(cards: 1500),
-        interruptAfterRequests: 12)
+        interruptAfterRequests: 12,
+        editOneItem: { connector, archive in
+            // Renaming a task moves its space's counts-and-times marker.
+            let (folder, task) = try firstLine(of: "tasks", in: archive)
+            let id = task["id"]?.idString ?? ""
+            _ = try await connector.client.send(
+                APIRequest(method: .PUT, path: "/tasks/\(id)", body: ["tasks": [["name": "renamed by the suite"]]]))
+            return folder
+        })
 }
 
 extension ConformanceSubject {
@@ -84,5 +118,19 @@ extension ConformanceSubject {
         },
         demoKinds: ["app", "formFields", "formLayout", "views", "processManagement", "record", "comment", "space"],
         volumeSeed: .generated(cards: 6000),
-        interruptAfterRequests: 26)
+        interruptAfterRequests: 26,
+        editOneItem: { connector, archive in
+            // A new value in a record's first text field moves its app's newest Updated_datetime, the app's marker.
+            let (folder, record) = try firstLine(of: "records", in: archive)
+            let field = record.objectValue?.first { $0.value["type"]?.stringValue == "SINGLE_LINE_TEXT" }?.key ?? ""
+            let app = String(folder.split(separator: "/").last ?? "")
+            _ = try await connector.client.send(
+                APIRequest(
+                    method: .PUT, path: "/k/v1/record.json",
+                    body: [
+                        "app": .string(ArchivePath.decodeComponent(app)), "id": record["$id"]?["value"] ?? .null,
+                        "record": [field: ["value": "edited by the suite"]],
+                    ]))
+            return folder
+        })
 }
