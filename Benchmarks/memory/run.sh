@@ -3,7 +3,8 @@
 # 10,000 spaces). Kinopio and Kona, pacing off, 100 spaces and SPACES spaces of 100 cards or tasks each (the
 # generated seeds put 100 in a space), once JSON only and once with every rendering; tar.zst.
 #
-#   bash Benchmarks/memory/run.sh [CONFIG] [SPACES] [SERVICES]     # defaults: release, 10000, "kinopio kona"
+#   bash Benchmarks/memory/run.sh [CONFIG] [SPACES] [SERVICES] [FORMATS]
+#   # defaults: release, 10000, "kinopio kona", "json json,markdown,rss,canvas,html"
 #
 # Needs: a built kitbag (swift build -c CONFIG), python3, /usr/bin/time (Debian package "time"). The sandbox holds
 # the whole generated account in memory (about 2.5 GiB at 10,000 spaces); its own peak RSS is printed apart.
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/../.."
 CONFIG=${1:-release}
 SPACES=${2:-10000}
 SERVICES=${3:-kinopio kona}
+FORMAT_SETS=${4:-json json,markdown,rss,canvas,html}
 BIN="${KITBAG_BIN:-.build/$CONFIG/kitbag}"
 [ -x "$BIN" ] || swift build -c "$CONFIG" --product kitbag
 command -v /usr/bin/time >/dev/null || { echo "install the Debian package 'time'"; exit 1; }
@@ -28,7 +30,7 @@ for SERVICE in $SERVICES; do
   esac
   for spaces in 100 "$SPACES"; do
     S=$(start_sandbox "m$spaces" "$((spaces * 100))" --no-rate-limit)
-    for formats in json json,markdown,rss,canvas,html; do
+    for formats in $FORMAT_SETS; do
       label="$SERVICE $spaces spaces $formats"
       measure "$label" "$WORK/e.json" \
         env "$VARIABLE=bench-m$spaces" "$BIN" export "$SERVICE" --base-url "$S" --rate-limit 0 --formats "$formats" \
