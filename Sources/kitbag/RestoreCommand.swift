@@ -39,6 +39,10 @@ func restoreTarget(
     guard let service = try ArchiveInspector.summary(of: URL(fileURLWithPath: archive)).info?.service else {
         throw UserError("\(archive) has no kitbag.json; it is not a kitbag archive", exitStatus: .failure)
     }
+    let descriptor = try ServiceCatalog.descriptor(service)
+    guard descriptor.restores else {
+        throw UserError("\(what) \(descriptor.displayName) is not supported yet (\(archive) is a \(descriptor.displayName) archive)", exitStatus: .usage)
+    }
     let connector = try connectionOptions.connector(service, command: .check, global: global, progress: global.progress)
     do {
         return try RestoreJobs.target(connector, doing: what)
