@@ -200,11 +200,7 @@ final class KinopioRestore {
         if dryRun {
             requests = importer.plannedRequests
         } else {
-            let after = await connection.client.requestCounts()
-            requests = after.reduce(into: [:]) { out, pair in
-                let n = pair.value - (before[pair.key] ?? 0)
-                if n > 0 { out[pair.key] = n }
-            }
+            requests = RestoreJobs.requests(await connection.client.requestCounts(), since: before)
         }
         return (requests, done)
     }

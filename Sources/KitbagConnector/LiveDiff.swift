@@ -154,8 +154,11 @@ public enum LiveComparison {
         return out
     }
 
-    /// Every entity of an archive, outside the account folder, keyed by `kind/id` (the container by its kind).
-    static func entities(_ reader: SnapshotReader, rules: LiveRules, folders: Set<String>?) throws -> [String: ComparedEntity] {
+    /// Every entity of an archive, outside the account folder, keyed by `kind/id` (the container by its kind); only
+    /// those of the containers `containers` names when it is set.
+    static func entities(_ reader: SnapshotReader, rules: LiveRules, containers wanted: Set<String>?) throws
+        -> [String: ComparedEntity]
+    {
         let named = try containers(reader, rules: rules)
         var out: [String: ComparedEntity] = [:]
         var context: [String: [JSONValue]] = [:]
@@ -166,7 +169,7 @@ public enum LiveComparison {
         }
         for entry in reader.jsonLinesEntries() {
             let folder = (entry.path as NSString).deletingLastPathComponent
-            guard let container = named[folder], folders?.contains(folder) ?? true else { continue }
+            guard let container = named[folder], wanted?.contains(container.id) ?? true else { continue }
             let archived = entry.kind ?? "entity"
             let kind = rules.removedKinds[archived] ?? archived
             guard rules.kinds.isEmpty || rules.kinds.contains(kind) else { continue }
@@ -199,7 +202,8 @@ public enum LiveComparison {
         }
     }
 
-    /// Archive folders of the containers a scope needs read: every one holding something the scope names.
+    /// The containers a scope needs read (archive folder → id): every one holding something the scope names, and
+    /// those it names by id.
     public static func folders(in archive: SnapshotReader, scope: RestoreScope, rules: LiveRules) throws -> [String: String]? {
         guard !scope.isEverything else { return nil }
         let named = try containers(archive, rules: rules)
@@ -209,7 +213,7 @@ public enum LiveComparison {
         }
         let items = scope.only.filter { $0.kind != rules.containerKind }
         if !items.isEmpty || !(scope.match ?? "").isEmpty {
-            for e in try entities(archive, rules: rules, folders: nil).values {
+            for e in try entities(archive, rules: rules, containers: nil).values {
                 let folder = named.first { $0.value.id == (e.container ?? e.id) }?.key
                 guard let folder, folders[folder] == nil else { continue }
                 let containerTitle = named[folder]?.title
@@ -224,22 +228,22 @@ public enum LiveComparison {
         // A container named but not in the archive is still read: what is in it now may be `--delete-added`.
         for id in scope.containers + scope.only.filter({ $0.kind == rules.containerKind }).map(\.id)
         where !folders.values.contains(id) {
-            folders["(not archived) \(id)"] = id
+            folders["(not in the archive) \(id)"] = id
         }
         return folders
     }
 
-    /// Compares `archive` with `live` (a fresh export of the same account): only the given container folders when
-    /// `folders` is set, then keeps the entries the scope includes.
+    /// Compares `archive` with `live` (a fresh export of the same account): only the given containers (by id) when
+    /// `containers` is set, then keeps the entries the scope includes.
     public static func compare(
-        archive: SnapshotReader, live: SnapshotReader, rules: LiveRules, folders: Set<String>?, scope: RestoreScope,
+        archive: SnapshotReader, live: SnapshotReader, rules: LiveRules, containers: Set<String>?, scope: RestoreScope,
         archiveName: String
     ) throws -> LiveDiff {
-        let before = try entities(archive, rules: rules, folders: folders)
-        let now = try entities(live, rules: rules, folders: folders)
+        let before = try entities(archive, rules: rules, containers: containers)
+        let now = try entities(live, rules: rules, containers: containers)
         let titles = Dictionary(
-            (try containers(archive, rules: rules).values.map { ($0.id, $0.title) })
-                + (try containers(live, rules: rules).values.map { ($0.id, $0.title) }),
+            (try Self.containers(archive, rules: rules).values.map { ($0.id, $0.title) })
+                + (try Self.containers(live, rules: rules).values.map { ($0.id, $0.title) }),
             uniquingKeysWith: { a, _ in a })
         var kinds: [String: LiveDiff.Tally] = [:]
         var entries: [LiveDiff.Entry] = []
@@ -286,7 +290,7 @@ public enum LiveComparison {
         }
         return LiveDiff(
             archive: archiveName, service: archive.info.service, account: archive.info.source.account,
-            containersRead: folders.map { _ in [] }, kinds: kinds, entries: entries)
+            containersRead: containers.map { $0.sorted() }, kinds: kinds, entries: entries)
     }
 }
 

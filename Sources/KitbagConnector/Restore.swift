@@ -94,6 +94,14 @@ public protocol RestoreTarget: Connector {
 /// The shared restore pipeline: check the account, read what the scope needs of it through the connector's export,
 /// compare, plan, write through the connector, journal.
 public enum RestoreJobs {
+    /// The requests per route in `counts` that were not yet in `before` (a client's counts grow for its whole life).
+    public static func requests(_ counts: [String: Int], since before: [String: Int]) -> [String: Int] {
+        counts.reduce(into: [:]) { out, pair in
+            let n = pair.value - (before[pair.key] ?? 0)
+            if n > 0 { out[pair.key] = n }
+        }
+    }
+
     /// `ARCHIVE.restore.sqlite` beside the archive.
     public static func defaultJournalURL(for archive: URL) -> URL {
         archive.deletingLastPathComponent().appendingPathComponent(archive.lastPathComponent + ".restore.sqlite")
@@ -170,9 +178,8 @@ public enum RestoreJobs {
             live.close()
             try? FileManager.default.removeItem(at: scratch)
         }
-        var diff = try LiveComparison.compare(
-            archive: archive, live: live, rules: rules, folders: folders.map { Set($0.keys) }, scope: scope, archiveName: name)
-        diff.containersRead = folders.map { Array(Set($0.values)).sorted() }
+        let diff = try LiveComparison.compare(
+            archive: archive, live: live, rules: rules, containers: folders.map { Set($0.values) }, scope: scope, archiveName: name)
         try await body(diff, live)
         return (diff, account)
     }
@@ -245,12 +252,7 @@ public enum RestoreJobs {
         defer { archive.close() }
         let name = archiveURL.lastPathComponent
         let before = await connector.client.requestCounts()
-        func since(_ counts: [String: Int]) -> [String: Int] {
-            counts.reduce(into: [:]) { out, pair in
-                let n = pair.value - (before[pair.key] ?? 0)
-                if n > 0 { out[pair.key] = n }
-            }
-        }
+        func since(_ counts: [String: Int]) -> [String: Int] { RestoreJobs.requests(counts, since: before) }
         var report: RestoreReport?
         _ = try await compare(archive, name: name, connector: connector, scope: options.scope, progress: progress) { diff, live in
             let plan = plan(diff, options: options, target: connector)

@@ -194,6 +194,23 @@ struct KinopioRestoreTests {
         await d.stop()
     }
 
+    @Test func matchAndContainerRestoreOnlyTheirPart() async throws {
+        let d = try await Damaged.make()
+        // --match finds the deleted space by its title in the archive; nothing of the garden or inbox is written.
+        let (byTitle, writes) = try await d.restore(RestoreOptions(scope: RestoreScope(match: "reading list")))
+        #expect(byTitle.plan.steps.map { "\($0.action.rawValue) \($0.kind) \($0.id)" } == ["recreate space \(d.ids["reading"]!)"])
+        #expect(Set(writes.flatMap(\.changes).filter { $0.kind == "space" }.map(\.id)) == [d.ids["reading"]!])
+        // --container: the garden's card in the trash and its lost card (with its connections) come back, nothing else.
+        let (garden, _) = try await d.restore(RestoreOptions(scope: RestoreScope(containers: [d.ids["garden"]!])))
+        #expect(garden.plan.steps.allSatisfy { $0.container == d.ids["garden"] })
+        #expect(Set(garden.plan.steps.filter { $0.kind == "card" }.map { "\($0.action.rawValue) \($0.id)" })
+            == ["recreate \(d.ids["goneCard"]!)", "undelete \(d.ids["trashedCard"]!)"])
+        #expect(garden.requests["GET /space/:spaceId"] == 1 && garden.requests["GET /user/spaces"] == nil)
+        let rest = try await d.diff()
+        #expect(Set(rest.entries.filter { $0.change != .changed && $0.change != .added }.map(\.id)) == [d.ids["drafts"]!])
+        await d.stop()
+    }
+
     @Test func anInterruptedRestoreRerunMakesExactlyOneCopy() async throws {
         let d = try await Damaged.make()
         let garden = d.ids["garden"]!, gone = d.ids["goneCard"]!
