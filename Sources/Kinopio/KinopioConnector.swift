@@ -17,7 +17,9 @@ extension KinopioConnection: IncrementalConnector {
     public func exportSource(account: AccountProbe, selection: ExportSelection, progress: ProgressReporter) throws
         -> any ExportSource
     {
-        KinopioExporter(connection: self, progress: progress, spaceIDs: selection.containers, user: account.raw)
+        KinopioExporter(
+            connection: self, progress: progress, spaceIDs: selection.containers, user: account.raw,
+            containersOnly: selection.containersOnly)
     }
 
     public func importArchive(

@@ -33,6 +33,7 @@ extension ConnectorDescriptor {
                     batchSize: options.batchSize ?? 100)
             }
         ],
+        restores: true,
         rendering: KinopioRendering.source, migration: KinopioMigration.source,
         roundTrip: KinopioRoundTrip.rules,
         sandboxEnvironment: { url, credential, _ in ["KINOPIO_BASE_URL": url.absoluteString, KinopioSchema.apiKeyVariable: credential] },

@@ -14,6 +14,8 @@ final class KinopioExporter: ExportSource {
     let progress: ProgressReporter
     /// Only these spaces (ids), or every space the key can list when empty.
     let spaceIDs: [String]
+    /// Only the spaces, no account-level lists; a named space that is gone is left out (`ExportSelection.containersOnly`).
+    let containersOnly: Bool
     /// The `GET /user` answer (archived without secrets).
     let user: JSONValue
     private var notes: [NotExported] = [
@@ -31,10 +33,11 @@ final class KinopioExporter: ExportSource {
     static let pageSize = 60
     var batchSize: Int { Self.pageSize }
 
-    init(connection: KinopioConnection, progress: ProgressReporter, spaceIDs: [String], user: JSONValue) {
+    init(connection: KinopioConnection, progress: ProgressReporter, spaceIDs: [String], user: JSONValue, containersOnly: Bool = false) {
         self.connection = connection
         self.progress = progress
         self.spaceIDs = spaceIDs
+        self.containersOnly = containersOnly
         self.user = user
     }
 
@@ -45,7 +48,7 @@ final class KinopioExporter: ExportSource {
 
     func begin(into account: ContainerOutput) async throws -> [ListedContainer] {
         try await connection.explainingScope("an export", needs: "read") {
-            try await writeAccount(into: account)
+            if !containersOnly { try await writeAccount(into: account) }
             return try await listSpaces()
         }
     }
@@ -155,6 +158,9 @@ final class KinopioExporter: ExportSource {
             // Listed (e.g. removed) but not readable in full: keep what the list gave and say so.
             try output.write("space", kind: "space", values: [KinopioSchema.withoutSecrets(container.listing)])
             notes.append(NotExported(kind: "card", container: id, reason: "the API does not return this space's contents"))
+        } else if containersOnly {
+            // Gone from the account: its absence is what the live comparison is after.
+            return FetchedContainer()
         } else {
             throw UserError("kinopio: space \(id) was not found or is not readable with this API key")
         }

@@ -16,9 +16,13 @@ public final class KinopioImporter {
     public let dryRun: Bool
     /// Cards (and spaces) per write request.
     public var batchSize: Int
+    /// Restore: every entity keeps its archived id (the space is going back into the account it came from) and a
+    /// space keeps its own settings; no journal look-ups (the live comparison decided what is missing).
+    var keepIDs = false
 
-    private var summary = ImportSummary()
-    private var plannedRequests: [String: Int] = [:]
+    private(set) var summary = ImportSummary()
+    /// Requests counted per route on a dry run.
+    private(set) var plannedRequests: [String: Int] = [:]
 
     public init(
         connection: KinopioConnection, journal: ImportJournal?, progress: ProgressReporter, dryRun: Bool = false,
@@ -66,6 +70,10 @@ public final class KinopioImporter {
     public static let resetSpaceKeys: Set<String> = [
         "privacy", "showInExplore", "proposedShowInExplore", "isTemplate", "groupId", "group", "addedToGroupByUserId",
         "originSpaceId", "showInExploreUpdatedAt", "isHidden", "isFavorite",
+    ]
+    /// Settings a restored space keeps from the archive (an import resets them); its group is not set again.
+    static let restoredSpaceKeys: Set<String> = [
+        "privacy", "showInExplore", "proposedShowInExplore", "isTemplate", "originSpaceId",
     ]
     static let serverItemKeys: Set<String> = [
         "createdAt", "updatedAt", "nameUpdatedAt", "nameUpdatedByUserId", "userId", "isRemoved", "removedByUserId",
@@ -141,6 +149,7 @@ public final class KinopioImporter {
 
     func target(_ kind: String, _ source: String?) -> String? {
         guard let source else { return nil }
+        if keepIDs { return source }
         return idMap[kind]?[source]
     }
 
@@ -304,11 +313,14 @@ public final class KinopioImporter {
         for space in spaces where todo.contains(space.id) {
             var o = JSONObject()
             o["id"] = .string(target("space", space.id)!)
-            for (k, v) in space.meta.objectValue ?? JSONObject() where !Self.serverSpaceKeys.contains(k) {
+            for (k, v) in space.meta.objectValue ?? JSONObject()
+            where !Self.serverSpaceKeys.contains(k) || (keepIDs && Self.restoredSpaceKeys.contains(k)) {
                 o[k] = rewriteLinks(k, v)
             }
-            for (k, v) in Self.importedSpaceMeta { o[k] = v }
-            o["originSpaceId"] = .string(space.id)
+            if !keepIDs {
+                for (k, v) in Self.importedSpaceMeta { o[k] = v }
+                o["originSpaceId"] = .string(space.id)
+            }
             let lines = try values(archive, space, file: "lines")
             if !lines.isEmpty {
                 o["lines"] = .array(lines.compactMap { line in
@@ -447,31 +459,9 @@ public final class KinopioImporter {
         let lists = try values(archive, space, file: "lists")
         let listsCreated = try await createLists(lists, space: space)
 
-        // Tags travel inside their card's create body (with their own new ids and colours).
-        var tagsByCard: [String: [JSONValue]] = [:]
-        for tag in try values(archive, space, file: "tags") {
-            if let card = tag["cardId"]?.idString { tagsByCard[card, default: []].append(tag) }
-        }
+        let tags = try values(archive, space, file: "tags")
         let (cards, removed) = try spaceCards(archive, space)
-        try await createBatched(
-            kind: "card", values: cards + removed, space: space, path: "/card/multiple", route: "POST /card/multiple",
-            exists: existingCards,
-            decorate: { [self] source, body in
-                rewriteMentions(&body)
-                if !listsCreated, var o = body.objectValue {
-                    o["listId"] = nil
-                    o["listPositionIndex"] = nil
-                    body = .object(o)
-                }
-                guard let tags = tagsByCard[source], !tags.isEmpty else { return }
-                body["tags"] = .array(tags.compactMap { tagBody($0) })
-            },
-            created: { [self] sources in
-                try recordCreated("tag", sources.flatMap { tagsByCard[$0] ?? [] }.compactMap { $0["id"]?.idString })
-                let byID = Dictionary((cards + removed).compactMap { c in c["id"]?.idString.map { ($0, c) } }, uniquingKeysWith: { a, _ in a })
-                let mentions = sources.flatMap { Self.mentions(byID[$0] ?? .null) }.compactMap { $0["id"]?.idString }
-                if !mentions.isEmpty { try recordCreated("mention", mentions) }
-            })
+        try await createCards(cards + removed, tags: tags, space: space, listsCreated: listsCreated)
 
         // Boxes before connections: a connection may end at a box.
         let boxes = try values(archive, space, file: "boxes")
@@ -524,6 +514,35 @@ public final class KinopioImporter {
             _ = try await send(APIRequest(method: .DELETE, path: "/card", body: ["id": .string(id)], route: "DELETE /card"))
             if !dryRun { try journal?.markStep("remove-card", sourceIDs: [source]) }
         }
+    }
+
+    /// `POST /card/multiple` for the cards not yet in the target, each with its tags (from `tags`, by `cardId`) and
+    /// its mentions; without `listId` when the lists could not be created.
+    func createCards(_ cards: [JSONValue], tags: [JSONValue], space: ArchivedSpace, listsCreated: Bool) async throws {
+        // Tags travel inside their card's create body (with their own new ids and colours).
+        var tagsByCard: [String: [JSONValue]] = [:]
+        for tag in tags {
+            if let card = tag["cardId"]?.idString { tagsByCard[card, default: []].append(tag) }
+        }
+        try await createBatched(
+            kind: "card", values: cards, space: space, path: "/card/multiple", route: "POST /card/multiple",
+            exists: existingCards,
+            decorate: { [self] source, body in
+                rewriteMentions(&body)
+                if !listsCreated, var o = body.objectValue {
+                    o["listId"] = nil
+                    o["listPositionIndex"] = nil
+                    body = .object(o)
+                }
+                guard let tags = tagsByCard[source], !tags.isEmpty else { return }
+                body["tags"] = .array(tags.compactMap { tagBody($0) })
+            },
+            created: { [self] sources in
+                try recordCreated("tag", sources.flatMap { tagsByCard[$0] ?? [] }.compactMap { $0["id"]?.idString })
+                let byID = Dictionary(cards.compactMap { c in c["id"]?.idString.map { ($0, c) } }, uniquingKeysWith: { a, _ in a })
+                let mentions = sources.flatMap { Self.mentions(byID[$0] ?? .null) }.compactMap { $0["id"]?.idString }
+                if !mentions.isEmpty { try recordCreated("mention", mentions) }
+            })
     }
 
     /// `POST /list` for each list not yet in the target. Returns false when the server has no list routes (an older

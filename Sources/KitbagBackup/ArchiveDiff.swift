@@ -1,5 +1,6 @@
 import Foundation
 import KitbagArchive
+import KitbagConnector
 import KitbagCore
 
 /// What changed between two archives, entity by entity (`kitbag diff A B`).
@@ -39,17 +40,8 @@ public struct ArchiveDiff: Sendable, Codable, Equatable {
         return "line \(position + 1)"
     }
 
-    /// A one-line name for an entity: its `name`, `title`, `subject` or `summary`, or a Kintone record's first
-    /// text-like field named so; at most 80 characters.
-    static func title(_ value: JSONValue) -> String? {
-        for key in ["name", "title", "subject", "summary", "label"] {
-            if let text = value[key]?.stringValue ?? value[key]?["value"]?.stringValue, !text.isEmpty {
-                let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
-                return line.count > 80 ? String(line.prefix(79)) + "…" : line
-            }
-        }
-        return nil
-    }
+    /// A one-line name for an entity (`ArchiveDiffTitle`, shared with `kitbag diff --live`).
+    static func title(_ value: JSONValue) -> String? { ArchiveDiffTitle.title(value) }
 
     /// Compares the JSON Lines of two verified archives (renderings and timestamps of the archive itself aside).
     /// Memory holds one file's entities at a time.

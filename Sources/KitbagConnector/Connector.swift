@@ -21,9 +21,14 @@ public struct ExportSelection: Sendable, Equatable {
     /// Only these top-level containers (Kinopio spaces, Kintone apps, Kitemaker spaces, Kona spaces), by id;
     /// every container the credentials can see when empty.
     public var containers: [String]
+    /// Only the containers, not the account-level entities, and a named container that is gone is left out instead
+    /// of failing the run (the live side of `kitbag diff --live` and `kitbag restore`). Connectors that do not
+    /// know it export as usual.
+    public var containersOnly: Bool
 
-    public init(containers: [String] = []) {
+    public init(containers: [String] = [], containersOnly: Bool = false) {
         self.containers = containers
+        self.containersOnly = containersOnly
     }
 }
 

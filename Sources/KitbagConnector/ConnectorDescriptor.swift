@@ -24,6 +24,9 @@ public struct ConnectorDescriptor: Sendable {
     public var acceptsMigrations: Bool
     /// Files besides archives that `kitbag import` takes into this service (Kinopio: JSON Canvas).
     public var fileImports: [FileImport]
+    /// Whether its connector is a `RestoreTarget` (`kitbag restore`, `kitbag diff --live`); checked before any
+    /// credential is read, so another service is refused with one line.
+    public var restores: Bool
     /// How the service's archives read into the readable model (`kitbag render`).
     public var rendering: RenderingSource
     /// How the service's archives read into the common model for migrations.
@@ -39,7 +42,7 @@ public struct ConnectorDescriptor: Sendable {
     public init(
         service: ServiceName, displayName: String, defaultLimits: RateLimit, credentialHelp: [String],
         options: [ServiceOption] = [], profileVariables: [String: String] = [:], acceptsMigrations: Bool,
-        fileImports: [FileImport] = [], rendering: RenderingSource, migration: MigrationSource,
+        fileImports: [FileImport] = [], restores: Bool = false, rendering: RenderingSource, migration: MigrationSource,
         roundTrip: RoundTripRules, sandboxEnvironment: @escaping @Sendable (URL, String, String?) -> [String: String],
         make: @escaping @Sendable (ConnectorSettings) throws -> any Connector
     ) {
@@ -51,6 +54,7 @@ public struct ConnectorDescriptor: Sendable {
         self.profileVariables = profileVariables
         self.acceptsMigrations = acceptsMigrations
         self.fileImports = fileImports
+        self.restores = restores
         self.rendering = rendering
         self.migration = migration
         self.roundTrip = roundTrip

@@ -157,11 +157,23 @@ struct PruneCommand: AsyncParsableCommand {
 struct DiffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
-        abstract: "Show the entities added, removed and changed between two archives, per kind.",
-        discussion: "Both archives are verified first. Exit status 0 whether or not they differ.")
+        abstract: "Show the entities added, removed and changed between two archives, or an archive and its live account.",
+        discussion: """
+            Both archives are verified first. Exit status 0 whether or not they differ.
 
-    @Argument(help: "The older archive.") var from: String
-    @Argument(help: "The newer archive.") var to: String
+            With --live, ARCHIVE is compared with the account it came from (the credentials must reach that account): \
+            per kind, what was deleted, put in the trash, changed (which fields; timestamps and other server-kept keys \
+            aside) and added since, with titles and ids. Only what --only/--container/--match need is read.
+            """)
+
+    @Argument(help: "The older archive (with --live: the archive to compare with its account).") var from: String
+    @Argument(help: "The newer archive (not with --live).") var to: String?
+
+    @Flag(help: "Compare FROM with the live account it came from (Kinopio), reading only what is needed.")
+    var live = false
+
+    @OptionGroup var scopeOptions: RestoreScopeOptions
+    @OptionGroup var connectionOptions: ConnectionOptions
 
     @Flag(help: "List every differing entity, not only the counts.")
     var entities = false
@@ -171,8 +183,24 @@ struct DiffCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        if live && to != nil { throw ValidationError("--live compares one archive with its account; give one archive.") }
+        if !live && to == nil { throw ValidationError("give two archives, or one with --live.") }
+        if !live && !(scopeOptions.only.isEmpty && scopeOptions.containers.isEmpty && scopeOptions.match == nil) {
+            throw ValidationError("--only, --container and --match go with --live.")
+        }
+    }
+
     func run() async throws {
         try await reportingErrors(json: global.json) {
+            guard let to else {
+                let target = try restoreTarget(archive: from, connectionOptions: connectionOptions, global: global, doing: "kitbag diff --live with")
+                defer { Task { await target.shutdown() } }
+                let diff = try await RestoreJobs.diffLive(
+                    URL(fileURLWithPath: from), connector: target, scope: scopeOptions.scope, progress: global.progress)
+                if global.json { try printJSON(diff) } else if !global.quiet { printText(liveDiffText(diff)) }
+                return
+            }
             let a = try SnapshotReader.open(URL(fileURLWithPath: from))
             defer { a.close() }
             let b = try SnapshotReader.open(URL(fileURLWithPath: to))

@@ -33,6 +33,8 @@ enum Interrupts {
         switch command {
         case is ImportCommand:
             "interrupted; what was imported is recorded in the journal — run the same command again to finish"
+        case is RestoreCommand:
+            "interrupted; what was written is recorded in the journal — run the same command again: it compares afresh and writes only what is still missing"
         case is BackupCommand:
             "interrupted; no backup written, earlier backups untouched"
         default:

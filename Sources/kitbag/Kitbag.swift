@@ -13,7 +13,7 @@ struct KitbagCommand: AsyncParsableCommand {
             """,
         version: Kitbag.version,
         subcommands: [
-            DemoCommand.self, BackupCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self,
+            DemoCommand.self, BackupCommand.self, ExportCommand.self, ImportCommand.self, RestoreCommand.self, VerifyCommand.self,
             SnapshotsCommand.self, ListCommand.self, DiffCommand.self, PruneCommand.self, CheckCommand.self, SandboxCommand.self,
             CSVCommand.self, RenderCommand.self,
         ])

@@ -1,0 +1,144 @@
+import AsyncHTTPClient
+import Foundation
+import KitbagArchive
+import KitbagCore
+import KitbagSandbox
+import KitbagTestSupport
+import Testing
+
+/// `kitbag diff ARCHIVE --live` and `kitbag restore ARCHIVE` through the binary, against a Kinopio sandbox on
+/// 127.0.0.1 (issue 19).
+@Suite struct RestoreCommandTests {
+    static let key = "restore-cli-key-5c1e"
+
+    /// Sends one request to the sandbox as the owner; the JSON answer.
+    static func call(_ sandbox: RunningSandbox, _ method: String, _ path: String, body: JSONValue? = nil) async throws -> JSONValue {
+        let client = HTTPClient()
+        do {
+            let answer = try await send(client, sandbox, method, path, body: body)
+            try await client.shutdown()
+            return answer
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    static func send(_ client: HTTPClient, _ sandbox: RunningSandbox, _ method: String, _ path: String, body: JSONValue?)
+        async throws -> JSONValue
+    {
+        var request = HTTPClientRequest(url: sandbox.baseURL.absoluteString + path)
+        request.method = .RAW(value: method)
+        request.headers.add(name: "Authorization", value: key)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let body { request.body = .bytes(body.serialized()) }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = Array(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+        #expect(response.status.code == 200, "\(method) \(path): \(String(decoding: bytes, as: UTF8.self))")
+        return try JSONValue(parsing: bytes)
+    }
+
+    static func env(_ sandbox: RunningSandbox) -> [String: String] {
+        ["KINOPIO_API_KEY": key, "KINOPIO_BASE_URL": sandbox.baseURL.absoluteString]
+    }
+
+    @Test func diffLiveAndRestoreDryRunPrintThePlanWithTitlesAndWriteNothing() async throws {
+        let dir = try CLI.tempDir()
+        defer { Scratch.remove(dir) }
+        let sandbox = try await CLI.sandbox(seed: .demo, key: Self.key)
+        let env = Self.env(sandbox)
+        let archive = dir.appendingPathComponent("a.tar.zst").path
+        #expect(try await CLI.run(["export", "kinopio", "--rate-limit", "0", "-o", archive, "-q"], env: env).status == 0)
+        let spaces = try await Self.call(sandbox, "GET", "/user/spaces").arrayValue ?? []
+        let reading = try #require(spaces.first { $0["name"]?.stringValue == "Public Reading List" })
+        let id = reading["id"]?.stringValue ?? ""
+        _ = try await Self.call(sandbox, "DELETE", "/space/permanent", body: ["id": .string(id)])
+
+        let diff = try await CLI.run(["diff", archive, "--live", "--rate-limit", "0"], env: env)
+        #expect(diff.status == 0, "\(diff.stderr)")
+        #expect(diff.out.contains("space: 1 deleted"))
+        #expect(diff.out.contains("space \(id) “Public Reading List”: deleted"))
+        let json = try await CLI.run(["diff", archive, "--live", "--json", "--rate-limit", "0"], env: env)
+        let parsed = try JSONValue(parsing: Array(json.stdout))
+        #expect(parsed["entries"]?.arrayValue?.contains { $0["id"]?.stringValue == id && $0["change"]?.stringValue == "deleted" } == true)
+
+        let mark = await sandbox.writeMark()
+        let dry = try await CLI.run(["restore", archive, "--dry-run", "--only", "space:\(id)", "--rate-limit", "0"], env: env)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.out.contains("create again: space \(id) “Public Reading List” with 12 items"), "\(dry.out)")
+        #expect(dry.out.contains("3 would be written"), "\(dry.out)")
+        #expect(await sandbox.writes(since: mark).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: archive + ".restore.sqlite"))
+
+        let real = try await CLI.run(["restore", archive, "--rate-limit", "0"], env: env)
+        #expect(real.status == 0, "\(real.stderr)")
+        #expect(real.out.contains("3 written"), "\(real.out)")
+        #expect(await sandbox.writes(since: mark).count == 3)
+        #expect(FileManager.default.fileExists(atPath: archive + ".restore.sqlite"))
+        let again = try await CLI.run(["restore", archive, "--rate-limit", "0"], env: env)
+        #expect(again.out.hasPrefix("nothing to restore"), "\(again.out)")
+        #expect(await sandbox.writes(since: mark).count == 3)
+        await sandbox.stop()
+    }
+
+    @Test func otherServicesAndBadSelectionsAreRefusedWithOneLine() async throws {
+        let dir = try CLI.tempDir()
+        defer { Scratch.remove(dir) }
+        // A Kintone archive: refused before any credential is asked for.
+        for (service, name) in [("kintone", "Kintone"), ("kitemaker", "Kitemaker"), ("kona", "Kona")] {
+            let folder = dir.appendingPathComponent(service)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let info = ArchiveInfo(
+                service: ServiceName(rawValue: service)!, source: .init(baseURL: "https://example.invalid", account: .init(id: "1", name: nil)),
+                startedAt: Date(timeIntervalSince1970: 0), renderings: [])
+            try JSONEncoder().encode(info).write(to: folder.appendingPathComponent("kitbag.json"))
+            let r = try await CLI.run(["restore", folder.path])
+            #expect(r.status == 2)
+            #expect(r.stderr.hasPrefix("kitbag: error: restore into \(name) is not supported yet"), "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1)
+        }
+        let bad = try await CLI.run(["restore", dir.appendingPathComponent("kintone").path, "--only", "card"])
+        #expect(bad.status == 2 && bad.stderr.contains("--only card is not KIND:ID"))
+        let twoArchives = try await CLI.run(["diff", "a", "b", "--live"])
+        #expect(twoArchives.status == 2 && twoArchives.stderr.contains("give one archive"))
+    }
+
+    /// A restore killed with SIGKILL after some of its writes, then rerun, leaves exactly one copy of every card.
+    @Test func aRestoreKilledWithSIGKILLAndRerunMakesExactlyOneCopy() async throws {
+        let dir = try CLI.tempDir()
+        defer { Scratch.remove(dir) }
+        var o = SandboxOptions()
+        o.seed = .generated(cards: 1200)
+        o.credentials = [Self.key]
+        o.rateLimit = false
+        let sandbox = try await KinopioSandbox.start(o, logger: SandboxServer.quietLogger("t"))
+        let env = Self.env(sandbox)
+        let archive = dir.appendingPathComponent("a.tar.zst").path
+        #expect(try await CLI.run(["export", "kinopio", "--rate-limit", "0", "-o", archive, "-q"], env: env).status == 0)
+        let before = try ArchiveInspector.summary(of: URL(fileURLWithPath: archive)).counts
+        let spaces = (try await Self.call(sandbox, "GET", "/user/spaces").arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+        #expect(spaces.count >= 12)
+        _ = try await Self.call(sandbox, "DELETE", "/space/permanent", body: .array(spaces.map { ["id": .string($0)] }))
+
+        // Paced to 20 requests/s so that the kill lands among the writes.
+        let args = ["restore", archive, "--rate-limit", "20", "-q"]
+        let mark = await sandbox.writeMark()
+        let (p, _, _) = try CLI.start(args, env: env)
+        while await sandbox.writeMark() < mark + 3, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
+        kill(p.processIdentifier, SIGKILL)
+        await Exits.shared.wait(p)
+        #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed midway")
+        let rerun = try await CLI.run(["restore", archive, "--rate-limit", "0"], env: env)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+
+        let after = dir.appendingPathComponent("after.tar").path
+        #expect(try await CLI.run(["export", "kinopio", "--rate-limit", "0", "-o", after, "-q"], env: env).status == 0)
+        let counts = try ArchiveInspector.summary(of: URL(fileURLWithPath: after)).counts
+        for kind in ["space", "card", "connection", "tag"] {
+            #expect(counts[kind] == before[kind], "exactly one copy of every \(kind)")
+        }
+        let diff = try await CLI.run(["diff", archive, "--live", "--json", "--rate-limit", "0"], env: env)
+        #expect(try JSONValue(parsing: Array(diff.stdout))["entries"]?.arrayValue?.isEmpty == true, "\(diff.out.prefix(2000))")
+        await sandbox.stop()
+    }
+}
