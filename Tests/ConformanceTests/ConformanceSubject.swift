@@ -26,6 +26,9 @@ struct ConformanceSubject: Sendable, CustomStringConvertible {
     /// it from `archive` (a full export of the account), and returns its container's archive folder. Nil for a
     /// connector without incremental exports (the suite checks the two go together).
     var editOneItem: (@Sendable (_ connector: any Connector, _ archive: URL) async throws -> String)? = nil
+    /// For a connector that restores (`descriptor.restores`): deletes one container of the account for good through
+    /// the service's API, choosing it from `archive`, and returns its id. Nil for one that does not restore.
+    var deleteOneContainer: (@Sendable (_ connector: any Connector, _ archive: URL) async throws -> String)? = nil
 
     var description: String { service.rawValue }
 

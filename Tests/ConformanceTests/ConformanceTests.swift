@@ -138,6 +138,55 @@ import Testing
         await connector.shutdown()
     }
 
+    /// Restore (issue 19), for every connector that can (`descriptor.restores`): a container deleted for good comes
+    /// back so that the account no longer differs from the backup, the writes touch only what was put back, and a
+    /// second restore writes nothing.
+    @Test(arguments: ConformanceSubject.all)
+    func aDeletedContainerIsRestoredUntilTheAccountMatchesTheBackupAndASecondRestoreWritesNothing(
+        _ subject: ConformanceSubject
+    ) async throws {
+        let dir = try Self.tempDir()
+        defer { Scratch.remove(dir) }
+        let sandbox = try await subject.startSandbox(.demo, ConformanceSubject.sourceCredential, false, 0, 0)
+        let connector = try subject.connect(sandbox, ConformanceSubject.sourceCredential, false, nil)
+        defer { Task { await sandbox.stop() } }
+        guard connector.descriptor.restores, let delete = subject.deleteOneContainer else {
+            #expect(!connector.descriptor.restores, "\(subject) restores: give it a deleteOneContainer")
+            #expect(subject.deleteOneContainer == nil, "\(subject) has a deleteOneContainer but does not restore")
+            await connector.shutdown()
+            return
+        }
+        let target = try RestoreJobs.target(connector)
+        let backup = dir.appendingPathComponent("backup.tar.zst")
+        _ = try await Self.export(connector, to: backup)
+        let deleted = try await delete(connector, backup)
+        let lost = try await RestoreJobs.diffLive(backup, connector: target, scope: RestoreScope(), progress: .silent)
+        #expect(lost.entries.contains { $0.change == .deleted && $0.id == deleted }, "\(subject): \(lost.entries)")
+
+        let journal = dir.appendingPathComponent("restore.sqlite")
+        let mark = await sandbox.writeMark()
+        let report = try await RestoreJobs.restore(
+            backup, connector: target, options: RestoreOptions(), journalURL: journal, progress: .silent)
+        let writes = await sandbox.writes(since: mark)
+        #expect(!writes.isEmpty && writes.count == report.writeRequests)
+        // Every write created something; the only other changes are to the restored container itself (filled as its
+        // contents are created) and the account's own user record (the server notes the space last written).
+        let created = Set(writes.flatMap(\.changes).filter { $0.action == .created }.map(\.id))
+        let others = writes.flatMap(\.changes).filter {
+            $0.action != .created && !($0.id == deleted && created.contains(deleted)) && $0.kind != "user"
+        }
+        #expect(others.isEmpty, "\(subject) changed what it did not put back: \(others)")
+        let after = try await RestoreJobs.diffLive(backup, connector: target, scope: RestoreScope(), progress: .silent)
+        #expect(after.isEmpty, "\(subject) still differs from the backup: \(after.entries.prefix(5))")
+
+        let mark2 = await sandbox.writeMark()
+        let again = try await RestoreJobs.restore(
+            backup, connector: target, options: RestoreOptions(), journalURL: journal, progress: .silent)
+        #expect(again.plan.steps.isEmpty && again.writeRequests == 0)
+        #expect(await sandbox.writes(since: mark2).isEmpty)
+        await connector.shutdown()
+    }
+
     /// One reading for both (issue 18): the renderings an export writes are, byte for byte, those `kitbag render`
     /// makes later from the same archive's JSON alone.
     @Test(arguments: ConformanceSubject.all)

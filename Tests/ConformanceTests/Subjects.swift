@@ -34,6 +34,13 @@ extension ConformanceSubject {
             _ = try await connector.client.send(
                 APIRequest(method: .PATCH, path: "/card", body: ["id": card["id"] ?? .null, "name": "renamed by the suite"]))
             return folder
+        },
+        deleteOneContainer: { connector, archive in
+            // `DELETE /space/permanent` (kinopio-client apiDocs): gone for good, not in the trash.
+            let (folder, space) = try firstLine(of: "space", in: archive)
+            _ = try await connector.client.send(
+                APIRequest(method: .DELETE, path: "/space/permanent", body: ["id": space["id"] ?? .null]))
+            return ArchivePath.decodeComponent(String(folder.split(separator: "/").last ?? ""))
         })
 
     /// The first line of the first container file called `file` (in archive order) and its container's folder.
