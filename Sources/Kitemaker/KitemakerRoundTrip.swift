@@ -27,7 +27,8 @@ public enum KitemakerRoundTrip {
     ]
 
     static let journalKinds = [
-        "space", "status", "label", "workItem", "comment", "thread", "initiative", "company", "person", "feedback",
+        "space", "status", "label", "workItem", "comment", "thread", "initiative", "roadmapColumn", "company", "person",
+        "feedback",
     ]
     static let spaceFiles: Set<String> = ["space", "statuses", "labels", "workItems", "comments"]
     static let accountFiles: Set<String> = ["initiatives", "feedback"]
@@ -42,6 +43,12 @@ public enum KitemakerRoundTrip {
             }
         }
         let targetPaths = Set(target.jsonLinesEntries().map(\.path))
+        // Initiatives are placed only on columns the target has (a roadmap cannot be created): the others are left
+        // out of the comparison (the import reported them).
+        var placeable: Set<String> = []
+        for (s, e) in try journal.entries(kind: "roadmapColumn") where e.state == .created {
+            placeable.formUnion([s, e.targetID])
+        }
         let dropInitiativeItems = notImported.contains { $0.kind == "initiative.workItems" }
         let keepInsights: (String) -> Bool = { id in !notImported.contains { $0.kind == "insight" && $0.container == id } }
         var diffs: [Difference] = []
@@ -65,6 +72,14 @@ public enum KitemakerRoundTrip {
             let prepare: ([JSONValue]) -> [JSONValue] = { values in
                 var out = positioned(values, file: file)
                 if file == "initiatives" && dropInitiativeItems { out = out.map { dropping("workItems", from: $0) } }
+                if file == "initiatives" {
+                    out = out.map { i in
+                        guard let columns = i["roadmapColumns"]?.arrayValue else { return i }
+                        var i = i
+                        i["roadmapColumns"] = .array(columns.filter { placeable.contains($0["id"]?.idString ?? "") })
+                        return i
+                    }
+                }
                 // What the import reported it could not carry, per item (`feedback.processed` for feedback F) or
                 // for every item (`initiative.comments`), is left out of the comparison.
                 let prefix = file == "initiatives" ? "initiative." : file == "feedback" ? "feedback." : nil

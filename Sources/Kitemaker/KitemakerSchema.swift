@@ -145,6 +145,18 @@ public enum KitemakerSchema {
         }
         """
 
+    static let createInitiativeMutation = """
+        mutation CreateInitiative($input: CreateInitiativeInput!) {
+          createInitiative(input: $input) { initiative { id number } }
+        }
+        """
+
+    static let addInitiativesToRoadmapMutation = """
+        mutation AddInitiativesToRoadmap($input: AddInitiativesToRoadmapInput!) {
+          addInitiativesToRoadmap(input: $input) { roadmap { id } }
+        }
+        """
+
     static let editInitiativeMutation = """
         mutation EditInitiative($input: EditInitiativeInput!) {
           editInitiative(input: $input) { initiative { id } }
