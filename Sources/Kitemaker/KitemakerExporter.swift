@@ -22,6 +22,10 @@ struct KitemakerExporter: Sendable {
     var spaces: [String]
     var renderings: Set<ReadableFormat>
 
+    /// Work items of one space carried into its readable pages (as Kintone's records); the JSON Lines always hold
+    /// all of them. Without a bound a space of a million items was held whole in memory for its pages.
+    var readableItemLimit = 20_000
+
     static let notExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "files in work items are links inside descriptions; the API offers no download route for them"),
         NotExported(kind: "codeReviewRequest", reason: "the schema reaches a code review request only by its URL (codeReviewRequest(url:)) and lists none; the links are not exported"),
@@ -167,6 +171,7 @@ struct KitemakerExporter: Sendable {
         let comments = try writer.jsonLines(container: container, file: "comments", kind: "comment")
         var workItems: [JSONValue] = []
         var allComments: [JSONValue] = []
+        var total = 0
         let keepForRendering = !renderings.isEmpty
         try await writePaged(
             operation: "workItems", query: KitemakerSchema.workItemsQuery, listKey: "workItems",
@@ -177,7 +182,8 @@ struct KitemakerExporter: Sendable {
                 let nested = o["comments"]?.arrayValue ?? []
                 o["comments"] = nil
                 for c in nested { try comments.append(c) }
-                if keepForRendering {
+                total += 1
+                if keepForRendering, workItems.count < readableItemLimit {
                     workItems.append(.object(o))
                     allComments += nested
                 }
@@ -186,8 +192,12 @@ struct KitemakerExporter: Sendable {
         try writer.commit(comments)
 
         guard keepForRendering else { return nil }
-        let readable = KitemakerReadable.container(
+        var readable = KitemakerReadable.container(
             space: .object(meta), statuses: statuses, labels: labels, workItems: workItems, comments: allComments)
+        if total > workItems.count {
+            readable.summary = [readable.summary, "This page shows the first \(workItems.count) of \(total) work items (by number); all are in \(container.archiveFolder)/workItems.jsonl."]
+                .compactMap { $0 }.joined(separator: "\n\n")
+        }
         if renderings.contains(.markdown) {
             try writer.addFile(
                 path: ReadablePaths.page(readable),
