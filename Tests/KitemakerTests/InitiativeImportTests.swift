@@ -232,6 +232,15 @@ struct KitemakerInitiativeImportTests {
         let byID = Dictionary(
             try reader.values(at: "data/account/initiatives.jsonl").map { ($0["id"]?.idString ?? "", $0) },
             uniquingKeysWith: { a, _ in a })
+        // Every user exists here, so feedback owners are carried too (grace owns the first feedback).
+        let feedbackIDs = try journal.entries(kind: "feedback").mapValues(\.targetID)
+        let sourceFeedback = try SnapshotReader.open(exported).values(at: "data/account/feedback.jsonl")
+        let owned = try #require(sourceFeedback.first { !($0["owners"]?.arrayValue ?? []).isEmpty })
+        let ownedCopy = try reader.values(at: "data/account/feedback.jsonl").first {
+            $0["id"]?.idString == feedbackIDs[owned["id"]?.idString ?? ""]
+        }
+        #expect(ownedCopy?["owners"]?.arrayValue?.count == owned["owners"]?.arrayValue?.count)
+        #expect(!imported.notImported.contains { $0.kind == "members" }, "every user has a same-named user here")
         reader.close()
         let targetColumns = try await columns(target, token: Kite.targetToken)
 

@@ -203,9 +203,10 @@ enum KonaSeeder {
 
     /// `tasks` tasks spread over ⌈tasks/100⌉ spaces owned by the owner, with due dates, assignees and done flags.
     static func generated(_ s: inout KonaState, tasks: Int, spaces: Int? = nil) {
-        let spaceCount = max(1, spaces ?? (tasks + 99) / 100)
-        // Tasks fill the spaces in order, the same number in each (the last may hold fewer).
-        let perSpace = max(1, (tasks + spaceCount - 1) / spaceCount)
+        let spaceCount = spaces.map { max(1, $0) } ?? (tasks + 99) / 100
+        // Tasks fill the spaces in order, the same number in each (the last may hold fewer): 100 unless the number
+        // of spaces is given.
+        let perSpace = spaces == nil ? 100 : max(1, (tasks + spaceCount - 1) / spaceCount)
         for k in 0..<spaceCount {
             addSpace(
                 &s, 1001 + k, "Generated space \(k + 1)", details: k % 2 == 0 ? "Volume test space \(k + 1)" : nil,
