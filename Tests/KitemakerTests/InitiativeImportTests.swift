@@ -169,10 +169,7 @@ struct KitemakerInitiativeImportTests {
     func importedInitiativesKeepWhatTheirRouteCanWrite() async throws {
         let dir = try Fixture.tempDir()
         defer { Scratch.remove(dir) }
-        let source = try await Kite.sandbox(.demo, token: Kite.sourceToken)
-        let exported = dir.appendingPathComponent("demo.tar.zst")
-        _ = try await Kite.export(try Kite.connect(source, token: Kite.sourceToken), to: exported)
-        await source.stop()
+        let exported = try await Kite.demoArchive(in: dir)
         let original = try SnapshotReader.open(exported)
         let sourceInitiatives = try original.values(at: "data/account/initiatives.jsonl")
         let sourceRoadmaps = try original.values(at: "data/account/roadmaps.jsonl")
@@ -284,10 +281,7 @@ struct KitemakerInitiativeImportTests {
     func missingColumnIsReported() async throws {
         let dir = try Fixture.tempDir()
         defer { Scratch.remove(dir) }
-        let source = try await Kite.sandbox(.demo, token: Kite.sourceToken)
-        let exported = dir.appendingPathComponent("demo.tar.zst")
-        _ = try await Kite.export(try Kite.connect(source, token: Kite.sourceToken), to: exported)
-        await source.stop()
+        let exported = try await Kite.demoArchive(in: dir)
         let archive = dir.appendingPathComponent("renamed")
         try rewriteArchive(exported, to: archive) { path, values in
             guard path == "data/account/roadmaps.jsonl" else { return values }
@@ -315,10 +309,7 @@ struct KitemakerInitiativeImportTests {
     func missingRoadmapIsReported() async throws {
         let dir = try Fixture.tempDir()
         defer { Scratch.remove(dir) }
-        let source = try await Kite.sandbox(.demo, token: Kite.sourceToken)
-        let archive = dir.appendingPathComponent("demo.tar.zst")
-        _ = try await Kite.export(try Kite.connect(source, token: Kite.sourceToken), to: archive)
-        await source.stop()
+        let archive = try await Kite.demoArchive(in: dir)
         let target = try await Kite.sandbox(.empty, token: Kite.targetToken)
         let to = try Kite.connect(target, token: Kite.targetToken)
         let journalURL = dir.appendingPathComponent("j.sqlite")

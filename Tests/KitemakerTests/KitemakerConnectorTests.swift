@@ -34,6 +34,20 @@ enum Kite {
             now: snapshotTime, finishedAt: snapshotTime)
     }
 
+    /// The demo organization exported to `dir/demo.tar.zst` (its sandbox stopped again).
+    static func demoArchive(in dir: URL) async throws -> URL {
+        let source = try await sandbox(.demo, token: sourceToken)
+        let archive = dir.appendingPathComponent("demo.tar.zst")
+        do {
+            _ = try await export(try connect(source, token: sourceToken), to: archive)
+        } catch {
+            await source.stop()
+            throw error
+        }
+        await source.stop()
+        return archive
+    }
+
     static func importArchive(
         _ archive: URL, into connection: KitemakerConnection, journal: URL, options: ImportOptions = ImportOptions()
     ) async throws -> ImportSummary {
