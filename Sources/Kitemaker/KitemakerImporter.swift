@@ -387,6 +387,20 @@ final class KitemakerImporter: @unchecked Sendable {
         }
     }
 
+    /// `ensure` for a GraphQL create: `field(input:)`, whose answer names the new entity as `{result {id}}`.
+    func ensureCreated(
+        kind: String, source: String, field: String, result: String, document: String, input: JSONObject,
+        find: () async throws -> String?
+    ) async throws -> String {
+        try await ensure(
+            kind: kind, source: source, route: "POST /graphql \(field)",
+            send: {
+                try await connection.graphQL(
+                    field, document, variables: JSONObject([("input", .object(input))]), retryable: false)
+            },
+            id: { $0[field]?[result]?["id"]?.idString }, find: find)
+    }
+
     func record(_ kind: String, _ source: String, _ targetID: String) throws {
         try journal?.markCreated(kind: kind, [(source, targetID)])
         known[kind, default: [:]][source] = Mapping(targetID: targetID, state: .created)
@@ -478,14 +492,9 @@ final class KitemakerImporter: @unchecked Sendable {
             for key in ["createdAt", "updatedAt"] {
                 if let v = item[key]?.stringValue { input[key] = .string(v) }
             }
-            _ = try await ensure(
-                kind: "workItem", source: sid, route: "POST /graphql createWorkItem",
-                send: {
-                    try await connection.graphQL(
-                        "createWorkItem", KitemakerSchema.createWorkItemMutation,
-                        variables: JSONObject([("input", .object(input))]), retryable: false)
-                },
-                id: { $0["createWorkItem"]?["workItem"]?["id"]?.idString },
+            _ = try await ensureCreated(
+                kind: "workItem", source: sid, field: "createWorkItem", result: "workItem",
+                document: KitemakerSchema.createWorkItemMutation, input: input,
                 find: { [self] in
                     func matches(_ w: JSONValue) -> Bool {
                         w["title"]?.stringValue == title && (w["description"]?.stringValue ?? "") == description
@@ -588,14 +597,9 @@ final class KitemakerImporter: @unchecked Sendable {
                     throw UserError("kitemaker: the thread that comment \(sid) replies to was not imported; run the import again")
                 }
                 let input = JSONObject([("id", .string(item)), ("body", .string(body)), ("threadId", .string(thread))])
-                _ = try await ensure(
-                    kind: "comment", source: sid, route: "POST /graphql createCommentOnWorkItem",
-                    send: {
-                        try await connection.graphQL(
-                            "createCommentOnWorkItem", KitemakerSchema.createReplyMutation,
-                            variables: JSONObject([("input", .object(input))]), retryable: false)
-                    },
-                    id: { $0["createCommentOnWorkItem"]?["comment"]?["id"]?.idString },
+                _ = try await ensureCreated(
+                    kind: "comment", source: sid, field: "createCommentOnWorkItem", result: "comment",
+                    document: KitemakerSchema.createReplyMutation, input: input,
                     find: { try await findIn(thread: thread)?.id })
             }
             progress.advance(items: 1)
@@ -658,14 +662,9 @@ final class KitemakerImporter: @unchecked Sendable {
             for key in ["createdAt", "updatedAt", "archivedAt"] {
                 if let v = initiative[key]?.stringValue { input[key] = .string(v) }
             }
-            created = try await ensure(
-                kind: "initiative", source: sid, route: "POST /graphql createInitiative",
-                send: {
-                    try await connection.graphQL(
-                        "createInitiative", KitemakerSchema.createInitiativeMutation,
-                        variables: JSONObject([("input", .object(input))]), retryable: false)
-                },
-                id: { $0["createInitiative"]?["initiative"]?["id"]?.idString }, find: find)
+            created = try await ensureCreated(
+                kind: "initiative", source: sid, field: "createInitiative", result: "initiative",
+                document: KitemakerSchema.createInitiativeMutation, input: input, find: find)
             linksSent = !sentBefore
             if !sourceSpaces.isEmpty {
                 let keys = (initiative["spaces"]?.arrayValue ?? []).compactMap { $0["key"]?.stringValue ?? $0["id"]?.idString }
@@ -818,14 +817,9 @@ final class KitemakerImporter: @unchecked Sendable {
             }
             var input = JSONObject([("name", .string(name))])
             if let domain = company["domain"]?.stringValue { input["domain"] = .string(domain) }
-            let tid = try await ensure(
-                kind: "company", source: sid, route: "POST /graphql createCompany",
-                send: {
-                    try await connection.graphQL(
-                        "createCompany", KitemakerSchema.createCompanyMutation,
-                        variables: JSONObject([("input", .object(input))]), retryable: false)
-                },
-                id: { $0["createCompany"]?["company"]?["id"]?.idString },
+            let tid = try await ensureCreated(
+                kind: "company", source: sid, field: "createCompany", result: "company",
+                document: KitemakerSchema.createCompanyMutation, input: input,
                 find: { [self] in
                     try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)["feedbackCompanies"]?
                         .arrayValue?.last { $0["name"]?.stringValue == name && !isClaimed("company", $0["id"]?.idString ?? "") }?[
@@ -851,14 +845,9 @@ final class KitemakerImporter: @unchecked Sendable {
             var input = JSONObject([("name", .string(name))])
             if let email, !email.isEmpty { input["email"] = .string(email) }
             if let company = target("company", person["company"]?["id"]?.idString) { input["companyId"] = .string(company) }
-            let tid = try await ensure(
-                kind: "person", source: sid, route: "POST /graphql createPerson",
-                send: {
-                    try await connection.graphQL(
-                        "createPerson", KitemakerSchema.createPersonMutation,
-                        variables: JSONObject([("input", .object(input))]), retryable: false)
-                },
-                id: { $0["createPerson"]?["person"]?["id"]?.idString },
+            let tid = try await ensureCreated(
+                kind: "person", source: sid, field: "createPerson", result: "person",
+                document: KitemakerSchema.createPersonMutation, input: input,
                 find: { [self] in
                     try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)["feedbackPersons"]?
                         .arrayValue?.last { same($0) && !isClaimed("person", $0["id"]?.idString ?? "") }?["id"]?.idString
@@ -894,14 +883,9 @@ final class KitemakerImporter: @unchecked Sendable {
             }
         }
         if !entities.isEmpty { input["linkInsightToEntityIds"] = .array(entities.map(JSONValue.string)) }
-        _ = try await ensure(
-            kind: "feedback", source: sid, route: "POST /graphql createFeedback",
-            send: {
-                try await connection.graphQL(
-                    "createFeedback", KitemakerSchema.createFeedbackMutation,
-                    variables: JSONObject([("input", .object(input))]), retryable: false)
-            },
-            id: { $0["createFeedback"]?["feedback"]?["id"]?.idString },
+        _ = try await ensureCreated(
+            kind: "feedback", source: sid, field: "createFeedback", result: "feedback",
+            document: KitemakerSchema.createFeedbackMutation, input: input,
             find: { [self] in
                 try await allPaged("feedback", KitemakerSchema.feedbackQuery).last {
                     $0["title"]?.stringValue == title && Self.feedbackContent($0) == contents
