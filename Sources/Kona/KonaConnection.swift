@@ -224,6 +224,14 @@ extension KonaConnection {
     /// Every page of a list (`per_page` 100), by the rule of `KonaPaging`; `key` is the wrapper (`"tasks"`).
     func allPages(_ path: String, key: String, query: [(String, String)] = [], route: String) async throws -> [JSONValue] {
         var out: [JSONValue] = []
+        try await eachPage(path, key: key, query: query, route: route) { out += $0 }
+        return out
+    }
+
+    /// Hands each page of a list to `body` as it arrives, so the list need not be held whole.
+    func eachPage(
+        _ path: String, key: String, query: [(String, String)] = [], route: String, _ body: ([JSONValue]) throws -> Void
+    ) async throws {
         var page = 1
         while true {
             let answer = try await client.json(
@@ -233,8 +241,8 @@ extension KonaConnection {
             guard let items = answer[key]?.arrayValue else {
                 throw HTTPFailure.invalidBody(service: "kona", route: route, reason: "no \"\(key)\" array in the answer")
             }
-            out += items
-            if paging.isLast(count: items.count, perPage: KonaSchema.pageSize) { return out }
+            try body(items)
+            if paging.isLast(count: items.count, perPage: KonaSchema.pageSize) { return }
             page += 1
         }
     }

@@ -15,6 +15,9 @@ struct KonaExporter: Sendable {
     var renderings: Set<ReadableFormat>
     /// Lists the server answered without filtering by `space_id`: read once, then filtered for every space.
     let unfilteredLists = KonaUnfilteredLists()
+    /// Items of one space (conversations, tasks and events together) carried into its readable pages, with their
+    /// comments; the JSON Lines always hold all of them.
+    var readableItemLimit = 20_000
 
     static let notExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "the Kona API documents no route to list or download attachments, so their files and the comments on them cannot be reached"),
@@ -121,7 +124,7 @@ struct KonaExporter: Sendable {
                 changes.fetched.append(container.archiveFolder)
                 let fetchedAt = files.copiedComments ? (previous?.marker.commentsFetchedAt ?? now) : now
                 changes.markers[container.archiveFolder] =
-                    KonaSpaceMarker(items: files.items, commentsFetchedAt: fetchedAt).text
+                    KonaSpaceMarker(resources: files.resources, commentsFetchedAt: fetchedAt).text
             }
             if let readable = try renderSpace(space, files, into: writer, names: names, stubs: stubs) {
                 rendered.append(readable)
@@ -152,11 +155,14 @@ struct KonaExporter: Sendable {
         return (notExported, changes)
     }
 
-    /// What one space put into the archive: its items per file, its comments (only when rendering), and whether
-    /// any comments came from the previous archive.
+    /// What one space put into the archive: its items per file and their comments (only when rendering, at most
+    /// `readableItemLimit` items), how many items each file holds and its change marker's summary, and whether any
+    /// comments came from the previous archive.
     struct SpaceFiles {
         var items: [String: [JSONValue]] = [:]
         var comments: [JSONValue] = []
+        var totals: [String: Int] = [:]
+        var resources: [String: KonaSpaceMarker.Resource?] = [:]
         var copiedComments = false
         /// Lists whose answer held items of other spaces (the server did not filter them by `space_id`).
         var unfiltered: Set<String> = []
@@ -170,53 +176,82 @@ struct KonaExporter: Sendable {
         let container = KonaSchema.container(space: id)
         try writer.writeJSONLines(container: container, file: "space", kind: "space", values: [space])
         var files = SpaceFiles()
+        // Each list goes to a temporary file as its pages arrive and into the archive in id order from there: the
+        // space's items are never all in memory (only a small entry per item, kept for the comments below).
+        var lists: [(kind: KonaSchema.ItemKind, items: KonaItemFile, order: [KonaItemFile.Entry])] = []
+        var shown: Set<String> = []
         for kind in KonaSchema.itemKinds {
             var query = [("space_id", id)]
             if kind.participantsOnRequest { query.append(("include", "participants")) }
             if kind == KonaSchema.calendarEvents { query += KonaSchema.eventWindow }
             // Kona documents `space_id` as a filter for conversations only: every item is kept only when its own
             // `space_id` names this space (an item that names none is taken as the server filtered it).
-            let listed: [JSONValue]
-            if let whole = unfilteredLists[kind.path] {
-                listed = whole
-            } else {
-                listed = try await all("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)")
-            }
-            let items = listed.filter { item in
+            func here(_ item: JSONValue) -> Bool {
                 guard let own = item["space_id"], !own.isNull else { return true }
                 return own.idString == id
-            }.sorted { idLess($0, $1) }
-            if items.count < listed.count {
-                files.unfiltered.insert(kind.path)
-                unfilteredLists[kind.path] = listed
             }
-            try writer.writeJSONLines(container: container, file: kind.file, kind: kind.kind, values: items)
-            files.items[kind.file] = items
+            let stored = try KonaItemFile()
+            if let whole = unfilteredLists[kind.path] {
+                for item in whole where here(item) { try stored.append(item) }
+            } else {
+                // The whole answer, in order, once it shows an item of another space: the server did not filter.
+                var listed: [JSONValue]?
+                try await connection.eachPage("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)") { page in
+                    for item in page {
+                        if here(item) {
+                            try stored.append(item)
+                        } else if listed == nil {
+                            listed = try stored.all()
+                        }
+                        listed?.append(item)
+                    }
+                }
+                if let listed {
+                    files.unfiltered.insert(kind.path)
+                    unfilteredLists[kind.path] = listed
+                }
+            }
+            let order = stored.sorted()
+            let spool = try writer.jsonLines(container: container, file: kind.file, kind: kind.kind)
+            var readable: [JSONValue] = []
+            for entry in order {
+                let item = try stored.item(entry)
+                try spool.append(item)
+                if !renderings.isEmpty, shown.count < readableItemLimit {
+                    readable.append(item)
+                    shown.insert("\(kind.commentType)/\(entry.key)")
+                }
+            }
+            try writer.commit(spool)
+            files.items[kind.file] = readable
+            files.totals[kind.file] = order.count
+            files.resources[kind.file] = .some(stored.resource)
+            lists.append((kind, stored, order))
         }
         let oldStamps = try previous?.stamps() ?? [:]
         let oldComments = oldStamps.isEmpty ? [:] : try previous?.commentsByItem() ?? [:]
         let spool = try writer.jsonLines(container: container, file: "comments", kind: "comment")
-        for kind in KonaSchema.itemKinds {
-            for item in files.items[kind.file] ?? [] {
-                guard let itemID = item["id"]?.idString else { continue }
-                let key = "\(kind.commentType)/\(itemID)"
-                if let stamp = KonaSpaceMarker.stamp(item), oldStamps[key] == stamp {
+        for (kind, _, order) in lists {
+            for entry in order where !entry.key.isEmpty {
+                let key = "\(kind.commentType)/\(entry.key)"
+                let render = shown.contains(key)
+                if let stamp = entry.stamp, oldStamps[key] == stamp {
                     for comment in oldComments[key] ?? [] {
                         try spool.append(comment)
-                        if !renderings.isEmpty { files.comments.append(comment) }
+                        if render { files.comments.append(comment) }
                     }
                     files.copiedComments = true
                     continue
                 }
                 let page = try await all(
-                    "/comments", key: "comments", query: [("resource_type", kind.commentType), ("resource_id", itemID)],
+                    "/comments", key: "comments", query: [("resource_type", kind.commentType), ("resource_id", entry.key)],
                     route: "GET /comments")
                 for var comment in page {
                     // The list is asked per resource; say which one when the answer leaves it out.
                     if comment["resource_type"] == nil { comment["resource_type"] = .string(kind.commentType) }
-                    if comment["resource_id"] == nil { comment["resource_id"] = item["id"] }
+                    if comment["resource_id"] == nil { comment["resource_id"] = entry.id }
                     try spool.append(comment)
-                    if !renderings.isEmpty { files.comments.append(comment) }
+                    if render { files.comments.append(comment) }
                 }
             }
         }
@@ -250,10 +285,17 @@ struct KonaExporter: Sendable {
         stubs: [ReadableContainer]
     ) throws -> ReadableContainer? {
         guard !renderings.isEmpty else { return nil }
-        let readable = KonaReadable.container(
+        var readable = KonaReadable.container(
             space: space, conversations: files.items[KonaSchema.conversations.file] ?? [],
             tasks: files.items[KonaSchema.tasks.file] ?? [], events: files.items[KonaSchema.calendarEvents.file] ?? [],
             comments: files.comments, names: names)
+        let total = files.totals.values.reduce(0, +)
+        let shown = files.items.values.reduce(0) { $0 + $1.count }
+        if total > shown, let id = space["id"]?.idString {
+            let folder = KonaSchema.container(space: id).archiveFolder
+            readable.summary = [readable.summary, "This page shows the first \(shown) of \(total) conversations, tasks and events (by id); all are in \(folder)/."]
+                .compactMap { $0 }.joined(separator: "\n\n")
+        }
         if renderings.contains(.markdown) {
             try writer.addFile(
                 path: ReadablePaths.page(readable), data: MarkdownRenderer.page(readable, allContainers: stubs, formats: renderings))

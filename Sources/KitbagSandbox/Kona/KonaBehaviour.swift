@@ -20,10 +20,14 @@ public struct KonaServerBehaviour: Sendable, Equatable {
     /// one space per 100 tasks. Lets a benchmark grow the tasks while the number of spaces stays the same.
     public var generatedSpaces: Int? = nil
 
-    public init(hiddenOnly: Bool = false, ignoresSpaceID: Bool = false, perPageCap: Int? = nil, noBatches: Bool = false) {
+    public init(
+        hiddenOnly: Bool = false, ignoresSpaceID: Bool = false, perPageCap: Int? = nil, noBatches: Bool = false,
+        generatedSpaces: Int? = nil
+    ) {
         self.hiddenOnly = hiddenOnly
         self.ignoresSpaceID = ignoresSpaceID
         self.perPageCap = perPageCap
         self.noBatches = noBatches
+        self.generatedSpaces = generatedSpaces
     }
 }
