@@ -646,6 +646,12 @@ final class KitemakerImporter: @unchecked Sendable {
                 kind: "initiative", source: sid, route: "POST /initiative",
                 send: { try await connection.client.json(connection.rest(.POST, "/initiative", body: .object(body), retryable: false)) },
                 id: { $0["id"]?.idString }, find: find)
+            if spaces.count < sourceSpaces.count {
+                let left = (initiative["spaces"]?.arrayValue ?? []).filter { target("space", $0["id"]?.idString) == nil }
+                    .compactMap { $0["key"]?.stringValue ?? $0["id"]?.idString }
+                summary.notImported.append(
+                    NotExported(kind: "initiative.spaces", container: sid, reason: "created in its imported spaces only: \(left.joined(separator: ", ")) is not in this import"))
+            }
             if initiative["createdAt"]?.stringValue != nil {
                 summary.notImported.append(
                     NotExported(

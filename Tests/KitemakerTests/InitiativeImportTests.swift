@@ -305,6 +305,40 @@ struct KitemakerInitiativeImportTests {
         await target.stop()
     }
 
+    @Test("an initiative whose spaces are partly or wholly outside the import keeps the imported ones, and says which it lost")
+    func spacesOutsideTheImport() async throws {
+        let dir = try Fixture.tempDir()
+        defer { Scratch.remove(dir) }
+        let source = try await Kite.sandbox(.demo, token: Kite.sourceToken)
+        let from = try Kite.connect(source, token: Kite.sourceToken)
+        let archive = dir.appendingPathComponent("acm.tar.zst")
+        _ = try await ConnectorJobs.export(
+            from, account: try await from.probe(), destination: .file(archive), format: .tarZst,
+            selection: ExportSelection(containers: ["ACM"]), progress: .silent, now: Kite.snapshotTime, finishedAt: Kite.snapshotTime)
+        await source.stop()
+        let initiatives = try SnapshotReader.open(archive).values(at: "data/account/initiatives.jsonl")
+        let q2 = try #require(initiatives.first { $0["title"] == "Q2 polish" }?["id"]?.idString)
+        let reliability = try #require(initiatives.first { $0["title"] == "Reliability" }?["id"]?.idString)
+
+        let target = try await Kite.sandbox(.empty, token: Kite.targetToken)
+        let to = try Kite.connect(target, token: Kite.targetToken)
+        let imported = try await Kite.importArchive(archive, into: to, journal: dir.appendingPathComponent("j.sqlite"))
+        // Q2 polish (ACM and OPS) is created in ACM through REST; Reliability (OPS only) has no imported space, so
+        // createInitiative keeps its dates instead.
+        #expect(imported.requests["POST /initiative"] == 1 && imported.requests["POST /graphql createInitiative"] == 1)
+        let q2Line = try #require(imported.notImported.first { $0.kind == "initiative.spaces" && $0.container == q2 })
+        #expect(q2Line.reason.contains("OPS is not in this import"), "\(q2Line.reason)")
+        let reliabilityLine = try #require(imported.notImported.first { $0.kind == "initiative.spaces" && $0.container == reliability })
+        #expect(reliabilityLine.reason.contains("none of its spaces (OPS) is in this import"), "\(reliabilityLine.reason)")
+        let after = dir.appendingPathComponent("after.tar.zst")
+        _ = try await Kite.export(to, to: after)
+        let copies = try SnapshotReader.open(after).values(at: "data/account/initiatives.jsonl")
+        #expect(copies.first { $0["title"] == "Q2 polish" }?["spaces"]?.arrayValue?.compactMap { $0["key"]?.stringValue } == ["ACM"])
+        let reliabilityCopy = copies.first { $0["title"] == "Reliability" }
+        #expect(reliabilityCopy?["createdAt"] == initiatives.first { $0["title"] == "Reliability" }?["createdAt"])
+        await target.stop()
+    }
+
     @Test("a roadmap the target lacks is named with its columns; the initiatives are imported and the round trip is whole")
     func missingRoadmapIsReported() async throws {
         let dir = try Fixture.tempDir()
