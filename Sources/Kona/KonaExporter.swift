@@ -17,7 +17,7 @@ struct KonaExporter: Sendable {
     let unfilteredLists = KonaUnfilteredLists()
     /// Items of one space (conversations, tasks and events together) carried into its readable pages, with their
     /// comments; the JSON Lines always hold all of them.
-    var readableItemLimit = 20_000
+    var readableItemLimit = 5_000
 
     static let notExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "the Kona API documents no route to list or download attachments, so their files and the comments on them cannot be reached"),
