@@ -32,13 +32,14 @@ stop_sandboxes() { # kills every sandbox start_sandbox started; for the caller's
   [ -f "$WORK/sandboxes.pid" ] && xargs kill 2>/dev/null < "$WORK/sandboxes.pid" || true
 }
 
-memory_at_scale() { # unit credential-variable large → export peak RSS at 10,000 and at LARGE, pacing off, JSON only
-  # The sandbox holds the whole generated account in memory; its own peak RSS is printed apart.
-  local unit=$1 variable=$2 large=$3 n S
+memory_at_scale() { # unit credential-variable large [sandbox flags…] → export peak RSS at 10,000 and at LARGE, pacing off
+  # The sandbox holds the whole generated account in memory; its own peak RSS is printed apart. FORMATS picks the
+  # renderings (default json: the walk alone; e.g. FORMATS=json,markdown,rss,canvas,html adds the readable pages).
+  local unit=$1 variable=$2 large=$3 n S formats=${FORMATS:-json}; shift 3
   for n in 10000 "$large"; do
-    S=$(start_sandbox "rss$n" "$n" --no-rate-limit)
-    measure "export $n $unit (RSS)" "$WORK/rss-export-$n.json" \
-      env "$variable=bench-rss$n" "$BIN" export "$SERVICE" --base-url "$S" --rate-limit 0 --formats json -o "$WORK/r$n.tar.zst" --json
+    S=$(start_sandbox "rss$n" "$n" --no-rate-limit "$@")
+    measure "export $n $unit (RSS, $formats)" "$WORK/rss-export-$n.json" \
+      env "$variable=bench-rss$n" "$BIN" export "$SERVICE" --base-url "$S" --rate-limit 0 --formats "$formats" -o "$WORK/r$n.tar.zst" --json
     python3 - "$WORK/rss-export-$n.json" "$(stat -c %s "$WORK/r$n.tar.zst")" "$(sandbox_rss "rss$n")" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1])); n = sum(e["counts"].values()); r = sum(e["requests"].values())
