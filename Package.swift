@@ -3,12 +3,18 @@ import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+// A connector writes JSON and reads it into the readable model; the shared export walk (KitbagConnector) renders.
 let connectorDependencies: [Target.Dependency] = [
-    "KitbagConnector", "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
+    "KitbagConnector", "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal",
+    .product(name: "Logging", package: "swift-log"),
+]
+let sandboxEmulatorDependencies: [Target.Dependency] = [
+    "KitbagSandboxCore", "KitbagCore",
+    .product(name: "Hummingbird", package: "hummingbird"),
     .product(name: "Logging", package: "swift-log"),
 ]
 let connectorTestDependencies: [Target.Dependency] = connectorDependencies + [
-    "KitbagSandbox", "KitbagTestSupport",
+    "KitbagSandbox", "KitbagTestSupport", "KitbagRender",
     .product(name: "AsyncHTTPClient", package: "async-http-client"),
 ]
 
@@ -77,14 +83,14 @@ let package = Package(
             name: "KitbagConnector",
             dependencies: [
                 "KitbagCore", "KitbagHTTP", "KitbagArchive", "KitbagJournal", "KitbagRender",
-                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strict),
 
         .target(
             name: "KitbagBackup",
             dependencies: [
-                "KitbagCore", "KitbagArchive", "KitbagConnector", "KitbagRender",
+                "KitbagCore", "KitbagArchive", "KitbagConnector",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -97,18 +103,43 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "Kitemaker", dependencies: connectorDependencies, swiftSettings: strict),
         .target(name: "Kona", dependencies: connectorDependencies, swiftSettings: strict),
+
+        // The sandbox: a small core (store, middleware, options, server) and one target per emulator that only adds
+        // routes, state and seeds; no emulator sees another. `KitbagSandbox` holds the catalog and re-exports them.
         .target(
-            name: "KitbagSandbox",
+            name: "KitbagSandboxCore",
             dependencies: [
                 "KitbagCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "GraphQL", package: "GraphQL"),
-                .product(name: "MultipartKit", package: "multipart-kit"),
             ],
+            path: "Sources/KitbagSandbox/Core", swiftSettings: strict),
+        .target(
+            name: "KitbagSandboxKinopio", dependencies: sandboxEmulatorDependencies, path: "Sources/KitbagSandbox/Kinopio",
             swiftSettings: strict),
+        .target(
+            name: "KitbagSandboxKintone",
+            dependencies: sandboxEmulatorDependencies + [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "MultipartKit", package: "multipart-kit"),
+            ],
+            path: "Sources/KitbagSandbox/Kintone", swiftSettings: strict),
+        .target(
+            name: "KitbagSandboxKitemaker",
+            dependencies: sandboxEmulatorDependencies + [.product(name: "GraphQL", package: "GraphQL")],
+            path: "Sources/KitbagSandbox/Kitemaker", swiftSettings: strict),
+        .target(
+            name: "KitbagSandboxKona", dependencies: sandboxEmulatorDependencies, path: "Sources/KitbagSandbox/Kona",
+            swiftSettings: strict),
+        .target(
+            name: "KitbagSandbox",
+            dependencies: [
+                "KitbagCore", "KitbagSandboxCore", "KitbagSandboxKinopio", "KitbagSandboxKintone", "KitbagSandboxKitemaker",
+                "KitbagSandboxKona", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/KitbagSandbox/Catalog", swiftSettings: strict),
 
         // The thin CLI.
         .executableTarget(
@@ -140,6 +171,8 @@ let package = Package(
             name: "KitbagHTTPTests",
             dependencies: [
                 "KitbagTestSupport", "KitbagHTTP", "KitbagCore",
+                // The services' pacing presets live in their connectors' folders; the pacing tests check those.
+                "Kinopio", "Kintone", "Kitemaker", "Kona",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -147,7 +180,7 @@ let package = Package(
         .testTarget(
             name: "KitbagSandboxTests",
             dependencies: [
-                "KitbagTestSupport", "KitbagSandbox", "KitbagCore",
+                "KitbagTestSupport", "KitbagSandbox", "KitbagSandboxCore", "KitbagCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -162,6 +195,9 @@ let package = Package(
             name: "KitbagJournalTests",
             dependencies: ["KitbagTestSupport", "KitbagJournal", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
+        .testTarget(
+            name: "KitbagConnectorTests",
+            dependencies: ["KitbagTestSupport", "KitbagConnector", "KitbagArchive", "KitbagCore"], swiftSettings: strict),
         .testTarget(
             name: "KitbagBackupTests",
             dependencies: [
@@ -190,6 +226,7 @@ let package = Package(
             dependencies: [
                 "KitbagTestSupport", "kitbag", "KitbagArchive", "KitbagBackup", "KitbagCore", "KitbagSandbox", "KitbagRender",
                 "CLibXML2", "CLibPNG", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["Golden", "Screenshots"],
             swiftSettings: strict),

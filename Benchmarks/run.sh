@@ -12,3 +12,4 @@ bash backup/services.sh "${TASKS:-10000}" "${ITEMS:-2000}" "${CONFIG:-release}"
 bash archive/services.sh "${CONFIG:-release}"
 bash archive/run.sh
 bash render/run.sh "${CARDS:-10000}" "${CONFIG:-release}"
+bash memory/run.sh "${CONFIG:-release}" "${SPACES:-10000}"

@@ -5,7 +5,8 @@
 #   bash Benchmarks/kona/run.sh [TASKS] [CONFIG] [LARGE]     # defaults: 10000 tasks, release build, no memory check
 #   LARGE (e.g. 1000000): also export 10,000 and LARGE generated tasks in SPACES spaces (default 100) with pacing
 #   off and report wall time, peak RSS and archive size of each (and the sandbox's own peak RSS, which is not
-#   kitbag's). FORMATS (default json) picks the renderings of those two exports.
+#   kitbag's). FORMATS (default json) picks the renderings of those two exports; MEMORY_ONLY=1 runs only
+#   that check.
 #
 # Needs: a built kitbag (swift build -c CONFIG), python3, /usr/bin/time (Debian package "time").
 set -euo pipefail
@@ -23,6 +24,7 @@ SERVICE=kona
 source Benchmarks/common.sh
 
 echo "# kitbag Kona benchmark — $TASKS tasks, $CONFIG build, $(nproc) cores, $(uname -sr)"
+if [ -z "${MEMORY_ONLY:-}" ]; then
 SRC=$(start_sandbox src "$TASKS" --no-rate-limit)
 DST=$(start_sandbox dst empty --no-rate-limit)
 measure "export (pacing off)" "$WORK/export.json" \
@@ -66,6 +68,7 @@ import json, sys
 e = json.load(open(sys.argv[1])); n = sum(e["requests"].values())
 print(f"default pacing: {n} requests in {e['seconds']:.2f} s = {n/e['seconds']:.2f} requests/s")
 PY
+fi
 
 # Peak RSS: 10,000 versus $LARGE tasks, pacing off, JSON only unless FORMATS says otherwise (as Kintone's check),
 # both in the same number of spaces (SPACES, default 100) so only the tasks grow — memory must stay flat.

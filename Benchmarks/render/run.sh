@@ -6,11 +6,8 @@ cd "$(dirname "$0")/../.."
 CARDS=${1:-10000}
 CONFIG=${2:-debug}
 RUNS=${3:-5}
-# The test bundle imports KitbagRender with @testable, so a release build needs -enable-testing.
-FLAGS=(-c "$CONFIG")
-[ "$CONFIG" = release ] && FLAGS+=(-Xswiftc -enable-testing)
-swift build --build-tests "${FLAGS[@]}" >/dev/null
-BIN=$(swift build "${FLAGS[@]}" --show-bin-path)/kitbagPackageTests.xctest
+source Benchmarks/common.sh
+BIN=$(test_bundle "$CONFIG")
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 KITBAG_BENCH=1 KITBAG_BENCH_CARDS=$CARDS KITBAG_BENCH_RUNS=$RUNS \

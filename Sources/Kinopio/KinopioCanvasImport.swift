@@ -1,7 +1,6 @@
 import Foundation
 import KitbagArchive
 import KitbagCore
-import KitbagRender
 
 /// `kitbag import FILE.canvas --to kinopio`: a JSON Canvas becomes one Kinopio space.
 ///

@@ -30,12 +30,12 @@ public struct KinopioConnection: Sendable {
     /// `KINOPIO_APP_KEY` (an app key), else `KINOPIO_API_KEY`. Its kind is `keyKind`, else `KINOPIO_KEY_KIND`
     /// (`user`, `app`, or `auto`: by the key's shape), else the variable it came from (a key passed directly is a user
     /// key). `requestsPerSecond` overrides the documented 5/s
-    /// (0 turns pacing off: for local sandboxes only).
+    /// (0 turns pacing off: for local sandboxes only); `concurrency` caps the requests in flight.
     public init(
         baseURL: String?, apiKey: String?, keyKind: KinopioKeyKind? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        rateLimited: Bool = true, requestsPerSecond: Double? = nil, retry: RetryPolicy? = nil, logger: Logger,
-        progress: ProgressReporter? = nil
+        rateLimited: Bool = true, requestsPerSecond: Double? = nil, concurrency: Int? = nil, retry: RetryPolicy? = nil,
+        logger: Logger, progress: ProgressReporter? = nil
     ) throws {
         let base = baseURL ?? environment["KINOPIO_BASE_URL"] ?? KinopioSchema.defaultBaseURL
         guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil
@@ -74,10 +74,8 @@ public struct KinopioConnection: Sendable {
             credentialHint: "set \(variable) to a valid \(resolved.rawValue) key (User → Settings → Account → API); \(otherHeader)")
         var policy = retry ?? RetryPolicy()
         if retry == nil { policy.penaltyAfter429 = .seconds(30) }
-        var limit: RateLimit? = rateLimited ? .kinopio : nil
-        if let rps = requestsPerSecond {
-            limit = rps > 0 ? RateLimit(requestsPerSecond: rps, burst: 1, maxPerWindow: max(1, Int(rps))) : nil
-        }
+        let limit = RateLimit.resolved(
+            rateLimited ? .kinopio : nil, requestsPerSecond: requestsPerSecond, concurrency: concurrency)
         client = APIClient(
             endpoint: endpoint, rateLimit: limit, retry: policy, logger: logger,
             progress: progress, errorMessage: KinopioConnection.errorMessage)

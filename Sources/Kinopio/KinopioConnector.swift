@@ -4,10 +4,9 @@ import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagJournal
-import KitbagRender
 
 extension KinopioConnection: IncrementalConnector {
-    public var service: ServiceName { .kinopio }
+    public var descriptor: ConnectorDescriptor { .kinopio }
 
     /// `GET /user`; the answer is kept for the export (the user record is archived as is, without secrets).
     public func probe() async throws -> AccountProbe {
@@ -15,15 +14,10 @@ extension KinopioConnection: IncrementalConnector {
         return AccountProbe(account: KinopioExporter.account(of: user), raw: user)
     }
 
-    public func export(
-        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
-        progress: ProgressReporter, base: ChangeBase?
-    ) async throws -> (notExported: [NotExported], changes: ExportChanges) {
-        let exporter = KinopioExporter(
-            connection: self, progress: progress, spaceIDs: selection.containers, renderings: renderings)
-        return try await explainingScope("an export", needs: "read") {
-            try await exporter.export(user: account.raw, into: writer, base: base)
-        }
+    public func exportSource(account: AccountProbe, selection: ExportSelection, progress: ProgressReporter) throws
+        -> any ExportSource
+    {
+        KinopioExporter(connection: self, progress: progress, spaceIDs: selection.containers, user: account.raw)
     }
 
     public func importArchive(

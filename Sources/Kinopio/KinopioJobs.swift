@@ -4,7 +4,6 @@ import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagJournal
-import KitbagRender
 
 /// Whole export and import jobs for Kinopio, shared by the CLI, `kitbag demo` and the tests.
 public enum KinopioJobs {

@@ -39,11 +39,12 @@ public struct KintoneConnection: Sendable {
         "kintone: API tokens cannot list apps — name each app with --app ID (or apps = [...] in the profile, or \(KintoneSchema.appsVariable)) and put its token in \(KintoneSchema.apiTokenVariable) (at most \(KintoneSchema.maxTokensPerRequest)), or sign in with \(KintoneSchema.usernameVariable) and \(KintoneSchema.passwordVariable)"
 
     /// Reads `KINTONE_BASE_URL` (unless `baseURL` is given), and `KINTONE_API_TOKEN` (`t1,t2`) or
-    /// `KINTONE_USERNAME` + `KINTONE_PASSWORD` from `environment`. `rateLimit` nil keeps kitbag well under Kintone's
-    /// concurrency limit; a number is requests per second (0 turns pacing off, for local sandboxes).
+    /// `KINTONE_USERNAME` + `KINTONE_PASSWORD` from `environment`. By default kitbag takes a quarter of Kintone's
+    /// concurrency limit and adapts; `rateLimit` adds a cap in requests per second (0 turns pacing off, for local
+    /// sandboxes) and `concurrency` sets the most requests in flight.
     public init(
         baseURL: String?, environment: [String: String], guestSpaceID: String? = nil, rateLimit: Double? = nil,
-        retry: RetryPolicy? = nil, logger: Logger, progress: ProgressReporter? = nil
+        concurrency: Int? = nil, retry: RetryPolicy? = nil, logger: Logger, progress: ProgressReporter? = nil
     ) throws {
         var environment = environment
         // `KINTONE_API_TOKEN_FILE` / `KINTONE_PASSWORD_FILE` (--api-token-file, --password-file): a secret on a
@@ -135,10 +136,7 @@ public struct KintoneConnection: Sendable {
         let httpClient = try HTTPTransport.client(
             transport, service: "kintone", proxyVariable: KintoneSchema.proxyVariable,
             certificateVariables: (KintoneSchema.pfxFileVariable, KintoneSchema.pfxPasswordVariable))
-        var limit: RateLimit? = KintoneSchema.rateLimit
-        if let rps = rateLimit {
-            limit = rps > 0 ? RateLimit(requestsPerSecond: rps, burst: max(1, Int(rps)), maxConcurrent: 10) : nil
-        }
+        let limit = RateLimit.resolved(.kintone, requestsPerSecond: rateLimit, concurrency: concurrency)
         self.baseURL = url
         self.guestSpaceID = guestSpaceID
         self.logger = logger

@@ -4,10 +4,9 @@ import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagJournal
-import KitbagRender
 
 extension KintoneConnection: IncrementalConnector {
-    public var service: ServiceName { .kintone }
+    public var descriptor: ConnectorDescriptor { .kintone }
 
     /// `GET apps.json?limit=1`: Kintone has no "who am I" for API tokens, so the account is the domain itself.
     public func probe() async throws -> AccountProbe {
@@ -15,14 +14,11 @@ extension KintoneConnection: IncrementalConnector {
         return AccountProbe(account: account)
     }
 
-    public func export(
-        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
-        progress: ProgressReporter, base: ChangeBase?
-    ) async throws -> (notExported: [NotExported], changes: ExportChanges) {
-        let exporter = KintoneExporter(
-            connection: self, progress: progress, appIDs: selection.containers.isEmpty ? defaultApps : selection.containers,
-            renderings: renderings)
-        return try await exporter.export(into: writer, base: base)
+    public func exportSource(account: AccountProbe, selection: ExportSelection, progress: ProgressReporter) throws
+        -> any ExportSource
+    {
+        KintoneExporter(
+            connection: self, progress: progress, appIDs: selection.containers.isEmpty ? defaultApps : selection.containers)
     }
 
     public func importArchive(

@@ -31,10 +31,6 @@ public enum KintoneSchema {
     /// Seconds one request may take before it is abandoned (and retried).
     public static let timeoutVariable = "KINTONE_TIMEOUT"
 
-    /// Kintone limits concurrency (100 per domain), not the request rate: kitbag keeps 10 in flight and paces
-    /// politely, so a run never comes near the 429 `GAIA_TO04` even beside other clients of the same domain.
-    public static let rateLimit = RateLimit(requestsPerSecond: 50, burst: 20, maxConcurrent: 10)
-
     /// API tokens in one request (kintone.dev "API tokens": 10 or more is refused).
     static let maxTokensPerRequest = 9
 

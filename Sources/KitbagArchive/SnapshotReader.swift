@@ -21,11 +21,23 @@ public final class SnapshotReader: @unchecked Sendable {
         set { lock.withLock { _root = newValue } }
     }
 
+    /// Every entry path, and the JSON Lines entries of each folder in archive order: looked up per container, so an
+    /// incremental backup of thousands of containers does not scan the whole manifest for each.
+    private let paths: Set<String>
+    private let jsonLinesByFolder: [String: [Manifest.Entry]]
+
     private init(info: ArchiveInfo, manifest: Manifest, archiveURL: URL, root: URL) {
         self.info = info
         self.manifest = manifest
         self.archiveURL = archiveURL
         self._root = root
+        paths = Set(manifest.entries.map(\.path))
+        var byFolder: [String: [Manifest.Entry]] = [:]
+        for entry in manifest.entries where entry.kind != nil {
+            guard let slash = entry.path.lastIndex(of: "/") else { continue }
+            byFolder[String(entry.path[..<slash]), default: []].append(entry)
+        }
+        jsonLinesByFolder = byFolder
     }
 
     /// Verifies the archive fully and extracts it safely in the same pass; throws `ArchiveError.notWhole`
@@ -53,8 +65,7 @@ public final class SnapshotReader: @unchecked Sendable {
 
     /// The JSON Lines entries of one container, in archive order.
     public func jsonLinesEntries(in container: ContainerRef) -> [Manifest.Entry] {
-        let prefix = container.archiveFolder + "/"
-        return jsonLinesEntries().filter { $0.path.hasPrefix(prefix) && !$0.path.dropFirst(prefix.count).contains("/") }
+        jsonLinesByFolder[container.archiveFolder] ?? []
     }
 
     /// Streams the entities of a JSON Lines entry, one per line; a malformed line throws naming the entry and line.
@@ -80,7 +91,7 @@ public final class SnapshotReader: @unchecked Sendable {
     /// The extracted file of any entry listed in the manifest (renderings etc.).
     public func fileURL(_ path: String) throws -> URL {
         guard let root else { throw ArchiveError.misuse("snapshot reader for \(archiveURL.path) is closed") }
-        guard path == ArchivePath.info || manifest.entries.contains(where: { $0.path == path }) else {
+        guard path == ArchivePath.info || paths.contains(path) else {
             throw ArchiveError.entryNotFound(entry: path, archive: archiveURL.path)
         }
         return root.appendingPathComponent(path)
@@ -107,6 +118,8 @@ public final class JSONLinesSequence: AsyncSequence, AsyncIteratorProtocol, Sequ
     /// Number of the line returned last (1-based).
     public private(set) var lineNumber = 0
     private var fd: Int32
+    /// Where the next read starts (positioned reads: a spool file's own offset stays where its writer left it).
+    private var offset: off_t = 0
     private var buffer: [UInt8] = []
     private var start = 0
     private var atEnd = false
@@ -117,25 +130,49 @@ public final class JSONLinesSequence: AsyncSequence, AsyncIteratorProtocol, Sequ
         if fd < 0 { throw ArchiveError.io(path: url.path, message: "cannot open entry '\(entry)': \(LibArchive.errnoMessage())") }
     }
 
+    /// Lines of bytes already in memory.
+    init(bytes: [UInt8], entry: String) {
+        self.entry = entry
+        fd = -1
+        buffer = bytes
+        atEnd = true
+    }
+
+    /// Lines of an open file from its start; the sequence closes the descriptor.
+    init(descriptor: Int32, entry: String) {
+        self.entry = entry
+        fd = descriptor
+    }
+
     deinit {
         if fd >= 0 { posixClose(fd) }
     }
 
     /// The next entity, or nil after the last line.
     public func next() throws -> JSONValue? {
+        guard let line = try nextSlice() else { return nil }
+        return try parse(line)
+    }
+
+    /// The next line's bytes as they are, without parsing them; nil after the last line.
+    public func nextLine() throws -> [UInt8]? {
+        try nextSlice().map(Array.init)
+    }
+
+    private func nextSlice() throws -> ArraySlice<UInt8>? {
         while true {
             if let newline = buffer[start...].firstIndex(of: 0x0A) {
                 let line = buffer[start..<newline]
                 start = newline + 1
                 lineNumber += 1
-                return try parse(line)
+                return line
             }
             if atEnd {
                 guard start < buffer.count else { return nil }
                 let line = buffer[start...]
                 start = buffer.count
                 lineNumber += 1
-                return try parse(line)
+                return line
             }
             try fill()
         }
@@ -177,7 +214,7 @@ public final class JSONLinesSequence: AsyncSequence, AsyncIteratorProtocol, Sequ
 
     private static let chunkSize = 256 << 10
     /// Read buffer, allocated once per sequence.
-    private var scratch = [UInt8](repeating: 0, count: JSONLinesSequence.chunkSize)
+    private lazy var scratch = [UInt8](repeating: 0, count: JSONLinesSequence.chunkSize)
 
     private func fill() throws {
         if start > 0 {
@@ -185,13 +222,15 @@ public final class JSONLinesSequence: AsyncSequence, AsyncIteratorProtocol, Sequ
             start = 0
         }
         var n: Int
+        let at = offset
         repeat {
-            n = scratch.withUnsafeMutableBytes { posixRead(fd, $0.baseAddress!, Self.chunkSize) }
+            n = scratch.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, Self.chunkSize, at) }
         } while n < 0 && errno == EINTR
         if n < 0 {
             throw ArchiveError.io(path: entry, message: "cannot read: \(LibArchive.errnoMessage())")
         }
         buffer.append(contentsOf: scratch[0..<n])
+        offset += off_t(n)
         if n == 0 { atEnd = true }
     }
 }

@@ -17,7 +17,8 @@ public final class SnapshotWriter {
     public let format: ArchiveFormat
     public let info: ArchiveInfo
     private let destination: ArchiveDestination
-    private let spoolDirectory: URL
+    /// Where spools larger than a few MiB spill (beside the output unless told otherwise).
+    public let spoolDirectory: URL
     private let mtime: time_t
     private let displayName: String
     private var sink: EntrySink
@@ -25,8 +26,11 @@ public final class SnapshotWriter {
     /// Temp file or folder that becomes the destination on seal.
     private var stagingURL: URL?
     private var state = State.open
-    private var entries: [Manifest.Entry] = []
-    private var paths: Set<String> = []
+    /// The manifest's entry list as it will be written, spooled (to disk past a few MiB) so that memory does not grow
+    /// with the number of entries; `counts` and `pathHashes` are all that is kept in memory per entry.
+    private var entryLog: ManifestEntryLog
+    private var counts: [String: Int] = [:]
+    private var pathHashes: Set<Int> = []
     private var storedAttachments: [String: StoredAttachment] = [:]
 
     /// Bytes written to the destination so far (compressed bytes for compressed kinds).
@@ -40,6 +44,7 @@ public final class SnapshotWriter {
         spoolDirectory: URL? = nil
     ) throws {
         _ = LibArchive.ready
+        entryLog = ManifestEntryLog(directory: spoolDirectory ?? FileManager.default.temporaryDirectory)
         self.destination = destination
         self.info = info
         self.mtime = time_t(snapshotTime.timeIntervalSince1970.rounded(.down))
@@ -90,6 +95,7 @@ public final class SnapshotWriter {
             stagingURL = staging
             StagingFiles.register(staging.path)
         }
+        entryLog = ManifestEntryLog(directory: self.spoolDirectory)
         do {
             try writeEntry(path: ArchivePath.info, data: try Self.recordBytes(info))
         } catch {
@@ -122,10 +128,11 @@ public final class SnapshotWriter {
 
     private func claim(_ path: String) throws {
         if let reason = EntryPath.problem(path) { throw ArchiveError.unsafePath(entry: path, reason: reason) }
-        if path == ArchivePath.manifest || (path == ArchivePath.info && !entries.isEmpty) {
+        if path == ArchivePath.manifest || (path == ArchivePath.info && entryLog.count > 0) {
             throw ArchiveError.unsafePath(entry: path, reason: "the name is reserved for kitbag's own records")
         }
-        if paths.contains(path) { throw ArchiveError.duplicatePath(entry: path) }
+        // A hash seen before is only a hint: the spooled entry list says whether the path itself was written.
+        if pathHashes.contains(path.hashValue), try entryLog.contains(path: path) { throw ArchiveError.duplicatePath(entry: path) }
     }
 
     /// Streams one entry into the sink, hashing as it goes, and records it for the manifest.
@@ -152,8 +159,14 @@ public final class SnapshotWriter {
             state = .failed
             throw error
         }
-        paths.insert(path)
-        entries.append(Manifest.Entry(path: path, size: size, sha256: hasher.finalize().hexString, kind: kind, count: count))
+        pathHashes.insert(path.hashValue)
+        if let kind { counts[kind, default: 0] += count ?? 0 }
+        do {
+            try entryLog.append(Manifest.Entry(path: path, size: size, sha256: hasher.finalize().hexString, kind: kind, count: count))
+        } catch {
+            state = .failed
+            throw error
+        }
     }
 
     private func writeEntry(path: String, data: Data) throws {
@@ -170,23 +183,29 @@ public final class SnapshotWriter {
         return JSONLinesSpool(path: path, kind: kind, directory: spoolDirectory, owner: self)
     }
 
-    /// Writes a JSON Lines spool as the next entry.
-    public func commit(_ spool: JSONLinesSpool) throws {
+    /// Writes a JSON Lines spool as the next entry. With `retaining`, the spool keeps its bytes afterwards so that
+    /// `JSONLinesSpool.lines()` can read the entry back (the export walk renders from them); else they are freed.
+    public func commit(_ spool: JSONLinesSpool, retaining: Bool = false) throws {
         guard spool.owner === self, !spool.committed else {
             throw ArchiveError.misuse("JSON Lines spool \(spool.path) belongs to another writer or was already committed")
         }
         spool.committed = true
-        defer { spool.bytes.discard() }
+        defer { if !retaining { spool.bytes.discard() } }
         try writeEntry(path: spool.path, size: spool.bytes.size, kind: spool.kind, count: spool.count) { body in
             try spool.bytes.forEachChunk(body)
         }
+        spool.retained = retaining
     }
 
-    /// Writes a whole JSON Lines entry from values already in memory.
-    public func writeJSONLines(container: ContainerRef, file: String, kind: String, values: [JSONValue]) throws {
+    /// Writes a whole JSON Lines entry from values already in memory; returns the committed spool (see `commit`).
+    @discardableResult
+    public func writeJSONLines(
+        container: ContainerRef, file: String, kind: String, values: [JSONValue], retaining: Bool = false
+    ) throws -> JSONLinesSpool {
         let spool = try jsonLines(container: container, file: file, kind: kind)
         for value in values { try spool.append(value) }
-        try commit(spool)
+        try commit(spool, retaining: retaining)
+        return spool
     }
 
     /// Opens a spool for one attachment's bytes; `commit` stores it content-addressed.
@@ -241,31 +260,60 @@ public final class SnapshotWriter {
         }
     }
 
-    /// Writes `manifest.json` as the last entry, closes the archive and publishes it at the destination.
+    /// Writes `manifest.json` as the last entry, closes the archive and publishes it at the destination; returns the
+    /// manifest with its whole entry list (read back from the spool: for archives of modest size).
     @discardableResult
     public func seal(notExported: [NotExported], finishedAt: Date) throws -> Manifest {
-        try checkOpen()
-        var counts: [String: Int] = [:]
-        for entry in entries {
-            if let kind = entry.kind { counts[kind, default: 0] += entry.count ?? 0 }
+        var manifest = Manifest(service: info.service, entries: [], counts: [:], notExported: [], finishedAt: finishedAt)
+        _ = try sealStreamed(notExported: notExported, finishedAt: finishedAt) { data in
+            manifest = try JSONDecoder().decode(Manifest.self, from: data)
         }
-        let manifest = Manifest(
-            service: info.service, entries: entries, counts: counts, notExported: notExported, finishedAt: finishedAt)
+        return manifest
+    }
+
+    /// Like `seal`, but returns only the totals: the manifest streams from the spooled entry list into the archive,
+    /// so memory stays flat however many entries it lists.
+    @discardableResult
+    public func sealStreamed(notExported: [NotExported], finishedAt: Date) throws -> ManifestTotals {
+        try sealStreamed(notExported: notExported, finishedAt: finishedAt, readBack: nil)
+    }
+
+    private func sealStreamed(notExported: [NotExported], finishedAt: Date, readBack: ((Data) throws -> Void)?) throws
+        -> ManifestTotals
+    {
+        try checkOpen()
+        let totals = ManifestTotals(counts: counts, entryCount: entryLog.count, notExported: notExported)
         do {
-            let data = try Self.recordBytes(manifest)
+            // The manifest without entries, from the same encoder as always; the spooled list goes where its
+            // empty `entries` array is, so the bytes are those of the whole manifest encoded at once.
+            let skeleton = try Self.recordBytes(
+                Manifest(service: info.service, entries: [], counts: counts, notExported: notExported, finishedAt: finishedAt))
+            let (head, tail) = try ManifestEntryLog.split(skeleton)
+            let size = Int64(head.count) + entryLog.size + Int64(tail.count)
             try checkOpen()
-            try sink.beginEntry(path: ArchivePath.manifest, size: Int64(data.count))
-            try data.withUnsafeBytes { try sink.write($0) }
+            try sink.beginEntry(path: ArchivePath.manifest, size: size)
+            var whole: Data? = readBack == nil ? nil : Data()
+            func emit(_ buffer: UnsafeRawBufferPointer) throws {
+                try sink.write(buffer)
+                whole?.append(contentsOf: buffer)
+            }
+            try head.withUnsafeBytes { try emit($0) }
+            try entryLog.forEachChunk(emit)
+            try tail.withUnsafeBytes { try emit($0) }
             try sink.finishEntry()
             try sink.finish()
             try publish()
+            entryLog.discard()
+            state = .sealed
+            if let whole, let readBack { try readBack(whole) }
         } catch {
-            state = .failed
-            abandon()
+            if state != .sealed {
+                state = .failed
+                abandon()
+            }
             throw error
         }
-        state = .sealed
-        return manifest
+        return totals
     }
 
     private func publish() throws {
@@ -326,7 +374,7 @@ public final class SnapshotWriter {
         }
     }
 
-    /// The manifest entries written so far, in order.
-    public var writtenEntries: [Manifest.Entry] { entries }
+    /// Number of entries written so far (`kitbag.json` included).
+    public var entryCount: Int { entryLog.count }
 }
 

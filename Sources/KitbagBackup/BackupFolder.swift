@@ -33,7 +33,7 @@ public struct BackupArchive: Sendable, Equatable, CustomStringConvertible {
         let stampStart = stem.index(stem.endIndex, offsetBy: -16)
         let accountEnd = stem.index(before: stampStart)
         guard dash < accountEnd, stem[accountEnd] == "-", let time = Timestamp.parseCompact(String(stem[stampStart...])),
-            let service = ServiceName(rawValue: String(stem[..<dash]))
+            let service = ServiceName(rawValue: String(stem[..<dash])), ServiceName.known.contains(service)
         else { return nil }
         let account = String(stem[stem.index(after: dash)..<accountEnd])
         guard !account.isEmpty else { return nil }

@@ -2,7 +2,6 @@ import Foundation
 import KitbagArchive
 import KitbagConnector
 import KitbagCore
-import KitbagRender
 
 /// How `kitbag backup` runs.
 public struct BackupOptions: Sendable {

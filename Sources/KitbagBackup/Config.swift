@@ -7,8 +7,8 @@ import TOMLKit
 ///     [profiles.work]
 ///     service = "kintone"
 ///     base_url = "https://example.kintone.com"
-///     guest_space = "12"          # optional (Kintone)
-///     apps = ["6", "9"]            # optional (Kintone): the apps to export or back up (API tokens cannot list them)
+///     guest_space = "12"          # a service's own setting (Kintone): its connector says which keys it reads
+///     apps = ["6", "9"]            # (Kintone) the apps to export or back up (API tokens cannot list them)
 ///     rate_limit = 5              # optional, requests per second
 ///     [profiles.work.credentials]
 ///     KINTONE_API_TOKEN = { env = "WORK_KINTONE_TOKEN" }     # read from another variable
@@ -21,12 +21,17 @@ public struct KitbagConfig: Sendable, Equatable {
         public var name: String
         public var service: ServiceName
         public var baseURL: String?
-        public var guestSpace: String?
         public var rateLimit: Double?
-        /// Kintone: the apps a run covers when no `--app` is given.
-        public var apps: [String] = []
         /// Connector variable (e.g. `KINOPIO_API_KEY`) → where its value comes from.
         public var credentials: [String: CredentialSourceSpec]
+        /// Every other key of the profile (a string, number or list of them), for the service's connector to read:
+        /// Kintone's `guest_space` and `apps`.
+        public var settings: [String: [String]] = [:]
+
+        /// Kintone: the guest space the profile reaches.
+        public var guestSpace: String? { settings["guest_space"]?.last }
+        /// Kintone: the apps a run covers when no `--app` is given.
+        public var apps: [String] { settings["apps"] ?? [] }
     }
 
     public enum CredentialSourceSpec: Sendable, Equatable {
@@ -69,8 +74,13 @@ public struct KitbagConfig: Sendable, Equatable {
         for name in root["profiles"]?.table?.keys ?? [] {
             guard let table = root["profiles"]?.table?[name]?.table else { continue }
             func bad(_ what: String) -> UserError { UserError("\(url.path): profile \(name): \(what)", exitStatus: .usage) }
-            guard let serviceText = table["service"]?.string else { throw bad("needs service = \"kinopio|kintone|kitemaker|kona\"") }
-            guard let service = ServiceName(rawValue: serviceText) else { throw bad("unknown service \"\(serviceText)\"") }
+            guard let serviceText = table["service"]?.string else {
+                throw bad("needs service = \"\(ServiceName.known.sorted().map(\.rawValue).joined(separator: "|"))\"")
+            }
+            guard let service = ServiceName(rawValue: serviceText), ServiceName.known.contains(service) else {
+                let known = ServiceName.known.sorted().map(\.rawValue).joined(separator: ", ")
+                throw bad("unknown service \"\(serviceText)\" (services: \(known))")
+            }
             var credentials: [String: CredentialSourceSpec] = [:]
             for variable in table["credentials"]?.table?.keys ?? [] {
                 let value = table["credentials"]!.table![variable]!
@@ -91,10 +101,15 @@ public struct KitbagConfig: Sendable, Equatable {
                 }
             }
             let rate = table["rate_limit"]?.double ?? table["rate_limit"]?.int.map(Double.init)
-            var profile = Profile(
-                name: name, service: service, baseURL: table["base_url"]?.string, guestSpace: table["guest_space"]?.string,
-                rateLimit: rate, credentials: credentials)
-            profile.apps = table["apps"]?.array.map { list in list.compactMap { $0.string ?? $0.int.map(String.init) } } ?? []
+            var profile = Profile(name: name, service: service, baseURL: table["base_url"]?.string, rateLimit: rate, credentials: credentials)
+            for key in table.keys where !["service", "base_url", "rate_limit", "credentials"].contains(key) {
+                func text(_ value: TOMLValueConvertible) -> String? { value.string ?? value.int.map(String.init) }
+                if let list = table[key]?.array {
+                    profile.settings[key] = list.compactMap { text($0) }
+                } else if let value = table[key], let one = text(value) {
+                    profile.settings[key] = [one]
+                }
+            }
             profiles[name] = profile
         }
         return KitbagConfig(url: url, profiles: profiles, inlineSecrets: inline)

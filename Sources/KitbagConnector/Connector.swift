@@ -3,7 +3,6 @@ import KitbagArchive
 import KitbagCore
 import KitbagHTTP
 import KitbagJournal
-import KitbagRender
 
 /// Who a set of credentials reaches: the identity recorded in `kitbag.json`, plus the service's raw answer
 /// (for connectors that need it again during the export, e.g. Kinopio's `GET /user`).
@@ -56,8 +55,8 @@ public struct ImportOptions: Sendable, Equatable {
 /// One service's connector, as the CLI, the jobs and the shared conformance suite drive it
 /// (rclone's `fs.Fs`: nothing outside the connector knows the service's wire format).
 public protocol Connector: Sendable {
-    /// The service this connector talks to.
-    var service: ServiceName { get }
+    /// What kitbag knows about the service: its name, display name, options and how to make a connector.
+    var descriptor: ConnectorDescriptor { get }
     /// The API base URL (recorded in `kitbag.json` and the journal binding).
     var baseURL: URL { get }
     /// The paced, retrying client every request goes through (its counts feed the summaries).
@@ -66,11 +65,9 @@ public protocol Connector: Sendable {
     /// Asks the service who the credentials belong to; the first request of every job, so a wrong token fails fast.
     func probe() async throws -> AccountProbe
 
-    /// Writes every selected entity into `writer` and returns what could not be exported, with reasons.
-    func export(
-        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
-        progress: ProgressReporter
-    ) async throws -> [NotExported]
+    /// One export run of the selected containers, for the shared walk (`ExportWalk`) to drive.
+    func exportSource(account: AccountProbe, selection: ExportSelection, progress: ProgressReporter) throws
+        -> any ExportSource
 
     /// Replays a verified archive into the account; every created entity goes through `journal` (nil on a dry run).
     func importArchive(
@@ -88,6 +85,9 @@ public protocol Connector: Sendable {
 }
 
 extension Connector {
+    /// The service this connector talks to.
+    public var service: ServiceName { descriptor.service }
+
     public func shutdown() async {
         try? await client.shutdown()
     }
@@ -110,7 +110,7 @@ public extension Connector {
             var shown = URLComponents(url: baseURL, resolvingAgainstBaseURL: false)
             shown?.user = nil
             shown?.password = nil
-            let name = service.rawValue.prefix(1).uppercased() + service.rawValue.dropFirst()
+            let name = descriptor.displayName
             throw UserError(
                 "\(shown?.string ?? service.rawValue) answered \(answer): this does not look like the \(name) API — "
                     + "check --base-url (or \(service.rawValue.uppercased())_BASE_URL)", exitStatus: .failure)

@@ -3,7 +3,6 @@ import KitbagArchive
 import KitbagCore
 import KitbagHTTP
 import KitbagJournal
-import KitbagRender
 
 /// Whole export and import jobs for any connector, shared by the CLI, `kitbag demo`, backups and the tests.
 public enum ConnectorJobs {
@@ -34,25 +33,20 @@ public enum ConnectorJobs {
             source: .init(baseURL: connector.baseURL.absoluteString, account: account.account),
             startedAt: now, renderings: ReadableFormat.allCases.filter(renderings.contains).map(\.rawValue))
         let writer = try SnapshotWriter(destination: destination, format: format, info: info, snapshotTime: now)
-        let notExported: [NotExported]
-        var changes: ExportChanges?
+        let incremental = connector is any IncrementalConnector
+        let walked: ExportWalk.Result
+        let totals: ManifestTotals
         do {
-            if let incremental = connector as? any IncrementalConnector {
-                let result = try await incremental.export(
-                    account: account, selection: selection, renderings: renderings, into: writer, progress: progress,
-                    base: base)
-                notExported = result.notExported
-                changes = result.changes
-            } else {
-                notExported = try await connector.export(
-                    account: account, selection: selection, renderings: renderings, into: writer, progress: progress)
-            }
+            let source = try connector.exportSource(account: account, selection: selection, progress: progress)
+            walked = try await ExportWalk.run(
+                source, into: writer, renderings: renderings, base: incremental ? base : nil,
+                displayName: connector.descriptor.displayName, progress: progress)
         } catch {
             writer.abandon()
             progress.finish()
             throw error
         }
-        let manifest = try writer.seal(notExported: notExported, finishedAt: finishedAt ?? Date())
+        totals = try writer.sealStreamed(notExported: walked.notExported, finishedAt: finishedAt ?? Date())
         progress.finish()
         let path: String
         switch destination {
@@ -60,10 +54,10 @@ public enum ConnectorJobs {
         case .standardOutput: path = "-"
         }
         var summary = ExportSummary(
-            archive: path, service: connector.service, account: account.account, counts: manifest.counts,
-            notExported: manifest.notExported, bytes: writer.bytesWritten,
+            archive: path, service: connector.service, account: account.account, counts: totals.counts,
+            notExported: totals.notExported, bytes: writer.bytesWritten,
             requests: await connector.client.requestCounts(), seconds: Date().timeIntervalSince(started))
-        summary.changes = changes
+        if incremental { summary.changes = walked.changes }
         return summary
     }
 

@@ -3,15 +3,28 @@ import KitbagArchive
 import KitbagCore
 import KitbagRender
 
-/// How one service's archive reads into the readable model, for `kitbag render`: the same containers its
-/// exporter renders while it writes the archive.
+/// How one service's archive reads into the readable model, for `kitbag render`: the same reading its export
+/// source gives the walk, set up from what the archive records instead of from a live connection.
 public struct RenderingSource: Sendable {
     public var service: ServiceName
-    public var read: @Sendable (SnapshotReader) throws -> [ReadableContainer]
+    /// The container folders that are rendered (`spaces`, `apps`).
+    public var containerKind: String
+    /// The reading of an archive's containers, from its `kitbag.json` and account-level files.
+    public var reading: @Sendable (ArchiveInfo, any ContainerFiles) throws -> ContainerReading
 
-    public init(service: ServiceName, read: @escaping @Sendable (SnapshotReader) throws -> [ReadableContainer]) {
+    public init(
+        service: ServiceName, containerKind: String,
+        reading: @escaping @Sendable (ArchiveInfo, any ContainerFiles) throws -> ContainerReading
+    ) {
         self.service = service
-        self.read = read
+        self.containerKind = containerKind
+        self.reading = reading
+    }
+
+    /// Every rendered container of `archive`, in archive order.
+    public func read(_ archive: SnapshotReader) throws -> [ReadableContainer] {
+        let reading = try reading(archive.info, ArchivedContainer(archive, .account))
+        return try ArchivedContainer.all(archive, kind: containerKind).compactMap { try reading.read($0) }
     }
 }
 
@@ -52,42 +65,22 @@ public enum ArchiveRendering {
     /// Every file of `formats` for `containers`, pages first, then the indexes; `linked` are the formats the
     /// pages may link to (those present beside them).
     public static func files(
-        containers: [ReadableContainer], info: ArchiveInfo, entries: [Manifest.Entry], formats: Set<ReadableFormat>,
-        linked: Set<ReadableFormat>
+        containers: [ReadableContainer], info: ArchiveInfo, displayName: String, entries: [Manifest.Entry],
+        formats: Set<ReadableFormat>, linked: Set<ReadableFormat>
     ) throws -> [(path: String, data: Data)] {
         var out: [(String, Data)] = []
-        let stubs = containers.map { ReadableContainer(id: $0.id, kind: $0.kind, title: $0.title) }
+        let counts = HTMLRenderer.containerCounts(entries)
+        var targets: [String: ReadableContainer] = [:]
+        for c in containers where targets[c.id] == nil { targets[c.id] = c.indexEntry }
         for c in containers {
-            if formats.contains(.markdown) {
-                out.append((ReadablePaths.page(c), MarkdownRenderer.page(c, allContainers: stubs, formats: linked)))
-            }
-            if formats.contains(.rss) { out.append((ReadablePaths.feed(c), try RSSRenderer.feed(c))) }
-            if formats.contains(.canvas) { out.append((ReadablePaths.canvas(c), CanvasRenderer.canvas(c))) }
-            if formats.contains(.html) {
-                out.append((ReadablePaths.html(c), HTMLRenderer.page(c, allContainers: stubs, formats: linked)))
-            }
+            out += try Renderings.files(of: c, formats: formats, linked: linked, container: { targets[$0] })
         }
-        var summaries = containers
-        for i in summaries.indices {
-            summaries[i].items = []
-            summaries[i].links = []
-        }
-        let account = info.source.account.name ?? info.source.account.id
-        let started = Timestamp.parse(info.startedAt) ?? Date(timeIntervalSince1970: 0)
-        if formats.contains(.markdown) {
-            out.append(
-                (ReadablePaths.index,
-                 MarkdownRenderer.index(
-                    service: info.service, account: account, containers: summaries, archiveStartedAt: started,
-                    formats: linked)))
-        }
-        if formats.contains(.html) {
-            out.append(
-                (ReadablePaths.htmlIndex,
-                 HTMLRenderer.index(
-                    service: info.service, account: account, containers: summaries, archiveStartedAt: started,
-                    formats: linked, entries: entries)))
-        }
+        out += Renderings.indexes(
+            service: displayName, account: info.source.account.name ?? info.source.account.id,
+            containers: containers.map(\.indexEntry), contents: { folder in
+                counts[folder].map(HTMLRenderer.contents) ?? ""
+            },
+            startedAt: Timestamp.parse(info.startedAt) ?? Date(timeIntervalSince1970: 0), formats: formats, linked: linked)
         return out
     }
 
@@ -95,16 +88,18 @@ public enum ArchiveRendering {
     /// through a staging folder, so its manifest lists the new files and `verify` still passes), or into
     /// `besideFolder(for:)` next to a file archive. Nothing is changed when reading or rendering fails.
     public static func render(
-        _ url: URL, formats: Set<ReadableFormat>, source: (ServiceName) -> RenderingSource
+        _ url: URL, formats: Set<ReadableFormat>, descriptor: (ServiceName) throws -> ConnectorDescriptor
     ) throws -> RenderSummary {
         let reader = try SnapshotReader.open(url)
         defer { reader.close() }
-        let containers = try source(reader.info.service).read(reader)
+        let service = try descriptor(reader.info.service)
+        let containers = try service.rendering.read(reader)
         let isFolder = ArchiveFormat.detect(at: url) == .folder
         let existing = Set(reader.info.renderings.compactMap(ReadableFormat.init(rawValue:)))
         let linked = isFolder ? existing.union(formats) : formats
         let rendered = try files(
-            containers: containers, info: reader.info, entries: reader.manifest.entries, formats: formats, linked: linked)
+            containers: containers, info: reader.info, displayName: service.displayName,
+            entries: reader.manifest.entries, formats: formats, linked: linked)
         let names = ReadableFormat.allCases.filter(formats.contains).map(\.rawValue)
 
         if isFolder {
@@ -118,7 +113,7 @@ public enum ArchiveRendering {
                     try writer.copyEntry(entry, from: try reader.fileURL(entry.path))
                 }
                 for file in rendered { try writer.addFile(path: file.path, data: file.data) }
-                _ = try writer.seal(
+                try writer.sealStreamed(
                     notExported: reader.manifest.notExported,
                     finishedAt: Timestamp.parse(reader.manifest.finishedAt) ?? started)
             } catch {

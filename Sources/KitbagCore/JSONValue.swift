@@ -129,6 +129,14 @@ extension JSONValue {
     public init(parsing text: String) throws {
         try self.init(parsing: Array(text.utf8))
     }
+
+    /// Parses `bytes` as one JSON document and, when it is an array, hands over its elements one at a time, in order,
+    /// so a list of many thousand entries is never held as one tree (any other document is parsed and yields
+    /// nothing). Errors are those of `init(parsing:)`; elements before an error have been handed over.
+    public static func forEachElement(ofArrayIn bytes: [UInt8], _ body: (JSONValue) throws -> Void) throws {
+        var parser = JSONParser(bytes: bytes)
+        try parser.forEachElement(body)
+    }
 }
 
 struct JSONParser {
@@ -147,6 +155,34 @@ struct JSONParser {
     }
 
     func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
+
+    /// `parseDocument` for a top-level array, element by element (see `JSONValue.forEachElement`).
+    mutating func forEachElement(_ body: (JSONValue) throws -> Void) throws {
+        skipWhitespace()
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "[") else {
+            _ = try parseDocument()
+            return
+        }
+        try enter()
+        i += 1
+        skipWhitespace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+            i += 1
+        } else {
+            while true {
+                skipWhitespace()
+                try body(try parseValue())
+                skipWhitespace()
+                guard i < bytes.count else { throw fail("unterminated array") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "]") { i += 1; break }
+                throw fail("expected ',' or ']'")
+            }
+        }
+        depth -= 1
+        skipWhitespace()
+        guard i == bytes.count else { throw fail("unexpected data after the value") }
+    }
 
     mutating func skipWhitespace() {
         while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }

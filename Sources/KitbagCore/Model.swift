@@ -5,9 +5,58 @@ public enum Kitbag {
     public static let version = "0.1.0"
 }
 
-/// The four services kitbag talks to.
-public enum ServiceName: String, Codable, Sendable, CaseIterable, Hashable {
-    case kinopio, kintone, kitemaker, kona
+/// A service kitbag talks to, by the name its archives record (`kinopio`): lower-case ASCII letters and digits,
+/// starting with a letter. Format v1 names the four below; a new connector names its own in its folder
+/// (`extension ServiceName { static let x = ServiceName(rawValue: "x")! }`) and registers in the CLI's list.
+public struct ServiceName: RawRepresentable, Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// Nil for anything that is not a service name.
+    public init?(rawValue: String) {
+        guard let first = rawValue.utf8.first, (0x61...0x7A).contains(first), rawValue.utf8.count <= 32,
+            rawValue.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) })
+        else { return nil }
+        self.rawValue = rawValue
+    }
+
+    public static let kinopio = ServiceName(rawValue: "kinopio")!
+    public static let kintone = ServiceName(rawValue: "kintone")!
+    public static let kitemaker = ServiceName(rawValue: "kitemaker")!
+    public static let kona = ServiceName(rawValue: "kona")!
+
+    public var description: String { rawValue }
+
+    public static func < (a: ServiceName, b: ServiceName) -> Bool { a.rawValue < b.rawValue }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let name = ServiceName(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\"\(text)\" is not a service name"))
+        }
+        self = name
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    /// The services this process knows: the four of archive format v1, and every one registered (the CLI registers
+    /// each connector of its list). Backup folders and config files recognise only these.
+    public static var known: Set<ServiceName> { registry.names }
+
+    /// Makes `name` known (see `known`).
+    public static func register(_ name: ServiceName) { registry.insert(name) }
+
+    private static let registry = Registry()
+
+    /// `@unchecked`: `names` is read and written only under `lock`.
+    private final class Registry: @unchecked Sendable {
+        private let lock = NSLock()
+        private var set: Set<ServiceName> = [.kinopio, .kintone, .kitemaker, .kona]
+        var names: Set<ServiceName> { lock.withLock { set } }
+        func insert(_ name: ServiceName) { _ = lock.withLock { set.insert(name) } }
+    }
 }
 
 /// Where an entity lives inside an archive: a container (a Kinopio space, a Kintone app, …)

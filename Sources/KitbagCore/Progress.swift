@@ -99,6 +99,16 @@ public final class ProgressReporter: @unchecked Sendable {
         redraw(force: true)
     }
 
+    /// The wait is over (the work resumed, perhaps sooner than announced): the line shows the ETA again.
+    public func endWaiting() {
+        lock.lock()
+        let wasWaiting = waitReason != nil
+        waitReason = nil
+        waitUntil = .distantPast
+        lock.unlock()
+        if wasWaiting { redraw(force: true) }
+    }
+
     private var isWaiting: Bool {
         lock.lock()
         defer { lock.unlock() }

@@ -4,6 +4,11 @@ import Foundation
 // renderer (Markdown, RSS 2.0, JSON Canvas) reads. Text is service text, unescaped:
 // renderers do all escaping. Order of arrays is meaningful and kept.
 
+/// The readable renderings an archive can hold next to its JSON Lines (KitbagRender writes them).
+public enum ReadableFormat: String, Sendable, Hashable, CaseIterable {
+    case markdown, rss, canvas, html
+}
+
 /// A container as a person sees it: a Kinopio space, a Kintone app, a Kitemaker or Kona space.
 public struct ReadableContainer: Sendable, Equatable {
     /// The container's id as the service gives it.
@@ -351,5 +356,24 @@ public struct ReadablePreview: Sendable, Equatable {
 
     public var isEmpty: Bool {
         [url, title, description, image, embedHTML, iframeURL].allSatisfy { ($0 ?? "").isEmpty }
+    }
+}
+
+/// Text made fit for one line (titles, error messages): newlines and tabs become spaces, control characters are
+/// dropped, the ends are trimmed.
+public enum OneLine {
+    public static func flatten(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        var lastWasCR = false
+        for s in text.unicodeScalars {
+            defer { lastWasCR = s == "\r" }
+            switch s.value {
+            case 0x0A where lastWasCR: continue
+            case 0x09, 0x0A, 0x0D, 0x85, 0x2028, 0x2029: out.append(" ")
+            case 0x00...0x1F, 0x7F...0x9F, 0xFFFE, 0xFFFF: continue
+            default: out.append(s)
+            }
+        }
+        return String(out).trimmingCharacters(in: .whitespaces)
     }
 }

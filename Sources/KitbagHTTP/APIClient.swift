@@ -13,6 +13,7 @@ public final class APIClient: Sendable {
     public let maxBodySize: Int
 
     private let gate: RequestGate
+    private let clock: any GateClock
     private let recorder = StatsRecorder()
     private let http: HTTPClient
     private let ownsClient: Bool
@@ -28,30 +29,52 @@ public final class APIClient: Sendable {
             timeout: .init(connect: .seconds(10), read: .seconds(300)),
             decompression: .disabled)
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = APIClient.connectionsPerHost
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
+
+    /// Connections per host the pool may open: room for `--concurrency` up to Kintone's whole domain limit, so
+    /// requests the pacing lets go are not queued again inside the pool.
+    static let connectionsPerHost = 100
 
     /// - Parameters:
     ///   - httpClient: a client to use; nil uses `sharedHTTPClient`. Neither is shut down by `shutdown()`
     ///     unless `ownsHTTPClient` is true.
     ///   - errorMessage: pulls the service's own message out of an error body; a generic reader is used when it returns nil.
-    public init(
+    public convenience init(
         endpoint: ServiceEndpoint, rateLimit: RateLimit?, retry: RetryPolicy = RetryPolicy(),
         httpClient: HTTPClient? = nil, ownsHTTPClient: Bool = false, logger: Logger,
         progress: ProgressReporter? = nil, maxBodySize: Int = 256 << 20, timeouts: HTTPTimeouts = HTTPTimeouts(),
         errorMessage: @escaping @Sendable (Int, [UInt8]) -> String? = { _, _ in nil }
     ) {
+        self.init(
+            endpoint: endpoint, rateLimit: rateLimit, retry: retry, httpClient: httpClient, ownsHTTPClient: ownsHTTPClient,
+            logger: logger, progress: progress, maxBodySize: maxBodySize, timeouts: timeouts, errorMessage: errorMessage,
+            clock: SystemGateClock())
+    }
+
+    /// As the public initialiser, with the clock that paces, pauses and times retries (tests move it by hand).
+    init(
+        endpoint: ServiceEndpoint, rateLimit: RateLimit?, retry: RetryPolicy = RetryPolicy(),
+        httpClient: HTTPClient? = nil, ownsHTTPClient: Bool = false, logger: Logger,
+        progress: ProgressReporter? = nil, maxBodySize: Int = 256 << 20, timeouts: HTTPTimeouts = HTTPTimeouts(),
+        errorMessage: @escaping @Sendable (Int, [UInt8]) -> String? = { _, _ in nil }, clock: any GateClock
+    ) {
         self.endpoint = endpoint
         self.retry = retry
         self.timeouts = timeouts
         self.maxBodySize = maxBodySize
-        self.gate = RequestGate(limit: rateLimit)
+        self.clock = clock
+        let announce: RequestGate.Announce? = progress.map { progress in
+            { @Sendable reason, seconds in progress.waiting(reason, seconds: seconds) }
+        }
+        self.gate = RequestGate(limit: rateLimit, clock: clock, slowCeiling: timeouts.request / 4, announce: announce)
         self.http = httpClient ?? Self.sharedHTTPClient
         self.ownsClient = httpClient != nil && ownsHTTPClient
         var logger = logger
         logger[metadataKey: "service"] = .string(endpoint.service)
         self.logger = logger
+        logger.debug("pacing: \(rateLimit?.summary ?? "off")")
         self.progress = progress
         self.errorMessage = errorMessage
     }
@@ -147,10 +170,18 @@ public final class APIClient: Sendable {
         await recorder.snapshot().perRoute
     }
 
-    /// All counters: attempts, retries, 429s, bytes, per-route attempts, time paused.
+    /// All counters: attempts, retries, 429s, bytes, per-route attempts, time paused, and how the pacing went.
     public func stats() async -> ClientStats {
-        await recorder.snapshot()
+        var stats = await recorder.snapshot()
+        let counters = await gate.counters
+        stats.peakInFlight = counters.peakInFlight
+        stats.concurrencyCuts = counters.cuts
+        stats.concurrencyWindow = counters.window
+        return stats
     }
+
+    /// The gate, for tests that move the clock by hand.
+    var requestGate: RequestGate { gate }
 
     /// Shuts down the HTTP client if this client owns it; the shared client stays up.
     public func shutdown() async throws {
@@ -186,6 +217,7 @@ public final class APIClient: Sendable {
         var waits429 = 0
         var connectFailures = 0
         var renewed = false
+        var waitShown = false
         if let upload = request.multipartFile, !FileManager.default.isReadableFile(atPath: upload.file.path) {
             throw UserError("\(service): cannot read \(upload.file.path) to upload it; check that the file exists")
         }
@@ -200,13 +232,17 @@ public final class APIClient: Sendable {
                 throw HTTPFailure.invalidURL(service: service, url: redact(endpoint.baseURL.absoluteString))
             }
             for (name, value) in auth { prepared.headers.replaceOrAdd(name: name, value: value) }
-            let ticket = try await gate.acquire()
+            let (ticket, announced) = try await gate.acquire(route: route)
+            if announced || waitShown {
+                progress?.endWaiting()
+                waitShown = false
+            }
             attempt += 1
             await recorder.attempt(route: route, isRetry: attempt > 1)
             progress?.countRequest()
             let started = ContinuousClock.now
             let result = await perform(prepared, ticket: ticket, deadlineCoversBody: deadlineCoversBody, handle: handle)
-            await gate.finished(ticket)
+            logCut(await gate.finished(ticket, ending: Self.ending(of: result)))
             let ms = (ContinuousClock.now - started).milliseconds
             if Task.isCancelled { throw CancellationError() }
 
@@ -227,10 +263,11 @@ public final class APIClient: Sendable {
                     if waits429 > retry.max429Waits || wait > retry.maxRetryAfter {
                         throw HTTPFailure.rateLimited(service: service, route: route, attempts: attempt)
                     }
-                    let until = ContinuousClock.now + wait
+                    let until = clock.now + wait
                     await gate.pause(until: until)
                     await recorder.paused(wait)
                     progress?.waiting("rate-limited by the server", seconds: wait.seconds)
+                    waitShown = true
                     logger.info(
                         "\(route) → 429 Too Many Requests; pausing all \(service) requests for \(wait.milliseconds) ms",
                         metadata: ["attempt": "\(attempt)"])
@@ -253,7 +290,8 @@ public final class APIClient: Sendable {
                             "\(route) → \(status); retrying in \(delay.milliseconds) ms",
                             metadata: ["attempt": "\(attempt)"])
                         progress?.waiting("the server answered \(status), retrying", seconds: delay.seconds)
-                        try await Task.sleep(for: delay)
+                        try await clock.sleep(for: delay)
+                        waitShown = true
                         continue
                     }
                 }
@@ -276,7 +314,8 @@ public final class APIClient: Sendable {
                     throw HTTPFailure.unreachable(service: service, host: hostDescription, reason: reason)
                 }
                 progress?.waiting("cannot reach \(hostDescription), retrying", seconds: retry.connectRetryDelay.seconds)
-                try await Task.sleep(for: retry.connectRetryDelay)
+                try await clock.sleep(for: retry.connectRetryDelay)
+                waitShown = true
             case .connectionLost, .timedOut, .truncated:
                 failures += 1
                 if !request.retryable || failures >= retry.maxAttempts {
@@ -293,7 +332,8 @@ public final class APIClient: Sendable {
                     "\(route) failed (\(problem.reason)); retrying in \(delay.milliseconds) ms",
                     metadata: ["attempt": "\(attempt)"])
                 progress?.waiting("\(problem.reason), retrying", seconds: delay.seconds)
-                try await Task.sleep(for: delay)
+                try await clock.sleep(for: delay)
+                waitShown = true
             }
         }
     }
@@ -311,7 +351,11 @@ public final class APIClient: Sendable {
             let outcome = try await watch.guarding {
                 let response = try await http.execute(prepared, deadline: deadline)
                 watch.head()
-                await gate.answered(ticket)
+                let change = await gate.answered(
+                    ticket, status: Int(response.status.code),
+                    domainLimit: response.headers.first(name: "X-ConcurrencyLimit-Limit").flatMap { Int($0) },
+                    domainRunning: response.headers.first(name: "X-ConcurrencyLimit-Running").flatMap { Int($0) })
+                self.logCut(change)
                 return try await handle(response, watch)
             }
             return .success(.outcome(outcome))
@@ -331,6 +375,23 @@ public final class APIClient: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// How an attempt ended, for the gate's adaptation.
+    private static func ending<T>(of result: Result<AttemptResult<T>, any Error>) -> Pacing.Ending {
+        switch result {
+        case .success(.outcome): return .answered
+        case .success(.transport(.timedOut, _)): return .timedOut
+        case .success(.transport(.connectionLost, _)), .success(.transport(.truncated, _)): return .connectionLost
+        case .success(.transport(.unreachable, _)), .success(.transport(.invalidURL, _)): return .notSent
+        case .failure: return .answered
+        }
+    }
+
+    /// Says in the log (-v) when the adaptive concurrency was cut, and why.
+    private func logCut(_ change: Pacing.Change?) {
+        guard let change else { return }
+        logger.info("\(change.reason); \(change.to) requests in flight at most (was \(change.from))")
+    }
 
     private func makeRequest(_ request: APIRequest) throws -> HTTPClientRequest {
         var base = endpoint.baseURL.absoluteString
@@ -388,7 +449,7 @@ public final class APIClient: Sendable {
         return redact(shownHost)
     }
 
-    private func redact(_ text: String) -> String {
+    func redact(_ text: String) -> String {
         let live = endpoint.credentials?.currentSecrets().filter { $0.count >= 4 } ?? []
         return Redactor.redact(text, secrets: live.isEmpty ? endpoint.secrets : endpoint.secrets + live)
     }

@@ -69,40 +69,126 @@ public struct RetryPolicy: Sendable {
     }
 }
 
-/// Client-side pacing: a token bucket, an optional strict per-window cap, and an optional concurrency cap.
+/// Client-side pacing by the service's own rules: a token bucket (a documented rate), an optional strict per-window
+/// cap (a documented rate the server enforces with a penalty), and a cap on requests in flight that can adapt to
+/// how the server answers (a documented concurrency limit, or none at all).
 public struct RateLimit: Sendable {
-    /// Sustained rate of the token bucket.
+    /// Sustained rate of the token bucket; `.infinity` for no per-second cap.
     public var requestsPerSecond: Double
     /// Bucket size: requests that may start back to back after a quiet spell.
     public var burst: Int
-    /// At most this many requests in flight at once (Kintone: its per-domain concurrency limit).
+    /// At most this many requests in flight at once; with `adaptive`, the most the adaptation may reach.
     public var maxConcurrent: Int?
-    /// Strict cap: at most this many requests per `window`, counted from each request's *answer*
-    /// plus `windowMargin`, so the server can never see more, whatever the network latency.
+    /// Strict cap: at most this many requests per `window` as the server sees them. Each request counts from the
+    /// latest moment the server can plausibly have seen it — the middle of its round trip, never earlier than its
+    /// answer less the fastest recent round trip — plus `windowMargin`; a request not yet answered counts throughout.
     public var maxPerWindow: Int?
     public var window: Duration = .seconds(1)
-    public var windowMargin: Duration = .milliseconds(100)
+    /// Slack added to every window: timer and scheduling noise on both sides.
+    public var windowMargin: Duration = .milliseconds(10)
+    /// Adapt the requests in flight to the server's answers (nil: `maxConcurrent` is a fixed cap).
+    public var adaptive: ConcurrencyAdaptation?
 
     public init(
         requestsPerSecond: Double, burst: Int = 1, maxConcurrent: Int? = nil, maxPerWindow: Int? = nil,
-        window: Duration = .seconds(1), windowMargin: Duration = .milliseconds(100)
+        window: Duration = .seconds(1), windowMargin: Duration = .milliseconds(10), adaptive: ConcurrencyAdaptation? = nil
     ) {
         self.requestsPerSecond = requestsPerSecond
         self.burst = max(1, burst)
-        self.maxConcurrent = maxConcurrent
+        self.maxConcurrent = maxConcurrent.map { max(1, $0) }
         self.maxPerWindow = maxPerWindow
         self.window = window
         self.windowMargin = windowMargin
+        self.adaptive = adaptive
     }
 
-    /// Kinopio: 5 requests/s, evenly spaced, and never more than 5 in any 1-second window as the server sees it.
-    public static let kinopio = RateLimit(requestsPerSecond: 5, burst: 1, maxPerWindow: 5)
-    /// Kintone: 100 concurrent requests per domain; stay far below it and pace politely.
-    public static let kintone = RateLimit(requestsPerSecond: 20, burst: 10, maxConcurrent: 8)
-    /// Kitemaker: no published number; answers 429 when hammered.
-    public static let kitemaker = RateLimit(requestsPerSecond: 4, burst: 1, maxConcurrent: 1, maxPerWindow: 4)
-    /// Kona: no published limit.
-    public static let kona = RateLimit(requestsPerSecond: 5, burst: 5, maxConcurrent: 4)
+    /// True when the token bucket limits anything.
+    var hasRate: Bool { requestsPerSecond > 0 && requestsPerSecond.isFinite }
+
+    /// The rule in a few words, for the log: "5 requests/s, at most 5 in any 1 s as the server counts them".
+    public var summary: String {
+        var parts: [String] = []
+        if hasRate {
+            var rate = "\(requestsPerSecond.formatted()) requests/s"
+            if let maxPerWindow {
+                rate += ", at most \(maxPerWindow) in any \(window.seconds.formatted()) s as the server counts them"
+            }
+            parts.append(rate)
+        } else {
+            parts.append("no per-second cap")
+        }
+        if let adaptive {
+            var flight = "up to \(maxConcurrent ?? 64) in flight, starting at \(min(adaptive.initial, maxConcurrent ?? 64)) and adapting"
+            if let domain = adaptive.domainLimit, let share = adaptive.share {
+                flight += " (\((share * 100).formatted())% of the \(domain) the domain allows)"
+            }
+            parts.append(flight)
+        } else if let maxConcurrent {
+            parts.append("at most \(maxConcurrent) in flight")
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    // Each service's preset lives in its connector's folder (`RateLimit.kinopio` in Sources/Kinopio).
+
+    /// `preset` with the user's overrides (`--rate-limit`, `--concurrency`). A rate replaces the preset's rate (and
+    /// its strict window, when it has one); 0 turns pacing off, for local sandboxes only. A concurrency is the most
+    /// requests kitbag keeps in flight (it still backs off below it when the server struggles, unless pacing is off).
+    public static func resolved(_ preset: RateLimit?, requestsPerSecond: Double?, concurrency: Int?) -> RateLimit? {
+        if requestsPerSecond == nil && concurrency == nil { return preset }
+        if let rps = requestsPerSecond, rps <= 0 {
+            return concurrency.map { RateLimit(requestsPerSecond: .infinity, maxConcurrent: $0) }
+        }
+        var limit = preset ?? RateLimit(requestsPerSecond: .infinity)
+        if let rps = requestsPerSecond {
+            limit.requestsPerSecond = rps
+            if limit.maxPerWindow != nil {
+                limit.burst = 1
+                limit.maxPerWindow = max(1, Int(rps))
+            } else {
+                limit.burst = max(1, Int(rps))
+            }
+        }
+        if let concurrency {
+            let cap = max(1, concurrency)
+            limit.maxConcurrent = cap
+            if var adaptive = limit.adaptive {
+                adaptive.initial = min(adaptive.initial, cap)
+                adaptive.share = nil
+                limit.adaptive = adaptive
+            }
+        }
+        return limit
+    }
+}
+
+/// How the requests in flight follow the server: slow start from `initial`, one more per round of healthy answers,
+/// and a cut on every sign of trouble (429, 5xx, a timeout, an answer far slower than the route's recent fastest).
+public struct ConcurrencyAdaptation: Sendable {
+    /// Requests in flight at the start; the window grows by one per healthy answer until the first trouble.
+    public var initial: Int
+    /// The service's documented limit on concurrent requests (Kintone: 100 per domain); replaced by
+    /// `X-ConcurrencyLimit-Limit` when the server reports one.
+    public var domainLimit: Int?
+    /// The share of the domain's limit kitbag takes (nil: `maxConcurrent` as given).
+    public var share: Double?
+    /// The share of the domain's limit kitbag leaves free for what `X-ConcurrencyLimit-Running` shows of others.
+    public var keepFree: Double
+    /// An answer counts as slow when it takes `slowFactor` times the route's recent fastest, plus `slowSlack`.
+    public var slowFactor: Double
+    public var slowSlack: Duration
+
+    public init(
+        initial: Int, domainLimit: Int? = nil, share: Double? = nil, keepFree: Double = 0.25, slowFactor: Double = 4,
+        slowSlack: Duration = .milliseconds(250)
+    ) {
+        self.initial = max(1, initial)
+        self.domainLimit = domainLimit
+        self.share = share
+        self.keepFree = keepFree
+        self.slowFactor = slowFactor
+        self.slowSlack = slowSlack
+    }
 }
 
 /// Per-attempt time limits.
@@ -235,6 +321,14 @@ public struct ClientStats: Sendable, Equatable, Codable {
     public var rateLimitedPerRoute: [String: Int] = [:]
     /// Total time spent paused after 429s, in seconds.
     public var secondsPaused: Double = 0
+    /// Time attempts waited for pacing (rate, window, concurrency), in seconds.
+    public var secondsPaced: Double = 0
+    /// How often the adaptive concurrency was cut (429, 5xx, timeouts, slow answers, other integrations' load).
+    public var concurrencyCuts = 0
+    /// Most requests in flight at once.
+    public var peakInFlight = 0
+    /// The adaptive concurrency window now (nil when it does not adapt).
+    public var concurrencyWindow: Int?
 
     public init() {}
 }

@@ -43,7 +43,7 @@ public enum HTTPTransport {
             redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(300)),
             decompression: .disabled)
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = APIClient.connectionsPerHost
         if let proxy = options.proxy {
             configuration.proxy = try Self.proxy(proxy, service: service, variable: proxyVariable)
         }

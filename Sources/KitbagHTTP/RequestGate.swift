@@ -1,42 +1,50 @@
 import Foundation
 
-/// Paces the attempts of one client: token bucket, strict per-window cap, concurrency cap,
-/// and a client-wide pause after a 429. Every attempt (retries included) passes through it.
+/// Paces the attempts of one client by `Pacing`'s rules: every attempt (retries included) waits here for its slot,
+/// reports its answer, and hands the slot back. Time comes from an injectable clock.
 actor RequestGate {
     /// A granted slot; hand it back with `answered` / `finished`.
     struct Ticket: Sendable, Hashable {
         let id: Int
     }
 
-    private let limit: RateLimit?
-    private let clock = ContinuousClock()
+    /// Said when an attempt must wait at least a second for pacing (not for a pause, which its cause announces).
+    typealias Announce = @Sendable (_ reason: String, _ seconds: Double) -> Void
 
-    private var pausedUntil: ContinuousClock.Instant?
-    private var theoreticalArrival: ContinuousClock.Instant?
-    private var active: Set<Int> = []
-    private var unanswered: Set<Int> = []
-    private var answeredAt: [ContinuousClock.Instant] = []
-    private var nextTicket = 0
-    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var pacing: Pacing
+    private let clock: any GateClock
+    private let announce: Announce?
+
+    private var waiters: [Int: Waiter] = [:]
     private var nextWaiter = 0
 
-    init(limit: RateLimit?) {
-        self.limit = limit
+    private struct Waiter {
+        let continuation: CheckedContinuation<Void, Never>
+        let until: ContinuousClock.Instant?
+        var timer: Task<Void, Never>?
     }
 
-    /// Waits until an attempt may start, then takes a slot.
-    func acquire() async throws -> Ticket {
+    init(limit: RateLimit?, clock: any GateClock = SystemGateClock(), slowCeiling: Duration = .seconds(15), announce: Announce? = nil) {
+        self.pacing = Pacing(limit: limit, slowCeiling: slowCeiling)
+        self.clock = clock
+        self.announce = announce
+    }
+
+    /// Waits until an attempt on `route` may start, then takes a slot. `announced` is true when the wait was long
+    /// enough to be shown (the caller clears the progress line afterwards).
+    func acquire(route: String) async throws -> (ticket: Ticket, announced: Bool) {
+        var announced = false
         while true {
             try Task.checkCancellation()
             let now = clock.now
-            switch decision(at: now) {
+            switch pacing.decide(at: now) {
             case .go:
-                take(at: now)
-                nextTicket += 1
-                active.insert(nextTicket)
-                unanswered.insert(nextTicket)
-                return Ticket(id: nextTicket)
-            case .waitUntil(let instant):
+                return (Ticket(id: pacing.start(at: now, route: route)), announced)
+            case .waitUntil(let instant, let why):
+                if why == .rate, !announced, let announce, let limit = pacing.limit, instant - now >= .seconds(1) {
+                    announced = true
+                    announce("keeping to \(limit.requestsPerSecond.formatted()) requests/s", (instant - now).seconds)
+                }
                 await waitForChange(until: instant)
             case .waitForRelease(let instant):
                 await waitForChange(until: instant)
@@ -44,74 +52,45 @@ actor RequestGate {
         }
     }
 
-    /// The response head arrived (or the attempt ended): the server has certainly seen the request.
-    func answered(_ ticket: Ticket) {
-        guard unanswered.remove(ticket.id) != nil else { return }
-        if limit?.maxPerWindow != nil { answeredAt.append(clock.now) }
+    /// The response head arrived: the server has certainly seen the request. Returns a cut of the concurrency, if any.
+    @discardableResult
+    func answered(_ ticket: Ticket, status: Int, domainLimit: Int? = nil, domainRunning: Int? = nil) -> Pacing.Change? {
+        let change = pacing.answered(
+            ticket.id, at: clock.now, status: status, domainLimit: domainLimit, domainRunning: domainRunning)
         wakeAll()
+        return change
     }
 
     /// The attempt is over, body included.
-    func finished(_ ticket: Ticket) {
-        answered(ticket)
-        if active.remove(ticket.id) != nil { wakeAll() }
+    @discardableResult
+    func finished(_ ticket: Ticket, ending: Pacing.Ending) -> Pacing.Change? {
+        let change = pacing.finished(ticket.id, at: clock.now, ending: ending)
+        wakeAll()
+        return change
     }
 
     /// Holds every caller of this client until `instant` (extends, never shortens, a pause).
     func pause(until instant: ContinuousClock.Instant) {
-        if let current = pausedUntil, current >= instant { return }
-        pausedUntil = instant
+        pacing.pause(until: instant)
     }
 
     /// When the current pause ends, if there is one.
     var pauseEnd: ContinuousClock.Instant? {
-        guard let pausedUntil, pausedUntil > clock.now else { return nil }
-        return pausedUntil
+        guard let end = pacing.pausedUntil, end > clock.now else { return nil }
+        return end
     }
 
-    // MARK: - Decision
-
-    private enum Decision {
-        case go
-        case waitUntil(ContinuousClock.Instant)
-        case waitForRelease(ContinuousClock.Instant?)
+    /// Peak in flight, cuts and the current adaptive window, for `ClientStats`.
+    var counters: (peakInFlight: Int, cuts: Int, window: Int?) {
+        (pacing.peakInFlight, pacing.concurrency?.cuts ?? 0, pacing.concurrency?.current)
     }
 
-    private func decision(at now: ContinuousClock.Instant) -> Decision {
-        var wakeAt: ContinuousClock.Instant? = nil
-        func later(_ t: ContinuousClock.Instant) { wakeAt = max(wakeAt ?? t, t) }
-
-        if let pausedUntil, pausedUntil > now { later(pausedUntil) }
-        guard let limit else {
-            return wakeAt.map { .waitUntil($0) } ?? .go
-        }
-        // Token bucket as GCRA: a request may start at TAT - (burst - 1) * interval.
-        let interval = Duration.seconds(1 / max(limit.requestsPerSecond, 0.000_001))
-        if let tat = theoreticalArrival {
-            let earliest = tat - interval * (limit.burst - 1)
-            if earliest > now { later(earliest) }
-        }
-        var blockedOnRelease = false
-        if let maxConcurrent = limit.maxConcurrent, active.count >= maxConcurrent { blockedOnRelease = true }
-        if let maxPerWindow = limit.maxPerWindow {
-            let hold = limit.window + limit.windowMargin
-            answeredAt.removeAll { $0 + hold <= now }
-            if unanswered.count + answeredAt.count >= maxPerWindow {
-                if let oldest = answeredAt.first, unanswered.count < maxPerWindow {
-                    later(oldest + hold)
-                } else {
-                    blockedOnRelease = true
-                }
-            }
-        }
-        if blockedOnRelease { return .waitForRelease(wakeAt) }
-        return wakeAt.map { .waitUntil($0) } ?? .go
-    }
-
-    private func take(at now: ContinuousClock.Instant) {
-        guard let limit else { return }
-        let interval = Duration.seconds(1 / max(limit.requestsPerSecond, 0.000_001))
-        theoreticalArrival = max(theoreticalArrival ?? now, now) + interval
+    /// For tests on a hand-moved clock: attempts in flight, callers waiting here, how many of those wait for a
+    /// moment (each has a timer sleeping on the clock), and whether one of those moments has already come.
+    var waitState: (inFlight: Int, waiting: Int, timed: Int, due: Bool) {
+        let now = clock.now
+        let timed = waiters.values.compactMap(\.until)
+        return (pacing.inFlight, waiters.count, timed.count, timed.contains { $0 <= now })
     }
 
     // MARK: - Waiting
@@ -125,13 +104,15 @@ actor RequestGate {
                     continuation.resume()
                     return
                 }
-                waiters[id] = continuation
+                var waiter = Waiter(continuation: continuation, until: instant, timer: nil)
                 if let instant {
-                    Task { [clock] in
-                        try? await clock.sleep(until: instant, tolerance: .milliseconds(1))
+                    waiter.timer = Task { [clock] in
+                        try? await clock.sleep(until: instant)
+                        if Task.isCancelled { return }
                         self.wake(id)
                     }
                 }
+                waiters[id] = waiter
             }
         } onCancel: {
             Task { await self.wake(id) }
@@ -139,12 +120,17 @@ actor RequestGate {
     }
 
     private func wake(_ id: Int) {
-        waiters.removeValue(forKey: id)?.resume()
+        guard let waiter = waiters.removeValue(forKey: id) else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume()
     }
 
     private func wakeAll() {
         let all = waiters
         waiters.removeAll()
-        for continuation in all.values { continuation.resume() }
+        for waiter in all.values {
+            waiter.timer?.cancel()
+            waiter.continuation.resume()
+        }
     }
 }

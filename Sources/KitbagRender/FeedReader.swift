@@ -1,5 +1,6 @@
 import CLibXML2
 import Foundation
+import KitbagCore
 
 /// What `kitbag ls` and the tests need to know about an RSS 2.0 feed.
 public struct FeedSummary: Sendable, Equatable {

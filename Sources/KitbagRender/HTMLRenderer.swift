@@ -21,13 +21,51 @@ public enum HTMLRenderer {
     public static let contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
     /// `html/index.html`: every container with its counts (from the manifest entries written so far) and links.
+    /// `service` is the service's display name ("Kinopio").
     public static func index(
-        service: ServiceName, account: String?, containers: [ReadableContainer], archiveStartedAt: Date,
+        service: String, account: String?, containers: [ReadableContainer], archiveStartedAt: Date,
         formats: Set<ReadableFormat> = [.html], entries: [Manifest.Entry] = []
+    ) -> Data {
+        index(
+            service: service, account: account, containers: containers, archiveStartedAt: archiveStartedAt,
+            formats: formats, counts: containerCounts(entries))
+    }
+
+    /// Entity counts per container folder (`data/spaces/abc` → kind → count) of JSON Lines entries.
+    public static func containerCounts(_ entries: [Manifest.Entry]) -> [String: [String: Int]] {
+        var counts: [String: [String: Int]] = [:]
+        for e in entries {
+            guard let kind = e.kind, let count = e.count else { continue }
+            let parts = e.path.split(separator: "/")
+            guard parts.count >= 4 else { continue }
+            counts[parts[0..<3].joined(separator: "/"), default: [:]][kind, default: 0] += count
+        }
+        return counts
+    }
+
+    /// `html/index.html` with the counts of each container folder already summed (see `containerCounts`).
+    public static func index(
+        service: String, account: String?, containers: [ReadableContainer], archiveStartedAt: Date,
+        formats: Set<ReadableFormat> = [.html], counts: [String: [String: Int]]
+    ) -> Data {
+        index(
+            service: service, account: account, containers: containers, archiveStartedAt: archiveStartedAt,
+            formats: formats, contents: { counts[$0].map(contents) ?? "" })
+    }
+
+    /// What a container holds as the index shows it: `2 box · 12 card` (kinds in order, none with 0).
+    public static func contents(_ counts: [String: Int]) -> String {
+        counts.keys.sorted().filter { counts[$0]! > 0 }.map { "\(counts[$0]!) \($0)" }.joined(separator: " · ")
+    }
+
+    /// `html/index.html`, with `contents(folder)` the contents column of the container whose JSON Lines are in
+    /// `folder` (`data/spaces/abc`).
+    public static func index(
+        service: String, account: String?, containers: [ReadableContainer], archiveStartedAt: Date,
+        formats: Set<ReadableFormat> = [.html], contents: (String) -> String
     ) -> Data {
         let here = ReadablePaths.htmlIndex
         var h = HTMLText()
-        let service = MarkdownRenderer.serviceTitle(service)
         head(&h, title: "\(service) archive")
         h.raw("<header><h1>")
         h.text(service)
@@ -42,13 +80,6 @@ public enum HTMLRenderer {
         h.raw("the lossless source that <code>kitbag import</code> reads; these pages are readable renderings of them. ")
         h.raw("<code>manifest.json</code> lists every file with its SHA-256.</p></header>\n<main>\n")
 
-        var counts: [String: [String: Int]] = [:]
-        for e in entries {
-            guard let kind = e.kind, let count = e.count else { continue }
-            let parts = e.path.split(separator: "/")
-            guard parts.count >= 4 else { continue }
-            counts[parts[0..<3].joined(separator: "/"), default: [:]][kind, default: 0] += count
-        }
         var kinds: [String] = []
         var byKind: [String: [ReadableContainer]] = [:]
         for c in containers {
@@ -72,8 +103,7 @@ public enum HTMLRenderer {
                     h.line(displayTitle(c.title))
                 }
                 h.raw("</td><td>")
-                let own = counts[folder] ?? [:]
-                h.text(own.keys.sorted().filter { own[$0]! > 0 }.map { "\(own[$0]!) \($0)" }.joined(separator: " · "))
+                h.text(contents(folder))
                 h.raw("</td><td>")
                 if let d = c.updatedAt ?? c.createdAt { h.raw(TextCleaning.humanDate(d)) }
                 h.raw("</td><td>")

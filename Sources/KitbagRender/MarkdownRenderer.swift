@@ -15,13 +15,14 @@ import KitbagCore
 ///   escaped so a body cannot add to the page outline. Fenced code inside a body is kept verbatim.
 ///   A line followed by another non-blank line ends in two spaces (a hard break), as services show it.
 public enum MarkdownRenderer {
-    /// The archive's `index.md`: what the archive is and a link to every container's renderings.
+    /// The archive's `index.md`: what the archive is and a link to every container's renderings. `service` is the
+    /// service's display name ("Kinopio"); only each container's id, kind, title and dates are read.
     public static func index(
-        service: ServiceName, account: String?, containers: [ReadableContainer], archiveStartedAt: Date,
+        service: String, account: String?, containers: [ReadableContainer], archiveStartedAt: Date,
         formats: Set<ReadableFormat> = [.markdown]
     ) -> Data {
         var md = MarkdownText()
-        md.line("# \(inline(serviceTitle(service))) archive")
+        md.line("# \(inline(service)) archive")
         md.blank()
         var about = "Exported by kitbag \(Kitbag.version), started \(TextCleaning.humanDate(archiveStartedAt))."
         if let account, !TextCleaning.oneLine(account).isEmpty {
@@ -436,15 +437,6 @@ public enum MarkdownRenderer {
     }
 
     // MARK: - Helpers
-
-    static func serviceTitle(_ service: ServiceName) -> String {
-        switch service {
-        case .kinopio: return "Kinopio"
-        case .kintone: return "Kintone"
-        case .kitemaker: return "Kitemaker"
-        case .kona: return "Kona"
-        }
-    }
 
     static func capitalized(_ word: String) -> String {
         let w = TextCleaning.oneLine(word)

@@ -1,11 +1,6 @@
 import Foundation
 import KitbagCore
 
-/// The readable renderings an archive can hold next to its JSON Lines.
-public enum ReadableFormat: String, Sendable, Hashable, CaseIterable {
-    case markdown, rss, canvas, html
-}
-
 /// Where renderings live inside an archive. Every path is ASCII, built only from `[a-z0-9._/-]` plus
 /// the id's own `[A-Za-z0-9_-]`, so it is safe on every file system and in Markdown links.
 public enum ReadablePaths {

@@ -56,20 +56,7 @@ enum TextCleaning {
     }
 
     /// One line of plain text: newlines and tabs become spaces, controls are dropped, ends are trimmed.
-    static func oneLine(_ text: String) -> String {
-        var out = String.UnicodeScalarView()
-        var lastWasCR = false
-        for s in text.unicodeScalars {
-            defer { lastWasCR = s == "\r" }
-            switch s.value {
-            case 0x0A where lastWasCR: continue
-            case 0x09, 0x0A, 0x0D, 0x85, 0x2028, 0x2029: out.append(" ")
-            case 0x00...0x1F, 0x7F...0x9F, 0xFFFE, 0xFFFF: continue
-            default: out.append(s)
-            }
-        }
-        return String(out).trimmingCharacters(in: .whitespaces)
-    }
+    static func oneLine(_ text: String) -> String { OneLine.flatten(text) }
 
     /// `2024-05-01 12:00:00 UTC`, for Markdown.
     static func humanDate(_ date: Date) -> String {

@@ -4,7 +4,6 @@ import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagJournal
-import KitbagRender
 import Logging
 
 /// How to reach one Kitemaker organization: REST (`X-API-KEY`) for what it covers and the GraphQL developer API
@@ -16,16 +15,14 @@ public struct KitemakerConnection: Connector {
     /// Set during an export: counts the union members in answers that this kitbag does not know.
     var unknownTypes: KitemakerUnknownTypes?
 
-    public var service: ServiceName { .kitemaker }
-
-    /// Kitemaker publishes no rate limit: kitbag stays at 4 requests in any second, one at a time.
-    public static let defaultRateLimit = RateLimit.kitemaker
+    public var descriptor: ConnectorDescriptor { .kitemaker }
 
     /// Reads `KITEMAKER_TOKEN` (required) and `KITEMAKER_BASE_URL` (default https://toil.kitemaker.co).
-    /// `rateLimit` overrides the requests per second (0 turns pacing off: for local sandboxes only).
+    /// `rateLimit` overrides the requests per second (0 turns pacing off: for local sandboxes only); `concurrency`
+    /// caps the requests in flight.
     public init(
-        baseURL: String?, environment: [String: String], rateLimit: Double? = nil, retry: RetryPolicy? = nil,
-        logger: Logger, progress: ProgressReporter? = nil
+        baseURL: String?, environment: [String: String], rateLimit: Double? = nil, concurrency: Int? = nil,
+        retry: RetryPolicy? = nil, logger: Logger, progress: ProgressReporter? = nil
     ) throws {
         let base = baseURL ?? environment[KitemakerSchema.baseURLVariable] ?? KitemakerSchema.defaultBaseURL
         guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil
@@ -46,10 +43,7 @@ public struct KitemakerConnection: Connector {
         let endpoint = ServiceEndpoint(
             service: "kitemaker", baseURL: url, secrets: [token],
             credentialHint: "set \(KitemakerSchema.tokenVariable) to a valid token (Kitemaker: Ctrl/Cmd+K → Manage developer settings)")
-        var limit: RateLimit? = Self.defaultRateLimit
-        if let rps = rateLimit {
-            limit = rps > 0 ? RateLimit(requestsPerSecond: rps, burst: 1, maxConcurrent: 1, maxPerWindow: max(1, Int(rps))) : nil
-        }
+        let limit = RateLimit.resolved(.kitemaker, requestsPerSecond: rateLimit, concurrency: concurrency)
         client = APIClient(
             endpoint: endpoint, rateLimit: limit, retry: retry ?? RetryPolicy(), logger: logger, progress: progress,
             errorMessage: Self.errorMessage)
@@ -109,16 +103,13 @@ public struct KitemakerConnection: Connector {
         return AccountProbe(account: ArchiveInfo.Account(id: id, name: org["name"]?.stringValue), raw: org)
     }
 
-    public func export(
-        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
-        progress: ProgressReporter
-    ) async throws -> [NotExported] {
+    public func exportSource(account: AccountProbe, selection: ExportSelection, progress: ProgressReporter) throws
+        -> any ExportSource
+    {
         var watched = self
         let unknown = KitemakerUnknownTypes()
         watched.unknownTypes = unknown
-        let exporter = KitemakerExporter(
-            connection: watched, progress: progress, spaces: selection.containers, renderings: renderings)
-        return try await exporter.export(into: writer) + unknown.notExported
+        return KitemakerExporter(connection: watched, progress: progress, spaces: selection.containers, unknownTypes: unknown)
     }
 
     public func importArchive(

@@ -1,8 +1,8 @@
 import Foundation
 import KitbagArchive
+import KitbagConnector
 import KitbagCore
 import KitbagHTTP
-import KitbagRender
 
 /// Walks a Kitemaker organization into an archive: the organization with its users, integrations, integration users
 /// and applications (every kind of `Actor`); every space with its statuses and labels; every work item in full with
@@ -15,17 +15,14 @@ import KitbagRender
 /// initiatives,feedback,persons,companies}.jsonl`, `data/spaces/<id>/{space,statuses,labels,workItems,comments}.jsonl`.
 /// Work items are written as GraphQL returned them minus their `comments`, which go to `comments.jsonl` (each names
 /// its work item in `entity`); initiatives keep their comments inline.
-struct KitemakerExporter: Sendable {
+final class KitemakerExporter: ExportSource {
     let connection: KitemakerConnection
     let progress: ProgressReporter
     /// Only these spaces (id or key), or every space when empty.
-    var spaces: [String]
-    var renderings: Set<ReadableFormat>
+    let spaces: [String]
 
-    /// Work items of one space carried into its readable pages (as Kintone's records, with a lower bound: a page
-    /// is for reading, and a bound of 20,000 still took 2.6× the memory of a 10,000-item export); the JSON Lines
-    /// always hold all of them. Without a bound a space of a million items was held whole in memory for its pages.
-    var readableItemLimit = 5_000
+    /// Counts the `Actor`/`Entity` members this kitbag does not know in every answer of the run.
+    let unknownTypes: KitemakerUnknownTypes
 
     static let notExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "files in work items are links inside descriptions; the API offers no download route for them"),
@@ -35,7 +32,18 @@ struct KitemakerExporter: Sendable {
         NotExported(kind: "token", reason: "API tokens are secrets and are never archived"),
     ]
 
-    func export(into writer: SnapshotWriter) async throws -> [NotExported] {
+    init(
+        connection: KitemakerConnection, progress: ProgressReporter, spaces: [String],
+        unknownTypes: KitemakerUnknownTypes = KitemakerUnknownTypes()
+    ) {
+        self.connection = connection
+        self.progress = progress
+        self.spaces = spaces
+        self.unknownTypes = unknownTypes
+    }
+
+    /// The organization with its actors, then the selected spaces (which the organization query lists).
+    func begin(into account: ContainerOutput) async throws -> [ListedContainer] {
         progress.beginStage("organization")
         let data = try await connection.graphQL("organization", KitemakerSchema.organizationQuery)
         guard var org = data["organization"]?.objectValue else {
@@ -52,63 +60,47 @@ struct KitemakerExporter: Sendable {
             org[key] = nil
         }
         org["spaces"] = nil
-        try writer.writeJSONLines(container: .account, file: "organization", kind: "organization", values: [.object(org)])
+        try account.write("organization", kind: "organization", values: [.object(org)])
         for (file, kind, values) in actors {
-            try writer.writeJSONLines(container: .account, file: file, kind: kind, values: values)
+            try account.write(file, kind: kind, values: values)
         }
+        return try select(allSpaces).map { space in
+            let id = space["id"]?.idString ?? ""
+            return ListedContainer(
+                ref: KitemakerSchema.container(space: id), kind: "space", title: space["name"]?.stringValue ?? "",
+                listing: space)
+        }
+    }
 
-        let selected = try select(allSpaces)
-        progress.beginStage("spaces", total: selected.count)
-        let stubs = selected.map {
-            ReadableContainer(id: $0["id"]?.idString ?? "", kind: "space", title: $0["name"]?.stringValue ?? "")
-        }
-        var rendered: [ReadableContainer] = []
-        for space in selected {
-            let before = writer.bytesWritten
-            if let readable = try await writeSpace(space, into: writer, stubs: stubs) { rendered.append(readable) }
-            progress.advance(items: 1, bytes: writer.bytesWritten - before)
-        }
-
+    /// Roadmaps, initiatives, feedback, persons and companies: account-level, after the spaces.
+    func finish(into account: ContainerOutput) async throws {
         progress.beginStage("roadmaps")
         let roadmaps = try await connection.graphQL("roadmaps", KitemakerSchema.roadmapsQuery)
         guard let roadmapList = roadmaps["roadmaps"]?["roadmaps"]?.arrayValue else {
             throw UserError("kitemaker: the roadmaps query answered without a roadmaps list")
         }
-        try writer.writeJSONLines(container: .account, file: "roadmaps", kind: "roadmap", values: roadmapList)
+        try account.write("roadmaps", kind: "roadmap", values: roadmapList)
         progress.advance(items: roadmapList.count)
 
         progress.beginStage("initiatives")
         try await writePaged(
             operation: "initiatives", query: KitemakerSchema.initiativesQuery, listKey: "initiatives",
-            into: writer.jsonLines(container: .account, file: "initiatives", kind: "initiative"), writer: writer)
+            into: account.lines("initiatives", kind: "initiative"), output: account)
         progress.beginStage("feedback")
         try await writePaged(
             operation: "feedback", query: KitemakerSchema.feedbackQuery, listKey: "feedback",
-            into: writer.jsonLines(container: .account, file: "feedback", kind: "feedback"), writer: writer)
+            into: account.lines("feedback", kind: "feedback"), output: account)
         let people = try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)
         let persons = people["feedbackPersons"]?.arrayValue ?? []
         let companies = people["feedbackCompanies"]?.arrayValue ?? []
-        try writer.writeJSONLines(container: .account, file: "persons", kind: "person", values: persons)
-        try writer.writeJSONLines(container: .account, file: "companies", kind: "company", values: companies)
+        try account.write("persons", kind: "person", values: persons)
+        try account.write("companies", kind: "company", values: companies)
         progress.advance(items: persons.count + companies.count)
-
-        if renderings.contains(.markdown) {
-            try writer.addFile(
-                path: ReadablePaths.index,
-                data: MarkdownRenderer.index(
-                    service: .kitemaker, account: data["organization"]?["name"]?.stringValue, containers: rendered,
-                    archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
-        }
-        if renderings.contains(.html) {
-            try writer.addFile(
-                path: ReadablePaths.htmlIndex,
-                data: HTMLRenderer.index(
-                    service: .kitemaker, account: data["organization"]?["name"]?.stringValue, containers: rendered,
-                    archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings,
-                    entries: writer.writtenEntries))
-        }
-        return Self.notExported
     }
+
+    func notExported() -> [NotExported] { Self.notExported + unknownTypes.notExported }
+
+    func reading(account: any ContainerFiles) throws -> ContainerReading { KitemakerRendering.reading }
 
     /// The spaces the selection names (by id or key), in the API's order; an unknown name is an error.
     func select(_ all: [JSONValue]) throws -> [JSONValue] {
@@ -131,7 +123,7 @@ struct KitemakerExporter: Sendable {
     /// Pages a GraphQL list (`{<listKey>, cursor, hasMore}`) 50 at a time into `spool`.
     func writePaged(
         operation: String, query: String, listKey: String, variables: JSONObject = JSONObject(),
-        into spool: JSONLinesSpool, writer: SnapshotWriter, transform: (JSONValue) throws -> JSONValue = { $0 }
+        into spool: JSONLinesSpool, output: ContainerOutput, transform: (JSONValue) throws -> JSONValue = { $0 }
     ) async throws {
         var cursor: String?
         while true {
@@ -150,71 +142,38 @@ struct KitemakerExporter: Sendable {
             }
             cursor = next
         }
-        try writer.commit(spool)
+        try output.commit(spool)
     }
 
-    /// Writes one space's files and renderings; returns a light summary for the index.
-    func writeSpace(_ space: JSONValue, into writer: SnapshotWriter, stubs: [ReadableContainer]) async throws
-        -> ReadableContainer?
+    /// Writes one space's files: the space, its statuses and labels, its work items and their comments.
+    func fetch(_ listed: ListedContainer, into output: ContainerOutput, previous: PreviousContainer?) async throws
+        -> FetchedContainer
     {
-        guard var meta = space.objectValue, let id = space["id"]?.idString else {
+        let space = listed.listing
+        guard var meta = space.objectValue, space["id"]?.idString != nil else {
             throw UserError("kitemaker: the organization query returned a space without an id")
         }
         let statuses = meta["statuses"]?.arrayValue ?? []
         let labels = meta["labels"]?.arrayValue ?? []
         meta["statuses"] = nil
         meta["labels"] = nil
-        let container = KitemakerSchema.container(space: id)
-        try writer.writeJSONLines(container: container, file: "space", kind: "space", values: [.object(meta)])
-        try writer.writeJSONLines(container: container, file: "statuses", kind: "status", values: statuses)
-        try writer.writeJSONLines(container: container, file: "labels", kind: "label", values: labels)
+        try output.write("space", kind: "space", values: [.object(meta)])
+        try output.write("statuses", kind: "status", values: statuses)
+        try output.write("labels", kind: "label", values: labels)
 
-        let comments = try writer.jsonLines(container: container, file: "comments", kind: "comment")
-        var workItems: [JSONValue] = []
-        var allComments: [JSONValue] = []
-        var total = 0
-        let keepForRendering = !renderings.isEmpty
+        let comments = try output.lines("comments", kind: "comment")
         try await writePaged(
             operation: "workItems", query: KitemakerSchema.workItemsQuery, listKey: "workItems",
-            variables: JSONObject([("spaceId", .string(id))]),
-            into: writer.jsonLines(container: container, file: "workItems", kind: "workItem"), writer: writer,
+            variables: JSONObject([("spaceId", .string(listed.id))]),
+            into: output.lines("workItems", kind: "workItem"), output: output,
             transform: { item in
                 var o = item.objectValue ?? JSONObject()
                 let nested = o["comments"]?.arrayValue ?? []
                 o["comments"] = nil
                 for c in nested { try comments.append(c) }
-                total += 1
-                if keepForRendering, workItems.count < readableItemLimit {
-                    workItems.append(.object(o))
-                    allComments += nested
-                }
                 return .object(o)
             })
-        try writer.commit(comments)
-
-        guard keepForRendering else { return nil }
-        var readable = KitemakerReadable.container(
-            space: .object(meta), statuses: statuses, labels: labels, workItems: workItems, comments: allComments)
-        if total > workItems.count {
-            readable.summary = [readable.summary, "This page shows the first \(workItems.count) of \(total) work items (by number); all are in \(container.archiveFolder)/workItems.jsonl."]
-                .compactMap { $0 }.joined(separator: "\n\n")
-        }
-        if renderings.contains(.markdown) {
-            try writer.addFile(
-                path: ReadablePaths.page(readable),
-                data: MarkdownRenderer.page(readable, allContainers: stubs, formats: renderings))
-        }
-        if renderings.contains(.rss) {
-            try writer.addFile(path: ReadablePaths.feed(readable), data: try RSSRenderer.feed(readable))
-        }
-        if renderings.contains(.canvas) {
-            try writer.addFile(path: ReadablePaths.canvas(readable), data: CanvasRenderer.canvas(readable))
-        }
-        if renderings.contains(.html) {
-            try writer.addFile(path: ReadablePaths.html(readable), data: HTMLRenderer.page(readable, allContainers: stubs, formats: renderings))
-        }
-        var summary = readable
-        summary.items = []
-        return summary
+        try output.commit(comments)
+        return FetchedContainer()
     }
 }

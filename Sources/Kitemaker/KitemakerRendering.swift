@@ -3,24 +3,18 @@ import KitbagArchive
 import KitbagConnector
 import KitbagCore
 
-/// Kitemaker for `kitbag render`: each archived space read back into the model its exporter renders.
+/// How a Kitemaker space reads into the readable model — for the export walk and for `kitbag render` alike.
 public enum KitemakerRendering {
-    public static let source = RenderingSource(service: .kitemaker) { archive in
-        let present = Set(archive.jsonLinesEntries().map(\.path))
-        var out: [ReadableContainer] = []
-        for entry in archive.jsonLinesEntries() where entry.kind == "space" {
-            let folder = (entry.path as NSString).deletingLastPathComponent
-            func values(_ file: String) throws -> [JSONValue] {
-                let path = "\(folder)/\(file).jsonl"
-                return present.contains(path) ? try archive.values(at: path) : []
-            }
-            for space in try archive.values(at: entry.path) {
-                out.append(
-                    KitemakerReadable.container(
-                        space: space, statuses: try values("statuses"), labels: try values("labels"),
-                        workItems: try values("workItems"), comments: try values("comments")))
-            }
+    public static let source = RenderingSource(service: .kitemaker, containerKind: KitemakerSchema.spacesFolder) { _, _ in
+        reading
+    }
+
+    static var reading: ContainerReading {
+        ContainerReading { files in
+            guard let space = try files.values("space").first else { return nil }
+            return KitemakerReadable.container(
+                space: space, statuses: try files.values("statuses"), labels: try files.values("labels"),
+                workItems: try files.values("workItems"), comments: try files.values("comments"))
         }
-        return out
     }
 }

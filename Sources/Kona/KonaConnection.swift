@@ -15,10 +15,10 @@ public struct KonaConnection: Sendable {
     /// Reads `KONA_ACCESS_TOKEN`, `KONA_REFRESH_TOKEN`, `KONA_CLIENT_ID`, `KONA_CLIENT_SECRET` and `KONA_BASE_URL`
     /// from `environment`. With only a refresh token (and the client id and secret) an access token is fetched
     /// before the first request. `rateLimit` overrides kitbag's default pacing (Kona documents no limit; 0 turns
-    /// pacing off, for local sandboxes).
+    /// pacing off, for local sandboxes); `concurrency` caps the requests in flight.
     public init(
-        baseURL: String?, environment: [String: String], rateLimit: Double? = nil, retry: RetryPolicy? = nil,
-        logger: Logger, progress: ProgressReporter? = nil
+        baseURL: String?, environment: [String: String], rateLimit: Double? = nil, concurrency: Int? = nil,
+        retry: RetryPolicy? = nil, logger: Logger, progress: ProgressReporter? = nil
     ) throws {
         func value(_ name: String) -> String? {
             guard let v = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
@@ -68,8 +68,7 @@ public struct KonaConnection: Sendable {
             ? "set \(KonaSchema.accessTokenVariable) to a valid access token, or set \(KonaSchema.refreshTokenVariable),"
                 + " \(KonaSchema.clientIDVariable) and \(KonaSchema.clientSecretVariable) so kitbag can get a new one"
             : "check \(KonaSchema.accessTokenVariable) and \(KonaSchema.refreshTokenVariable); the refreshed token was refused too"
-        var limit: RateLimit? = .kona
-        if let rps = rateLimit { limit = rps > 0 ? RateLimit(requestsPerSecond: rps, burst: max(1, Int(rps)), maxConcurrent: 4) : nil }
+        let limit = RateLimit.resolved(.kona, requestsPerSecond: rateLimit, concurrency: concurrency)
         self.baseURL = site
         client = APIClient(
             endpoint: ServiceEndpoint(
@@ -224,12 +223,12 @@ extension KonaConnection {
     /// Every page of a list (`per_page` 100), by the rule of `KonaPaging`; `key` is the wrapper (`"tasks"`).
     func allPages(_ path: String, key: String, query: [(String, String)] = [], route: String) async throws -> [JSONValue] {
         var out: [JSONValue] = []
-        try await eachPage(path, key: key, query: query, route: route) { out += $0 }
+        try await forEachPage(path, key: key, query: query, route: route) { out += $0 }
         return out
     }
 
-    /// Hands each page of a list to `body` as it arrives, so the list need not be held whole.
-    func eachPage(
+    /// Like `allPages`, a page at a time, so a long list need not be held whole.
+    func forEachPage(
         _ path: String, key: String, query: [(String, String)] = [], route: String, _ body: ([JSONValue]) throws -> Void
     ) async throws {
         var page = 1

@@ -4,10 +4,9 @@ import KitbagConnector
 import KitbagCore
 import KitbagHTTP
 import KitbagJournal
-import KitbagRender
 
 extension KonaConnection: IncrementalConnector {
-    public var service: ServiceName { .kona }
+    public var descriptor: ConnectorDescriptor { .kona }
 
     /// `GET /userinfo` (after fetching an access token when only a refresh token was given).
     public func probe() async throws -> AccountProbe {
@@ -15,13 +14,10 @@ extension KonaConnection: IncrementalConnector {
         return AccountProbe(account: KonaExporter.account(of: user), raw: user)
     }
 
-    public func export(
-        account: AccountProbe, selection: ExportSelection, renderings: Set<ReadableFormat>, into writer: SnapshotWriter,
-        progress: ProgressReporter, base: ChangeBase?
-    ) async throws -> (notExported: [NotExported], changes: ExportChanges) {
-        let exporter = KonaExporter(
-            connection: self, progress: progress, spaceIDs: selection.containers, renderings: renderings)
-        return try await exporter.export(user: account.raw, into: writer, base: base)
+    public func exportSource(account: AccountProbe, selection: ExportSelection, progress: ProgressReporter) throws
+        -> any ExportSource
+    {
+        KonaExporter(connection: self, progress: progress, spaceIDs: selection.containers, user: account.raw)
     }
 
     public func importArchive(

@@ -3,28 +3,38 @@ import KitbagArchive
 import KitbagConnector
 import KitbagCore
 import KitbagHTTP
-import KitbagRender
 
 /// Walks a Kona account — the account, the current user, connected users, and every space (hidden ones too) with
-/// its participants, conversations, tasks, calendar events and the comments on each — into an archive.
-struct KonaExporter: Sendable {
+/// its participants, conversations, tasks, calendar events and the comments on each — through the shared export
+/// walk. A space whose marker did not move since the previous archive (and whose comments were fetched less than
+/// `KonaSchema.maxCopyAge` ago) is copied from there, and in a space that is fetched the comments of items whose
+/// `updated_at` did not move are copied too.
+final class KonaExporter: ExportSource {
     let connection: KonaConnection
     let progress: ProgressReporter
     /// Only these spaces (ids), or every space the token can list when empty.
-    var spaceIDs: [String]
-    var renderings: Set<ReadableFormat>
+    let spaceIDs: [String]
+    /// The `GET /userinfo` answer.
+    let user: JSONValue
+    private var notes = KonaExporter.alwaysNotExported
     /// Lists the server answered without filtering by `space_id`: read once, then filtered for every space.
-    let unfilteredLists = KonaUnfilteredLists()
-    /// Items of one space (conversations, tasks and events together) carried into its readable pages, with their
-    /// comments; the JSON Lines always hold all of them.
-    var readableItemLimit = 5_000
+    private var unfilteredLists: [String: [JSONValue]] = [:]
+    /// The lists that showed it, for the manifest.
+    private var unfiltered: Set<String> = []
 
-    static let notExported: [NotExported] = [
+    static let alwaysNotExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "the Kona API documents no route to list or download attachments, so their files and the comments on them cannot be reached"),
         NotExported(kind: "conversation", reason: "conversations are visible to their participants only; those the user is not in cannot be listed"),
         NotExported(kind: "template", reason: "templates, groups, risks and account add-ons are not exported by kitbag yet"),
         NotExported(kind: "secret", reason: "access and refresh tokens and the client secret are never archived"),
     ]
+
+    init(connection: KonaConnection, progress: ProgressReporter, spaceIDs: [String], user: JSONValue) {
+        self.connection = connection
+        self.progress = progress
+        self.spaceIDs = spaceIDs
+        self.user = user
+    }
 
     /// The account identity recorded in `kitbag.json`: the user the token belongs to.
     static func account(of user: JSONValue) -> ArchiveInfo.Account {
@@ -36,132 +46,109 @@ struct KonaExporter: Sendable {
         try await connection.allPages(path, key: key, query: query, route: route)
     }
 
-    func export(user: JSONValue, into writer: SnapshotWriter) async throws -> [NotExported] {
-        try await export(user: user, into: writer, base: nil).notExported
-    }
-
-    /// Like `export(user:into:)`; a space whose marker did not move since `base` was written (and whose comments
-    /// were fetched less than `KonaSchema.maxCopyAge` ago) is copied from the previous archive, and in a space
-    /// that is fetched the comments of items whose `updated_at` did not move are copied too.
-    func export(user: JSONValue, into writer: SnapshotWriter, base: ChangeBase?) async throws
-        -> (notExported: [NotExported], changes: ExportChanges)
-    {
-        var notExported = Self.notExported
-        var changes = ExportChanges()
+    func begin(into account: ContainerOutput) async throws -> [ListedContainer] {
         progress.beginStage("account")
         do {
-            let account = try await connection.client.json(
+            let answer = try await connection.client.json(
                 APIRequest(method: .GET, path: "/accounts/current", route: "GET /accounts/current"))
-            try writer.writeJSONLines(
-                container: .account, file: "account", kind: "account", values: account["accounts"]?.arrayValue ?? [])
+            try account.write("account", kind: "account", values: answer["accounts"]?.arrayValue ?? [])
         } catch let failure as HTTPFailure where failure.isNotFound || failure.isForbidden {
-            notExported.append(NotExported(kind: "account", reason: "the user is not a member of the account behind the token"))
+            notes.append(NotExported(kind: "account", reason: "the user is not a member of the account behind the token"))
         }
-        try writer.writeJSONLines(container: .account, file: "currentUser", kind: "currentUser", values: [user])
+        try account.write("currentUser", kind: "currentUser", values: [user])
         let users = try await all("/users", key: "users", route: "GET /users")
-        try writer.writeJSONLines(
-            container: .account, file: "users", kind: "user", values: users.sorted { idLess($0, $1) })
-        var names: [String: String] = [:]
-        for u in users + [user] {
-            if let id = u["id"]?.idString { names[id] = u["name"]?.stringValue ?? u["email"]?.stringValue }
+        try account.write("users", kind: "user", values: users.sorted { idLess($0, $1) })
+        // Each space is kept as compact JSON text, not as a tree: ten thousand spaces cost a few MiB.
+        var spaces: [(id: String, name: String?, json: [UInt8])] = []
+        func keep(_ space: JSONValue) {
+            guard let id = space["id"]?.idString else { return }
+            spaces.append((id, space["name"]?.stringValue, space.serialized()))
         }
-
-        var spaces: [JSONValue]
         if spaceIDs.isEmpty {
             // Kona does not say whether `hidden=true` lists hidden spaces only or hidden ones too: both lists are read
             // and joined by id, and the archive says which the server did.
-            let visible = try await all("/spaces", key: "spaces", query: [("include", "participants")], route: "GET /spaces")
-            let withHidden = try await all(
-                "/spaces", key: "spaces", query: [("hidden", "true"), ("include", "participants")], route: "GET /spaces")
-            spaces = withHidden
-            let seen = Set(withHidden.compactMap { $0["id"]?.idString })
-            let missing = visible.filter { ($0["id"]?.idString).map { !seen.contains($0) } ?? false }
+            var visible: [(id: String, name: String?, json: [UInt8])] = []
+            try await connection.forEachPage(
+                "/spaces", key: "spaces", query: [("include", "participants")], route: "GET /spaces"
+            ) { page in
+                for space in page {
+                    guard let id = space["id"]?.idString else { continue }
+                    visible.append((id, space["name"]?.stringValue, space.serialized()))
+                }
+            }
+            try await connection.forEachPage(
+                "/spaces", key: "spaces", query: [("hidden", "true"), ("include", "participants")], route: "GET /spaces"
+            ) { page in page.forEach(keep) }
+            let seen = Set(spaces.map(\.id))
+            let missing = visible.filter { !seen.contains($0.id) }
             spaces += missing
             if !missing.isEmpty {
-                notExported.append(
+                notes.append(
                     NotExported(
                         kind: "server.hiddenSpaces",
                         reason: "this server lists only hidden spaces for hidden=true; kitbag read the spaces without it too and joined both lists"))
             }
         } else {
-            spaces = []
             for id in spaceIDs {
                 let answer = try await connection.client.json(
                     APIRequest(
                         method: .GET, path: "/spaces/\(id.urlPathEscaped)", query: [("include", "participants")],
                         route: "GET /spaces/:id"))
-                spaces += answer["spaces"]?.arrayValue ?? []
+                (answer["spaces"]?.arrayValue ?? []).forEach(keep)
             }
         }
-        spaces.sort { idLess($0, $1) }
-        progress.beginStage("spaces", total: spaces.count)
-        let stubs = spaces.compactMap { s in
-            s["id"]?.idString.map { ReadableContainer(id: $0, kind: "space", title: s["name"]?.stringValue ?? $0) }
+        // In id order; spaces with the same id keep the order they came in (a stable sort, as before).
+        return spaces.enumerated().sorted { a, b in
+            KonaSchema.idOrder(a.element.id, b.element.id)
+                || (!KonaSchema.idOrder(b.element.id, a.element.id) && a.offset < b.offset)
+        }.map { _, space in
+            ListedContainer(
+                ref: KonaSchema.container(space: space.id), kind: "space", title: space.name ?? space.id,
+                listingJSON: space.json)
         }
-        let now = Int64((Timestamp.parse(writer.info.startedAt) ?? Date()).timeIntervalSince1970.rounded(.down))
-        var rendered: [ReadableContainer] = []
-        var unfiltered: Set<String> = []
-        for space in spaces {
-            guard let id = space["id"]?.idString else { continue }
-            let before = writer.bytesWritten
-            let container = KonaSchema.container(space: id)
-            // The previous copy of the space counts only while its comments are younger than maxCopyAge.
-            var previous: (space: KonaPreviousSpace, marker: KonaSpaceMarker)?
-            if let base, let marker = KonaSpaceMarker(text: base.markers[container.archiveFolder]),
-                (0..<Int64(KonaSchema.maxCopyAge)).contains(now - marker.commentsFetchedAt),
-                let files = KonaPreviousSpace(base.previous, container: container)
-            {
-                previous = (files, marker)
-            }
-            let files: SpaceFiles
-            if let previous, try await unchanged(space: id, since: previous.marker) {
-                files = try copySpace(space, from: previous.space, into: writer)
-                changes.reused.append(container.archiveFolder)
-                changes.markers[container.archiveFolder] = previous.marker.text
-            } else {
-                files = try await fetchSpace(space, id: id, into: writer, previous: previous?.space)
-                unfiltered.formUnion(files.unfiltered)
-                changes.fetched.append(container.archiveFolder)
-                let fetchedAt = files.copiedComments ? (previous?.marker.commentsFetchedAt ?? now) : now
-                changes.markers[container.archiveFolder] =
-                    KonaSpaceMarker(resources: files.resources, commentsFetchedAt: fetchedAt).text
-            }
-            if let readable = try renderSpace(space, files, into: writer, names: names, stubs: stubs) {
-                rendered.append(readable)
-            }
-            progress.advance(items: 1, bytes: writer.bytesWritten - before)
-        }
-        for path in unfiltered.sorted() {
-            notExported.append(
-                NotExported(
-                    kind: "server.spaceFilter", container: path,
-                    reason: "this server does not filter GET /\(path) by space_id; kitbag kept each item only in the space its own space_id names"))
-        }
-        if renderings.contains(.markdown) {
-            try writer.addFile(
-                path: ReadablePaths.index,
-                data: MarkdownRenderer.index(
-                    service: .kona, account: user["name"]?.stringValue ?? user["id"]?.idString, containers: rendered,
-                    archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings))
-        }
-        if renderings.contains(.html) {
-            try writer.addFile(
-                path: ReadablePaths.htmlIndex,
-                data: HTMLRenderer.index(
-                    service: .kona, account: user["name"]?.stringValue ?? user["id"]?.idString, containers: rendered,
-                    archiveStartedAt: Timestamp.parse(writer.info.startedAt) ?? Date(), formats: renderings,
-                    entries: writer.writtenEntries))
-        }
-        return (notExported, changes)
     }
 
-    /// What one space put into the archive: its items per file and their comments (only when rendering, at most
-    /// `readableItemLimit` items), how many items each file holds and its change marker's summary, and whether any
-    /// comments came from the previous archive.
+    /// One space: copied whole when a change check finds it unchanged, else fetched (copying the comments of the
+    /// items that did not move).
+    func fetch(_ listed: ListedContainer, into output: ContainerOutput, previous: PreviousContainer?) async throws
+        -> FetchedContainer
+    {
+        let id = listed.id
+        let space = listed.listing
+        let now = output.startedAtSeconds
+        // The previous copy of the space counts only while its comments are younger than maxCopyAge.
+        var prior: (space: KonaPreviousSpace, marker: KonaSpaceMarker)?
+        if let previous, let marker = KonaSpaceMarker(text: previous.marker),
+            (0..<Int64(KonaSchema.maxCopyAge)).contains(now - marker.commentsFetchedAt),
+            let files = KonaPreviousSpace(previous.reader, container: listed.ref)
+        {
+            prior = (files, marker)
+        }
+        if let prior, try await unchanged(space: id, since: prior.marker) {
+            try copySpace(space, from: prior.space, into: output)
+            return FetchedContainer(marker: prior.marker.text, reused: true)
+        }
+        let files = try await fetchSpace(space, id: id, into: output, previous: prior?.space)
+        unfiltered.formUnion(files.unfiltered)
+        let fetchedAt = files.copiedComments ? (prior?.marker.commentsFetchedAt ?? now) : now
+        return FetchedContainer(marker: KonaSpaceMarker(resources: files.resources, commentsFetchedAt: fetchedAt).text)
+    }
+
+    func notExported() -> [NotExported] {
+        notes + unfiltered.sorted().map { path in
+            NotExported(
+                kind: "server.spaceFilter", container: path,
+                reason: "this server does not filter GET /\(path) by space_id; kitbag kept each item only in the space its own space_id names")
+        }
+    }
+
+    func reading(account: any ContainerFiles) throws -> ContainerReading {
+        KonaRendering.reading(names: try KonaRendering.names(account))
+    }
+
+    /// What one space put into the archive: the change marker's summary of each item list, and whether any comments
+    /// came from the previous archive.
     struct SpaceFiles {
-        var items: [String: [JSONValue]] = [:]
-        var comments: [JSONValue] = []
-        var totals: [String: Int] = [:]
         var resources: [String: KonaSpaceMarker.Resource?] = [:]
         var copiedComments = false
         /// Lists whose answer held items of other spaces (the server did not filter them by `space_id`).
@@ -171,15 +158,13 @@ struct KonaExporter: Sendable {
     /// One space: its object (with participants), its items kind by kind, then the comments on each item — fetched,
     /// or copied from `previous` for an item whose `updated_at` is what it was there.
     func fetchSpace(
-        _ space: JSONValue, id: String, into writer: SnapshotWriter, previous: KonaPreviousSpace?
+        _ space: JSONValue, id: String, into output: ContainerOutput, previous: KonaPreviousSpace?
     ) async throws -> SpaceFiles {
-        let container = KonaSchema.container(space: id)
-        try writer.writeJSONLines(container: container, file: "space", kind: "space", values: [space])
+        try output.write("space", kind: "space", values: [space])
         var files = SpaceFiles()
         // Each list goes to a temporary file as its pages arrive and into the archive in id order from there: the
         // space's items are never all in memory (only a small entry per item, kept for the comments below).
-        var lists: [(kind: KonaSchema.ItemKind, items: KonaItemFile, order: [KonaItemFile.Entry])] = []
-        var shown: Set<String> = []
+        var lists: [(kind: KonaSchema.ItemKind, order: [KonaItemFile.Entry])] = []
         for kind in KonaSchema.itemKinds {
             var query = [("space_id", id)]
             if kind.participantsOnRequest { query.append(("include", "participants")) }
@@ -196,7 +181,7 @@ struct KonaExporter: Sendable {
             } else {
                 // The whole answer, in order, once it shows an item of another space: the server did not filter.
                 var listed: [JSONValue]?
-                try await connection.eachPage("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)") { page in
+                try await connection.forEachPage("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)") { page in
                     for item in page {
                         if here(item) {
                             try stored.append(item)
@@ -212,34 +197,20 @@ struct KonaExporter: Sendable {
                 }
             }
             let order = stored.sorted()
-            let spool = try writer.jsonLines(container: container, file: kind.file, kind: kind.kind)
-            var readable: [JSONValue] = []
-            for entry in order {
-                let item = try stored.item(entry)
-                try spool.append(item)
-                if !renderings.isEmpty, shown.count < readableItemLimit {
-                    readable.append(item)
-                    shown.insert("\(kind.commentType)/\(entry.key)")
-                }
-            }
-            try writer.commit(spool)
-            files.items[kind.file] = readable
-            files.totals[kind.file] = order.count
+            let spool = try output.lines(kind.file, kind: kind.kind)
+            for entry in order { try spool.append(try stored.item(entry)) }
+            try output.commit(spool)
             files.resources[kind.file] = .some(stored.resource)
-            lists.append((kind, stored, order))
+            lists.append((kind, order))
         }
         let oldStamps = try previous?.stamps() ?? [:]
         let oldComments = oldStamps.isEmpty ? [:] : try previous?.commentsByItem() ?? [:]
-        let spool = try writer.jsonLines(container: container, file: "comments", kind: "comment")
-        for (kind, _, order) in lists {
+        let spool = try output.lines("comments", kind: "comment")
+        for (kind, order) in lists {
             for entry in order where !entry.key.isEmpty {
                 let key = "\(kind.commentType)/\(entry.key)"
-                let render = shown.contains(key)
                 if let stamp = entry.stamp, oldStamps[key] == stamp {
-                    for comment in oldComments[key] ?? [] {
-                        try spool.append(comment)
-                        if render { files.comments.append(comment) }
-                    }
+                    for comment in oldComments[key] ?? [] { try spool.append(comment) }
                     files.copiedComments = true
                     continue
                 }
@@ -251,82 +222,27 @@ struct KonaExporter: Sendable {
                     if comment["resource_type"] == nil { comment["resource_type"] = .string(kind.commentType) }
                     if comment["resource_id"] == nil { comment["resource_id"] = entry.id }
                     try spool.append(comment)
-                    if render { files.comments.append(comment) }
                 }
             }
         }
-        try writer.commit(spool)
+        try output.commit(spool)
         return files
     }
 
     /// An unchanged space: its object as listed now, its items and comments as the previous archive holds them.
-    func copySpace(_ space: JSONValue, from previous: KonaPreviousSpace, into writer: SnapshotWriter) throws -> SpaceFiles {
-        let container = previous.container
-        try writer.writeJSONLines(container: container, file: "space", kind: "space", values: [space])
-        var files = SpaceFiles()
+    func copySpace(_ space: JSONValue, from previous: KonaPreviousSpace, into output: ContainerOutput) throws {
+        try output.write("space", kind: "space", values: [space])
         for kind in KonaSchema.itemKinds {
-            let items = try previous.values(kind.file)
-            try writer.writeJSONLines(container: container, file: kind.file, kind: kind.kind, values: items)
-            files.items[kind.file] = items
+            try output.write(kind.file, kind: kind.kind, values: try previous.values(kind.file))
         }
-        let spool = try writer.jsonLines(container: container, file: "comments", kind: "comment")
+        let spool = try output.lines("comments", kind: "comment")
         let lines = try previous.comments()
-        while let comment = try lines.next() {
-            try spool.append(comment)
-            if !renderings.isEmpty { files.comments.append(comment) }
-        }
-        try writer.commit(spool)
-        return files
-    }
-
-    /// The space's Markdown page, feed and canvas from its archived values; a light summary for the index.
-    func renderSpace(
-        _ space: JSONValue, _ files: SpaceFiles, into writer: SnapshotWriter, names: [String: String],
-        stubs: [ReadableContainer]
-    ) throws -> ReadableContainer? {
-        guard !renderings.isEmpty else { return nil }
-        var readable = KonaReadable.container(
-            space: space, conversations: files.items[KonaSchema.conversations.file] ?? [],
-            tasks: files.items[KonaSchema.tasks.file] ?? [], events: files.items[KonaSchema.calendarEvents.file] ?? [],
-            comments: files.comments, names: names)
-        let total = files.totals.values.reduce(0, +)
-        let shown = files.items.values.reduce(0) { $0 + $1.count }
-        if total > shown, let id = space["id"]?.idString {
-            let folder = KonaSchema.container(space: id).archiveFolder
-            readable.summary = [readable.summary, "This page shows the first \(shown) of \(total) conversations, tasks and events (by id); all are in \(folder)/."]
-                .compactMap { $0 }.joined(separator: "\n\n")
-        }
-        if renderings.contains(.markdown) {
-            try writer.addFile(
-                path: ReadablePaths.page(readable), data: MarkdownRenderer.page(readable, allContainers: stubs, formats: renderings))
-        }
-        if renderings.contains(.rss) { try writer.addFile(path: ReadablePaths.feed(readable), data: try RSSRenderer.feed(readable)) }
-        if renderings.contains(.canvas) {
-            try writer.addFile(path: ReadablePaths.canvas(readable), data: CanvasRenderer.canvas(readable))
-        }
-        if renderings.contains(.html) {
-            try writer.addFile(path: ReadablePaths.html(readable), data: HTMLRenderer.page(readable, allContainers: stubs, formats: renderings))
-        }
-        var summary = readable
-        summary.items = []
-        return summary
+        while let comment = try lines.next() { try spool.append(comment) }
+        try output.commit(spool)
     }
 
     func idLess(_ a: JSONValue, _ b: JSONValue) -> Bool {
         KonaSchema.idOrder(a["id"]?.idString ?? "", b["id"]?.idString ?? "")
-    }
-}
-
-/// The whole lists of a server that ignores `space_id` (see `KonaServerBehaviour` in the sandbox): such a server
-/// answers every space's request with the items of all spaces, so the first answer serves them all.
-final class KonaUnfilteredLists: @unchecked Sendable {
-    // Sendable because `lists` is only touched under `lock`.
-    private let lock = NSLock()
-    private var lists: [String: [JSONValue]] = [:]
-
-    subscript(path: String) -> [JSONValue]? {
-        get { lock.withLock { lists[path] } }
-        set { lock.withLock { lists[path] = newValue } }
     }
 }
 

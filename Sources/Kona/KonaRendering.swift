@@ -3,30 +3,28 @@ import KitbagArchive
 import KitbagConnector
 import KitbagCore
 
-/// Kona for `kitbag render`: each archived space read back into the model its exporter renders.
+/// How a Kona space reads into the readable model — for the export walk and for `kitbag render` alike.
 public enum KonaRendering {
-    public static let source = RenderingSource(service: .kona) { archive in
-        let present = Set(archive.jsonLinesEntries().map(\.path))
-        func values(_ path: String) throws -> [JSONValue] { present.contains(path) ? try archive.values(at: path) : [] }
+    public static let source = RenderingSource(service: .kona, containerKind: KonaSchema.spaceContainer) { _, account in
+        reading(names: try names(account))
+    }
+
+    /// User id → name (else e-mail) from the account-level files: the users, then the current user.
+    static func names(_ account: any ContainerFiles) throws -> [String: String] {
         var names: [String: String] = [:]
-        for file in ["users", "currentUser"] {
-            for u in try values(ArchivePath.jsonLines(container: .account, file: file)) {
-                if let id = u["id"]?.idString, names[id] == nil { names[id] = u["name"]?.stringValue ?? u["email"]?.stringValue }
-            }
+        for u in try account.values("users") + account.values("currentUser") {
+            if let id = u["id"]?.idString { names[id] = u["name"]?.stringValue ?? u["email"]?.stringValue }
         }
-        var out: [ReadableContainer] = []
-        for entry in archive.jsonLinesEntries() where entry.kind == "space" {
-            let folder = (entry.path as NSString).deletingLastPathComponent
-            for space in try values(entry.path) {
-                var items: [String: [JSONValue]] = [:]
-                for kind in KonaSchema.itemKinds { items[kind.file] = try values("\(folder)/\(kind.file).jsonl") }
-                out.append(
-                    KonaReadable.container(
-                        space: space, conversations: items[KonaSchema.conversations.file] ?? [],
-                        tasks: items[KonaSchema.tasks.file] ?? [], events: items[KonaSchema.calendarEvents.file] ?? [],
-                        comments: try values("\(folder)/comments.jsonl"), names: names))
-            }
+        return names
+    }
+
+    static func reading(names: [String: String]) -> ContainerReading {
+        ContainerReading { files in
+            guard let space = try files.values("space").first else { return nil }
+            return KonaReadable.container(
+                space: space, conversations: try files.values(KonaSchema.conversations.file),
+                tasks: try files.values(KonaSchema.tasks.file), events: try files.values(KonaSchema.calendarEvents.file),
+                comments: try files.values("comments"), names: names)
         }
-        return out
     }
 }

@@ -4,9 +4,17 @@ import KitbagArchive
 import KitbagBackup
 import KitbagConnector
 import KitbagCore
-import KitbagRender
 
-extension ServiceName: ExpressibleByArgument {}
+extension ServiceName: ExpressibleByArgument {
+    /// A service of `ServiceCatalog`; anything else is a usage error listing them.
+    public init?(argument: String) {
+        guard let name = ServiceName(rawValue: argument), ServiceCatalog.entry(name) != nil else { return nil }
+        self = name
+    }
+
+    public static var allValueStrings: [String] { ServiceCatalog.all.map(\.service.rawValue) }
+}
+
 extension ArchiveFormat: ExpressibleByArgument {}
 
 /// Options for choosing where an export goes.
@@ -115,9 +123,10 @@ func formatNotExported(_ items: [NotExported], label: String = "not exported") -
     items.map { n in "  \(label): \(n.kind)\(n.container.map { " in \($0)" } ?? ""): \(n.reason)\n" }.joined()
 }
 
-/// Where the service is and how fast kitbag may talk to it. Credentials come from the environment
-/// (KINOPIO_APP_KEY or KINOPIO_API_KEY, KINTONE_API_TOKEN or KINTONE_USERNAME/KINTONE_PASSWORD, KITEMAKER_TOKEN, KONA_ACCESS_TOKEN…),
-/// never from the command line, where other users could read them in the process list.
+/// Where the service is and how fast kitbag may talk to it, plus the service's own options (`--app`,
+/// `--guest-space`, …), which its connector's descriptor declares, validates and documents. Credentials come from
+/// the environment (see `ServiceCatalog.credentialHelp`), never from the command line, where other users could read
+/// them in the process list.
 struct ConnectionOptions: ParsableArguments {
     @Option(help: "API base URL (default: the service's public API, or SERVICE_BASE_URL; Kintone needs KINTONE_BASE_URL or this).")
     var baseURL: String?
@@ -128,8 +137,11 @@ struct ConnectionOptions: ParsableArguments {
             valueName: "N"))
     var rateLimit: Double?
 
-    @Option(help: "Kintone: reach apps in this guest space (/k/guest/ID/v1/).")
-    var guestSpace: String?
+    @Option(
+        help: ArgumentHelp(
+            "Most requests in flight at once (default: the service's rule — Kintone a quarter of its 100 per domain, Kona up to 16, adapting to the server's answers).",
+            valueName: "N"))
+    var concurrency: Int?
 
     @Option(help: "Take the base URL, limits and credential sources from this profile of the config file.")
     var profile: String?
@@ -137,12 +149,39 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Config file (default: $KITBAG_CONFIG, else ~/.config/kitbag/config.toml).")
     var config: String?
 
-    @OptionGroup var kintone: KintoneOptions
+    /// Everything else on the command line: the service's own options, read by its descriptor.
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var serviceArguments: [String] = []
+
+    /// The service's options on the command line, checked by its descriptor for `command`.
+    func serviceOptions(_ service: ServiceName, command: ServiceCommand) throws -> ServiceOptionValues {
+        try ServiceCatalog.descriptor(service).parseOptions(
+            serviceArguments, command: command, services: ServiceCatalog.descriptors)
+    }
+
+    /// Checks the service's options as part of a command's `validate()`: a mistake is a usage error.
+    func validate(_ service: ServiceName, command: ServiceCommand) throws {
+        do {
+            _ = try serviceOptions(service, command: command)
+        } catch let error as UserError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// The containers the service's selection option names (`--space`, `--app`); all when none.
+    func selection(_ service: ServiceName, command: ServiceCommand) throws -> ExportSelection {
+        guard let option = try ServiceCatalog.descriptor(service).selectionOption else { return ExportSelection() }
+        return ExportSelection(containers: try serviceOptions(service, command: command)[option.name])
+    }
 
     /// The connector for `service`, built from these options, the profile and the environment (which wins).
-    func connector(_ service: ServiceName, global: GlobalOptions, progress: ProgressReporter) throws -> any Connector {
+    func connector(_ service: ServiceName, command: ServiceCommand, global: GlobalOptions, progress: ProgressReporter)
+        throws -> any Connector
+    {
+        let descriptor = try ServiceCatalog.descriptor(service)
+        var values = try serviceOptions(service, command: command)
         var environment = ProcessInfo.processInfo.environment
-        var base = baseURL, rate = rateLimit, guest = guestSpace
+        var base = baseURL, rate = rateLimit
         if let profile {
             let file = config.map { URL(fileURLWithPath: $0) } ?? KitbagConfig.defaultURL()
             let loaded = try KitbagConfig.load(file)
@@ -154,16 +193,17 @@ struct ConnectionOptions: ParsableArguments {
             base = base ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? p.baseURL
             environment = try loaded.environment(for: p, base: environment)
             rate = rate ?? p.rateLimit
-            guest = guest ?? p.guestSpace
-            if !p.apps.isEmpty, (environment["KINTONE_APPS"] ?? "").isEmpty { environment["KINTONE_APPS"] = p.apps.joined(separator: ",") }
+            (values, environment) = descriptor.applying(profile: p.settings, to: values, environment: environment)
         }
-        environment = try kintone.apply(to: environment, service: service)
-        return try ServiceConnectors.make(
-            service, baseURL: base, rateLimit: rate, guestSpace: guest, environment: environment,
-            logger: global.makeLogger("kitbag.\(service.rawValue)"), progress: progress)
+        return try descriptor.make(
+            ConnectorSettings(
+                baseURL: base, rateLimit: rate, concurrency: concurrency, options: values,
+                environment: descriptor.environment(environment, with: values),
+                logger: global.makeLogger("kitbag.\(service.rawValue)"), progress: progress))
     }
 
     func validate() throws {
         if let r = rateLimit, r < 0 || !r.isFinite { throw ValidationError("--rate-limit takes a number of requests per second, 0 or more.") }
+        if let c = concurrency, c < 1 { throw ValidationError("--concurrency takes a number of requests in flight, 1 or more.") }
     }
 }

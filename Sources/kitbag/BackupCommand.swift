@@ -17,9 +17,9 @@ struct BackupCommand: AsyncParsableCommand {
             archive was written but the state could not be updated.
             Example (cron): 15 3 * * * KINOPIO_API_KEY=… kitbag backup kinopio --into /srv/backups/kinopio --quiet
 
-            """ + CredentialHelp.text)
+            """ + ServiceCatalog.credentialHelp + "\n" + ServiceCatalog.optionHelp(for: .backup))
 
-    @Argument(help: "Service to back up: kinopio, kintone, kitemaker or kona.")
+    @Argument(help: ArgumentHelp("Service to back up: \(ServiceCatalog.names()).", valueName: "service"))
     var service: ServiceName
 
     @Option(help: ArgumentHelp("Backup folder (created when missing).", valueName: "DIR"))
@@ -40,12 +40,6 @@ struct BackupCommand: AsyncParsableCommand {
     @Option(help: "Archive kind: tar, tar.gz, tar.zst (default), zip or folder.")
     var archiveFormat: ArchiveFormat = .tarZst
 
-    @Option(name: .customLong("space"), help: "Kinopio, Kitemaker, Kona: back up only this space (repeatable).")
-    var spaces: [String] = []
-
-    @Option(name: .customLong("app"), help: "Kintone: back up only this app (repeatable).")
-    var apps: [String] = []
-
     @OptionGroup var connectionOptions: ConnectionOptions
     @OptionGroup var renderings: RenderingOptions
     @OptionGroup var global: GlobalOptions
@@ -56,6 +50,7 @@ struct BackupCommand: AsyncParsableCommand {
         if let fullEvery, Self.age(fullEvery) == nil {
             throw ValidationError("--full-every takes an age like 7d, 36h or 90m.")
         }
+        try connectionOptions.validate(service, command: .backup)
     }
 
     /// `7d`, `36h`, `90m`, `2w` → seconds.
@@ -72,13 +67,13 @@ struct BackupCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("kitbag: warning: backup --to is deprecated; use --into \(folder)\n".utf8))
             }
             let progress = global.progress
-            let connector = try connectionOptions.connector(service, global: global, progress: progress)
+            let connector = try connectionOptions.connector(service, command: .backup, global: global, progress: progress)
             defer { Task { await connector.shutdown() } }
             var options = BackupOptions()
             options.format = archiveFormat
             options.full = full
             options.fullEvery = fullEvery.flatMap(Self.age)
-            options.selection = ExportSelection(containers: spaces + apps)
+            options.selection = try connectionOptions.selection(service, command: .backup)
             options.renderings = renderings.renderings
             let summary = try await BackupJob.run(
                 connector, to: BackupFolder(URL(fileURLWithPath: folder, isDirectory: true)), options: options,
@@ -218,13 +213,17 @@ struct CheckCommand: AsyncParsableCommand {
         commandName: "check",
         abstract: "Test the credentials for a service and print the account they reach.",
         discussion: "One request (two for Kona when the access token must first be refreshed). Exit 0 when the credentials work.\n\n"
-            + CredentialHelp.text)
+            + ServiceCatalog.credentialHelp + "\n" + ServiceCatalog.optionHelp(for: .check))
 
-    @Argument(help: "Service: kinopio, kintone, kitemaker or kona.")
+    @Argument(help: ArgumentHelp("Service: \(ServiceCatalog.names()).", valueName: "service"))
     var service: ServiceName
 
     @OptionGroup var connectionOptions: ConnectionOptions
     @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        try connectionOptions.validate(service, command: .check)
+    }
 
     struct Report: Codable {
         var service: ServiceName
@@ -235,7 +234,7 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors(json: global.json) {
-            let connector = try connectionOptions.connector(service, global: global, progress: .silent)
+            let connector = try connectionOptions.connector(service, command: .check, global: global, progress: .silent)
             defer { Task { await connector.shutdown() } }
             let probe = try await connector.identify()
             let report = Report(

@@ -18,7 +18,7 @@ struct DemoCommand: AsyncParsableCommand {
             the two. Needs no account and no network.
             """)
 
-    @Argument(help: "Services to show (default: every service with a built-in sandbox).")
+    @Argument(help: ArgumentHelp("Services to show (default: every service with a built-in sandbox).", valueName: "services"))
     var services: [ServiceName] = []
 
     @Option(help: "Folder for the demo archives and journals.")
@@ -28,8 +28,9 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors(json: global.json) {
-            let chosen = services.isEmpty ? SandboxCatalog.all : try services.map { service in
-                guard let entry = SandboxCatalog.entry(service) else {
+            let withSandbox = ServiceCatalog.all.filter { $0.sandbox != nil }
+            let chosen = services.isEmpty ? withSandbox : try services.map { service in
+                guard let entry = ServiceCatalog.entry(service), entry.sandbox != nil else {
                     throw UserError("no built-in \(service.rawValue) sandbox in kitbag \(Kitbag.version) yet", exitStatus: .usage)
                 }
                 return entry
@@ -47,7 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     /// One service: backup twice, verify, import into an empty sandbox, export again, compare. True when equal.
-    func demo(_ entry: SandboxCatalog) async throws -> Bool {
+    func demo(_ entry: ServiceCatalog) async throws -> Bool {
         let name = entry.service.rawValue
         let progress = global.progress
         let folder = URL(fileURLWithPath: directory, isDirectory: true).appendingPathComponent(name)
@@ -60,8 +61,9 @@ struct DemoCommand: AsyncParsableCommand {
             o.credentials = [credential]
             return o
         }
-        let source = try await entry.start(options(.demo, "demo-source-credential"), sandboxLogger)
-        let target = try await entry.start(options(.empty, "demo-target-credential"), sandboxLogger)
+        guard let sandbox = entry.sandbox else { throw UserError("no built-in \(name) sandbox", exitStatus: .usage) }
+        let source = try await sandbox.start(options(.demo, "demo-source-credential"), sandboxLogger)
+        let target = try await sandbox.start(options(.empty, "demo-target-credential"), sandboxLogger)
         defer {
             Task {
                 await source.stop()
@@ -70,10 +72,10 @@ struct DemoCommand: AsyncParsableCommand {
         }
         say("\(name): sandboxes \(source.baseURL.absoluteString) (demo seed) and \(target.baseURL.absoluteString) (empty)")
         func connector(_ sandbox: RunningSandbox, _ credential: String) throws -> any Connector {
-            try ServiceConnectors.make(
-                entry.service, baseURL: nil, rateLimit: nil, guestSpace: nil,
-                environment: entry.environment(sandbox, credential), logger: global.makeLogger("kitbag.\(name)"),
-                progress: progress)
+            try entry.descriptor.make(
+                ConnectorSettings(
+                    environment: entry.environment(sandbox, credential), logger: global.makeLogger("kitbag.\(name)"),
+                    progress: progress))
         }
         let from = try connector(source, "demo-source-credential")
         let to = try connector(target, "demo-target-credential")

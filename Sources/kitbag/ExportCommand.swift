@@ -3,7 +3,6 @@ import Foundation
 import KitbagArchive
 import KitbagConnector
 import KitbagCore
-import Kintone
 
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,52 +17,26 @@ struct ExportCommand: AsyncParsableCommand {
             KONA_ACCESS_TOKEN=… [KONA_REFRESH_TOKEN=… KONA_CLIENT_ID=… KONA_CLIENT_SECRET=…] kitbag export kona [--space ID]…
             The archive is sealed with a manifest only when the whole walk succeeded; a failed run leaves no archive.
 
-            """ + CredentialHelp.text)
+            """ + ServiceCatalog.credentialHelp + "\n" + ServiceCatalog.optionHelp(for: .export))
 
-    @Argument(help: "Service to export from: kinopio, kintone, kitemaker or kona.")
+    @Argument(help: ArgumentHelp("Service to export from: \(ServiceCatalog.names()).", valueName: "service"))
     var service: ServiceName
 
     @OptionGroup var connectionOptions: ConnectionOptions
-
-    @Option(name: .customLong("space"), help: "Kinopio, Kitemaker, Kona: export only this space (repeatable).")
-    var spaces: [String] = []
-
-    @Option(name: .customLong("app"), help: "Kintone: export only this app (repeatable).")
-    var apps: [String] = []
-
-    @Option(help: ArgumentHelp("Kintone: only records matching this query condition, like 'Status in (\"Open\")' (a partial export).", valueName: "QUERY"))
-    var query: String?
-
-    @Option(help: ArgumentHelp("Kintone: read records in this order, like 'Updated_datetime desc'.", valueName: "ORDER"))
-    var orderBy: String?
-
-    @Option(help: ArgumentHelp("Kintone: only these field codes, comma-separated or repeated (a partial export).", valueName: "CODES"))
-    var fields: [String] = []
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var renderings: RenderingOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if !apps.isEmpty && service != .kintone { throw ValidationError("--app is a Kintone option; use --space for \(service.rawValue).") }
-        if !spaces.isEmpty && service == .kintone { throw ValidationError("Kintone exports apps: use --app ID.") }
-        if (query != nil || orderBy != nil || !fields.isEmpty) && service != .kintone {
-            throw ValidationError("--query, --order-by and --fields are Kintone options.")
-        }
-    }
-
-    /// The Kintone connection with the partial-export filter of `--query`, `--order-by` and `--fields`.
-    func filtered(_ connector: any Connector) -> any Connector {
-        guard var kintone = connector as? KintoneConnection, query != nil || orderBy != nil || !fields.isEmpty else { return connector }
-        kintone.recordFilter = KintoneRecordFilter(condition: query, orderBy: orderBy, fields: fields)
-        return kintone
+        try connectionOptions.validate(service, command: .export)
     }
 
     func run() async throws {
         try await reportingErrors(json: global.json && output.output != "-") {
             let started = Date()
             let progress = global.progress
-            let connector = try filtered(connectionOptions.connector(service, global: global, progress: progress))
+            let connector = try connectionOptions.connector(service, command: .export, global: global, progress: progress)
             defer { Task { await connector.shutdown() } }
             let account = try await connector.identify()
             let now = Date()
@@ -72,7 +45,7 @@ struct ExportCommand: AsyncParsableCommand {
             }
             let summary = try await ConnectorJobs.export(
                 connector, account: account, destination: destination, format: format,
-                selection: ExportSelection(containers: spaces + apps), renderings: renderings.renderings,
+                selection: try connectionOptions.selection(service, command: .export), renderings: renderings.renderings,
                 progress: progress, now: now)
             let toStderr = summary.archive == "-"
             if global.json {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Kinopio
 import KitbagArchive
 import KitbagConnector
 import KitbagCore
@@ -20,13 +19,20 @@ struct ImportCommand: AsyncParsableCommand {
             with the reason), by default ARCHIVE.import-report.json beside the journal. An import of the service's own \
             archive writes the report too: what it created and what the service's API could not take.
 
-            """ + CredentialHelp.text)
+            """ + ServiceCatalog.credentialHelp + "\n" + ServiceCatalog.optionHelp(for: .importArchive))
 
-    @Argument(help: "The archive to import (any kind kitbag writes), or a JSON Canvas file (.canvas) to make a Kinopio space of.")
+    @Argument(help: "The archive to import (any kind kitbag writes), or another file a service takes (\(ImportCommand.fileKinds)).")
     var archive: String
 
-    @Option(name: .customLong("to"), help: "Service to import into: kinopio, kintone, kitemaker or kona.")
+    @Option(name: .customLong("to"), help: "Service to import into: \(ServiceCatalog.names()).")
     var service: ServiceName
+
+    /// `a JSON Canvas file (.canvas) to make a Kinopio space of`, for each file kind a service imports.
+    static var fileKinds: String {
+        ServiceCatalog.all.flatMap { entry in
+            entry.descriptor.fileImports.map { "a \($0.name) file (.\($0.fileExtension)) into \(entry.descriptor.displayName)" }
+        }.joined(separator: "; ")
+    }
 
     @OptionGroup var connectionOptions: ConnectionOptions
 
@@ -47,19 +53,6 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(help: "Entities per batch write request (default: the connector's, e.g. Kinopio 100).")
     var batchSize: Int?
 
-    @Option(
-        name: .customLong("app-map"),
-        help: ArgumentHelp("Kintone: import app SRC into the existing app DST instead of a new app (repeatable).", valueName: "SRC=DST"))
-    var appMap: [String] = []
-
-    @Option(
-        name: .customLong("space-map"),
-        help: ArgumentHelp("Kitemaker, Kona: import space SRC into the existing space DST (repeatable).", valueName: "SRC=DST"))
-    var spaceMap: [String] = []
-
-    @Option(help: "Kintone: upsert records by this unique field (like cli-kintone), with --app-map.")
-    var updateKey: String?
-
     @Flag(help: "Create what the target lacks where the API allows it (Kitemaker has no route that creates statuses).")
     var createMissing = false
 
@@ -67,12 +60,16 @@ struct ImportCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let b = batchSize, b < 1 || b > 1000 { throw ValidationError("--batch-size must be between 1 and 1000.") }
-        for pair in appMap + spaceMap where Self.split(pair) == nil {
+        try connectionOptions.validate(service, command: .importArchive)
+        for pair in try containerPairs() where Self.split(pair) == nil {
             throw ValidationError("\(pair) is not SRC=DST (two ids joined by =).")
         }
-        if !appMap.isEmpty && service != .kintone { throw ValidationError("--app-map is a Kintone option.") }
-        if updateKey != nil && service != .kintone { throw ValidationError("--update-key is a Kintone option.") }
-        if updateKey != nil && appMap.isEmpty { throw ValidationError("--update-key upserts into existing apps: add --app-map SRC=DST.") }
+    }
+
+    /// The `SRC=DST` values of the service's container-map option (`--app-map`, `--space-map`).
+    func containerPairs() throws -> [String] {
+        let values = try connectionOptions.serviceOptions(service, command: .importArchive)
+        return try ServiceCatalog.descriptor(service).options.filter { $0.role == .containerMap }.flatMap { values[$0.name] }
     }
 
     static func split(_ pair: String) -> (String, String)? {
@@ -81,9 +78,12 @@ struct ImportCommand: AsyncParsableCommand {
         return (parts[0], parts[1])
     }
 
-    var options: ImportOptions {
+    func importOptions() throws -> ImportOptions {
         var map: [String: String] = [:]
-        for (a, b) in (appMap + spaceMap).compactMap(Self.split) { map[a] = b }
+        for (a, b) in try containerPairs().compactMap(Self.split) { map[a] = b }
+        let values = try connectionOptions.serviceOptions(service, command: .importArchive)
+        let updateKey = try ServiceCatalog.descriptor(service).options.first { $0.role == .updateKey }
+            .flatMap { values.value($0.name) }
         return ImportOptions(
             dryRun: dryRun, batchSize: batchSize, containerMap: map, updateKey: updateKey, createMissing: createMissing)
     }
@@ -96,32 +96,37 @@ struct ImportCommand: AsyncParsableCommand {
                 throw UserError("\(archive): no such file or folder; check the path of the archive", exitStatus: .failure)
             }
             let progress = global.progress
-            let connector = try connectionOptions.connector(service, global: global, progress: progress)
+            let connector = try connectionOptions.connector(service, command: .importArchive, global: global, progress: progress)
             defer { Task { await connector.shutdown() } }
             let source = URL(fileURLWithPath: archive)
             let journalURL = journal.map { URL(fileURLWithPath: $0) }
+            let options = try importOptions()
             let summary: ImportSummary
-            let isCanvas = source.pathExtension.lowercased() == "canvas"
-            if !isCanvas, let from = try? ArchiveInspector.summary(of: source).info?.service, from != service {
-                try await migrate(from: from, source: source, into: connector, journalURL: journalURL)
+            // A file a service imports besides archives (a JSON Canvas): only into the service that takes it.
+            let fileKind = source.pathExtension.lowercased()
+            let takers = ServiceCatalog.descriptors.filter { $0.fileImports.contains { $0.fileExtension == fileKind } }
+            let fileImport = connector.descriptor.fileImports.first { $0.fileExtension == fileKind }
+            if fileImport == nil, let taker = takers.first {
+                let name = taker.fileImports.first { $0.fileExtension == fileKind }?.name ?? fileKind
+                throw UserError(
+                    "a \(name) file imports into \(takers.map(\.displayName).joined(separator: " or ")) only: use --to \(taker.service.rawValue)",
+                    exitStatus: .usage)
+            }
+            if fileImport == nil, let from = try? ArchiveInspector.summary(of: source).info?.service, from != service {
+                try await migrate(from: from, source: source, into: connector, journalURL: journalURL, options: options)
                 return
             }
             if mapFile != nil {
                 throw UserError("--map is for migrations (an archive of another service than --to)", exitStatus: .usage)
             }
-            if isCanvas {
-                guard let kinopio = connector as? KinopioConnection else {
-                    throw UserError("a JSON Canvas file imports into Kinopio only: use --to kinopio", exitStatus: .usage)
-                }
-                summary = try await KinopioJobs.importCanvas(
-                    source, connection: kinopio, journalURL: journalURL, dryRun: dryRun, progress: progress,
-                    batchSize: batchSize ?? 100)
+            if let fileImport {
+                summary = try await fileImport.run(source, connector, journalURL, options, progress)
             } else {
                 summary = try await ConnectorJobs.importArchive(
                     source, into: connector, journalURL: journalURL, options: options, progress: progress)
             }
             // Every import of an archive leaves import-report.json (a canvas file is not an archive).
-            let reportURL = isCanvas
+            let reportURL = fileImport != nil
                 ? nil
                 : try MigrationJobs.writeDirectReport(
                     source, service: service, summary: summary, journalURL: journalURL,
@@ -143,16 +148,18 @@ struct ImportCommand: AsyncParsableCommand {
     }
 
     /// An archive of another service: plan, import through the target's journaled importer, report.
-    func migrate(from: ServiceName, source: URL, into connector: any Connector, journalURL: URL?) async throws {
+    func migrate(from: ServiceName, source: URL, into connector: any Connector, journalURL: URL?, options: ImportOptions)
+        async throws
+    {
         guard let target = connector as? any MigrationTarget else {
-            let targets = ServiceName.allCases.filter(ServiceConnectors.migrationTargets.contains).map(\.rawValue)
+            let targets = ServiceCatalog.descriptors.filter(\.acceptsMigrations).map(\.service.rawValue)
             throw UserError(
                 "migrating \(from.rawValue) data into \(service.rawValue) is not supported yet; migration targets: \(targets.joined(separator: ", "))",
                 exitStatus: .usage)
         }
         let mapping = try mapFile.map { try MappingConfig.load(URL(fileURLWithPath: $0)) } ?? MappingConfig()
         let result = try await MigrationJobs.migrate(
-            source, source: ServiceConnectors.migrationSource(from), into: target, mapping: mapping,
+            source, source: try ServiceCatalog.descriptor(from).migration, into: target, mapping: mapping,
             journalURL: journalURL, reportURL: report.map { URL(fileURLWithPath: $0) }, options: options,
             progress: global.progress)
         if global.json {

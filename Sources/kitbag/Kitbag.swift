@@ -6,7 +6,7 @@ import KitbagCore
 struct KitbagCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kitbag",
-        abstract: "Back up, export and import Kinopio, Kintone, Kitemaker and Kona through their REST APIs.",
+        abstract: "Back up, export and import \(ServiceCatalog.names(" and ", displayNames: true)) through their REST APIs.",
         discussion: """
             Exit codes: 0 success, 1 failure (nothing whole was written), 2 usage error, \
             3 incomplete or partial (for example an archive without its manifest).
@@ -20,6 +20,8 @@ struct KitbagCommand: AsyncParsableCommand {
 
     /// Parses and runs, mapping command-line mistakes to exit status 2 (swift-argument-parser's default is 64).
     static func main() async {
+        // Every service of the list is known before any archive name or config file is read.
+        _ = ServiceCatalog.all
         // `kitbag help NAME` for a NAME that is no command is a usage mistake, not a help page.
         let words = Array(CommandLine.arguments.dropFirst())
         if words.first == "help", let name = words.dropFirst().first,

@@ -52,7 +52,7 @@ struct RenderCommand: AsyncParsableCommand {
             }
             let summary = try ArchiveRendering.render(
                 url, formats: Set(wanted.compactMap(ReadableFormat.init(rawValue:))),
-                source: ServiceConnectors.renderingSource)
+                descriptor: ServiceCatalog.descriptor)
             if global.json {
                 try printJSON(summary)
             } else if !global.quiet {

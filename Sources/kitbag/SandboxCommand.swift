@@ -13,7 +13,7 @@ struct SandboxCommand: AsyncParsableCommand {
             Example: kitbag sandbox kinopio --port 8080 --seed demo
             """)
 
-    @Argument(help: "Service to emulate: kinopio, kintone, kitemaker or kona.")
+    @Argument(help: ArgumentHelp("Service to emulate: \(ServiceCatalog.names()).", valueName: "service"))
     var service: ServiceName
 
     @Option(help: "Address to listen on.")
@@ -45,6 +45,15 @@ struct SandboxCommand: AsyncParsableCommand {
 
     @Flag(help: "Do not enforce the 5 requests/s limit.")
     var noRateLimit = false
+
+    @Option(help: "Milliseconds every request waits before it is answered, like a server that far away (one round trip).")
+    var latency = 0.0
+
+    @Option(help: "Up to this many milliseconds more per request, drawn at random (with --latency).")
+    var jitter = 0.0
+
+    @Option(help: "Milliseconds more for each other request in flight: a server that slows down under load.")
+    var latencyUnderLoad = 0.0
 
     @Flag(help: "Kinopio: behave as an older server (the seed page's route names; the current document's new routes answer 404).")
     var legacy = false
@@ -80,11 +89,15 @@ struct SandboxCommand: AsyncParsableCommand {
         }
         if let spaces, spaces < 1 { throw ValidationError("--spaces takes a whole number from 1, e.g. 100.") }
         if let perPageCap, perPageCap < 1 { throw ValidationError("--per-page-cap takes a whole number from 1, e.g. 25.") }
+        for (name, value) in [("--latency", latency), ("--jitter", jitter), ("--latency-under-load", latencyUnderLoad)]
+        where !(0...600_000).contains(value) {
+            throw ValidationError("\(name) takes milliseconds from 0 to 600000, e.g. 50.")
+        }
     }
 
     func run() async throws {
         try await reportingErrors(json: global.json) {
-            guard let entry = SandboxCatalog.entry(service) else {
+            guard let entry = ServiceCatalog.entry(service), let sandboxEntry = entry.sandbox else {
                 throw UserError("a \(service.rawValue) sandbox is not available in kitbag \(Kitbag.version) yet", exitStatus: .usage)
             }
             var options = SandboxOptions()
@@ -96,6 +109,9 @@ struct SandboxCommand: AsyncParsableCommand {
             options.faultRate = faults
             options.penaltySeconds = penaltySeconds
             options.rateLimit = !noRateLimit
+            options.latency = .milliseconds(latency)
+            options.jitter = .milliseconds(jitter)
+            options.latencyPerRequestInFlight = .milliseconds(latencyUnderLoad)
             options.kona = KonaServerBehaviour(
                 hiddenOnly: hiddenOnly, ignoresSpaceID: ignoresSpaceId, perPageCap: perPageCap, noBatches: noBatches)
             options.kona.generatedSpaces = spaces
@@ -103,10 +119,10 @@ struct SandboxCommand: AsyncParsableCommand {
             let sandbox =
                 legacy
                 ? try await KinopioSandbox.start(options, logger: global.makeLogger("kitbag.sandbox"), legacy: true)
-                : try await entry.start(options, global.makeLogger("kitbag.sandbox"))
+                : try await sandboxEntry.start(options, global.makeLogger("kitbag.sandbox"))
             printText("\(sandbox.baseURL.absoluteString)\n")
             if !global.quiet {
-                let credential = options.credentials.first ?? entry.defaultCredential
+                let credential = options.credentials.first ?? sandboxEntry.defaultCredential
                 // What to set in another shell to point kitbag at this sandbox.
                 let exports = entry.environment(sandbox, credential).sorted { $0.key < $1.key }
                     .map { "\($0.key)=\($0.value)" }.joined(separator: " ")

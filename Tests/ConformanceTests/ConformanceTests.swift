@@ -85,6 +85,47 @@ import Testing
         await target.stop()
     }
 
+    /// One reading for both (issue 18): the renderings an export writes are, byte for byte, those `kitbag render`
+    /// makes later from the same archive's JSON alone.
+    @Test(arguments: ConformanceSubject.all)
+    func theRenderingsOfAnExportAreThoseKitbagRenderMakesFromItsJSON(_ subject: ConformanceSubject) async throws {
+        let dir = try Self.tempDir()
+        defer { Scratch.remove(dir) }
+        let sandbox = try await subject.startSandbox(.demo, ConformanceSubject.sourceCredential, false, 0, 0)
+        let connector = try subject.connect(sandbox, ConformanceSubject.sourceCredential, false, nil)
+        let full = dir.appendingPathComponent("full")
+        let plain = dir.appendingPathComponent("plain")
+        _ = try await Self.export(connector, to: full, format: .folder)
+        let account = try await connector.probe()
+        _ = try await ConnectorJobs.export(
+            connector, account: account, destination: .folder(plain), format: .folder, renderings: [], progress: .silent,
+            now: ConformanceSubject.snapshotTime, finishedAt: ConformanceSubject.snapshotTime)
+        await connector.shutdown()
+        await sandbox.stop()
+
+        let summary = try ArchiveRendering.render(
+            plain, formats: Set(ReadableFormat.allCases), descriptor: { _ in connector.descriptor })
+        #expect(summary.insideArchive && summary.containers > 0)
+        #expect(ArchiveVerifier.verify(plain).exitStatus == .success)
+        func renderings(_ root: URL) throws -> [String: Data] {
+            var out: [String: Data] = [:]
+            let base = root.standardizedFileURL.path + "/"
+            for case let url as URL in FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)! {
+                let path = String(url.standardizedFileURL.path.dropFirst(base.count))
+                guard !url.hasDirectoryPath, !path.hasPrefix("data/"), !path.hasPrefix("attachments/"), path.hasSuffix(".json") == false
+                else { continue }
+                out[path] = try Data(contentsOf: url)
+            }
+            return out
+        }
+        let exported = try renderings(full)
+        let rendered = try renderings(plain)
+        #expect(!exported.isEmpty && Set(exported.keys) == Set(rendered.keys), "\(subject): \(Set(exported.keys).symmetricDifference(rendered.keys))")
+        for (path, data) in exported.sorted(by: { $0.key < $1.key }) {
+            #expect(rendered[path] == data, "\(subject): \(path) differs between the export and kitbag render")
+        }
+    }
+
     /// Proof: `runs` exports under `--faults 0.1`, each with a different fault pattern, are each byte-identical to
     /// a fault-free export (3 runs in CI, 20 with KITBAG_PROOF=1).
     @Test(arguments: ConformanceSubject.all)

@@ -267,6 +267,43 @@ import Testing
         await sandbox.stop()
     }
 
+    @Test func concurrencyCapsRequestsInFlightAndZeroIsAUsageError() async throws {
+        let bad = try await CLI.run(["export", "kintone", "--concurrency", "0"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("--concurrency takes a number of requests in flight, 1 or more"), "\(bad.stderr)")
+
+        // A domain that runs two requests at once; the Kintone export reads comments 8 at a time. With pacing off
+        // (`--rate-limit 0`) nothing else holds them back, yet `--concurrency 2` keeps to the domain's 2, and `-v`
+        // says which rule paces the run.
+        let dir = try CLI.tempDir()
+        defer { Scratch.remove(dir) }
+        var o = SandboxOptions()
+        o.seed = .generated(cards: 300)
+        o.concurrencyLimit = 2
+        let sandbox = try await KintoneSandbox.start(o)
+        let r = try await CLI.run(
+            ["export", "kintone", "--base-url", sandbox.baseURL.absoluteString, "--rate-limit", "0", "--concurrency", "2",
+             "-o", dir.appendingPathComponent("k.tar.zst").path, "-v"],
+            env: ["KINTONE_USERNAME": KintoneSandbox.defaultLogin.user, "KINTONE_PASSWORD": KintoneSandbox.defaultLogin.password])
+        #expect(r.status == 0, "\(r.stderr.suffix(2000))")
+        #expect(r.stderr.contains("pacing: no per-second cap; at most 2 in flight"), "\(r.stderr.prefix(2000))")
+        let stats = await sandbox.stats()
+        #expect(stats.totalRequests > 300)
+        #expect(stats.concurrencyLimited == 0 && stats.tooManyRequestsSent == 0)
+        await sandbox.stop()
+
+        let kinopio = try await CLI.sandbox(seed: .demo, key: key)
+        let paced = try await CLI.run(
+            ["export", "kinopio", "--base-url", kinopio.baseURL.absoluteString, "--concurrency", "3",
+             "-o", dir.appendingPathComponent("p.tar.zst").path, "-v"],
+            env: ["KINOPIO_API_KEY": key])
+        #expect(paced.status == 0, "\(paced.stderr.suffix(2000))")
+        #expect(
+            paced.stderr.contains("pacing: 5 requests/s, at most 5 in any 1 s as the server counts them; at most 3 in flight"),
+            "\(paced.stderr.prefix(2000))")
+        await kinopio.stop()
+    }
+
     @Test func theIndexNamesEveryDataFolderOfEveryService() async throws {
         let dir = try CLI.tempDir()
         defer { Scratch.remove(dir) }

@@ -10,7 +10,7 @@ private let secret = "sk_live_TOPSECRET_4242"
 
 private func makeClient(
     port: Int, rateLimit: RateLimit? = nil, retry: RetryPolicy = fastRetry(), timeouts: HTTPTimeouts = patientTimeouts,
-    logger: Logger = quietLogger, maxBodySize: Int = 256 << 20
+    logger: Logger = quietLogger, maxBodySize: Int = 256 << 20, clock: any GateClock = SystemGateClock()
 ) -> APIClient {
     let endpoint = ServiceEndpoint(
         service: "kinopio", baseURL: URL(string: "http://127.0.0.1:\(port)")!,
@@ -18,7 +18,7 @@ private func makeClient(
         credentialHint: "set KINOPIO_API_KEY to a valid API key")
     return APIClient(
         endpoint: endpoint, rateLimit: rateLimit, retry: retry, logger: logger, maxBodySize: maxBodySize,
-        timeouts: timeouts)
+        timeouts: timeouts, clock: clock)
 }
 
 private func fastRetry(maxAttempts: Int = 6, penalty: Duration? = nil, max429Waits: Int = 6) -> RetryPolicy {
@@ -93,9 +93,9 @@ struct APIClientTests {
         }
     }
 
-    @Test("a 429 with Retry-After pauses the whole client, then the request succeeds")
+    @Test("a 429 with Retry-After pauses the whole client, then the request succeeds (on a hand-moved clock)")
     func retryAfterPausesWholeClient() async throws {
-        let clock = ContinuousClock()
+        let clock = ManualClock()
         let limitedHits = Observed<[ContinuousClock.Instant]>([])
         let otherHits = Observed<[ContinuousClock.Instant]>([])
         try await withHummingbird({ router in
@@ -111,13 +111,21 @@ struct APIClientTests {
                 return json(#"{"other":true}"#)
             }
         }) { port in
-            let client = makeClient(port: port, retry: fastRetry(penalty: .seconds(30)))
-            async let limited = client.json(APIRequest(method: .GET, path: "/limited", route: "GET /limited"))
+            let client = makeClient(port: port, retry: fastRetry(penalty: .seconds(30)), clock: clock)
+            let running = Observed(2)
+            async let limited = { () async throws -> JSONValue in
+                defer { running.update { $0 -= 1 } }
+                return try await client.json(APIRequest(method: .GET, path: "/limited", route: "GET /limited"))
+            }()
             // Start the second request only once the client has received the 429 (not merely once the server sent it).
             while await client.stats().rateLimited == 0 { try await Task.sleep(for: .milliseconds(5)) }
-            let other = try await client.json(APIRequest(method: .GET, path: "/other", route: "GET /other"))
+            async let other = { () async throws -> JSONValue in
+                defer { running.update { $0 -= 1 } }
+                return try await client.json(APIRequest(method: .GET, path: "/other", route: "GET /other"))
+            }()
+            try await driveClock(clock, for: client) { running.current }
             #expect(try await limited["ok"] == .bool(true))
-            #expect(other["other"] == .bool(true))
+            #expect(try await other["other"] == .bool(true))
             let hits = limitedHits.current
             try #require(hits.count == 2)
             let rejectedAt = hits[0]
@@ -335,9 +343,9 @@ struct APIClientTests {
         }
     }
 
-    @Test("a burst of 30 requests under RateLimit.kinopio never puts more than 5 in any 1-second window at the server")
+    @Test("a burst of 30 requests under RateLimit.kinopio never puts more than 5 in any 1-second window at the server (on a hand-moved clock)")
     func kinopioRateLimitWindow() async throws {
-        let clock = ContinuousClock()
+        let clock = ManualClock()
         let arrivals = Observed<[ContinuousClock.Instant]>([])
         try await withHummingbird({ router in
             router.get("/card/{id}") { _, _ in
@@ -345,13 +353,17 @@ struct APIClientTests {
                 return json("{}")
             }
         }) { port in
-            let client = makeClient(port: port, rateLimit: .kinopio)
+            // `RateLimit.kinopio` (Sources/Kinopio): 5 requests/s, one at a time, at most 5 in any window.
+            let client = makeClient(port: port, rateLimit: RateLimit(requestsPerSecond: 5, burst: 1, maxPerWindow: 5), clock: clock)
+            let running = Observed(30)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<30 {
                     group.addTask {
+                        defer { running.update { $0 -= 1 } }
                         _ = try await client.json(APIRequest(method: .GET, path: "/card/c\(i)", route: "GET /card/:id"))
                     }
                 }
+                try await driveClock(clock, for: client) { running.current }
                 try await group.waitForAll()
             }
             let times = arrivals.current.sorted()

@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import Logging
 
+@testable import KitbagHTTP
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -204,3 +206,149 @@ func capturingLogger() -> (Logger, Observed<[String]>) {
 
 /// Drops every log line (tests that do not inspect logs).
 let quietLogger = Logger(label: "kitbag-http-test") { _ in SwiftLogNoOpLogHandler() }
+
+/// A Hummingbird server that behaves like a distant, limited service: every request takes `outbound` to arrive
+/// (only then does the server count it), the server's work, and `back` to return. It enforces a rate limit as
+/// Kinopio does (`perWindow` arrivals in any `window`, then `penalty` of 429s) and/or a concurrency limit as Kintone
+/// does (429 `GAIA_TO04` beyond the limit, `X-ConcurrencyLimit-Limit` / `-Running` on every answer, counting
+/// `othersRunning` of other integrations), and records what it saw on its own clock.
+final class DistantServer: Sendable {
+    struct Settings: Sendable {
+        var outbound: Duration = .milliseconds(25)
+        var back: Duration = .milliseconds(25)
+        /// The server's work, given how many requests of ours it is running (this one included).
+        var work: @Sendable (_ running: Int) -> Duration = { _ in .zero }
+        var perWindow: Int?
+        var window: Duration = .seconds(1)
+        var penalty: Duration = .seconds(30)
+        var concurrencyLimit: Int?
+        var othersRunning = 0
+        /// Whether answers carry `X-ConcurrencyLimit-Limit` / `-Running` (a proxy or another service may 429 without).
+        var reportsConcurrency = true
+        /// A `Retry-After` (seconds) on every 429.
+        var retryAfter: Int?
+    }
+
+    struct Seen: Sendable {
+        /// When each request arrived, as the server counts it.
+        var arrivals: [ContinuousClock.Instant] = []
+        /// Requests of ours running when each arrived (after admitting it).
+        var runningAtArrival: [Int] = []
+        var tooManyRequests = 0
+        var served = 0
+        var running = 0
+        var peakRunning = 0
+        var recent: [ContinuousClock.Instant] = []
+        var penaltyUntil: ContinuousClock.Instant?
+    }
+
+    let settings: Observed<Settings>
+    let seen = Observed(Seen())
+    let clock: any GateClock
+
+    init(_ settings: Settings, clock: any GateClock = SystemGateClock()) {
+        self.settings = Observed(settings)
+        self.clock = clock
+    }
+
+    /// Answers `GET /item/{id}` with `{"ok":true}` (or a 429).
+    func install(on router: Router<BasicRequestContext>) {
+        router.get("/item/{id}") { _, _ in try await self.answer() }
+    }
+
+    private func answer() async throws -> Response {
+        let s = settings.current
+        try await clock.sleep(for: s.outbound)
+        let now = clock.now
+        enum Verdict { case rateLimited, concurrencyLimited, admitted(running: Int) }
+        let verdict = seen.update { seen -> Verdict in
+            seen.arrivals.append(now)
+            if let perWindow = s.perWindow {
+                if let until = seen.penaltyUntil, now < until {
+                    seen.tooManyRequests += 1
+                    return .rateLimited
+                }
+                seen.recent.removeAll { now - $0 >= s.window }
+                if seen.recent.count >= perWindow {
+                    seen.penaltyUntil = now + s.penalty
+                    seen.recent.removeAll()
+                    seen.tooManyRequests += 1
+                    return .rateLimited
+                }
+                seen.recent.append(now)
+            }
+            if let limit = s.concurrencyLimit, seen.running + s.othersRunning >= limit {
+                seen.tooManyRequests += 1
+                return .concurrencyLimited
+            }
+            seen.running += 1
+            seen.peakRunning = max(seen.peakRunning, seen.running)
+            seen.runningAtArrival.append(seen.running)
+            return .admitted(running: seen.running)
+        }
+        var fields: HTTPFields = [.contentType: "application/json"]
+        let status: HTTPResponse.Status
+        let body: String
+        switch verdict {
+        case .rateLimited:
+            (status, body) = (.tooManyRequests, #"{"message":"rate limit exceeded"}"#)
+            if let after = s.retryAfter { fields[.retryAfter] = String(after) }
+        case .concurrencyLimited:
+            (status, body) = (.tooManyRequests, #"{"code":"GAIA_TO04","id":"x","message":"too many concurrent requests"}"#)
+            if let after = s.retryAfter { fields[.retryAfter] = String(after) }
+            if let limit = s.concurrencyLimit, s.reportsConcurrency { Self.addConcurrency(&fields, limit: limit, running: limit) }
+        case .admitted(let running):
+            try await clock.sleep(for: s.work(running))
+            seen.update {
+                $0.running -= 1
+                $0.served += 1
+            }
+            (status, body) = (.ok, #"{"ok":true}"#)
+            if let limit = s.concurrencyLimit, s.reportsConcurrency {
+                Self.addConcurrency(&fields, limit: limit, running: running + s.othersRunning)
+            }
+        }
+        try await clock.sleep(for: s.back)
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    private static func addConcurrency(_ fields: inout HTTPFields, limit: Int, running: Int) {
+        fields[HTTPFields.Element.Name("X-ConcurrencyLimit-Limit")!] = String(limit)
+        fields[HTTPFields.Element.Name("X-ConcurrencyLimit-Running")!] = String(running)
+    }
+
+    /// Most arrivals in any span shorter than `window`, as the server counts them.
+    func mostArrivals(within window: Duration) -> Int {
+        KitbagHTTPTests.mostArrivals(seen.current.arrivals.sorted(), within: window)
+    }
+}
+
+/// Sends `count` requests to `/item/N` from `callers` tasks at once; returns how many succeeded. With a hand-moved
+/// `clock`, moves it whenever every caller waits for it.
+@discardableResult
+func sendItems(
+    _ count: Int, from callers: Int, through client: APIClient, first: Int = 0, clock: ManualClock? = nil
+) async throws -> Int {
+    let next = Observed(first)
+    let done = Observed(0)
+    let running = Observed(callers)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<callers {
+            group.addTask {
+                defer { running.update { $0 -= 1 } }
+                while true {
+                    let n = next.update { n -> Int in
+                        n += 1
+                        return n - 1
+                    }
+                    guard n < first + count else { return }
+                    _ = try await client.json(APIRequest(method: .GET, path: "/item/\(n)", route: "GET /item/:id"))
+                    done.update { $0 += 1 }
+                }
+            }
+        }
+        if let clock { try await driveClock(clock, for: client) { running.current } }
+        try await group.waitForAll()
+    }
+    return done.current
+}

@@ -1,4 +1,5 @@
 import Foundation
+import KitbagCore
 import Testing
 
 @testable import KitbagRender

@@ -28,7 +28,7 @@ import Testing
     @Test func sampleIndexMatchesGolden() throws {
         try Self.check(
             MarkdownRenderer.index(
-                service: .kinopio, account: "ada@example.com", containers: [Sample.space, Sample.other],
+                service: "Kinopio", account: "ada@example.com", containers: [Sample.space, Sample.other],
                 archiveStartedAt: Dates.d2024_05_03, formats: Set(ReadableFormat.allCases)),
             "sample-index.md")
     }
@@ -53,7 +53,7 @@ import Testing
     @Test func sampleHTMLIndexMatchesGolden() throws {
         try Self.check(
             HTMLRenderer.index(
-                service: .kinopio, account: "ada@example.com", containers: [Sample.space, Sample.other],
+                service: "Kinopio", account: "ada@example.com", containers: [Sample.space, Sample.other],
                 archiveStartedAt: Dates.d2024_05_03, formats: Set(ReadableFormat.allCases),
                 entries: [Manifest.Entry(path: "data/spaces/HzVOgAct/cards.jsonl", size: 1, sha256: "", kind: "card", count: 5)]),
             "sample-index.html")

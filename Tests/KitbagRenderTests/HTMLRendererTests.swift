@@ -97,7 +97,7 @@ enum HTMLParse {
         let c = Sample.hostile(hostile.text)
         let page = HTMLRenderer.page(c, allContainers: [c])
         #expect(Self.problems(page) == [], "\(hostile.name)")
-        let index = HTMLRenderer.index(service: .kinopio, account: hostile.text, containers: [c], archiveStartedAt: Dates.d2024_05_01)
+        let index = HTMLRenderer.index(service: "Kinopio", account: hostile.text, containers: [c], archiveStartedAt: Dates.d2024_05_01)
         #expect(Self.problems(index) == [], "\(hostile.name) in the index")
         // The text reads back as written (controls and non-characters dropped, lines flattened in one-line places).
         let text = HTMLParse.elements(page).text
@@ -277,7 +277,7 @@ enum HTMLParse {
             Manifest.Entry(path: "index.md", size: 10, sha256: ""),
         ]
         let index = HTMLRenderer.index(
-            service: .kinopio, account: "ada", containers: [Sample.space, Sample.other], archiveStartedAt: Dates.d2024_05_01,
+            service: "Kinopio", account: "ada", containers: [Sample.space, Sample.other], archiveStartedAt: Dates.d2024_05_01,
             formats: [.html, .markdown], entries: entries)
         let elements = HTMLParse.elements(index).elements
         #expect(elements.contains { $0.name == "a" && $0.attributes["href"] == "spaces/garden-plans_HzVOgAct.html" })

@@ -144,7 +144,7 @@ import Testing
     @Test func indexLinksEveryContainerAndItsRenderings() {
         let index = Self.text(
             MarkdownRenderer.index(
-                service: .kinopio, account: "ada@example.com", containers: [Sample.space, Sample.other],
+                service: "Kinopio", account: "ada@example.com", containers: [Sample.space, Sample.other],
                 archiveStartedAt: Dates.d2024_05_03, formats: [.markdown, .rss]))
         #expect(index.hasPrefix("# Kinopio archive\n"))
         #expect(index.contains("## Spaces"))
@@ -159,7 +159,7 @@ import Testing
         let all = [Sample.space, Sample.other]
         #expect(MarkdownRenderer.page(Sample.space, allContainers: all) == MarkdownRenderer.page(Sample.space, allContainers: all))
         #expect(
-            MarkdownRenderer.index(service: .kinopio, account: nil, containers: all, archiveStartedAt: Dates.d2024_05_01)
-                == MarkdownRenderer.index(service: .kinopio, account: nil, containers: all, archiveStartedAt: Dates.d2024_05_01))
+            MarkdownRenderer.index(service: "Kinopio", account: nil, containers: all, archiveStartedAt: Dates.d2024_05_01)
+                == MarkdownRenderer.index(service: "Kinopio", account: nil, containers: all, archiveStartedAt: Dates.d2024_05_01))
     }
 }

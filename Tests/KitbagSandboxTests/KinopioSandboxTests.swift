@@ -297,8 +297,12 @@ struct KinopioSandboxTests {
 
     @Test("the 6th request in a second gets 429, the penalty keeps refusing, then requests work again")
     func rateLimit() async throws {
-        try await withSandbox(testOptions(rateLimit: true, penaltySeconds: 2)) { sandbox, api in
-            // Six requests at once land well inside one second.
+        // The limiter runs on a clock the test moves: no real second passes, and none is waited for.
+        let clock = SandboxManualClock()
+        var options = testOptions(rateLimit: true, penaltySeconds: 2)
+        options.clock = clock
+        try await withSandbox(options) { sandbox, api in
+            // Six requests at once land inside one second: the clock stands still.
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<6 { group.addTask { try await api.get("/user").status } }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
@@ -310,7 +314,7 @@ struct KinopioSandboxTests {
             #expect(during["status"] == 429)
             // Another key is not affected.
             #expect(try await api.get("/user", key: KinopioSandbox.defaultCollaboratorKey).status == 200)
-            try await Task.sleep(for: .milliseconds(2600))
+            clock.advance(by: .milliseconds(2600))
             #expect(try await api.get("/user").status == 200)
             let stats = await sandbox.stats()
             #expect(stats.rateLimited == 2)

@@ -91,17 +91,8 @@ private func kintoneOptions(seed: SandboxSeed = .demo, faultRate: Double = 0) ->
 private func withKintone<T>(
     _ options: SandboxOptions, _ body: (RunningSandbox, KintoneAPI) async throws -> T
 ) async throws -> T {
-    let sandbox = try await KintoneSandbox.start(options)
-    let client = HTTPClient()
-    do {
-        let result = try await body(sandbox, KintoneAPI(client: client, baseURL: sandbox.baseURL))
-        try await client.shutdown()
-        await sandbox.stop()
-        return result
-    } catch {
-        try? await client.shutdown()
-        await sandbox.stop()
-        throw error
+    try await withRunning(try await KintoneSandbox.start(options)) { sandbox, api in
+        try await body(sandbox, KintoneAPI(client: api.client, baseURL: api.baseURL))
     }
 }
 
@@ -558,7 +549,11 @@ struct KintoneSandboxTests {
 
     @Test("a preview app gets fields and settings, stays unpublished until deploy, which polls PROCESSING then SUCCESS")
     func previewAndDeploy() async throws {
-        try await withKintone(kintoneOptions(seed: .empty)) { _, api in
+        // Deploys run on a clock that stands still: a deploy finishes when polled, not because a loaded machine let
+        // two seconds pass between two requests.
+        var options = kintoneOptions(seed: .empty)
+        options.clock = SandboxManualClock()
+        try await withKintone(options) { _, api in
             let created = try await api.send("POST", "/k/v1/preview/app.json", body: ["name": "Imported"])
             let app = try #require(created["app"]?.stringValue)
             #expect(try await api.get("/k/v1/app.json", [("id", app)]).status == 404)

@@ -38,13 +38,14 @@ private struct KitemakerAPI: Sendable {
 }
 
 private func withKitemaker<T>(
-    seed: SandboxSeed = .demo, rateLimit: Bool = false, requestsPerSecond: Double = 5,
+    seed: SandboxSeed = .demo, rateLimit: Bool = false, requestsPerSecond: Double = 5, clock: SandboxManualClock? = nil,
     _ body: (RunningSandbox, KitemakerAPI) async throws -> T
 ) async throws -> T {
-    let sandbox = try await KitemakerSandbox.start(
-        SandboxOptions(
-            credentials: [KitemakerAPI.token], seed: seed, penaltySeconds: 1, rateLimit: rateLimit,
-            requestsPerSecond: requestsPerSecond))
+    var options = SandboxOptions(
+        credentials: [KitemakerAPI.token], seed: seed, penaltySeconds: 1, rateLimit: rateLimit,
+        requestsPerSecond: requestsPerSecond)
+    if let clock { options.clock = clock }
+    let sandbox = try await KitemakerSandbox.start(options)
     let client = HTTPClient()
     do {
         let result = try await body(sandbox, KitemakerAPI(client: client, baseURL: sandbox.baseURL))
@@ -212,9 +213,9 @@ struct KitemakerSandboxTests {
 
     @Test("a token that hammers the API gets 429 in Kitemaker's error shape, REST and GraphQL counted together")
     func rateLimit() async throws {
-        // One request per second: any two of eight back-to-back requests inside one second draw a 429, however
-        // slow a loaded machine makes each of them.
-        try await withKitemaker(rateLimit: true, requestsPerSecond: 1) { sandbox, api in
+        // One request per second on a clock that stands still: the eight requests land inside one second however
+        // slow a loaded machine makes each of them, so all but the first draw a 429.
+        try await withKitemaker(rateLimit: true, requestsPerSecond: 1, clock: SandboxManualClock()) { sandbox, api in
             var statuses: [Int] = []
             for n in 0..<8 {
                 let answer = n % 2 == 0 ? try await api.rest("GET", "/organization") : try await api.graphQL(spacesQuery)

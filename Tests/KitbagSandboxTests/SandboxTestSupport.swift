@@ -51,11 +51,15 @@ struct SandboxClient: Sendable {
     func get(_ path: String, key: String? = ownerKey) async throws -> Answer { try await send("GET", path, key: key) }
 }
 
-/// Starts a sandbox, runs `body` with a client, and always stops both.
+/// Starts a Kinopio sandbox, runs `body` with a client, and always stops both.
 func withSandbox<T>(
     _ options: SandboxOptions, legacy: Bool = false, _ body: (RunningSandbox, SandboxClient) async throws -> T
 ) async throws -> T {
-    let sandbox = try await KinopioSandbox.start(options, legacy: legacy)
+    try await withRunning(try await KinopioSandbox.start(options, legacy: legacy), body)
+}
+
+/// Runs `body` with a client of a started sandbox, and always stops both.
+func withRunning<T>(_ sandbox: RunningSandbox, _ body: (RunningSandbox, SandboxClient) async throws -> T) async throws -> T {
     let client = HTTPClient()
     do {
         let result = try await body(sandbox, SandboxClient(client: client, baseURL: sandbox.baseURL))

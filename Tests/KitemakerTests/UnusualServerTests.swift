@@ -151,23 +151,18 @@ struct KitemakerUnusualServerTests {
 
 @Suite("Kitemaker readable pages of large spaces")
 struct KitemakerLargeSpaceTests {
-    @Test("a space's pages carry at most readableItemLimit work items and say where the rest are; the JSON Lines hold all")
-    func readablePagesAreBounded() async throws {
+    @Test("a space's pages carry every work item (no cap drops any), and the JSON Lines hold all of them")
+    func readablePagesHoldEveryItem() async throws {
         let dir = try Fixture.tempDir()
         defer { Scratch.remove(dir) }
         // 30 generated items alternate between ACM and OPS: 15 in each, numbered 1…15.
         let sandbox = try await Kite.sandbox(.generated(cards: 30), token: Kite.sourceToken)
         let connection = try Kite.connect(sandbox, token: Kite.sourceToken)
         let account = try await connection.probe()
-        let out = dir.appendingPathComponent("bounded")
-        let info = ArchiveInfo(
-            service: .kitemaker, source: .init(baseURL: sandbox.baseURL.absoluteString, account: account.account),
-            startedAt: Kite.snapshotTime, renderings: ["markdown"])
-        let writer = try SnapshotWriter(destination: .folder(out), format: .folder, info: info, snapshotTime: Kite.snapshotTime)
-        var exporter = KitemakerExporter(connection: connection, progress: .silent, spaces: [], renderings: [.markdown])
-        exporter.readableItemLimit = 4
-        let notExported = try await exporter.export(into: writer)
-        _ = try writer.seal(notExported: notExported, finishedAt: Kite.snapshotTime)
+        let out = dir.appendingPathComponent("whole")
+        _ = try await ConnectorJobs.export(
+            connection, account: account, destination: .folder(out), format: .folder, renderings: [.markdown],
+            progress: .silent, now: Kite.snapshotTime, finishedAt: Kite.snapshotTime)
         await sandbox.stop()
 
         let reader = try SnapshotReader.open(out)
@@ -177,13 +172,11 @@ struct KitemakerLargeSpaceTests {
         for entry in items { #expect(try reader.values(at: entry.path).count == 15) }
         let page = try #require(reader.manifest.entries.first { $0.path.hasPrefix("pages/") && $0.path.contains("acme-app") })
         let markdown = try String(contentsOf: reader.fileURL(page.path), encoding: .utf8)
-        let acme = try #require(items.first { markdown.contains(($0.path as NSString).deletingLastPathComponent) })
-        #expect(markdown.contains("This page shows the first 4 of 15 work items (by number); all are in \((acme.path as NSString).deletingLastPathComponent)/workItems.jsonl."))
-        // ACM holds the odd generated items: the first four by number are items 1, 3, 5 and 7.
-        for (number, n) in [(1, 1), (2, 3), (3, 5), (4, 7)] {
-            #expect(markdown.contains("ACM-\(number) Generated work item \(n)"), "item \(n)")
+        #expect(!markdown.contains("This page shows the first"))
+        // ACM holds the odd generated items: ACM-k is generated item 2k-1, and all fifteen are on its page.
+        for number in 1...15 {
+            #expect(markdown.contains("ACM-\(number) Generated work item \(2 * number - 1)"), "ACM-\(number)")
         }
-        #expect(!markdown.contains("ACM-5 "))
-        #expect(!markdown.contains("Generated description 9."))
+        #expect(markdown.contains("Generated description 29."))
     }
 }

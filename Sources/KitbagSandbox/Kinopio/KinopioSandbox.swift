@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 import Logging
 
 /// A local emulator of the Kinopio API (https://api.kinopio.club), written from the public API
@@ -52,7 +53,7 @@ public enum KinopioSandbox {
         let store = KinopioStore(state: state)
         return try await SandboxServer.start(
             options: options, router: SandboxRouter(routes: routes(store, legacy: legacy)), dialect: KinopioDialect(),
-            logger: logger, snapshot: { await store.snapshot() })
+            logger: logger, store: store)
     }
 
     /// Every route, with the app key scope each needs (kinopio-client src/data/apiDocs.md, route tables, commit
@@ -204,29 +205,20 @@ public enum KinopioSandbox {
     }
 }
 
-/// Holds the Kinopio state; every request runs against it one at a time.
-actor KinopioStore {
-    private var state: KinopioState
+/// Holds the Kinopio state; every request runs against it one at a time, writes all or nothing.
+typealias KinopioStore = SandboxStore<KinopioState>
 
-    init(state: KinopioState) { self.state = state }
-
-    func read(
-        _ request: SandboxRequest, _ body: @Sendable (KinopioState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
-    ) throws(SandboxHTTPError) -> SandboxReply {
-        try body(state, request)
+extension KinopioState: SandboxState {
+    /// Users, spaces, their items, groups and notifications, by id.
+    static func changes(from old: KinopioState, to new: KinopioState) -> [SandboxEntityChange] {
+        typealias C = SandboxEntityChange
+        return C.between(old.users, new.users, kind: "user") + C.between(old.spaces, new.spaces, kind: "space")
+            + C.between(old.cards, new.cards, kind: "card") + C.between(old.connections, new.connections, kind: "connection")
+            + C.between(old.connectionTypes, new.connectionTypes, kind: "connectionType")
+            + C.between(old.boxes, new.boxes, kind: "box") + C.between(old.tags, new.tags, kind: "tag")
+            + C.between(old.lists, new.lists, kind: "list") + C.between(old.groups, new.groups, kind: "group")
+            + C.between(old.notifications, new.notifications, kind: "notification") { $0["id"]?.idString ?? "" }
     }
-
-    /// Runs a write; if it throws, nothing it changed is kept (a batch is all or nothing).
-    func write(
-        _ request: SandboxRequest, _ body: @Sendable (inout KinopioState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
-    ) throws(SandboxHTTPError) -> SandboxReply {
-        var working = state
-        let reply = try body(&working, request)
-        state = working
-        return reply
-    }
-
-    func snapshot() -> JSONValue { state.snapshot() }
 }
 
 /// Kinopio's edge: the key comes from `Authorization`, `App-Authorization` or `?apiKey=` (which header it

@@ -1,5 +1,6 @@
 import Foundation
 import KitbagCore
+import KitbagSandboxCore
 
 /// Builds the starting state for a seed. Ids come from a fixed generator and timestamps from
 /// fixed dates, so two sandboxes with the same seed and credentials hold identical data.

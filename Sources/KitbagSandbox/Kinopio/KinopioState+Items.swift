@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// Creating and changing entities. Server-owned keys are set here; every other key a client
 /// sends is stored verbatim, in the order it was sent.

@@ -1,5 +1,6 @@
 import Foundation
 import KitbagCore
+import KitbagSandboxCore
 
 /// The RSS feeds, `/space/date-image`, `/screenshot` and the document's "Other" routes (kinopio-client
 /// src/data/apiDocs.md, commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7; what the client reads from each answer is

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// One method per documented route. Each takes the request and answers JSON or throws the
 /// HTTP error; a throwing write leaves the state as it was (the store rolls back).

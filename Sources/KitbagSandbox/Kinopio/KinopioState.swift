@@ -1,11 +1,12 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// Everything a Kinopio sandbox stores. Entities are kept as `JSONObject`s so unknown keys
 /// survive verbatim; spaces remember the order their items were added in.
 struct KinopioState: Sendable {
-    struct UserRecord: Sendable {
+    struct UserRecord: Sendable, Equatable {
         var object: JSONObject
         var apiKey: String
         var favoriteSpaceIds: [String] = []
@@ -27,7 +28,7 @@ struct KinopioState: Sendable {
         var scope: Scope
     }
 
-    struct SpaceRecord: Sendable {
+    struct SpaceRecord: Sendable, Equatable {
         var meta: JSONObject
         var collaboratorIds: [String] = []
         var cardIds: [String] = []

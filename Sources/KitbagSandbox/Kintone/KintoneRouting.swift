@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// Who is calling: a signed-in user or an API token (which acts as the `Administrator` user).
 struct KintoneCaller: Sendable {
@@ -44,55 +45,56 @@ struct KintoneEndpoint: Sendable {
 }
 
 /// Holds the Kintone state; every request runs against it one at a time.
-actor KintoneStore {
-    private var state: KintoneState
+typealias KintoneStore = SandboxStore<KintoneState>
 
-    init(state: KintoneState) { self.state = state }
-
+extension SandboxStore where State == KintoneState {
+    /// Authenticates and scopes the call, settles deploys and cursors, then runs the endpoint: a write all or nothing
+    /// (and recorded), a read in place (reading a cursor moves it).
     func run(_ request: SandboxRequest, _ endpoint: KintoneEndpoint, params: JSONObject) -> SandboxReply {
-        if let basic = state.basicAuth {
-            // A domain behind Basic authentication: the web server in front answers before Kintone does, with an
-            // HTML page and `WWW-Authenticate`, not a Kintone error (get.kintone.help "Basic authentication").
-            let sent = request.headers.first { $0.name.canonicalName == "authorization" }?.value ?? ""
-            if sent != "Basic " + Data(basic.utf8).base64EncodedString() {
-                var headers = HTTPFields()
-                headers[HTTPFields.Element.Name("WWW-Authenticate")!] = "Basic realm=\"kintone\""
-                var reply = SandboxReply.bytes(
-                    Array("<html><body><h1>401 Authorization Required</h1></body></html>".utf8), contentType: "text/html",
-                    headers: headers)
-                reply.status = HTTPResponse.Status.unauthorized
-                return reply
+        access { (state: inout KintoneState, writes: inout SandboxWriteLog) -> SandboxReply in
+            if let basic = state.basicAuth {
+                // A domain behind Basic authentication: the web server in front answers before Kintone does, with an
+                // HTML page and `WWW-Authenticate`, not a Kintone error (get.kintone.help "Basic authentication").
+                let sent = request.headers.first { $0.name.canonicalName == "authorization" }?.value ?? ""
+                if sent != "Basic " + Data(basic.utf8).base64EncodedString() {
+                    var headers = HTTPFields()
+                    headers[HTTPFields.Element.Name("WWW-Authenticate")!] = "Basic realm=\"kintone\""
+                    var reply = SandboxReply.bytes(
+                        Array("<html><body><h1>401 Authorization Required</h1></body></html>".utf8), contentType: "text/html",
+                        headers: headers)
+                    reply.status = HTTPResponse.Status.unauthorized
+                    return reply
+                }
             }
-        }
-        do throws(KintoneError) {
-            let caller = try state.authenticate(request)
-            if let tokens = caller.tokens {
-                try state.checkTokenScope(tokens, method: endpoint.method.rawValue, path: endpoint.path, params: params)
-            } else if endpoint.writes && !caller.canWrite {
-                throw KintoneError.noPermission
+            do throws(KintoneError) {
+                let caller = try state.authenticate(request)
+                if let tokens = caller.tokens {
+                    try state.checkTokenScope(tokens, method: endpoint.method.rawValue, path: endpoint.path, params: params)
+                } else if endpoint.writes && !caller.canWrite {
+                    throw KintoneError.noPermission
+                }
+                let guest = try state.guestScope(request.pathParameters["guestSpaceId"])
+                let now = state.clock()
+                state.settle(now: now)
+                if endpoint.writes { try state.checkLocked(method: endpoint.method.rawValue, path: endpoint.path, params: params) }
+                let call = KintoneCall(request: request, params: params, guestSpaceId: guest, caller: caller, now: now)
+                if endpoint.writes {
+                    return try writes.allOrNothing(&state, method: request.method.rawValue, route: request.route) {
+                        (state: inout KintoneState) throws(KintoneError) in try endpoint.handler(&state, call)
+                    }
+                }
+                return try endpoint.handler(&state, call)
+            } catch {
+                return SandboxReply(error.body(id: KintoneErrorIDs.next()), status: error.status)
             }
-            let guest = try state.guestScope(request.pathParameters["guestSpaceId"])
-            let now = state.clock()
-            state.settle(now: now)
-            if endpoint.writes { try state.checkLocked(method: endpoint.method.rawValue, path: endpoint.path, params: params) }
-            let call = KintoneCall(request: request, params: params, guestSpaceId: guest, caller: caller, now: now)
-            if endpoint.writes {
-                var working = state
-                let reply = try endpoint.handler(&working, call)
-                state = working
-                return reply
-            }
-            return try endpoint.handler(&state, call)
-        } catch {
-            return SandboxReply(error.body(id: KintoneErrorIDs.next()), status: error.status)
         }
     }
 
-    func snapshot() -> JSONValue { state.snapshot() }
-
     func openCursorCount() -> Int {
-        state.settle(now: state.clock())
-        return state.cursors.count
+        update { (state: inout KintoneState) -> Int in
+            state.settle(now: state.clock())
+            return state.cursors.count
+        }
     }
 }
 
@@ -154,14 +156,7 @@ enum KintoneRoutes {
         guard let raw, !raw.isEmpty else { return JSONObject() }
         var scalars: [(String, String)] = []
         var indexed: [String: [(Int, String)]] = [:]
-        for pair in raw.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ s: Substring) -> String {
-                let plusless = s.replacingOccurrences(of: "+", with: " ")
-                return plusless.removingPercentEncoding ?? plusless
-            }
-            let key = decode(kv[0])
-            let value = kv.count > 1 ? decode(kv[1]) : ""
+        for (key, value) in SandboxRouter.queryPairs(raw) {
             if let open = key.firstIndex(of: "["), key.hasSuffix("]") {
                 let name = String(key[..<open])
                 let inner = key[key.index(after: open)..<key.index(before: key.endIndex)]

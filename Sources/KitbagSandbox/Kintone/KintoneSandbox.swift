@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 import Logging
 
 /// A local emulator of the Kintone REST API (`/k/v1/…` and the guest prefix `/k/guest/{spaceId}/v1/…`),
@@ -45,12 +46,48 @@ public enum KintoneSandbox {
         state.lockedWritesAfterDeploy = lockedWritesAfterDeploy
         state.filterWarningAbove = filterWarningAbove
         state.basicAuth = basicAuth.map { "\($0.user):\($0.password)" }
+        state.deployClock = options.clock
         let store = KintoneStore(state: state)
         return try await SandboxServer.start(
             options: options, router: SandboxRouter(routes: KintoneRoutes.all(store)), dialect: KintoneDialect(),
-            logger: logger, snapshot: { await store.snapshot() },
+            logger: logger, store: store,
             concurrencyLimit: 100, perSecondLimit: false,
             gauges: { [openCursorsGauge: await store.openCursorCount()] })
+    }
+}
+
+extension KintoneState: SandboxState {
+    /// Apps (metadata and settings), spaces and their threads, files and uploads. Records live in journaled tables,
+    /// which report their own changes (`record`, `app/id`).
+    static func changes(from old: KintoneState, to new: KintoneState) -> [SandboxEntityChange] {
+        typealias C = SandboxEntityChange
+        func threads(_ spaces: [Int: KintoneSpace]) -> [String: KintoneThread] {
+            var out: [String: KintoneThread] = [:]
+            for space in spaces.values { for thread in space.threads { out["\(space.id)/\(thread.id)"] = thread } }
+            return out
+        }
+        var out = C.between(old.apps.mapValues(AppSettings.init), new.apps.mapValues(AppSettings.init), kind: "app")
+            + C.between(old.files, new.files, kind: "file") + C.between(old.uploads, new.uploads, kind: "upload")
+        if old.spaces != new.spaces {
+            out += C.between(old.spaces, new.spaces, kind: "space") + C.between(threads(old.spaces), threads(new.spaces), kind: "thread")
+        }
+        return out
+    }
+
+    /// What an app is apart from its records.
+    private struct AppSettings: Equatable {
+        var code, name, description, createdAt, modifiedAt: String
+        var spaceId, threadId: Int?
+        var creator, modifier: JSONValue
+        var isLive: Bool
+        var live, preview: KintoneAppSettings
+        var deploy: KintoneDeploy?
+
+        init(_ app: KintoneApp) {
+            (code, name, description, createdAt, modifiedAt) = (app.code, app.name, app.description, app.createdAt, app.modifiedAt)
+            (spaceId, threadId, creator, modifier) = (app.spaceId, app.threadId, app.creator, app.modifier)
+            (isLive, live, preview, deploy) = (app.isLive, app.live, app.preview, app.deploy)
+        }
     }
 }
 

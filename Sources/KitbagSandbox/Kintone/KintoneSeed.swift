@@ -1,5 +1,6 @@
 import Foundation
 import KitbagCore
+import KitbagSandboxCore
 
 /// Builds the starting state. The user directory, tokens and logins are the same for every seed;
 /// `demo` adds four apps and two spaces, `generated(cards:)` one plain app with that many records.
@@ -18,7 +19,7 @@ enum KintoneSeeder {
         state.groups = JSONObject([("everyone", "Everyone"), ("Administrators", "Administrators"), ("project-leads", "Project leads")])
         let accepted = logins.isEmpty ? [KintoneSandbox.defaultLogin.user: KintoneSandbox.defaultLogin.password] : logins
         state.logins = accepted
-        if logins.isEmpty { state.credentialPasswords = Set(credentials) }
+        if logins.isEmpty { state.credentialPasswords = Set(credentials.isEmpty ? [KintoneSandbox.defaultCredential] : credentials) }
         for user in accepted.keys.sorted() where state.users[user] == nil { state.users[user] = .string(user) }
         for token in credentials.isEmpty ? [KintoneSandbox.defaultCredential] : credentials {
             state.tokens[token] = KintoneToken(app: nil, permissions: KintoneToken.Permission.all)
@@ -91,7 +92,7 @@ struct KintoneSeedBuilder {
         state.apps[id] = KintoneApp(
             id: id, code: code, name: name, description: description, spaceId: space, threadId: thread,
             createdAt: stamp, creator: user(creator), modifiedAt: stamp, modifier: user(creator),
-            isLive: true, live: settings, preview: settings, deploy: nil)
+            isLive: true, live: settings, preview: settings, deploy: nil, records: KintoneApp.recordTable(id))
         state.appOrder.append(id)
         return id
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// Apps: listing, metadata, every settings document (live and preview), form field changes,
 /// new apps and the deploy flow.
@@ -327,7 +328,7 @@ extension KintoneState {
         let app = KintoneApp(
             id: id, code: "", name: name, description: "", spaceId: spaceId, threadId: threadId,
             createdAt: time, creator: call.caller.entity, modifiedAt: time, modifier: call.caller.entity,
-            isLive: false, live: settings, preview: settings, deploy: nil)
+            isLive: false, live: settings, preview: settings, deploy: nil, records: KintoneApp.recordTable(id))
         apps[id] = app
         appOrder.append(id)
         return SandboxReply(["app": .string(String(id)), "revision": .string(String(settings.revision))])
@@ -352,7 +353,7 @@ extension KintoneState {
             }
             ids.append(id)
         }
-        let started = Date().timeIntervalSince1970
+        let started = deployClock.now()
         for id in ids { apps[id]?.deploy = KintoneDeploy(startedAt: started, revert: revert) }
         return SandboxReply(.object(JSONObject()))
     }

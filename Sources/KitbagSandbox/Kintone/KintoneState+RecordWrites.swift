@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// Record writes: add, update (by id or update key, with upsert), delete, status and assignees,
 /// and `bulkRequest.json`. Every write is all or nothing (the store rolls back on a throw).

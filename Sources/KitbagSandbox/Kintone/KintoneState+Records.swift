@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// Records: the record format, one record, pages by query, cursors.
 extension KintoneState {

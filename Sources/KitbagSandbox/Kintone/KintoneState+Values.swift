@@ -1,5 +1,6 @@
 import Foundation
 import KitbagCore
+import KitbagSandboxCore
 
 extension KintoneApp {
     static let uniqueTypes: Set<String> = ["SINGLE_LINE_TEXT", "NUMBER", "LINK"]
@@ -18,15 +19,13 @@ extension KintoneApp {
             for id in recordIds {
                 if let value = records[id]?.values[code]?.idString, !value.isEmpty { index[value] = id }
             }
-            uniqueIndex[code] = index
+            uniqueIndex[code] = SandboxTable(kind: nil, values: index)
         }
     }
 
     /// Moves a record's unique values in the index (old nil for an insert, new nil for a delete).
     mutating func reindex(old: KintoneRecord?, new: KintoneRecord?) {
-        // A copy of the keys: iterating `uniqueIndex.keys` itself would keep the storage shared and make every
-        // write below copy the whole index (one full copy per inserted record).
-        for code in Array(uniqueIndex.keys) {
+        for code in uniqueIndex.keys {
             if let value = old?.values[code]?.idString, !value.isEmpty, uniqueIndex[code]?[value] == old?.id {
                 uniqueIndex[code]?[value] = nil
             }

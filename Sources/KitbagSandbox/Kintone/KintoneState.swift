@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// The app settings Kintone keeps in a preview copy and publishes on deploy.
 enum KintoneSetting: String, Sendable, CaseIterable {
@@ -77,12 +78,17 @@ struct KintoneApp: Sendable {
     var live: KintoneAppSettings
     var preview: KintoneAppSettings
     var deploy: KintoneDeploy?
-    var records: [Int: KintoneRecord] = [:]
+    /// Records by id (`KintoneApp.recordTable(id)`), journaled: a write changes them in place, and a write that fails
+    /// is undone key by key, so an import into a large app does not copy every record once per request.
+    var records: SandboxTable<Int, KintoneRecord>
     /// Record ids ascending.
     var recordIds: [Int] = []
     var nextRecordId = 1
-    /// Unique field code → value → record id, for duplicate checks and update keys.
-    var uniqueIndex: [String: [String: Int]] = [:]
+    /// Unique field code → value → record id, for duplicate checks and update keys (journaled like the records).
+    var uniqueIndex: [String: SandboxTable<String, Int>] = [:]
+
+    /// An empty record table for app `id`; the write log names its records `id/record`.
+    static func recordTable(_ id: Int) -> SandboxTable<Int, KintoneRecord> { SandboxTable(kind: "record", idPrefix: "\(id)/") }
 
     func metadata() -> JSONValue {
         .object(JSONObject([
@@ -96,21 +102,21 @@ struct KintoneApp: Sendable {
     }
 }
 
-struct KintoneDeploy: Sendable {
-    /// Seconds since 1970, with fractions.
-    var startedAt: Double
+struct KintoneDeploy: Sendable, Equatable {
+    /// When it started, on the state's `deployClock`.
+    var startedAt: Duration
     var polled = false
     var revert = false
 }
 
-struct KintoneThread: Sendable {
+struct KintoneThread: Sendable, Equatable {
     var id: Int
     var name: String
     var body: String
     var comments: [JSONObject] = []
 }
 
-struct KintoneSpace: Sendable {
+struct KintoneSpace: Sendable, Equatable {
     var id: Int
     var name: String
     var body: String
@@ -196,8 +202,10 @@ struct KintoneState: Sendable {
     var lockedWritesAfterDeploy = 0
     /// App id → writes still to be refused with `GAIA_DA02`.
     var lockedWrites: [Int: Int] = [:]
-    /// A deploy not polled twice finishes on its own after this many seconds.
-    static let deployDuration = 2.0
+    /// A deploy not polled twice finishes on its own after this long.
+    static let deployDuration: Duration = .seconds(2)
+    /// The clock deploys run on (`SandboxOptions.clock`: a test's manual clock keeps a deploy processing until polled).
+    var deployClock: any SandboxClock = SandboxSystemClock()
 
     // MARK: - Auth
 
@@ -252,7 +260,7 @@ struct KintoneState: Sendable {
 
     /// Finishes deploys that have run long enough and drops expired cursors.
     mutating func settle(now: Int64) {
-        let precise = Date().timeIntervalSince1970
+        let precise = deployClock.now()
         for id in appOrder where apps[id]?.deploy != nil {
             if let deploy = apps[id]?.deploy, precise - deploy.startedAt >= Self.deployDuration { finishDeploy(id) }
         }
@@ -316,8 +324,8 @@ struct KintoneState: Sendable {
         try app(try call.params.requiredInt(key), call, preview: preview)
     }
 
-    /// The id and live settings of the call's app, for writes: holding no copy of the app's records
-    /// keeps their storage unshared, so writes change it in place.
+    /// The id and live settings of the call's app, for writes: holding no copy of the app keeps its `recordIds`
+    /// unshared, so writes append to them in place.
     func writableApp(_ call: KintoneCall) throws(KintoneError) -> (id: Int, live: KintoneAppSettings) {
         let app = try appParameter(call)
         return (app.id, app.live)

@@ -2,6 +2,7 @@ import Foundation
 import GraphQL
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// What one GraphQL request resolves against: a snapshot of the state (updated by mutations as they run),
 /// the store mutations write through, and the actor behind the token.

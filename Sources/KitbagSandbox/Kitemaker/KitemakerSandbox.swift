@@ -2,6 +2,7 @@ import Foundation
 import GraphQL
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 import Logging
 
 /// A local emulator of Kitemaker's REST API (`/developers/rest/v1/…`, `X-API-KEY`) and its GraphQL developer
@@ -35,6 +36,8 @@ public enum KitemakerSandbox {
 
     /// REST prefix below the host.
     static let rest = "/developers/rest/v1"
+    /// The GraphQL route's label, under which GraphQL mutations are recorded.
+    static let graphQLRoute = "POST /developers/graphql"
 
     /// For tests only: changes a GraphQL answer (`{data, errors}`) before it is sent, given the request body
     /// (`{query, variables}`), to play a server this schema-faithful sandbox cannot be — an `Actor` whose
@@ -50,7 +53,7 @@ public enum KitemakerSandbox {
         let store = KitemakerStore(state: state)
         return try await SandboxServer.start(
             options: options, router: SandboxRouter(routes: routes(store, rewrite: rewrite)), dialect: KitemakerDialect(),
-            logger: logger, snapshot: { await store.snapshot() })
+            logger: logger, store: store)
     }
 
     static func routes(_ store: KitemakerStore, rewrite: GraphQLAnswerRewrite? = nil) -> [SandboxRoute] {
@@ -94,43 +97,19 @@ public enum KitemakerSandbox {
     }
 }
 
-/// Holds the Kitemaker state; REST requests and GraphQL mutations change it one at a time.
-actor KitemakerStore {
-    private var state: KitemakerState
+/// Holds the Kitemaker state; REST requests and GraphQL mutations change it one at a time, all or nothing.
+typealias KitemakerStore = SandboxStore<KitemakerState>
 
-    init(state: KitemakerState) { self.state = state }
-
-    func current() -> KitemakerState { state }
-
-    func read(
-        _ request: SandboxRequest,
-        _ body: @Sendable (KitemakerState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
-    ) throws(SandboxHTTPError) -> SandboxReply {
-        try body(state, request)
-    }
-
-    /// Runs a write; if it throws, nothing it changed is kept.
-    func write(
-        _ request: SandboxRequest,
-        _ body: @Sendable (inout KitemakerState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
-    ) throws(SandboxHTTPError) -> SandboxReply {
-        var working = state
-        let reply = try body(&working, request)
-        state = working
-        return reply
-    }
+extension SandboxStore where State == KitemakerState {
+    /// The state as it is, for a GraphQL query to read.
+    func current() -> KitemakerState { read { $0 } }
 
     /// GraphQL `createCommentOnWorkItem`: the new comment and the state after it.
     func createComment(workItemID: String, body: String, threadID: String?, actor: String) throws
         -> (KitemakerState.Comment, KitemakerState)
     {
-        var working = state
-        do {
-            let comment = try working.addComment(workItemID: workItemID, body: body, threadID: threadID, actor: actor)
-            state = working
-            return (comment, state)
-        } catch {
-            throw GraphQLError(message: error.message)
+        try mutate { (s: inout KitemakerState) throws(SandboxHTTPError) in
+            try s.addComment(workItemID: workItemID, body: body, threadID: threadID, actor: actor)
         }
     }
 
@@ -138,27 +117,45 @@ actor KitemakerStore {
     func mutate<T: Sendable>(_ body: @Sendable (inout KitemakerState) throws(SandboxHTTPError) -> T) throws
         -> (T, KitemakerState)
     {
-        var working = state
         do {
-            let result = try body(&working)
-            state = working
-            return (result, state)
+            return try write(method: "POST", route: KitemakerSandbox.graphQLRoute) {
+                (s: inout KitemakerState) throws(SandboxHTTPError) in
+                let result = try body(&s)
+                return (result, s)
+            }
         } catch {
             throw GraphQLError(message: error.message)
         }
     }
+}
 
+extension KitemakerState: SandboxState {
     func snapshot() -> JSONValue {
         .object(JSONObject([
-            ("organization", .string(state.organizationID)),
-            ("spaces", .array(state.spaces.map { s in
+            ("organization", .string(organizationID)),
+            ("spaces", .array(spaces.map { s in
                 ["id": .string(s.id), "key": .string(s.key), "name": .string(s.name)]
             })),
-            ("workItems", .array(state.workItems.map(state.workItemJSON))),
-            ("comments", .array(state.comments.map(state.commentJSON))),
-            ("initiatives", .array(state.initiatives.map(state.initiativeJSON))),
-            ("feedback", .array(state.feedback.map(state.feedbackJSON))),
+            ("workItems", .array(workItems.map(workItemJSON))),
+            ("comments", .array(comments.map(commentJSON))),
+            ("initiatives", .array(initiatives.map(initiativeJSON))),
+            ("feedback", .array(feedback.map(feedbackJSON))),
         ]))
+    }
+
+    /// Spaces, labels, work items, comments, initiatives, roadmaps, feedback, people, companies and activities, by id.
+    static func changes(from old: KitemakerState, to new: KitemakerState) -> [SandboxEntityChange] {
+        typealias C = SandboxEntityChange
+        return C.between(old.spaces, new.spaces, kind: "space", id: \.id)
+            + C.between(old.spaces.flatMap(\.labels), new.spaces.flatMap(\.labels), kind: "label", id: \.id)
+            + C.between(old.workItems, new.workItems, kind: "workItem", id: \.id)
+            + C.between(old.comments + old.initiativeComments, new.comments + new.initiativeComments, kind: "comment", id: \.id)
+            + C.between(old.initiatives, new.initiatives, kind: "initiative", id: \.id)
+            + C.between(old.roadmaps, new.roadmaps, kind: "roadmap", id: \.id)
+            + C.between(old.feedback, new.feedback, kind: "feedback", id: \.id)
+            + C.between(old.persons, new.persons, kind: "person", id: \.id)
+            + C.between(old.companies, new.companies, kind: "company", id: \.id)
+            + C.between(old.activities, new.activities, kind: "activity", id: \.id)
     }
 }
 

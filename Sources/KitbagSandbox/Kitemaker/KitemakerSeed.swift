@@ -1,5 +1,6 @@
 import Foundation
 import KitbagCore
+import KitbagSandboxCore
 
 /// Fixed, advancing timestamps for seeded entities.
 final class SeedClock {

@@ -1,6 +1,7 @@
 import Foundation
 import GraphQL
 import KitbagCore
+import KitbagSandboxCore
 
 /// The GraphQL mutations Kitemaker's own importer uses (kitemakerhq/productboard-importer `index.ts`, commit
 /// f3a462393e7b876c5c9f513d340eb850b72ceb0f: `createWorkItem` and `createFeedback` with `createdAt`/`updatedAt`,

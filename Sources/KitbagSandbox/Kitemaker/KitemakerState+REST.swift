@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// The REST API under `/developers/rest/v1/` (seeds/kitemaker-api.txt).
 extension KitemakerState {

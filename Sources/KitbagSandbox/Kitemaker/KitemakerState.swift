@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// Everything a Kitemaker sandbox stores: one organization, its users, spaces (with statuses and labels),
 /// work items, comment threads, initiatives and feedback with insights.
@@ -20,7 +21,7 @@ struct KitemakerState: Sendable {
         var externalName: String? = nil
     }
 
-    struct Status: Sendable {
+    struct Status: Sendable, Equatable {
         var id: String
         var name: String
         /// BACKLOG, TODO, IN_PROGRESS, DONE or ARCHIVED.
@@ -30,7 +31,7 @@ struct KitemakerState: Sendable {
         var updatedAt: String
     }
 
-    struct Label: Sendable {
+    struct Label: Sendable, Equatable {
         var id: String
         var name: String
         var color: String
@@ -39,7 +40,7 @@ struct KitemakerState: Sendable {
         var updatedAt: String
     }
 
-    struct Space: Sendable {
+    struct Space: Sendable, Equatable {
         var id: String
         var key: String
         var name: String
@@ -52,7 +53,7 @@ struct KitemakerState: Sendable {
         var nextNumber = 1
     }
 
-    struct WorkItem: Sendable {
+    struct WorkItem: Sendable, Equatable {
         var id: String
         var spaceID: String
         var number: Int
@@ -75,7 +76,7 @@ struct KitemakerState: Sendable {
         var archivedAt: String? = nil
     }
 
-    struct Comment: Sendable {
+    struct Comment: Sendable, Equatable {
         var id: String
         var workItemID: String
         var body: String
@@ -86,7 +87,7 @@ struct KitemakerState: Sendable {
         var updatedAt: String
     }
 
-    struct Initiative: Sendable {
+    struct Initiative: Sendable, Equatable {
         var id: String
         var number: Int
         var title: String
@@ -106,7 +107,7 @@ struct KitemakerState: Sendable {
         var roadmapColumnIDs: [String] = []
     }
 
-    struct RoadmapColumn: Sendable {
+    struct RoadmapColumn: Sendable, Equatable {
         var id: String
         var name: String
         /// PAST, PRESENT or FUTURE (GraphQL `RoadmapColumnStatusType`).
@@ -116,7 +117,7 @@ struct KitemakerState: Sendable {
         var updatedAt: String
     }
 
-    struct Roadmap: Sendable {
+    struct Roadmap: Sendable, Equatable {
         var id: String
         var name: String
         var color: String
@@ -126,7 +127,7 @@ struct KitemakerState: Sendable {
     }
 
     /// An entry of an entity's history (GraphQL `Activity`); `details` is free-form JSON.
-    struct Activity: Sendable {
+    struct Activity: Sendable, Equatable {
         var id: String
         var type: String
         var entityID: String
@@ -135,7 +136,7 @@ struct KitemakerState: Sendable {
         var createdAt: String
     }
 
-    struct Person: Sendable {
+    struct Person: Sendable, Equatable {
         var id: String
         var name: String
         var email: String
@@ -145,7 +146,7 @@ struct KitemakerState: Sendable {
         var updatedAt: String = "2024-03-01T09:00:00.000Z"
     }
 
-    struct Company: Sendable {
+    struct Company: Sendable, Equatable {
         var id: String
         var name: String
         var domain: String? = nil
@@ -153,7 +154,7 @@ struct KitemakerState: Sendable {
         var updatedAt: String = "2024-03-01T09:00:00.000Z"
     }
 
-    struct Insight: Sendable {
+    struct Insight: Sendable, Equatable {
         var id: String
         var contents: String
         var entityIDs: [String]
@@ -162,7 +163,7 @@ struct KitemakerState: Sendable {
         var updatedAt: String
     }
 
-    struct Feedback: Sendable {
+    struct Feedback: Sendable, Equatable {
         var id: String
         var number: Int
         var title: String

@@ -1,4 +1,5 @@
 import Foundation
+import KitbagSandboxCore
 
 /// How a Kona sandbox answers where Kona's documentation (KonaTeam/kona-api, commit
 /// 995e42935e5a62b3ca06a2bc07706d130771f78f) leaves the real server's behaviour open. The default is one reading of
@@ -29,5 +30,17 @@ public struct KonaServerBehaviour: Sendable, Equatable {
         self.perPageCap = perPageCap
         self.noBatches = noBatches
         self.generatedSpaces = generatedSpaces
+    }
+}
+
+extension KonaServerBehaviour: SandboxServiceOption {
+    public static var defaultValue: KonaServerBehaviour { KonaServerBehaviour() }
+}
+
+extension SandboxOptions {
+    /// Which reading of Kona's undocumented behaviours the Kona sandbox follows.
+    public var kona: KonaServerBehaviour {
+        get { self[service: KonaServerBehaviour.self] }
+        set { self[service: KonaServerBehaviour.self] = newValue }
     }
 }

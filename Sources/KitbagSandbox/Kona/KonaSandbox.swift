@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 import Logging
 
 /// A local emulator of the Kona API (`https://io.kona.com/api/` and `/oauth/token`), written from the Kona
@@ -56,10 +57,10 @@ public enum KonaSandbox {
         let store = KonaStore(state: KonaSeeder.state(options: options))
         let sandbox = try await SandboxServer.start(
             options: options, router: SandboxRouter(routes: routes(store)), dialect: KonaDialect(),
-            logger: logger, snapshot: { await store.snapshot() }, perSecondLimit: false)
+            logger: logger, store: store, perSecondLimit: false)
         var base = sandbox.baseURL.absoluteString
         while base.hasSuffix("/") { base.removeLast() }
-        await store.setBaseURL(base)
+        await store.update { [base] state in state.baseURL = base }
         return sandbox
     }
 
@@ -106,31 +107,23 @@ public enum KonaSandbox {
     }
 }
 
-/// Holds the Kona state; every request runs against it one at a time.
-actor KonaStore {
-    private var state: KonaState
+/// Holds the Kona state; every request runs against it one at a time, writes all or nothing (a create of several
+/// objects included).
+typealias KonaStore = SandboxStore<KonaState>
 
-    init(state: KonaState) { self.state = state }
-
-    func setBaseURL(_ url: String) { state.baseURL = url }
-
-    func read(
-        _ request: SandboxRequest, _ body: @Sendable (KonaState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
-    ) throws(SandboxHTTPError) -> SandboxReply {
-        try body(state, request)
+extension KonaState: SandboxState {
+    /// Users, spaces, every resource's items (`conversation`, `task`, `calendar_event`, `comment`) and attachments.
+    static func changes(from old: KonaState, to new: KonaState) -> [SandboxEntityChange] {
+        typealias C = SandboxEntityChange
+        var out = C.between(old.users, new.users, kind: "user") + C.between(old.spaces, new.spaces, kind: "space")
+            + C.between(old.attachments, new.attachments, kind: "attachment")
+        if old.items != new.items {
+            for resource in Resource.allCases {
+                out += C.between(old.items[resource] ?? [:], new.items[resource] ?? [:], kind: resource.commentType ?? "comment")
+            }
+        }
+        return out
     }
-
-    /// Runs a write; if it throws, nothing it changed is kept (a create of several objects is all or nothing).
-    func write(
-        _ request: SandboxRequest, _ body: @Sendable (inout KonaState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
-    ) throws(SandboxHTTPError) -> SandboxReply {
-        var working = state
-        let reply = try body(&working, request)
-        state = working
-        return reply
-    }
-
-    func snapshot() -> JSONValue { state.snapshot() }
 }
 
 /// Kona's edge: the token comes from `Authorization: Bearer`; errors are `{"problemType", "title", "details"}`.

@@ -1,5 +1,6 @@
 import Foundation
 import KitbagCore
+import KitbagSandboxCore
 
 /// Builds the starting state of a Kona sandbox. Every seed is deterministic: fixed ids and timestamps.
 enum KonaSeeder {

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// The documented fields of each resource in output order, with their defaults, and which of them a
 /// create or update may set. Dates are Unix milliseconds on output.

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KitbagCore
+import KitbagSandboxCore
 
 /// Everything a Kona sandbox stores. Entities keep the documented fields as `JSONObject`s; ids are integers
 /// from one counter per kind; lists are in id order (creation order) unless `order_by` says otherwise.
@@ -22,7 +23,7 @@ struct KonaState: Sendable {
         }
     }
 
-    struct SpaceRecord: Sendable {
+    struct SpaceRecord: Sendable, Equatable {
         var object: JSONObject
         /// `{user_id, role (owner 1, participant 2), status (pending 0, accept 1, reject 2), updated_at}`.
         var participants: [JSONObject] = []

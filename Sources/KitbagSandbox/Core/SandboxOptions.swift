@@ -63,8 +63,22 @@ public struct SandboxOptions: Sendable {
     public var oauthClientID: String? = nil
     /// OAuth client secret the token endpoint accepts; nil takes the service's fixed default.
     public var oauthClientSecret: String? = nil
-    /// Which reading of Kona's undocumented behaviours the Kona sandbox follows.
-    public var kona = KonaServerBehaviour()
+    /// Round trip every request waits before it is handled, as if the server were this far away (0: none).
+    public var latency: Duration = .zero
+    /// Up to this much more, drawn per request (deterministic for `faultSeed`).
+    public var jitter: Duration = .zero
+    /// This much more for each other request in flight: a server that slows down under load (0: none).
+    public var latencyPerRequestInFlight: Duration = .zero
+    /// The time the rate limiter, its penalty and the latency run on; tests give a `SandboxManualClock`.
+    public var clock: any SandboxClock = SandboxSystemClock()
+    /// Options of one service (e.g. Kona's `KonaServerBehaviour`), by type; each emulator adds a property for its own.
+    private var serviceOptions: [ObjectIdentifier: any Sendable] = [:]
+
+    /// The option of type `T` (its `defaultValue` when unset).
+    public subscript<T: SandboxServiceOption>(service type: T.Type) -> T {
+        get { serviceOptions[ObjectIdentifier(type)] as? T ?? T.defaultValue }
+        set { serviceOptions[ObjectIdentifier(type)] = newValue }
+    }
 
     public init(
         host: String = "127.0.0.1",
@@ -89,4 +103,9 @@ public struct SandboxOptions: Sendable {
         self.requestsPerSecond = requestsPerSecond
         self.maxBodyBytes = maxBodyBytes
     }
+}
+
+/// An option only one service's sandbox reads, kept in `SandboxOptions[service:]`.
+public protocol SandboxServiceOption: Sendable {
+    static var defaultValue: Self { get }
 }

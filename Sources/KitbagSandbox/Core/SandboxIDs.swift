@@ -2,13 +2,13 @@ import Foundation
 import KitbagCore
 
 /// Deterministic, random-looking identifiers in nanoid style (21 characters of `A-Za-z0-9_-`).
-struct SandboxIDGenerator: Sendable {
+package struct SandboxIDGenerator: Sendable {
     private static let alphabet = Array("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
     private var random: SplitMix64
 
-    init(seed: UInt64) { random = SplitMix64(seed: seed) }
+    package init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
-    mutating func next(length: Int = 21) -> String {
+    package mutating func next(length: Int = 21) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(length)
         var bits = random.next()
@@ -23,7 +23,7 @@ struct SandboxIDGenerator: Sendable {
     }
 
     /// A UUID-shaped string (for API keys of extra users).
-    mutating func uuid() -> String {
+    package mutating func uuid() -> String {
         let a = random.next(), b = random.next()
         let hex = String(format: "%016llx%016llx", a, b)
         let c = Array(hex)
@@ -32,9 +32,9 @@ struct SandboxIDGenerator: Sendable {
 }
 
 /// ISO-8601 timestamps with milliseconds in UTC, as Kinopio writes them (`2024-03-01T09:00:00.000Z`).
-enum SandboxTime {
+package enum SandboxTime {
     /// Milliseconds since 1970 for a civil UTC date and time.
-    static func millis(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0) -> Int64 {
+    package static func millis(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0) -> Int64 {
         // Days from civil (Howard Hinnant's algorithm).
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
@@ -46,7 +46,7 @@ enum SandboxTime {
         return ((days * 24 + Int64(hour)) * 60 + Int64(minute)) * 60_000 + Int64(second) * 1000
     }
 
-    static func iso8601(millis: Int64) -> String {
+    package static func iso8601(millis: Int64) -> String {
         let ms = Int(((millis % 1000) + 1000) % 1000)
         let totalSeconds = (millis - Int64(ms)) / 1000
         let t = Timestamp.civil(secondsSince1970: totalSeconds)
@@ -58,7 +58,7 @@ enum SandboxTime {
     }
 
     /// The current time as an ISO-8601 string.
-    static func now() -> String {
+    package static func now() -> String {
         iso8601(millis: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
-import KitbagCore
 
-/// Why a rendering could not be written or a feed/canvas file could not be read.
+/// Why a rendering could not be written or a feed/canvas file could not be read (here in KitbagCore with the JSON
+/// Canvas reader, which connectors use to import canvases; KitbagRender writes and reads the feeds).
 public enum RenderError: KitbagError, Equatable {
     /// libxml2's writer failed at `step` while writing the feed of `container`.
     case feedWriterFailed(container: String, step: String)

@@ -16,10 +16,10 @@ public enum SandboxFault: String, Sendable, CaseIterable, Codable {
 }
 
 /// SplitMix64: a tiny, fast, seedable generator; the same seed gives the same sequence everywhere.
-struct SplitMix64: Sendable {
+package struct SplitMix64: Sendable {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -27,7 +27,7 @@ struct SplitMix64: Sendable {
         return z ^ (z >> 31)
     }
     /// A double in [0, 1).
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(UInt64(1) << 53) }
+    package mutating func nextUnit() -> Double { Double(next() >> 11) / Double(UInt64(1) << 53) }
 }
 
 /// Decides, request by request, whether to inject a fault and which: the n-th request gets the

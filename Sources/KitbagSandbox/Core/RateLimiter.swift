@@ -2,7 +2,8 @@ import Foundation
 
 /// Sliding-window rate limit per client key with a penalty box: the request that exceeds
 /// `limit` requests in any `window` gets 429, and so does every request from that key until
-/// the penalty has passed (Kinopio: 5 per second, then 30 s of 429s).
+/// the penalty has passed (Kinopio: 5 per second, then 30 s of 429s). Time comes from `clock`, so a test can let
+/// the penalty pass without waiting.
 actor SandboxRateLimiter {
     enum Verdict: Sendable, Equatable {
         case allowed
@@ -11,17 +12,18 @@ actor SandboxRateLimiter {
     }
 
     private struct ClientState {
-        var recent: [ContinuousClock.Instant] = []
-        var penaltyUntil: ContinuousClock.Instant?
+        var recent: [Duration] = []
+        var penaltyUntil: Duration?
     }
 
     private let limit: Int
     private let window: Duration
     private let penalty: Duration
-    private let clock = ContinuousClock()
+    private let clock: any SandboxClock
     private var clients: [String: ClientState] = [:]
 
-    init(requestsPerSecond: Double, penaltySeconds: Double) {
+    init(requestsPerSecond: Double, penaltySeconds: Double, clock: any SandboxClock = SandboxSystemClock()) {
+        self.clock = clock
         // A fractional rate (e.g. 0.5/s) becomes one request per 1/rate seconds.
         if requestsPerSecond >= 1 {
             limit = Int(requestsPerSecond.rounded(.down))
@@ -35,7 +37,7 @@ actor SandboxRateLimiter {
 
     /// Records one request from `client` and says whether it may proceed.
     func admit(_ client: String) -> Verdict {
-        let now = clock.now
+        let now = clock.now()
         var state = clients[client] ?? ClientState()
         defer { clients[client] = state }
         if let until = state.penaltyUntil {

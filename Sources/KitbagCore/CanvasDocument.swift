@@ -1,5 +1,4 @@
 import Foundation
-import KitbagCore
 
 /// A JSON Canvas 1.0 document: nodes (in ascending z order) and edges.
 public struct CanvasDocument: Sendable, Equatable {
@@ -302,7 +301,7 @@ public enum CanvasReader {
 
     /// A short, one-line, quoted echo of a value from the file.
     static func quoted(_ s: String) -> String {
-        let flat = TextCleaning.oneLine(s)
+        let flat = OneLine.flatten(s)
         return "\"" + (flat.count > 60 ? flat.prefix(60) + "…" : flat) + "\""
     }
 }
