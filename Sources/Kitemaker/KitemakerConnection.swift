@@ -12,6 +12,8 @@ public struct KitemakerConnection: Connector {
     public let baseURL: URL
     public let client: APIClient
     private let token: KitemakerToken
+    /// Set during an export: counts the union members in answers that this kitbag does not know.
+    var unknownTypes: KitemakerUnknownTypes?
 
     public var descriptor: ConnectorDescriptor { .kitemaker }
 
@@ -77,6 +79,7 @@ public struct KitemakerConnection: Connector {
             body: .object(JSONObject([("query", .string(query)), ("variables", .object(variables))])),
             route: route, extraHeaders: [("Authorization", "Bearer \(token.value)")], retryable: retryable)
         let answer = try await client.json(request)
+        unknownTypes?.scan(answer["data"])
         if let errors = answer["errors"]?.arrayValue, !errors.isEmpty {
             let text = errors.compactMap { $0["message"]?.stringValue }.joined(separator: "; ")
             let line = Redactor.redact(
@@ -103,7 +106,10 @@ public struct KitemakerConnection: Connector {
     public func exportSource(account: AccountProbe, selection: ExportSelection, progress: ProgressReporter) throws
         -> any ExportSource
     {
-        KitemakerExporter(connection: self, progress: progress, spaces: selection.containers)
+        var watched = self
+        let unknown = KitemakerUnknownTypes()
+        watched.unknownTypes = unknown
+        return KitemakerExporter(connection: watched, progress: progress, spaces: selection.containers, unknownTypes: unknown)
     }
 
     public func importArchive(
@@ -120,4 +126,59 @@ struct KitemakerToken: Sendable, CustomStringConvertible, CustomDebugStringConve
     var description: String { "<token>" }
     var debugDescription: String { "<token>" }
     var customMirror: Mirror { Mirror(self, children: [:]) }
+}
+
+/// Members of the schema's unions (`Actor`, `Entity`) that this kitbag does not know — what a newer Kitemaker may
+/// add. GraphQL answers such a member with its `__typename` only (a query can ask fields only of the types it
+/// names), so the archive keeps exactly that and the manifest says so; nothing stops the export.
+final class KitemakerUnknownTypes: @unchecked Sendable {
+    // Sendable because `seen` is only touched under `lock`.
+    private let lock = NSLock()
+    /// (`actor` or `entity`, type name) → how many times it was answered.
+    private var seen: [String: [String: Int]] = [:]
+
+    static let known: [String: Set<String>] = [
+        "actor": ["User", "Integration", "IntegrationUser", "Application"],
+        "entity": ["WorkItem", "Initiative"],
+    ]
+
+    /// Counts the unknown `__typename`s below `value` (under `actor`, `entity` or `entities`).
+    func scan(_ value: JSONValue?) {
+        var found: [(String, String)] = []
+        func walk(_ v: JSONValue, role: String?) {
+            switch v {
+            case .object(let o):
+                if let role, let type = o["__typename"]?.stringValue, !(Self.known[role]?.contains(type) ?? true) {
+                    found.append((role, type))
+                }
+                for (key, child) in o {
+                    switch key {
+                    case "actor": walk(child, role: "actor")
+                    case "entity", "entities": walk(child, role: "entity")
+                    default: walk(child, role: nil)
+                    }
+                }
+            case .array(let a): for child in a { walk(child, role: role) }
+            default: break
+            }
+        }
+        guard let value else { return }
+        walk(value, role: nil)
+        guard !found.isEmpty else { return }
+        lock.withLock { for (role, type) in found { seen[role, default: [:]][type, default: 0] += 1 } }
+    }
+
+    /// One line per unknown type, for the manifest's `notExported`.
+    var notExported: [NotExported] {
+        lock.withLock {
+            seen.sorted { $0.key < $1.key }.flatMap { role, types in
+                types.sorted { $0.key < $1.key }.map { type, count in
+                    let union = role == "actor" ? "Actor" : "Entity"
+                    return NotExported(
+                        kind: "\(role).unknownType", container: type,
+                        reason: "\(count) \(role)\(count == 1 ? "" : "s") of type \(type), which this kitbag does not know (a member of the \(union) union newer than Kitemaker's published schema), \(count == 1 ? "is" : "are") archived as the server sent \(count == 1 ? "it" : "them") — the __typename only, since a query can ask fields of the types it names only; renderings show “\(type)”")
+                }
+            }
+        }
+    }
 }

@@ -21,6 +21,9 @@ final class KitemakerExporter: ExportSource {
     /// Only these spaces (id or key), or every space when empty.
     let spaces: [String]
 
+    /// Counts the `Actor`/`Entity` members this kitbag does not know in every answer of the run.
+    let unknownTypes: KitemakerUnknownTypes
+
     static let notExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "files in work items are links inside descriptions; the API offers no download route for them"),
         NotExported(kind: "codeReviewRequest", reason: "the schema reaches a code review request only by its URL (codeReviewRequest(url:)) and lists none; the links are not exported"),
@@ -29,10 +32,14 @@ final class KitemakerExporter: ExportSource {
         NotExported(kind: "token", reason: "API tokens are secrets and are never archived"),
     ]
 
-    init(connection: KitemakerConnection, progress: ProgressReporter, spaces: [String]) {
+    init(
+        connection: KitemakerConnection, progress: ProgressReporter, spaces: [String],
+        unknownTypes: KitemakerUnknownTypes = KitemakerUnknownTypes()
+    ) {
         self.connection = connection
         self.progress = progress
         self.spaces = spaces
+        self.unknownTypes = unknownTypes
     }
 
     /// The organization with its actors, then the selected spaces (which the organization query lists).
@@ -91,7 +98,7 @@ final class KitemakerExporter: ExportSource {
         progress.advance(items: persons.count + companies.count)
     }
 
-    func notExported() -> [NotExported] { Self.notExported }
+    func notExported() -> [NotExported] { Self.notExported + unknownTypes.notExported }
 
     func reading(account: any ContainerFiles) throws -> ContainerReading { KitemakerRendering.reading }
 

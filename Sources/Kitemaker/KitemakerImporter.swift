@@ -12,7 +12,9 @@ import KitbagJournal
 /// naming it. Labels are reused by name or created (`POST /label`); work items are created column by column,
 /// top to bottom, with `placement: bottom`, so each status column keeps its order; comments that open a thread
 /// go through `POST /comment`, replies through GraphQL `createCommentOnWorkItem(threadId:)`; then initiatives
-/// (`POST /initiative`) and feedback with its insight links (`POST /feedback`).
+/// (`POST /initiative` with their spaces, or GraphQL `createInitiative` with their dates and archived state, see
+/// `importInitiative`), placed on the target's roadmap columns of the same names (`addInitiativesToRoadmap`);
+/// then feedback persons, companies and feedback with its insight links (`createFeedback`).
 ///
 /// Resumability: Kitemaker assigns ids, so an id can only be recorded once the API answers. Each create is
 /// written to the journal as planned, then attempted just before its request, then created with the returned id
@@ -68,8 +70,8 @@ final class KitemakerImporter {
     }
 
     static let kinds = [
-        "space", "status", "label", "workItem", "comment", "thread", "initiative", "initiativeLinks", "company",
-        "person", "feedback",
+        "space", "status", "label", "workItem", "comment", "thread", "initiative", "initiativeLinks", "roadmapColumn",
+        "roadmapPlacement", "company", "person", "feedback",
     ]
 
     func run(archive: SnapshotReader) async throws -> ImportSummary {
@@ -86,10 +88,6 @@ final class KitemakerImporter {
             NotExported(kind: "space", reason: "spaces cannot be created through the API; they are matched to existing spaces by key or name"),
             NotExported(kind: "integration", reason: "integrations and integration users are connected in Kitemaker's settings, not imported"),
         ]
-        if !(try accountValues(archive, "roadmaps")).isEmpty {
-            summary.notImported.append(
-                NotExported(kind: "roadmap", reason: "the schema has no mutation that creates a roadmap or a roadmap column; create them in Kitemaker"))
-        }
 
         for kind in Self.kinds {
             let entries = try journal?.entries(kind: kind) ?? [:]
@@ -101,6 +99,10 @@ final class KitemakerImporter {
         let initiatives = try accountValues(archive, "initiatives")
         let feedback = try accountValues(archive, "feedback")
         noteWhatCannotBeCarried(spaces: spaces, initiatives: initiatives, feedback: feedback)
+        if !(try accountValues(archive, "roadmaps")).isEmpty {
+            summary.notImported.append(
+                NotExported(kind: "roadmap", reason: "the schema has no mutation that creates roadmaps or their columns: initiatives are placed on the target's columns of the same names"))
+        }
 
         progress.beginStage("target")
         let targets = try await targetSpaces()
@@ -121,6 +123,7 @@ final class KitemakerImporter {
         for (space, _) in mapped { try await importComments(space) }
         progress.beginStage("initiatives", total: initiatives.count)
         for initiative in initiatives { try await importInitiative(initiative) }
+        try await placeOnRoadmaps(try accountValues(archive, "roadmaps"), initiatives: initiatives)
         progress.beginStage("feedback", total: feedback.count)
         try await importPeople(archive, feedback: feedback)
         for item in feedback { try await importFeedback(item) }
@@ -170,10 +173,6 @@ final class KitemakerImporter {
                 summary.notImported.append(
                     NotExported(kind: "initiative.effort", container: id, reason: "initiative effort and impact are set by ids (effortId/impactId) that the API does not list"))
             }
-            if !(i["archivedAt"]?.isNull ?? true) {
-                summary.notImported.append(
-                    NotExported(kind: "initiative.archivedAt", container: id, reason: "REST, which keeps an initiative's spaces, cannot archive it (the schema's createInitiative takes archivedAt but no spaces); it is imported as active"))
-            }
         }
         for f in feedback {
             let id = f["id"]?.idString
@@ -188,9 +187,32 @@ final class KitemakerImporter {
             summary.notImported.append(
                 NotExported(kind: "initiative.comments", reason: "REST and the schema's mutations add comments to work items only; initiative comments stay in the archive"))
         }
-        if initiatives.contains(where: { nonEmpty($0["roadmapColumns"]) }) {
+        let items = spaces.flatMap(\.workItems)
+        if !items.isEmpty || !initiatives.isEmpty || !feedback.isEmpty {
             summary.notImported.append(
-                NotExported(kind: "initiative.roadmapColumns", reason: "roadmaps cannot be created through the API, so initiatives are not placed on roadmap columns"))
+                NotExported(kind: "actor", reason: "no route or mutation takes an author: what is imported is made by the token's user (the original authors stay in the archive)"))
+            summary.notImported.append(
+                NotExported(kind: "number", reason: "numbers are given by the target: work items, initiatives and feedback get its next ones (ACM-1 may become ACM-15), and numbers mentioned in text are not rewritten"))
+        }
+        if items.contains(where: { nonEmpty($0["activities"]) }) || initiatives.contains(where: { nonEmpty($0["activities"]) }) {
+            summary.notImported.append(
+                NotExported(kind: "activity", reason: "history cannot be written: each entity's activities stay in the archive, and the target records its own"))
+        }
+        if items.contains(where: { !($0["closedAt"]?.isNull ?? true) || !($0["archivedAt"]?.isNull ?? true) }) {
+            summary.notImported.append(
+                NotExported(kind: "workItem.closedAt", reason: "createWorkItem takes no closedAt or archivedAt: items in a done or archived status are closed or archived by the target, at the import's time"))
+        }
+        if spaces.contains(where: { !$0.comments.isEmpty }) {
+            summary.notImported.append(
+                NotExported(kind: "comment.createdAt", reason: "POST /comment and createCommentOnWorkItem take no date: comments carry the import's time, in their threads' order"))
+        }
+        if feedback.contains(where: { !($0["processedAt"]?.isNull ?? true) }) {
+            summary.notImported.append(
+                NotExported(kind: "feedback.processedAt", reason: "createFeedback takes processed but not since when: processed feedback carries the import's time"))
+        }
+        if initiatives.contains(where: { nonEmpty($0["watchers"]) }) {
+            summary.notImported.append(
+                NotExported(kind: "initiative.watchers", reason: "neither createInitiative nor editInitiative takes watchers (work items keep theirs); initiative watchers stay in the archive"))
         }
     }
 
@@ -365,6 +387,20 @@ final class KitemakerImporter {
         }
     }
 
+    /// `ensure` for a GraphQL create: `field(input:)`, whose answer names the new entity as `{result {id}}`.
+    func ensureCreated(
+        kind: String, source: String, field: String, result: String, document: String, input: JSONObject,
+        find: () async throws -> String?
+    ) async throws -> String {
+        try await ensure(
+            kind: kind, source: source, route: "POST /graphql \(field)",
+            send: {
+                try await connection.graphQL(
+                    field, document, variables: JSONObject([("input", .object(input))]), retryable: false)
+            },
+            id: { $0[field]?[result]?["id"]?.idString }, find: find)
+    }
+
     func record(_ kind: String, _ source: String, _ targetID: String) throws {
         try journal?.markCreated(kind: kind, [(source, targetID)])
         known[kind, default: [:]][source] = Mapping(targetID: targetID, state: .created)
@@ -456,14 +492,9 @@ final class KitemakerImporter {
             for key in ["createdAt", "updatedAt"] {
                 if let v = item[key]?.stringValue { input[key] = .string(v) }
             }
-            _ = try await ensure(
-                kind: "workItem", source: sid, route: "POST /graphql createWorkItem",
-                send: {
-                    try await connection.graphQL(
-                        "createWorkItem", KitemakerSchema.createWorkItemMutation,
-                        variables: JSONObject([("input", .object(input))]), retryable: false)
-                },
-                id: { $0["createWorkItem"]?["workItem"]?["id"]?.idString },
+            _ = try await ensureCreated(
+                kind: "workItem", source: sid, field: "createWorkItem", result: "workItem",
+                document: KitemakerSchema.createWorkItemMutation, input: input,
                 find: { [self] in
                     func matches(_ w: JSONValue) -> Bool {
                         w["title"]?.stringValue == title && (w["description"]?.stringValue ?? "") == description
@@ -566,14 +597,9 @@ final class KitemakerImporter {
                     throw UserError("kitemaker: the thread that comment \(sid) replies to was not imported; run the import again")
                 }
                 let input = JSONObject([("id", .string(item)), ("body", .string(body)), ("threadId", .string(thread))])
-                _ = try await ensure(
-                    kind: "comment", source: sid, route: "POST /graphql createCommentOnWorkItem",
-                    send: {
-                        try await connection.graphQL(
-                            "createCommentOnWorkItem", KitemakerSchema.createReplyMutation,
-                            variables: JSONObject([("input", .object(input))]), retryable: false)
-                    },
-                    id: { $0["createCommentOnWorkItem"]?["comment"]?["id"]?.idString },
+                _ = try await ensureCreated(
+                    kind: "comment", source: sid, field: "createCommentOnWorkItem", result: "comment",
+                    document: KitemakerSchema.createReplyMutation, input: input,
                     find: { try await findIn(thread: thread)?.id })
             }
             progress.advance(items: 1)
@@ -582,34 +608,90 @@ final class KitemakerImporter {
 
     // MARK: - Initiatives and feedback
 
+    /// One initiative. No single write keeps everything: REST `POST /initiative` takes its spaces but no dates and
+    /// cannot archive; GraphQL `createInitiative` (kitemakerhq/km `src/kitemaker.graphql`, commit
+    /// 8e752965e19e23af4df7984ff267bbb412a9bc5b) takes createdAt, updatedAt, archivedAt, members and work items but
+    /// no spaces, and neither route nor mutation can add spaces later. So an active initiative with spaces in the
+    /// target goes through REST (it keeps the spaces it is shown in; `editInitiative` adds its work items and
+    /// members; its dates are reported), and every other one — archived, or in no imported space — through
+    /// `createInitiative`, which keeps its dates and archived state (an archived one's spaces are reported).
     func importInitiative(_ initiative: JSONValue) async throws {
         guard let sid = initiative["id"]?.idString, let title = initiative["title"]?.stringValue else { return }
         let description = initiative["description"]?.stringValue ?? ""
-        var body = JSONObject([("title", .string(title))])
-        if !description.isEmpty { body["description"] = .string(description) }
-        if let color = initiative["color"]?.stringValue { body["color"] = .string(color) }
-        let spaces = (initiative["spaces"]?.arrayValue ?? []).compactMap { target("space", $0["id"]?.idString) }
-        if !spaces.isEmpty { body["spaceIds"] = .array(spaces.map(JSONValue.string)) }
+        let sourceSpaces = (initiative["spaces"]?.arrayValue ?? []).compactMap { $0["id"]?.idString }
+        let spaces = sourceSpaces.compactMap { target("space", $0) }
         let labels = (initiative["labels"]?.arrayValue ?? []).compactMap { target("label", $0["id"]?.idString) }
-        if !labels.isEmpty { body["labelIds"] = .array(labels.map(JSONValue.string)) }
-        let created = try await ensure(
-            kind: "initiative", source: sid, route: "POST /initiative",
-            send: { try await connection.client.json(connection.rest(.POST, "/initiative", body: .object(body), retryable: false)) },
-            id: { $0["id"]?.idString },
-            find: { [self] in
-                try await allPaged("initiatives", KitemakerSchema.initiativesQuery).last {
-                    $0["title"]?.stringValue == title && ($0["description"]?.stringValue ?? "") == description
-                        && !isClaimed("initiative", $0["id"]?.idString ?? "")
-                }?["id"]?.idString
-            })
-        // REST creates an initiative without work items or members; `editInitiative` adds them (adding a link
-        // twice is no change, so a rerun may send it again safely; the journal records it as done).
         let workItems = (initiative["workItems"]?.arrayValue ?? []).compactMap { target("workItem", $0["id"]?.idString) }
         let members = mappedUsers(initiative["members"])
-        if (!workItems.isEmpty || !members.isEmpty), known["initiativeLinks"]?[sid]?.state != .created {
+        let archivedAt = initiative["archivedAt"]?.stringValue
+        let find: () async throws -> String? = { [self] in
+            try await allPaged("initiatives", KitemakerSchema.initiativesQuery).last {
+                $0["title"]?.stringValue == title && ($0["description"]?.stringValue ?? "") == description
+                    && !isClaimed("initiative", $0["id"]?.idString ?? "")
+            }?["id"]?.idString
+        }
+        func strings(_ ids: [String]) -> JSONValue { .array(ids.map(JSONValue.string)) }
+        // Only a createInitiative this run sends carries the links; one recorded or attempted before gets them
+        // through editInitiative.
+        let sentBefore = known["initiative"]?[sid].map { $0.state == .created || $0.state == .attempted } ?? false
+        let created: String
+        var linksSent = false
+        if !spaces.isEmpty && archivedAt == nil {
+            var body = JSONObject([("title", .string(title))])
+            if !description.isEmpty { body["description"] = .string(description) }
+            if let color = initiative["color"]?.stringValue { body["color"] = .string(color) }
+            body["spaceIds"] = strings(spaces)
+            if !labels.isEmpty { body["labelIds"] = strings(labels) }
+            created = try await ensure(
+                kind: "initiative", source: sid, route: "POST /initiative",
+                send: { try await connection.client.json(connection.rest(.POST, "/initiative", body: .object(body), retryable: false)) },
+                id: { $0["id"]?.idString }, find: find)
+            if spaces.count < sourceSpaces.count {
+                let left = (initiative["spaces"]?.arrayValue ?? []).filter { target("space", $0["id"]?.idString) == nil }
+                    .compactMap { $0["key"]?.stringValue ?? $0["id"]?.idString }
+                summary.notImported.append(
+                    NotExported(kind: "initiative.spaces", container: sid, reason: "created in its imported spaces only: \(left.joined(separator: ", ")) is not in this import"))
+            }
+            if initiative["createdAt"]?.stringValue != nil {
+                summary.notImported.append(
+                    NotExported(
+                        kind: "initiative.createdAt", container: sid,
+                        reason: "created through REST to keep its spaces, which takes no dates (the schema's createInitiative takes dates but no spaces): it carries the import's date"))
+            }
+        } else {
+            var input = JSONObject([("title", .string(title))])
+            if !description.isEmpty { input["description"] = .string(description) }
+            if let color = initiative["color"]?.stringValue { input["color"] = .string(color) }
+            if !labels.isEmpty { input["labelIds"] = strings(labels) }
+            if !workItems.isEmpty { input["workItemIds"] = strings(workItems) }
+            if !members.isEmpty { input["memberIds"] = strings(members) }
+            for key in ["createdAt", "updatedAt", "archivedAt"] {
+                if let v = initiative[key]?.stringValue { input[key] = .string(v) }
+            }
+            created = try await ensureCreated(
+                kind: "initiative", source: sid, field: "createInitiative", result: "initiative",
+                document: KitemakerSchema.createInitiativeMutation, input: input, find: find)
+            linksSent = !sentBefore
+            if !sourceSpaces.isEmpty {
+                let keys = (initiative["spaces"]?.arrayValue ?? []).compactMap { $0["key"]?.stringValue ?? $0["id"]?.idString }
+                let why = spaces.isEmpty
+                    ? "none of its spaces (\(keys.joined(separator: ", "))) is in this import"
+                    : "it is archived, and only createInitiative keeps that (and its dates); createInitiative takes no spaces and nothing adds them later"
+                summary.notImported.append(
+                    NotExported(kind: "initiative.spaces", container: sid, reason: "created without its spaces (\(keys.joined(separator: ", "))): \(why)"))
+            }
+        }
+        // REST creates an initiative without work items or members; `editInitiative` adds them (adding a link
+        // twice is no change, so a rerun may send it again safely; the journal records it as done). An initiative
+        // found again after an unclear createInitiative gets them the same way.
+        if dryRun { known["initiative", default: [:]][sid] = Mapping(targetID: created, state: .created) }
+        if linksSent {
+            if !dryRun { try journal?.markCreated(kind: "initiativeLinks", [(sid, created)]) }
+            known["initiativeLinks", default: [:]][sid] = Mapping(targetID: created, state: .created)
+        } else if !workItems.isEmpty || !members.isEmpty, known["initiativeLinks"]?[sid]?.state != .created {
             var input = JSONObject([("id", .string(created))])
-            if !workItems.isEmpty { input["addWorkItemIds"] = .array(workItems.map(JSONValue.string)) }
-            if !members.isEmpty { input["addMemberIds"] = .array(members.map(JSONValue.string)) }
+            if !workItems.isEmpty { input["addWorkItemIds"] = strings(workItems) }
+            if !members.isEmpty { input["addMemberIds"] = strings(members) }
             if dryRun {
                 plannedRequests["POST /graphql editInitiative", default: 0] += 1
             } else {
@@ -622,12 +704,105 @@ final class KitemakerImporter {
         progress.advance(items: 1)
     }
 
+    /// Puts the imported initiatives on the target's roadmap columns: a source column stands for the column of the
+    /// same name in the target roadmap of the same name (roadmaps and columns cannot be created: the schema has no
+    /// mutation for them). One `addInitiativesToRoadmap` per column, its initiatives in the column's order; each
+    /// placement is journaled, so a rerun — after the missing roadmaps were made in Kitemaker — places only the rest.
+    func placeOnRoadmaps(_ roadmaps: [JSONValue], initiatives: [JSONValue]) async throws {
+        struct Column {
+            var id: String
+            var roadmap: String
+            var name: String
+            var initiatives: [String]
+        }
+        var columns: [Column] = []
+        for roadmap in roadmaps {
+            let roadmapName = roadmap["name"]?.stringValue ?? ""
+            for column in roadmap["columns"]?.arrayValue ?? [] {
+                guard let id = column["id"]?.idString else { continue }
+                let listed = (column["initiatives"]?.arrayValue ?? []).compactMap { $0["id"]?.idString }
+                columns.append(Column(id: id, roadmap: roadmapName, name: column["name"]?.stringValue ?? "", initiatives: listed))
+            }
+        }
+        // An initiative that names a column its roadmap does not list under it (an older archive) is placed too.
+        for initiative in initiatives {
+            guard let sid = initiative["id"]?.idString else { continue }
+            for c in (initiative["roadmapColumns"]?.arrayValue ?? []).compactMap({ $0["id"]?.idString }) {
+                if let n = columns.firstIndex(where: { $0.id == c }), !columns[n].initiatives.contains(sid) {
+                    columns[n].initiatives.append(sid)
+                }
+            }
+        }
+        let imported = Set(initiatives.compactMap { $0["id"]?.idString }.filter { target("initiative", $0) != nil })
+        let wanted = columns.filter { $0.initiatives.contains(where: imported.contains) }
+        guard !wanted.isEmpty else { return }
+
+        let data = try await connection.graphQL("roadmaps", KitemakerSchema.roadmapsQuery)
+        let targets = data["roadmaps"]?["roadmaps"]?.arrayValue ?? []
+        func named<T>(_ list: [T], _ name: String, _ nameOf: (T) -> String?) -> T? {
+            list.first { nameOf($0) == name } ?? list.first { nameOf($0)?.lowercased() == name.lowercased() }
+        }
+        // Roadmap name → the columns with initiatives that the target lacks, and whether it lacks the roadmap.
+        var missing: [String: (names: [String], roadmapToo: Bool)] = [:]
+        var mapped: [(Column, String)] = []
+        for column in wanted {
+            let roadmap = named(targets, column.roadmap) { $0["name"]?.stringValue }
+            let match = named(roadmap?["columns"]?.arrayValue ?? [], column.name) { $0["name"]?.stringValue }
+            if let tid = match?["id"]?.idString {
+                mapped.append((column, tid))
+            } else {
+                missing["“\(column.roadmap)”", default: ([], roadmap == nil)].names.append("“\(column.name)”")
+            }
+        }
+        for (roadmap, gap) in missing.sorted(by: { $0.key < $1.key }) {
+            let columns = gap.names.joined(separator: ", ")
+            let what = gap.roadmapToo
+                ? "the target has no roadmap \(roadmap), so the initiatives in its columns \(columns) were not placed; make it with those columns"
+                : "the target's roadmap \(roadmap) has no column \(columns), so the initiatives in \(gap.names.count == 1 ? "it" : "them") were not placed; add \(gap.names.count == 1 ? "it" : "them")"
+            summary.notImported.append(
+                NotExported(
+                    kind: "roadmapColumn", container: roadmap,
+                    reason: "\(what) in Kitemaker (the schema has no mutation that creates roadmaps or columns) and run the import again"))
+        }
+        if !dryRun { try journal?.markCreated(kind: "roadmapColumn", mapped.map { ($0.0.id, $0.1) }) }
+        for (column, tid) in mapped {
+            known["roadmapColumn", default: [:]][column.id] = Mapping(targetID: tid, state: .created)
+            let pending = column.initiatives.filter { sid in
+                target("initiative", sid) != nil && known["roadmapPlacement"]?[Self.placementKey(sid, column.id)]?.state != .created
+            }
+            let placedBefore = column.initiatives.filter(imported.contains).count - pending.count
+            if placedBefore > 0 { summary.alreadyPresent["roadmapPlacement", default: 0] += placedBefore }
+            guard !pending.isEmpty else { continue }
+            summary.created["roadmapPlacement", default: 0] += pending.count
+            if dryRun {
+                plannedRequests["POST /graphql addInitiativesToRoadmap", default: 0] += 1
+                continue
+            }
+            let input = JSONObject([
+                ("columnId", .string(tid)), ("initiativeIds", .array(pending.compactMap { target("initiative", $0) }.map(JSONValue.string))),
+            ])
+            _ = try await connection.graphQL(
+                "addInitiativesToRoadmap", KitemakerSchema.addInitiativesToRoadmapMutation,
+                variables: JSONObject([("input", .object(input))]))
+            let placed = pending.map { (Self.placementKey($0, column.id), tid) }
+            try journal?.markCreated(kind: "roadmapPlacement", placed)
+            for (key, _) in placed { known["roadmapPlacement", default: [:]][key] = Mapping(targetID: tid, state: .created) }
+        }
+    }
+
+    /// The journal's source id of one initiative's place in one roadmap column.
+    static func placementKey(_ initiative: String, _ column: String) -> String { "\(initiative) in \(column)" }
+
     /// Companies and persons of the archive (`companies.jsonl`, `persons.jsonl`, and any person a feedback names
     /// that the list lacks): one that exists in the target (same name / same email, else same name) is reused,
     /// the rest are created with `createCompany` / `createPerson`.
     func importPeople(_ archive: SnapshotReader, feedback: [JSONValue]) async throws {
         let companies = try accountValues(archive, "companies")
         var persons = try accountValues(archive, "persons")
+        if persons.contains(where: { !($0["externalId"]?.stringValue ?? "").isEmpty }) {
+            summary.notImported.append(
+                NotExported(kind: "person.externalId", reason: "CreatePersonInput has no externalId: persons are created with name, email and company only"))
+        }
         for f in feedback {
             if let p = f["person"], let id = p["id"]?.idString, !persons.contains(where: { $0["id"]?.idString == id }) {
                 persons.append(p)
@@ -648,14 +823,9 @@ final class KitemakerImporter {
             }
             var input = JSONObject([("name", .string(name))])
             if let domain = company["domain"]?.stringValue { input["domain"] = .string(domain) }
-            let tid = try await ensure(
-                kind: "company", source: sid, route: "POST /graphql createCompany",
-                send: {
-                    try await connection.graphQL(
-                        "createCompany", KitemakerSchema.createCompanyMutation,
-                        variables: JSONObject([("input", .object(input))]), retryable: false)
-                },
-                id: { $0["createCompany"]?["company"]?["id"]?.idString },
+            let tid = try await ensureCreated(
+                kind: "company", source: sid, field: "createCompany", result: "company",
+                document: KitemakerSchema.createCompanyMutation, input: input,
                 find: { [self] in
                     try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)["feedbackCompanies"]?
                         .arrayValue?.last { $0["name"]?.stringValue == name && !isClaimed("company", $0["id"]?.idString ?? "") }?[
@@ -681,14 +851,9 @@ final class KitemakerImporter {
             var input = JSONObject([("name", .string(name))])
             if let email, !email.isEmpty { input["email"] = .string(email) }
             if let company = target("company", person["company"]?["id"]?.idString) { input["companyId"] = .string(company) }
-            let tid = try await ensure(
-                kind: "person", source: sid, route: "POST /graphql createPerson",
-                send: {
-                    try await connection.graphQL(
-                        "createPerson", KitemakerSchema.createPersonMutation,
-                        variables: JSONObject([("input", .object(input))]), retryable: false)
-                },
-                id: { $0["createPerson"]?["person"]?["id"]?.idString },
+            let tid = try await ensureCreated(
+                kind: "person", source: sid, field: "createPerson", result: "person",
+                document: KitemakerSchema.createPersonMutation, input: input,
                 find: { [self] in
                     try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)["feedbackPersons"]?
                         .arrayValue?.last { same($0) && !isClaimed("person", $0["id"]?.idString ?? "") }?["id"]?.idString
@@ -724,14 +889,9 @@ final class KitemakerImporter {
             }
         }
         if !entities.isEmpty { input["linkInsightToEntityIds"] = .array(entities.map(JSONValue.string)) }
-        _ = try await ensure(
-            kind: "feedback", source: sid, route: "POST /graphql createFeedback",
-            send: {
-                try await connection.graphQL(
-                    "createFeedback", KitemakerSchema.createFeedbackMutation,
-                    variables: JSONObject([("input", .object(input))]), retryable: false)
-            },
-            id: { $0["createFeedback"]?["feedback"]?["id"]?.idString },
+        _ = try await ensureCreated(
+            kind: "feedback", source: sid, field: "createFeedback", result: "feedback",
+            document: KitemakerSchema.createFeedbackMutation, input: input,
             find: { [self] in
                 try await allPaged("feedback", KitemakerSchema.feedbackQuery).last {
                     $0["title"]?.stringValue == title && Self.feedbackContent($0) == contents

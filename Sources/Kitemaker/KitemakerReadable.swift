@@ -67,9 +67,23 @@ enum KitemakerReadable {
         return order.flatMap { byThread[$0] ?? [] }
     }
 
+    /// Who an actor is, whichever member of the `Actor` union it is: a user's username, an application's name, an
+    /// integration user's name in the connected service, an integration's kind; for a member this kitbag does not
+    /// know, its type name (all the server gives for it).
     static func author(_ actor: JSONValue?) -> String? {
-        actor?["username"]?.stringValue ?? actor?["name"]?.stringValue
+        guard let actor else { return nil }
+        if let name = actor["username"]?.stringValue ?? actor["name"]?.stringValue { return name }
+        if let external = actor["externalName"]?.stringValue {
+            return actor["type"]?.stringValue.map { "\(external) (\(integrationName($0)))" } ?? external
+        }
+        if let type = actor["type"]?.stringValue, actor["__typename"]?.stringValue == "Integration" {
+            return "\(integrationName(type)) integration"
+        }
+        return actor["__typename"]?.stringValue
     }
+
+    /// `GITHUB` → `Github`: an `IntegrationType` as a word.
+    static func integrationName(_ type: String) -> String { type.prefix(1) + type.dropFirst().lowercased() }
 
     static func date(_ v: JSONValue?) -> Date? {
         v?.stringValue.flatMap(Timestamp.parse)

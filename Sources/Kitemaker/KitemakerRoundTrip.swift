@@ -22,14 +22,26 @@ public enum KitemakerRoundTrip {
         containerFiles: ["space", "statuses", "labels", "workItems", "comments"],
         accountFiles: ["initiatives", "feedback"],
         journalKinds: [
-            "space", "status", "label", "workItem", "comment", "thread", "initiative", "company", "person", "feedback",
+            "space", "status", "label", "workItem", "comment", "thread", "initiative", "roadmapColumn", "company", "person",
+            "feedback",
         ]
     ) { values, side, file, ids, notImported in
         let back = ids.merged
+        // Initiatives are placed only on columns the target has (a roadmap cannot be created): the others are left
+        // out of the comparison (the import reported them).
+        let placeable = Set((ids.created["roadmapColumn"] ?? []).flatMap { [$0.source, $0.target] })
         let dropInitiativeItems = notImported.contains { $0.kind == "initiative.workItems" }
         let keepInsights: (String) -> Bool = { id in !notImported.contains { $0.kind == "insight" && $0.container == id } }
         var out = positioned(values, file: file.name)
         if file.name == "initiatives" && dropInitiativeItems { out = out.map { dropping("workItems", from: $0) } }
+        if file.name == "initiatives" {
+            out = out.map { i in
+                guard let columns = i["roadmapColumns"]?.arrayValue else { return i }
+                var i = i
+                i["roadmapColumns"] = .array(columns.filter { placeable.contains($0["id"]?.idString ?? "") })
+                return i
+            }
+        }
         // What the import reported it could not carry, per item (`feedback.processed` for feedback F) or for every
         // item (`initiative.comments`), is left out of the comparison.
         let prefix = file.name == "initiatives" ? "initiative." : file.name == "feedback" ? "feedback." : nil

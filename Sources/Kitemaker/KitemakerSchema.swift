@@ -139,39 +139,25 @@ public enum KitemakerSchema {
         }
         """
 
-    static let createWorkItemMutation = """
-        mutation CreateWorkItem($input: CreateWorkItemInput!) {
-          createWorkItem(input: $input) { workItem { id number sort } }
-        }
-        """
+    /// A mutation document as Kitemaker's own importer writes them: one `$input` of the mutation's input type,
+    /// answering the fields in `selection`.
+    static func mutation(_ field: String, input: String, _ selection: String) -> String {
+        let name = field.prefix(1).uppercased() + field.dropFirst()
+        return """
+            mutation \(name)($input: \(input)!) {
+              \(field)(input: $input) { \(selection) }
+            }
+            """
+    }
 
-    static let editInitiativeMutation = """
-        mutation EditInitiative($input: EditInitiativeInput!) {
-          editInitiative(input: $input) { initiative { id } }
-        }
-        """
-
-    static let createFeedbackMutation = """
-        mutation CreateFeedback($input: CreateFeedbackInput!) {
-          createFeedback(input: $input) { feedback { id number } }
-        }
-        """
-
-    static let createPersonMutation = """
-        mutation CreatePerson($input: CreatePersonInput!) {
-          createPerson(input: $input) { person { id } }
-        }
-        """
-
-    static let createCompanyMutation = """
-        mutation CreateCompany($input: CreateCompanyInput!) {
-          createCompany(input: $input) { company { id } }
-        }
-        """
-
-    static let createReplyMutation = """
-        mutation Reply($input: CreateCommentOnWorkItemInput!) {
-          createCommentOnWorkItem(input: $input) { comment { id threadId } }
-        }
-        """
+    static let createWorkItemMutation = mutation("createWorkItem", input: "CreateWorkItemInput", "workItem { id number sort }")
+    static let createInitiativeMutation = mutation("createInitiative", input: "CreateInitiativeInput", "initiative { id number }")
+    static let addInitiativesToRoadmapMutation = mutation(
+        "addInitiativesToRoadmap", input: "AddInitiativesToRoadmapInput", "roadmap { id }")
+    static let editInitiativeMutation = mutation("editInitiative", input: "EditInitiativeInput", "initiative { id }")
+    static let createFeedbackMutation = mutation("createFeedback", input: "CreateFeedbackInput", "feedback { id number }")
+    static let createPersonMutation = mutation("createPerson", input: "CreatePersonInput", "person { id }")
+    static let createCompanyMutation = mutation("createCompany", input: "CreateCompanyInput", "company { id }")
+    static let createReplyMutation = mutation(
+        "createCommentOnWorkItem", input: "CreateCommentOnWorkItemInput", "comment { id threadId }")
 }

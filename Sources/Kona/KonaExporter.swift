@@ -131,7 +131,7 @@ final class KonaExporter: ExportSource {
         let files = try await fetchSpace(space, id: id, into: output, previous: prior?.space)
         unfiltered.formUnion(files.unfiltered)
         let fetchedAt = files.copiedComments ? (prior?.marker.commentsFetchedAt ?? now) : now
-        return FetchedContainer(marker: KonaSpaceMarker(items: files.items, commentsFetchedAt: fetchedAt).text)
+        return FetchedContainer(marker: KonaSpaceMarker(resources: files.resources, commentsFetchedAt: fetchedAt).text)
     }
 
     func notExported() -> [NotExported] {
@@ -146,10 +146,10 @@ final class KonaExporter: ExportSource {
         KonaRendering.reading(names: try KonaRendering.names(account))
     }
 
-    /// What one space put into the archive: its items per file, and whether any comments came from the previous
-    /// archive.
+    /// What one space put into the archive: the change marker's summary of each item list, and whether any comments
+    /// came from the previous archive.
     struct SpaceFiles {
-        var items: [String: [JSONValue]] = [:]
+        var resources: [String: KonaSpaceMarker.Resource?] = [:]
         var copiedComments = false
         /// Lists whose answer held items of other spaces (the server did not filter them by `space_id`).
         var unfiltered: Set<String> = []
@@ -162,48 +162,65 @@ final class KonaExporter: ExportSource {
     ) async throws -> SpaceFiles {
         try output.write("space", kind: "space", values: [space])
         var files = SpaceFiles()
+        // Each list goes to a temporary file as its pages arrive and into the archive in id order from there: the
+        // space's items are never all in memory (only a small entry per item, kept for the comments below).
+        var lists: [(kind: KonaSchema.ItemKind, order: [KonaItemFile.Entry])] = []
         for kind in KonaSchema.itemKinds {
             var query = [("space_id", id)]
             if kind.participantsOnRequest { query.append(("include", "participants")) }
             if kind == KonaSchema.calendarEvents { query += KonaSchema.eventWindow }
             // Kona documents `space_id` as a filter for conversations only: every item is kept only when its own
             // `space_id` names this space (an item that names none is taken as the server filtered it).
-            let listed: [JSONValue]
-            if let whole = unfilteredLists[kind.path] {
-                listed = whole
-            } else {
-                listed = try await all("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)")
-            }
-            let items = listed.filter { item in
+            func here(_ item: JSONValue) -> Bool {
                 guard let own = item["space_id"], !own.isNull else { return true }
                 return own.idString == id
-            }.sorted { idLess($0, $1) }
-            if items.count < listed.count {
-                files.unfiltered.insert(kind.path)
-                unfilteredLists[kind.path] = listed
             }
-            try output.write(kind.file, kind: kind.kind, values: items)
-            files.items[kind.file] = items
+            let stored = try KonaItemFile()
+            if let whole = unfilteredLists[kind.path] {
+                for item in whole where here(item) { try stored.append(item) }
+            } else {
+                // The whole answer, in order, once it shows an item of another space: the server did not filter.
+                var listed: [JSONValue]?
+                try await connection.forEachPage("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)") { page in
+                    for item in page {
+                        if here(item) {
+                            try stored.append(item)
+                        } else if listed == nil {
+                            listed = try stored.all()
+                        }
+                        listed?.append(item)
+                    }
+                }
+                if let listed {
+                    files.unfiltered.insert(kind.path)
+                    unfilteredLists[kind.path] = listed
+                }
+            }
+            let order = stored.sorted()
+            let spool = try output.lines(kind.file, kind: kind.kind)
+            for entry in order { try spool.append(try stored.item(entry)) }
+            try output.commit(spool)
+            files.resources[kind.file] = .some(stored.resource)
+            lists.append((kind, order))
         }
         let oldStamps = try previous?.stamps() ?? [:]
         let oldComments = oldStamps.isEmpty ? [:] : try previous?.commentsByItem() ?? [:]
         let spool = try output.lines("comments", kind: "comment")
-        for kind in KonaSchema.itemKinds {
-            for item in files.items[kind.file] ?? [] {
-                guard let itemID = item["id"]?.idString else { continue }
-                let key = "\(kind.commentType)/\(itemID)"
-                if let stamp = KonaSpaceMarker.stamp(item), oldStamps[key] == stamp {
+        for (kind, order) in lists {
+            for entry in order where !entry.key.isEmpty {
+                let key = "\(kind.commentType)/\(entry.key)"
+                if let stamp = entry.stamp, oldStamps[key] == stamp {
                     for comment in oldComments[key] ?? [] { try spool.append(comment) }
                     files.copiedComments = true
                     continue
                 }
                 let page = try await all(
-                    "/comments", key: "comments", query: [("resource_type", kind.commentType), ("resource_id", itemID)],
+                    "/comments", key: "comments", query: [("resource_type", kind.commentType), ("resource_id", entry.key)],
                     route: "GET /comments")
                 for var comment in page {
                     // The list is asked per resource; say which one when the answer leaves it out.
                     if comment["resource_type"] == nil { comment["resource_type"] = .string(kind.commentType) }
-                    if comment["resource_id"] == nil { comment["resource_id"] = item["id"] }
+                    if comment["resource_id"] == nil { comment["resource_id"] = entry.id }
                     try spool.append(comment)
                 }
             }

@@ -70,6 +70,9 @@ struct SandboxCommand: AsyncParsableCommand {
     @Flag(help: "Kona: a create takes only the first object of its array (default: all of them).")
     var noBatches = false
 
+    @Option(help: "Kona: spread a generated seed's tasks over this many spaces (default: one space per 100 tasks).")
+    var spaces: Int?
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -81,9 +84,10 @@ struct SandboxCommand: AsyncParsableCommand {
         if (user != nil || !apiToken.isEmpty) && service != .kintone {
             throw ValidationError("--api-token, --user and --password are Kintone options; use --api-key.")
         }
-        if (hiddenOnly || ignoresSpaceId || perPageCap != nil || noBatches) && service != .kona {
-            throw ValidationError("--hidden-only, --ignores-space-id, --per-page-cap and --no-batches are Kona options.")
+        if (hiddenOnly || ignoresSpaceId || perPageCap != nil || noBatches || spaces != nil) && service != .kona {
+            throw ValidationError("--hidden-only, --ignores-space-id, --per-page-cap, --no-batches and --spaces are Kona options.")
         }
+        if let spaces, spaces < 1 { throw ValidationError("--spaces takes a whole number from 1, e.g. 100.") }
         if let perPageCap, perPageCap < 1 { throw ValidationError("--per-page-cap takes a whole number from 1, e.g. 25.") }
         for (name, value) in [("--latency", latency), ("--jitter", jitter), ("--latency-under-load", latencyUnderLoad)]
         where !(0...600_000).contains(value) {
@@ -110,6 +114,7 @@ struct SandboxCommand: AsyncParsableCommand {
             options.latencyPerRequestInFlight = .milliseconds(latencyUnderLoad)
             options.kona = KonaServerBehaviour(
                 hiddenOnly: hiddenOnly, ignoresSpaceID: ignoresSpaceId, perPageCap: perPageCap, noBatches: noBatches)
+            options.kona.generatedSpaces = spaces
             let termination = TerminationSignal()
             let sandbox =
                 legacy

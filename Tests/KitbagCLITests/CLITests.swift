@@ -151,6 +151,12 @@ final class Exits: @unchecked Sendable {
         let zero = try await CLI.run(["sandbox", "kona", "--per-page-cap", "0"])
         #expect(zero.status == 2)
         #expect(zero.stderr.contains("--per-page-cap"))
+        let spaces = try await CLI.run(["sandbox", "kitemaker", "--spaces", "3"])
+        #expect(spaces.status == 2)
+        #expect(spaces.stderr.contains("Kona options"))
+        let noSpaces = try await CLI.run(["sandbox", "kona", "--spaces", "0"])
+        #expect(noSpaces.status == 2)
+        #expect(noSpaces.stderr.contains("--spaces"))
     }
 
     @Test func anUnknownRenderingOrArchiveKindIsAUsageError() async throws {

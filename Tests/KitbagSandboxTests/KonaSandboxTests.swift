@@ -284,6 +284,23 @@ struct KonaSandboxTests {
         #expect(demo.serializedString().contains(Self.token) == false)
     }
 
+    @Test("a generated seed can be spread over a fixed number of spaces, the tasks filling them in order")
+    func generatedSpaces() async throws {
+        var o = Self.options(seed: .generated(cards: 250))
+        o.kona.generatedSpaces = 3
+        let state = try await withKona(o) { s, _ in await s.snapshot() }
+        #expect(state["spaces"]?.arrayValue?.count == 3)
+        var perSpace: [Int: Int] = [:]
+        for task in state["tasks"]?.arrayValue ?? [] { perSpace[task["space_id"]?.intValue ?? 0, default: 0] += 1 }
+        #expect(perSpace == [1001: 84, 1002: 84, 1003: 82])
+        // Without it, one space per 100 tasks as before.
+        let plain = try await withKona(Self.options(seed: .generated(cards: 250))) { s, _ in await s.snapshot() }
+        #expect(plain["spaces"]?.arrayValue?.count == 3)
+        var plainPerSpace: [Int: Int] = [:]
+        for task in plain["tasks"]?.arrayValue ?? [] { plainPerSpace[task["space_id"]?.intValue ?? 0, default: 0] += 1 }
+        #expect(plainPerSpace == [1001: 100, 1002: 100, 1003: 50])
+    }
+
     // Each undocumented behaviour the sandbox can be started in (KonaServerBehaviour), against KonaTeam/kona-api
     // (commit 995e42935e5a62b3ca06a2bc07706d130771f78f): `sections/spaces.md` ("hidden=true will return hidden
     // spaces"), `sections/conversations.md` (space_id documented there only), `README.md` (default page size 25,

@@ -34,6 +34,20 @@ enum Kite {
             now: snapshotTime, finishedAt: snapshotTime)
     }
 
+    /// The demo organization exported to `dir/demo.tar.zst` (its sandbox stopped again).
+    static func demoArchive(in dir: URL) async throws -> URL {
+        let source = try await sandbox(.demo, token: sourceToken)
+        let archive = dir.appendingPathComponent("demo.tar.zst")
+        do {
+            _ = try await export(try connect(source, token: sourceToken), to: archive)
+        } catch {
+            await source.stop()
+            throw error
+        }
+        await source.stop()
+        return archive
+    }
+
     static func importArchive(
         _ archive: URL, into connection: KitemakerConnection, journal: URL, options: ImportOptions = ImportOptions()
     ) async throws -> ImportSummary {
@@ -71,10 +85,12 @@ struct KitemakerConnectorTests {
         let imported = try await Kite.importArchive(archive, into: to, journal: dir.appendingPathComponent("j.sqlite"))
         // One create per label, work item (GraphQL createWorkItem, which keeps createdAt, members and watchers),
         // thread opener, reply, initiative, company, person and feedback (createFeedback: processed, owners, tags);
-        // one editInitiative per initiative to link its work items and members; one read of the target's
-        // organization and one of its feedback persons and companies.
+        // one editInitiative per initiative to link its work items and members (both demo initiatives are active
+        // and in spaces, so REST creates them); one read of the target's organization, one of its roadmaps (to
+        // place the initiatives on their columns; the empty organization has none) and one of its feedback persons
+        // and companies.
         #expect(imported.requests == [
-            "GET /organization": 1, "POST /graphql organization": 1, "POST /label": 7,
+            "GET /organization": 1, "POST /graphql organization": 1, "POST /graphql roadmaps": 1, "POST /label": 7,
             "POST /graphql createWorkItem": 14, "POST /comment": 6, "POST /graphql createCommentOnWorkItem": 4,
             "POST /initiative": 2, "POST /graphql editInitiative": 2, "POST /graphql feedbackPeople": 1,
             "POST /graphql createCompany": 1, "POST /graphql createPerson": 2, "POST /graphql createFeedback": 3,
@@ -84,7 +100,7 @@ struct KitemakerConnectorTests {
         ])
         let stats = await target.stats()
         #expect(stats.requests("POST /developers/rest/v1/workitem") == 0)
-        #expect(stats.requests("POST /developers/graphql") == 1 + 14 + 4 + 2 + 1 + 1 + 2 + 3)
+        #expect(stats.requests("POST /developers/graphql") == 1 + 1 + 14 + 4 + 2 + 1 + 1 + 2 + 3)
 
         // A dry run plans the same writes and sends none.
         let untouched = try await Kite.sandbox(.empty, token: Kite.targetToken)
@@ -93,8 +109,8 @@ struct KitemakerConnectorTests {
             options: ImportOptions(dryRun: true))
         #expect(dry.requests["POST /graphql createWorkItem"] == 14 && dry.requests["POST /comment"] == 6)
         #expect(dry.requests["POST /graphql editInitiative"] == 2)
-        // Only the read of the target's organization reached GraphQL.
-        #expect(await untouched.stats().requests("POST /developers/graphql") == 1)
+        // Only the reads of the target's organization and roadmaps reached GraphQL.
+        #expect(await untouched.stats().requests("POST /developers/graphql") == 2)
         for s in [source, target, untouched] { await s.stop() }
     }
 

@@ -698,6 +698,40 @@ enum KitemakerGraphQL {
                 return result
             }
         }
+        let createInitiativeInput = try GraphQLInputObjectType(
+            name: "CreateInitiativeInput",
+            fields: [
+                "title": InputObjectField(type: nonNull(GraphQLString)),
+                "description": InputObjectField(type: GraphQLString),
+                "color": InputObjectField(type: GraphQLString),
+                "effortId": InputObjectField(type: GraphQLString),
+                "impactId": InputObjectField(type: GraphQLString),
+                "roadmapColumnIds": InputObjectField(type: stringIDs),
+                "memberIds": InputObjectField(type: stringIDs),
+                "labelIds": InputObjectField(type: stringIDs),
+                "workItemIds": InputObjectField(type: stringIDs),
+                "archivedAt": InputObjectField(type: date),
+                "updatedAt": InputObjectField(type: date),
+                "createdAt": InputObjectField(type: date),
+            ])
+        let createInitiativeResult = try GraphQLObjectType(
+            name: "CreateInitiativeResult",
+            fields: ["initiative": field(nonNull(initiative)) { (i: S.Initiative, _, _) in i }])
+        // `{columnId, initiativeIds}` in, `{roadmap}` out, for adding to and removing from a roadmap column.
+        func roadmapPlacement(input: String, result: String) throws -> (GraphQLInputObjectType, GraphQLObjectType) {
+            let fields: InputObjectFieldMap = [
+                "columnId": InputObjectField(type: nonNull(GraphQLID)),
+                "initiativeIds": InputObjectField(type: list(GraphQLID)),
+            ]
+            return (
+                try GraphQLInputObjectType(name: input, fields: fields),
+                try GraphQLObjectType(name: result, fields: ["roadmap": field(nonNull(roadmap)) { (r: S.Roadmap, _, _) in r }])
+            )
+        }
+        let (addToRoadmapInput, addToRoadmapResult) = try roadmapPlacement(
+            input: "AddInitiativesToRoadmapInput", result: "AddInitiativesToRoadmapResult")
+        let (removeFromRoadmapInput, removeFromRoadmapResult) = try roadmapPlacement(
+            input: "RemoveInitiativesFromRoadmapInput", result: "RemoveInitiativesFromRoadmapResult")
         func inputArg(_ type: GraphQLInputObjectType) -> GraphQLArgumentConfigMap {
             ["input": GraphQLArgument(type: nonNull(type))]
         }
@@ -716,6 +750,15 @@ enum KitemakerGraphQL {
                 "createWorkItem": GraphQLField(
                     type: nonNull(createWorkItemResult),
                     args: ["input": GraphQLArgument(type: nonNull(createWorkItemInput))], resolve: createWorkItem),
+                "createInitiative": GraphQLField(
+                    type: nonNull(createInitiativeResult), args: inputArg(createInitiativeInput),
+                    resolve: mutating { (s, input, actor) throws(SandboxHTTPError) in try s.createInitiative(input, actor: actor) }),
+                "addInitiativesToRoadmap": GraphQLField(
+                    type: nonNull(addToRoadmapResult), args: inputArg(addToRoadmapInput),
+                    resolve: mutating { (s, input, _) throws(SandboxHTTPError) in try s.placeInitiatives(input, adding: true) }),
+                "removeInitiativesFromRoadmap": GraphQLField(
+                    type: nonNull(removeFromRoadmapResult), args: inputArg(removeFromRoadmapInput),
+                    resolve: mutating { (s, input, _) throws(SandboxHTTPError) in try s.placeInitiatives(input, adding: false) }),
                 "editInitiative": GraphQLField(
                     type: nonNull(editInitiativeResult),
                     args: ["input": GraphQLArgument(type: nonNull(editInitiativeInput))], resolve: editInitiative),

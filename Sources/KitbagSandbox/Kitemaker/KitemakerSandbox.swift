@@ -20,7 +20,11 @@ import Logging
 /// - `placement` decides a work item's position in its status column (top by default); GraphQL shows it as `sort`.
 /// - `POST /comment` always starts a new thread; replies are made with GraphQL `createCommentOnWorkItem(threadId:)`.
 /// - Mutations: `createWorkItem` (top of its column unless `sort` is given; `createdAt`/`updatedAt` kept),
-///   `editInitiative`, `createFeedback`, `createPerson`, `createCompany`, `createCommentOnWorkItem`.
+///   `createInitiative` (`createdAt`/`updatedAt`/`archivedAt` kept; the input has no spaces, so it belongs to none),
+///   `editInitiative`, `addInitiativesToRoadmap`/`removeInitiativesFromRoadmap` (adding one already in the column is
+///   no change), `createFeedback`, `createPerson`, `createCompany`, `createCommentOnWorkItem`.
+/// - Roadmaps and their columns cannot be created through either API (no mutation or route makes one): only the
+///   demo seed has one.
 /// - `POST /feedback` with `linkInsightToEntityIds[]` creates one insight holding the whole feedback text.
 /// - GraphQL lists answer `{items, cursor, hasMore}` (cursor = the last number on the page), at most 50 per page;
 ///   `count` above 50 is an error. Unparseable or invalid documents get 400, resolver errors 200 with `errors`.
@@ -35,18 +39,24 @@ public enum KitemakerSandbox {
     /// The GraphQL route's label, under which GraphQL mutations are recorded.
     static let graphQLRoute = "POST /developers/graphql"
 
+    /// For tests only: changes a GraphQL answer (`{data, errors}`) before it is sent, given the request body
+    /// (`{query, variables}`), to play a server this schema-faithful sandbox cannot be — an `Actor` whose
+    /// `__typename` the published schema does not have, or an error in one page of a long list.
+    public typealias GraphQLAnswerRewrite = @Sendable (_ request: JSONValue, _ answer: JSONValue) -> JSONValue
+
     /// Seeds the state, binds, and returns once the server listens (real port in `baseURL`).
     public static func start(
-        _ options: SandboxOptions, logger: Logger = SandboxServer.quietLogger("kitbag.sandbox.kitemaker")
+        _ options: SandboxOptions, logger: Logger = SandboxServer.quietLogger("kitbag.sandbox.kitemaker"),
+        rewritingGraphQLAnswers rewrite: GraphQLAnswerRewrite? = nil
     ) async throws -> RunningSandbox {
         let state = KitemakerSeeder.state(seed: options.seed, credentials: options.credentials)
         let store = KitemakerStore(state: state)
         return try await SandboxServer.start(
-            options: options, router: SandboxRouter(routes: routes(store)), dialect: KitemakerDialect(),
+            options: options, router: SandboxRouter(routes: routes(store, rewrite: rewrite)), dialect: KitemakerDialect(),
             logger: logger, store: store)
     }
 
-    static func routes(_ store: KitemakerStore) -> [SandboxRoute] {
+    static func routes(_ store: KitemakerStore, rewrite: GraphQLAnswerRewrite? = nil) -> [SandboxRoute] {
         typealias R = SandboxRoute
         func read(
             _ path: String, _ body: @escaping @Sendable (KitemakerState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
@@ -77,7 +87,11 @@ public enum KitemakerSandbox {
             read("/recent/workitems") { s, r throws(SandboxHTTPError) in try s.getRecentWorkItems(r) },
             read("/recent/comments") { s, r throws(SandboxHTTPError) in try s.getRecentComments(r) },
             R(.post, "/developers/graphql") { request throws(SandboxHTTPError) in
-                try await KitemakerGraphQL.execute(request, store: store)
+                var reply = try await KitemakerGraphQL.execute(request, store: store)
+                if let rewrite, reply.status == .ok, let asked = try? request.json() {
+                    reply.body = rewrite(asked, reply.body)
+                }
+                return reply
             },
         ]
     }

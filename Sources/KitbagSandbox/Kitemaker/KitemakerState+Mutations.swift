@@ -5,8 +5,9 @@ import KitbagSandboxCore
 
 /// The GraphQL mutations Kitemaker's own importer uses (kitemakerhq/productboard-importer `index.ts`, commit
 /// f3a462393e7b876c5c9f513d340eb850b72ceb0f: `createWorkItem` and `createFeedback` with `createdAt`/`updatedAt`,
-/// `createCompany`) and the published schema's `createPerson` and `editInitiative` (kitemakerhq/km `src/kitemaker.graphql`, commit 8e752965e19e23af4df7984ff267bbb412a9bc5b), with the
-/// input fields the schema gives them.
+/// `createCompany`) and the published schema's `createPerson`, `createInitiative`, `editInitiative`,
+/// `addInitiativesToRoadmap` and `removeInitiativesFromRoadmap` (kitemakerhq/km `src/kitemaker.graphql`, commit
+/// 8e752965e19e23af4df7984ff267bbb412a9bc5b), with the input fields the schema gives them.
 extension KitemakerState {
     /// A `Date` input: ISO 8601 as the API writes it; nil when absent.
     static func dateInput(_ value: Map, _ name: String) throws(SandboxHTTPError) -> String?? {
@@ -129,6 +130,66 @@ extension KitemakerState {
         initiative.updatedAt = now()
         initiatives[i] = initiative
         return initiative
+    }
+
+    /// Ids that must each name something `exists` finds; the first that does not is a 404 naming `what`.
+    static func idsChecked(_ value: Map, _ what: String, exists: (String) -> Bool) throws(SandboxHTTPError) -> [String] {
+        var out: [String] = []
+        for id in idsInput(value) where !out.contains(id) {
+            guard exists(id) else { throw SandboxHTTPError(.notFound, "Could not find the specified \(what)") }
+            out.append(id)
+        }
+        return out
+    }
+
+    /// `createInitiative(input: CreateInitiativeInput!)`: title, description, colour, members, labels, work items,
+    /// roadmap columns and the dates given (`archivedAt` archives it). The input has no spaces: the initiative
+    /// belongs to none. Effort and impact are set by ids that no query lists, so any id is unknown here.
+    mutating func createInitiative(_ input: Map, actor: String) throws(SandboxHTTPError) -> Initiative {
+        guard let title = input["title"].string, !title.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw SandboxHTTPError(.badRequest, "title is required")
+        }
+        for key in ["effortId", "impactId"] where input[key].string != nil {
+            throw SandboxHTTPError(.notFound, "Could not find the specified \(key == "effortId" ? "effort" : "impact")")
+        }
+        let state = self
+        let labels = try Self.idsChecked(input["labelIds"], "label") { state.label($0) != nil }
+        let items = try Self.idsChecked(input["workItemIds"], "work item") { state.workItemIndex($0) != nil }
+        let columns = try Self.idsChecked(input["roadmapColumnIds"], "roadmap column") { state.roadmapColumn($0) != nil }
+        let members = try usersChecked(Self.idsInput(input["memberIds"]))
+        let time = now()
+        let createdAt = try Self.dateInput(input["createdAt"], "createdAt") ?? nil
+        let updatedAt = try Self.dateInput(input["updatedAt"], "updatedAt") ?? nil
+        let archivedAt = try Self.dateInput(input["archivedAt"], "archivedAt") ?? nil
+        let initiative = Initiative(
+            id: ids.next(), number: nextInitiativeNumber, title: title, description: input["description"].string ?? "",
+            color: input["color"].string, spaceIDs: [], labelIDs: labels, workItemIDs: items, effort: nil, impact: nil,
+            archivedAt: archivedAt, actorID: actor, createdAt: createdAt ?? time, updatedAt: updatedAt ?? createdAt ?? time,
+            memberIDs: members, roadmapColumnIDs: columns)
+        nextInitiativeNumber += 1
+        initiatives.append(initiative)
+        return initiative
+    }
+
+    /// `addInitiativesToRoadmap` / `removeInitiativesFromRoadmap` (`{columnId, initiativeIds}`): puts the initiatives
+    /// in the column or takes them out; answers the column's roadmap. Adding one that is there already is no change.
+    mutating func placeInitiatives(_ input: Map, adding: Bool) throws(SandboxHTTPError) -> Roadmap {
+        guard let columnID = input["columnId"].string, let column = roadmapColumn(columnID),
+            let roadmap = roadmaps.first(where: { $0.id == column.roadmapID })
+        else {
+            throw SandboxHTTPError(.notFound, "Could not find the specified roadmap column")
+        }
+        let state = self
+        let chosen = try Self.idsChecked(input["initiativeIds"], "initiative") { state.initiativeIndex($0) != nil }
+        for id in chosen {
+            guard let i = initiativeIndex(id) else { continue }
+            if adding {
+                if !initiatives[i].roadmapColumnIDs.contains(columnID) { initiatives[i].roadmapColumnIDs.append(columnID) }
+            } else {
+                initiatives[i].roadmapColumnIDs.removeAll { $0 == columnID }
+            }
+        }
+        return roadmap
     }
 
     /// `createCompany(input: CreateCompanyInput!)`.

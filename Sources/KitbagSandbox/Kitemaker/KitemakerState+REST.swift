@@ -337,8 +337,10 @@ extension KitemakerState {
             guard label(id) != nil else { throw SandboxHTTPError(.notFound, "Could not find the specified label") }
             labelIDs.append(id)
         }
-        if let columns = try Self.ids(body, "roadmapColumnIds"), !columns.isEmpty {
-            throw SandboxHTTPError(.notFound, "Could not find the specified roadmap column")
+        var columnIDs: [String] = []
+        for id in try Self.ids(body, "roadmapColumnIds") ?? [] where !columnIDs.contains(id) {
+            guard roadmapColumn(id) != nil else { throw SandboxHTTPError(.notFound, "Could not find the specified roadmap column") }
+            columnIDs.append(id)
         }
         for key in ["effortId", "impactId"] where body[key] != nil && body[key]?.isNull == false {
             throw SandboxHTTPError(.notFound, "Could not find the specified \(key == "effortId" ? "effort" : "impact")")
@@ -348,7 +350,7 @@ extension KitemakerState {
             id: ids.next(), number: nextInitiativeNumber, title: title,
             description: Self.string(body, "description") ?? "", color: Self.string(body, "color"),
             spaceIDs: spaceIDs, labelIDs: labelIDs, workItemIDs: [], effort: nil, impact: nil, archivedAt: nil,
-            actorID: actor, createdAt: time, updatedAt: time)
+            actorID: actor, createdAt: time, updatedAt: time, roadmapColumnIDs: columnIDs)
         nextInitiativeNumber += 1
         initiatives.append(initiative)
         return SandboxReply(initiativeJSON(initiative), status: .created)

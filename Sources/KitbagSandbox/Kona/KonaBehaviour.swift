@@ -17,12 +17,19 @@ public struct KonaServerBehaviour: Sendable, Equatable {
     /// Only the risks section speaks of batches (they are not supported): on, a create takes the first object of
     /// the array and ignores the rest; off (default), it creates all of them, all or nothing.
     public var noBatches = false
+    /// Not a behaviour but the shape of a volume seed: spread `generated` tasks over this many spaces; nil (default),
+    /// one space per 100 tasks. Lets a benchmark grow the tasks while the number of spaces stays the same.
+    public var generatedSpaces: Int? = nil
 
-    public init(hiddenOnly: Bool = false, ignoresSpaceID: Bool = false, perPageCap: Int? = nil, noBatches: Bool = false) {
+    public init(
+        hiddenOnly: Bool = false, ignoresSpaceID: Bool = false, perPageCap: Int? = nil, noBatches: Bool = false,
+        generatedSpaces: Int? = nil
+    ) {
         self.hiddenOnly = hiddenOnly
         self.ignoresSpaceID = ignoresSpaceID
         self.perPageCap = perPageCap
         self.noBatches = noBatches
+        self.generatedSpaces = generatedSpaces
     }
 }
 

@@ -36,7 +36,7 @@ enum KonaSeeder {
         switch options.seed {
         case .empty: break
         case .demo: demo(&s)
-        case .generated(let cards): generated(&s, tasks: cards)
+        case .generated(let cards): generated(&s, tasks: cards, spaces: options.kona.generatedSpaces)
         }
         return s
     }
@@ -203,15 +203,18 @@ enum KonaSeeder {
     }
 
     /// `tasks` tasks spread over ⌈tasks/100⌉ spaces owned by the owner, with due dates, assignees and done flags.
-    static func generated(_ s: inout KonaState, tasks: Int) {
-        let spaceCount = (tasks + 99) / 100
+    static func generated(_ s: inout KonaState, tasks: Int, spaces: Int? = nil) {
+        let spaceCount = spaces.map { max(1, $0) } ?? (tasks + 99) / 100
+        // Tasks fill the spaces in order, the same number in each (the last may hold fewer): 100 unless the number
+        // of spaces is given.
+        let perSpace = spaces == nil ? 100 : max(1, (tasks + spaceCount - 1) / spaceCount)
         for k in 0..<spaceCount {
             addSpace(
                 &s, 1001 + k, "Generated space \(k + 1)", details: k % 2 == 0 ? "Volume test space \(k + 1)" : nil,
                 at: k, participants: [(owner, 1, 1), (colleague, 2, 1)], hiddenFor: k % 10 == 9 ? [owner] : [])
         }
         for i in 0..<tasks {
-            let space = 1001 + i / 100
+            let space = 1001 + i / perSpace
             var fields: [(String, JSONValue)] = [
                 ("name", .string("Task \(i + 1)")), ("space_id", .int(space)), ("creator_id", .int(owner)),
                 ("participants", people(i % 3 == 0 ? [(owner, 1), (colleague, 2)] : [(owner, 1)])),
