@@ -11,6 +11,9 @@ public final class APIClient: Sendable {
     public let retry: RetryPolicy
     public let timeouts: HTTPTimeouts
     public let maxBodySize: Int
+    /// How many requests a walk should offer at once to keep this client's pacing busy (`RateLimit.parallelism`);
+    /// the gate still decides when each one goes.
+    public let parallelism: Int
 
     private let gate: RequestGate
     private let clock: any GateClock
@@ -64,6 +67,7 @@ public final class APIClient: Sendable {
         self.retry = retry
         self.timeouts = timeouts
         self.maxBodySize = maxBodySize
+        self.parallelism = rateLimit?.parallelism ?? RateLimit.unpacedParallelism
         self.clock = clock
         let announce: RequestGate.Announce? = progress.map { progress in
             { @Sendable reason, seconds in progress.waiting(reason, seconds: seconds) }

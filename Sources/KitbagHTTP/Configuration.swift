@@ -105,6 +105,16 @@ public struct RateLimit: Sendable {
     /// True when the token bucket limits anything.
     var hasRate: Bool { requestsPerSecond > 0 && requestsPerSecond.isFinite }
 
+    /// How many requests a walk keeps waiting at the gate to use it fully: the cap on requests in flight, else a
+    /// second's worth of the rate (at least one).
+    public var parallelism: Int {
+        if let maxConcurrent { return maxConcurrent }
+        return hasRate ? max(1, Int(requestsPerSecond.rounded(.up))) : RateLimit.unpacedParallelism
+    }
+
+    /// Requests a walk keeps going at once when nothing paces it (`--rate-limit 0`, local sandboxes only).
+    public static let unpacedParallelism = 32
+
     /// The rule in a few words, for the log: "5 requests/s, at most 5 in any 1 s as the server counts them".
     public var summary: String {
         var parts: [String] = []

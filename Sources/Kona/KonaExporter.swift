@@ -22,6 +22,9 @@ final class KonaExporter: ExportSource {
     /// The lists that showed it, for the manifest.
     private var unfiltered: Set<String> = []
 
+    /// Items whose comments are read at once before they are written (the reads overlap within the pacing).
+    static let commentRun = 500
+
     static let alwaysNotExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "the Kona API documents no route to list or download attachments, so their files and the comments on them cannot be reached"),
         NotExported(kind: "conversation", reason: "conversations are visible to their participants only; those the user is not in cannot be listed"),
@@ -162,18 +165,20 @@ final class KonaExporter: ExportSource {
     ) async throws -> SpaceFiles {
         try output.write("space", kind: "space", values: [space])
         var files = SpaceFiles()
-        for kind in KonaSchema.itemKinds {
+        // The kinds' lists are read at once (a list the server did not filter was read whole before and is reused).
+        let connection = self.connection
+        let toRead = KonaSchema.itemKinds.filter { unfilteredLists[$0.path] == nil }
+        let read = try await Overlap.map(toRead, limit: connection.client.parallelism) { kind in
             var query = [("space_id", id)]
             if kind.participantsOnRequest { query.append(("include", "participants")) }
             if kind == KonaSchema.calendarEvents { query += KonaSchema.eventWindow }
+            return try await connection.allPages("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)")
+        }
+        let lists = Dictionary(uniqueKeysWithValues: zip(toRead.map(\.path), read))
+        for kind in KonaSchema.itemKinds {
             // Kona documents `space_id` as a filter for conversations only: every item is kept only when its own
             // `space_id` names this space (an item that names none is taken as the server filtered it).
-            let listed: [JSONValue]
-            if let whole = unfilteredLists[kind.path] {
-                listed = whole
-            } else {
-                listed = try await all("/\(kind.path)", key: kind.path, query: query, route: "GET /\(kind.path)")
-            }
+            let listed = unfilteredLists[kind.path] ?? lists[kind.path] ?? []
             let items = listed.filter { item in
                 guard let own = item["space_id"], !own.isNull else { return true }
                 return own.idString == id
@@ -187,23 +192,40 @@ final class KonaExporter: ExportSource {
         }
         let oldStamps = try previous?.stamps() ?? [:]
         let oldComments = oldStamps.isEmpty ? [:] : try previous?.commentsByItem() ?? [:]
-        let spool = try output.lines("comments", kind: "comment")
+        // Each item's comments: copied when it did not move, else read — those reads run at once, as many as the
+        // pacing lets go — and written in the items' order, whatever order the answers come in.
+        var wanted: [(commentType: String, item: JSONValue, copied: [JSONValue]?)] = []
         for kind in KonaSchema.itemKinds {
             for item in files.items[kind.file] ?? [] {
                 guard let itemID = item["id"]?.idString else { continue }
                 let key = "\(kind.commentType)/\(itemID)"
                 if let stamp = KonaSpaceMarker.stamp(item), oldStamps[key] == stamp {
-                    for comment in oldComments[key] ?? [] { try spool.append(comment) }
+                    wanted.append((kind.commentType, item, oldComments[key] ?? []))
                     files.copiedComments = true
+                } else {
+                    wanted.append((kind.commentType, item, nil))
+                }
+            }
+        }
+        let spool = try output.lines("comments", kind: "comment")
+        // In runs of `commentRun` items, so a space of many items never holds all their comments at once.
+        for start in stride(from: 0, to: wanted.count, by: Self.commentRun) {
+            let run = wanted[start..<min(start + Self.commentRun, wanted.count)]
+            let reads = run.filter { $0.copied == nil }.map { (type: $0.commentType, id: $0.item["id"]?.idString ?? "") }
+            var read = try await Overlap.map(reads, limit: connection.client.parallelism) { resource in
+                try await connection.allPages(
+                    "/comments", key: "comments", query: [("resource_type", resource.type), ("resource_id", resource.id)],
+                    route: "GET /comments")
+            }.makeIterator()
+            for entry in run {
+                if let copied = entry.copied {
+                    for comment in copied { try spool.append(comment) }
                     continue
                 }
-                let page = try await all(
-                    "/comments", key: "comments", query: [("resource_type", kind.commentType), ("resource_id", itemID)],
-                    route: "GET /comments")
-                for var comment in page {
+                for var comment in read.next() ?? [] {
                     // The list is asked per resource; say which one when the answer leaves it out.
-                    if comment["resource_type"] == nil { comment["resource_type"] = .string(kind.commentType) }
-                    if comment["resource_id"] == nil { comment["resource_id"] = item["id"] }
+                    if comment["resource_type"] == nil { comment["resource_type"] = .string(entry.commentType) }
+                    if comment["resource_id"] == nil { comment["resource_id"] = entry.item["id"] }
                     try spool.append(comment)
                 }
             }
