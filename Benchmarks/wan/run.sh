@@ -62,45 +62,28 @@ PY
 echo "# kitbag at a distance — ${LATENCY} ms round trip added by each sandbox, $CONFIG build, $(nproc) cores, $(uname -sr)"
 printf '%-24s %7s %8s %8s %5s %8s %-13s %7s %8s %6s\n' run size "wall s" requests 429s "bound s" rule "of bnd" "req/s" "vs flat"
 
-SERVICE=kintone
-S=$(start_sandbox kt-src "$RECORDS" --latency "$LATENCY")
-D=$(start_sandbox kt-dst empty --latency "$LATENCY")
-# probe, apps.json, the settings (read at once), the first record page, the last page's comments, spaces.
-chain=$((5 + (RECORDS + 499) / 500))
-run "kintone export" kintone export "$RECORDS" "$chain" KINTONE_PASSWORD=bench-kt-src \
-  env KINTONE_USERNAME=Administrator "$BIN" export kintone --base-url "$S" --formats json -o "$WORK/kt.tar.zst"
-run "kintone import" kintone import "$RECORDS" 8 KINTONE_PASSWORD=bench-kt-dst \
-  env KINTONE_USERNAME=Administrator "$BIN" import "$WORK/kt.tar.zst" --to kintone --base-url "$D" --journal "$WORK/kt.sqlite"
-stop_sandbox kt-src; stop_sandbox kt-dst
+both() { # service short size export-chain import-chain credential-variable [VAR=value…] → export, then import
+  local service=$1 short=$2 size=$3 chain_export=$4 chain_import=$5 variable=$6 S D; shift 6
+  SERVICE=$service
+  S=$(start_sandbox "$short-src" "$size" --latency "$LATENCY")
+  D=$(start_sandbox "$short-dst" empty --latency "$LATENCY")
+  run "$service export" "$service" export "$size" "$chain_export" "$variable=bench-$short-src" \
+    env "$@" "$BIN" export "$service" --base-url "$S" --formats json -o "$WORK/$short.tar.zst"
+  run "$service import" "$service" import "$size" "$chain_import" "$variable=bench-$short-dst" \
+    env "$@" "$BIN" import "$WORK/$short.tar.zst" --to "$service" --base-url "$D" --journal "$WORK/$short.sqlite"
+  stop_sandbox "$short-src"; stop_sandbox "$short-dst"
+}
 
-SERVICE=kinopio
-S=$(start_sandbox ki-src "$CARDS" --latency "$LATENCY")
-D=$(start_sandbox ki-dst empty --latency "$LATENCY")
-run "kinopio export" kinopio export "$CARDS" 0 KINOPIO_API_KEY=bench-ki-src \
-  "$BIN" export kinopio --base-url "$S" --formats json -o "$WORK/ki.tar.zst"
-run "kinopio import" kinopio import "$CARDS" 0 KINOPIO_API_KEY=bench-ki-dst \
-  "$BIN" import "$WORK/ki.tar.zst" --to kinopio --base-url "$D" --journal "$WORK/ki.sqlite"
-stop_sandbox ki-src; stop_sandbox ki-dst
-
-SERVICE=kona
-S=$(start_sandbox ko-src "$TASKS" --latency "$LATENCY")
-D=$(start_sandbox ko-dst empty --latency "$LATENCY")
+# Kintone: probe, apps.json, the settings (read at once), one record page after another (the comments of a page
+# overlap the next page's read), the last page's comments, spaces. The import's chain is an estimate: app, fields,
+# layout and views, deploy and its polling, the bulk requests.
+both kintone kt "$RECORDS" $((5 + (RECORDS + 499) / 500)) 8 KINTONE_PASSWORD KINTONE_USERNAME=Administrator
+both kinopio ki "$CARDS" 0 0 KINOPIO_API_KEY
+# Kona: userinfo, account, users, two space lists; per space its item lists at once (tasks take two pages: a full
+# page of 100 asks for one more), then one round of comment reads. Import: per space its create, then its items.
 spaces=$(((TASKS + 99) / 100))
-# userinfo, account, users, two space lists; per space its item lists one after another, then one comment round.
-run "kona export" kona export "$TASKS" $((5 + spaces * 5)) KONA_ACCESS_TOKEN=bench-ko-src \
-  "$BIN" export kona --base-url "$S" --formats json -o "$WORK/ko.tar.zst"
-run "kona import" kona import "$TASKS" $((3 + spaces * 2)) KONA_ACCESS_TOKEN=bench-ko-dst \
-  "$BIN" import "$WORK/ko.tar.zst" --to kona --base-url "$D" --journal "$WORK/ko.sqlite"
-stop_sandbox ko-src; stop_sandbox ko-dst
-
-SERVICE=kitemaker
-S=$(start_sandbox km-src "$ITEMS" --latency "$LATENCY")
-D=$(start_sandbox km-dst empty --latency "$LATENCY")
-run "kitemaker export" kitemaker export "$ITEMS" 0 KITEMAKER_TOKEN=bench-km-src \
-  "$BIN" export kitemaker --base-url "$S" --formats json -o "$WORK/km.tar.zst"
-run "kitemaker import" kitemaker import "$ITEMS" 0 KITEMAKER_TOKEN=bench-km-dst \
-  "$BIN" import "$WORK/km.tar.zst" --to kitemaker --base-url "$D" --journal "$WORK/km.sqlite"
-stop_sandbox km-src; stop_sandbox km-dst
+both kona ko "$TASKS" $((5 + spaces * 3)) $((3 + spaces * 2)) KONA_ACCESS_TOKEN
+both kitemaker km "$ITEMS" 0 0 KITEMAKER_TOKEN
 
 if [ -n "$LARGE" ]; then
   SERVICE=kintone
