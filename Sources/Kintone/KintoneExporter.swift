@@ -19,8 +19,6 @@ final class KintoneExporter: ExportSource {
     /// The spaces the listed apps live in, exported after the apps.
     private var spaceIDs: Set<String> = []
 
-    /// Comment requests in flight at once (well below the per-domain concurrency limit of 100).
-    static let commentConcurrency = 8
     /// Records of one app carried into its readable page; the JSON Lines always hold all of them.
     static let readableItemLimit = 20_000
 
@@ -123,13 +121,23 @@ final class KintoneExporter: ExportSource {
         let app = listed.listing
         try output.write("app", kind: "app", values: [app])
         var settings: [String: JSONValue] = [:]
-        for setting in KintoneSchema.settings {
+        // The settings documents are read at once and written in their fixed order.
+        let connection = self.connection
+        let answers = try await Overlap.map(KintoneSchema.settings, limit: connection.client.parallelism) {
+            setting -> Result<JSONValue, HTTPFailure> in
             do {
-                var value = try await connection.call(.GET, setting.readPath, query: [("app", id)])
+                return .success(try await connection.call(.GET, setting.readPath, query: [("app", id)]))
+            } catch let failure as HTTPFailure where failure.isForbidden {
+                return .failure(failure)
+            }
+        }
+        for (setting, answer) in zip(KintoneSchema.settings, answers) {
+            switch answer {
+            case .success(var value):
                 if setting == KintoneSchema.customization { value = try await storeCustomizationFiles(value, into: output) }
                 settings[setting.file] = value
                 try output.write(setting.file, kind: setting.file, values: [value])
-            } catch let failure as HTTPFailure where failure.isForbidden {
+            case .failure(let failure):
                 notes.append(
                     NotExported(
                         kind: setting.file, container: id,
@@ -174,17 +182,23 @@ final class KintoneExporter: ExportSource {
                 notes.append(
                     NotExported(kind: "partial", container: id, reason: "partial export of app \(id): \(filter.description); the other records and fields are not in this archive"))
             }
-            try await reader.forEachPage { page, count in
-                if let count, count >= 0 { progress.setTotal(count) }
+            // The next page is read while this one's comments and files are fetched (all within the pacing); what
+            // is written follows the records' order, whatever order the answers come in.
+            let walk = reader
+            try await Overlap.readAhead({ hand in
+                try await walk.forEachPage { page, count in try await hand(RecordPage(records: page, count: count)) }
+            }) { page in
+                if let count = page.count, count >= 0 { progress.setTotal(count) }
                 let before = output.bytesWritten
-                let pageComments = try await fetchComments(app: id, records: page)
-                for (record, recordComments) in zip(page, pageComments) {
-                    try records.append(try await storeFiles(of: record, into: output, downloaded: &downloaded))
+                async let pageComments = Self.fetchComments(connection: connection, app: id, records: page.records)
+                let stored = try await storeFiles(of: page.records, into: output, downloaded: &downloaded)
+                for (record, recordComments) in zip(stored, try await pageComments) {
+                    try records.append(record)
                     if let updatedCode { newest = KintoneAppMarker.later(newest, record[updatedCode]?["value"]?.stringValue) }
                     for comment in recordComments { try comments.append(comment) }
                     total += 1
                 }
-                progress.advance(items: page.count, bytes: output.bytesWritten - before)
+                progress.advance(items: page.records.count, bytes: output.bytesWritten - before)
             }
             let marker = KintoneAppMarker(count: total, newest: newest, commentsFetchedAt: now)
             // A marker whose newest minute may still take edits unseen is not kept: the next run fetches the app.
@@ -214,26 +228,13 @@ final class KintoneExporter: ExportSource {
         return (records, try previous.lines("comments"))
     }
 
-    /// The comments of each record (oldest first), several records at a time; each comment names its record.
-    func fetchComments(app: String, records: [JSONValue]) async throws -> [[JSONValue]] {
+    /// The comments of each record (oldest first), as many records at a time as the pacing lets run (its cap on
+    /// requests in flight); each comment names its record.
+    static func fetchComments(connection: KintoneConnection, app: String, records: [JSONValue]) async throws -> [[JSONValue]] {
         let ids = records.map { KintoneRecordReader.recordID($0) ?? "" }
-        var out = [[JSONValue]](repeating: [], count: ids.count)
-        let connection = self.connection
-        try await withThrowingTaskGroup(of: (Int, [JSONValue]).self) { group in
-            var next = 0
-            func addTask() {
-                let index = next
-                let record = ids[index]
-                next += 1
-                group.addTask { (index, try await Self.comments(connection: connection, app: app, record: record)) }
-            }
-            while next < min(Self.commentConcurrency, ids.count) { addTask() }
-            while let (index, comments) = try await group.next() {
-                out[index] = comments
-                if next < ids.count { addTask() }
-            }
+        return try await Overlap.map(ids, limit: connection.client.parallelism) { record in
+            try await Self.comments(connection: connection, app: app, record: record)
         }
-        return out
     }
 
     /// `GET record/comments.json` in pages of 10, oldest first, until a short page.
@@ -259,26 +260,54 @@ final class KintoneExporter: ExportSource {
         }
     }
 
-    /// Downloads every file of a record once into the content-addressed store and adds its `sha256` to the value.
+    /// Downloads every file of a page's records once into the content-addressed store — several at a time, within
+    /// the pacing, each stored in the order the records name them — and adds its `sha256` to each file value.
     func storeFiles(
-        of record: JSONValue, into output: ContainerOutput, downloaded: inout [String: StoredAttachment]
-    ) async throws -> JSONValue {
+        of records: [JSONValue], into output: ContainerOutput, downloaded: inout [String: StoredAttachment]
+    ) async throws -> [JSONValue] {
+        var keys: [String] = []
+        var seen: Set<String> = []
+        for record in records {
+            for (_, file) in KintoneSchema.fileValues(of: record) {
+                if let key = file["fileKey"]?.idString, downloaded[key] == nil, seen.insert(key).inserted { keys.append(key) }
+            }
+        }
+        let limit = max(1, connection.client.parallelism)
+        for start in stride(from: 0, to: keys.count, by: limit) {
+            let chunk = Array(keys[start..<min(start + limit, keys.count)])
+            // Spools are opened here and each handed to one download; they come back in the chunk's order.
+            let boxes = try chunk.map { _ in SpoolBox(try output.attachmentSpool()) }
+            let connection = self.connection
+            let done = try await Overlap.map(Array(zip(chunk, boxes)), limit: limit) { key, box -> Bool in
+                try await Self.download(fileKey: key, connection: connection, into: box)
+            }
+            for (i, key) in chunk.enumerated() {
+                // A download that broke mid-body starts over on its own, with a fresh spool.
+                downloaded[key] = done[i] ? try output.commit(boxes[i].spool) : try await download(fileKey: key, into: output, failed: 1)
+            }
+        }
+        return records.map { Self.withDigests($0, downloaded: downloaded) }
+    }
+
+    /// One download into `box`; false when the body broke off (the caller starts it over).
+    static func download(fileKey: String, connection: KintoneConnection, into box: SpoolBox) async throws -> Bool {
+        do {
+            _ = try await connection.client.download(connection.request(.GET, "file.json", query: [("fileKey", fileKey)])) {
+                chunk in
+                try chunk.withUnsafeReadableBytes { try box.spool.write($0) }
+            }
+            return true
+        } catch let failure as HTTPFailure {
+            guard case .downloadInterrupted = failure, connection.client.retry.maxAttempts > 1 else { throw failure }
+            return false
+        }
+    }
+
+    /// A record with the `sha256` of each downloaded file added to its file value.
+    static func withDigests(_ record: JSONValue, downloaded: [String: StoredAttachment]) -> JSONValue {
         let files = KintoneSchema.fileValues(of: record)
         guard !files.isEmpty else { return record }
-        var digests: [String] = []
-        for (_, file) in files {
-            guard let key = file["fileKey"]?.idString else {
-                digests.append("")
-                continue
-            }
-            if let known = downloaded[key] {
-                digests.append(known.sha256)
-                continue
-            }
-            let stored = try await download(fileKey: key, into: output)
-            downloaded[key] = stored
-            digests.append(stored.sha256)
-        }
+        let digests = files.map { _, file in file["fileKey"]?.idString.flatMap { downloaded[$0]?.sha256 } ?? "" }
         var index = 0
         return KintoneSchema.mapFiles(record) { file in
             defer { index += 1 }
@@ -310,9 +339,11 @@ final class KintoneExporter: ExportSource {
         return out
     }
 
-    /// Streams one file into the archive. A download that breaks mid-body starts over with a fresh spool.
-    func download(fileKey: String, into output: ContainerOutput) async throws -> StoredAttachment {
-        var attempt = 0
+    /// Streams one file into the archive. A download that breaks mid-body starts over with a fresh spool, up to the
+    /// retry policy's attempts (counting `failed` ones made before).
+    func download(fileKey: String, into output: ContainerOutput, failed: Int = 0) async throws -> StoredAttachment {
+        var attempt = failed
+        if failed > 0 { try await Task.sleep(for: .milliseconds(50 * failed)) }
         while true {
             attempt += 1
             let box = SpoolBox(try output.attachmentSpool())
@@ -363,7 +394,14 @@ final class KintoneExporter: ExportSource {
     }
 }
 
-/// Hands a spool to the download sink. The sink runs one chunk after another, so the lock is never contended.
+/// One page of records as the reader hands it on, with the app's record count on the first page.
+struct RecordPage: Sendable {
+    var records: [JSONValue]
+    var count: Int?
+}
+
+/// Hands a spool to one download at a time: its sink runs strictly one chunk after another, and the spool goes back
+/// to the task that opened it only when that download has ended (the task group's join orders the two).
 /// `@unchecked`: the spool is written only under `lock`, and read by `commit` only after the download has ended.
 final class SpoolBox: @unchecked Sendable {
     private let lock = NSLock()

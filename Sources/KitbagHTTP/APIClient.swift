@@ -11,6 +11,9 @@ public final class APIClient: Sendable {
     public let retry: RetryPolicy
     public let timeouts: HTTPTimeouts
     public let maxBodySize: Int
+    /// How many requests a walk should offer at once to keep this client's pacing busy (`RateLimit.parallelism`);
+    /// the gate still decides when each one goes.
+    public let parallelism: Int
 
     private let gate: RequestGate
     private let clock: any GateClock
@@ -64,6 +67,7 @@ public final class APIClient: Sendable {
         self.retry = retry
         self.timeouts = timeouts
         self.maxBodySize = maxBodySize
+        self.parallelism = rateLimit?.parallelism ?? RateLimit.unpacedParallelism
         self.clock = clock
         let announce: RequestGate.Announce? = progress.map { progress in
             { @Sendable reason, seconds in progress.waiting(reason, seconds: seconds) }
@@ -224,7 +228,7 @@ public final class APIClient: Sendable {
         while true {
             try Task.checkCancellation()
             // Built per attempt: renewed credentials and streamed bodies cannot be reused.
-            let auth = try await endpoint.credentials?.headers() ?? []
+            var auth = try await endpoint.credentials?.headers() ?? []
             var prepared: HTTPClientRequest
             do {
                 prepared = try makeRequest(request)
@@ -233,6 +237,12 @@ public final class APIClient: Sendable {
             }
             for (name, value) in auth { prepared.headers.replaceOrAdd(name: name, value: value) }
             let (ticket, announced) = try await gate.acquire(route: route)
+            // Read again once the gate lets the attempt go: with requests queued behind the pacing, a token renewed
+            // while this one waited is the one to send (a stale one would spend the request's one renewal).
+            if let credentials = endpoint.credentials, let fresh = try? await credentials.headers() {
+                auth = fresh
+                for (name, value) in fresh { prepared.headers.replaceOrAdd(name: name, value: value) }
+            }
             if announced || waitShown {
                 progress?.endWaiting()
                 waitShown = false

@@ -105,6 +105,24 @@ public struct RateLimit: Sendable {
     /// True when the token bucket limits anything.
     var hasRate: Bool { requestsPerSecond > 0 && requestsPerSecond.isFinite }
 
+    /// How many requests a walk keeps waiting at the gate to use it fully: the cap on requests in flight, and with a
+    /// rate no more than a second's worth of it (at least one) — more would only wait at the gate, where an OAuth
+    /// token renewed for a retry could age past its lifetime behind the queue.
+    public var parallelism: Int {
+        let perSecond = hasRate ? max(1, Int(requestsPerSecond.rounded(.up))) : nil
+        switch (maxConcurrent, perSecond) {
+        case (let cap?, let rate?): return min(cap, rate)
+        case (let cap?, nil): return cap
+        case (nil, let rate?): return rate
+        case (nil, nil): return RateLimit.unpacedParallelism
+        }
+    }
+
+    /// Requests a walk keeps going at once when nothing paces it (`--rate-limit 0`, local sandboxes only): the eight
+    /// comment reads the Kintone walk always had, so a loopback sandbox sharing its cores with the client is not
+    /// flooded (nothing adapts with pacing off).
+    public static let unpacedParallelism = 8
+
     /// The rule in a few words, for the log: "5 requests/s, at most 5 in any 1 s as the server counts them".
     public var summary: String {
         var parts: [String] = []

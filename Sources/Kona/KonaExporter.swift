@@ -22,6 +22,9 @@ final class KonaExporter: ExportSource {
     /// The lists that showed it, for the manifest.
     private var unfiltered: Set<String> = []
 
+    /// Items whose comments are read at once before they are written (the reads overlap within the pacing).
+    static let commentRun = 500
+
     static let alwaysNotExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "the Kona API documents no route to list or download attachments, so their files and the comments on them cannot be reached"),
         NotExported(kind: "conversation", reason: "conversations are visible to their participants only; those the user is not in cannot be listed"),
@@ -205,23 +208,39 @@ final class KonaExporter: ExportSource {
         }
         let oldStamps = try previous?.stamps() ?? [:]
         let oldComments = oldStamps.isEmpty ? [:] : try previous?.commentsByItem() ?? [:]
+        // Each item's comments: copied when it did not move, else read — the reads of a run of `commentRun` items go
+        // at once, as many as the pacing lets go — and written in the items' order, whatever order the answers come
+        // in. A run at a time, so a space of many items never holds all their comments.
+        let connection = self.connection
         let spool = try output.lines("comments", kind: "comment")
         for (kind, order) in lists {
-            for entry in order where !entry.key.isEmpty {
-                let key = "\(kind.commentType)/\(entry.key)"
-                if let stamp = entry.stamp, oldStamps[key] == stamp {
-                    for comment in oldComments[key] ?? [] { try spool.append(comment) }
-                    files.copiedComments = true
-                    continue
+            let items = order.filter { !$0.key.isEmpty }
+            for start in stride(from: 0, to: items.count, by: Self.commentRun) {
+                let run = items[start..<min(start + Self.commentRun, items.count)]
+                func copied(_ entry: KonaItemFile.Entry) -> [JSONValue]? {
+                    let key = "\(kind.commentType)/\(entry.key)"
+                    guard let stamp = entry.stamp, oldStamps[key] == stamp else { return nil }
+                    return oldComments[key] ?? []
                 }
-                let page = try await all(
-                    "/comments", key: "comments", query: [("resource_type", kind.commentType), ("resource_id", entry.key)],
-                    route: "GET /comments")
-                for var comment in page {
-                    // The list is asked per resource; say which one when the answer leaves it out.
-                    if comment["resource_type"] == nil { comment["resource_type"] = .string(kind.commentType) }
-                    if comment["resource_id"] == nil { comment["resource_id"] = entry.id }
-                    try spool.append(comment)
+                let reads = run.filter { copied($0) == nil }.map(\.key)
+                let commentType = kind.commentType
+                var read = try await Overlap.map(reads, limit: connection.client.parallelism) { itemID in
+                    try await connection.allPages(
+                        "/comments", key: "comments", query: [("resource_type", commentType), ("resource_id", itemID)],
+                        route: "GET /comments")
+                }.makeIterator()
+                for entry in run {
+                    if let comments = copied(entry) {
+                        for comment in comments { try spool.append(comment) }
+                        files.copiedComments = true
+                        continue
+                    }
+                    for var comment in read.next() ?? [] {
+                        // The list is asked per resource; say which one when the answer leaves it out.
+                        if comment["resource_type"] == nil { comment["resource_type"] = .string(commentType) }
+                        if comment["resource_id"] == nil { comment["resource_id"] = entry.id }
+                        try spool.append(comment)
+                    }
                 }
             }
         }

@@ -194,4 +194,16 @@ struct RateLimitOverrideTests {
         #expect(shared.maximum == 10, "a quarter of the limit the domain reports")
         #expect(RateLimit.resolved(.kitemaker, requestsPerSecond: nil, concurrency: 1)?.adaptive?.initial == 1)
     }
+
+    @Test("a walk offers the cap on requests in flight, no more than a second's worth of a rate, and 8 unpaced")
+    func parallelism() {
+        #expect(RateLimit.kintone.parallelism == 25 && RateLimit.kona.parallelism == 16)
+        #expect(RateLimit.kitemaker.parallelism == 4)
+        #expect(RateLimit.kinopio.parallelism == 5, "a second's worth of 5 requests/s")
+        #expect(RateLimit.resolved(.kona, requestsPerSecond: 4, concurrency: nil)?.parallelism == 4)
+        #expect(RateLimit.resolved(.kintone, requestsPerSecond: nil, concurrency: 50)?.parallelism == 50)
+        #expect(RateLimit.resolved(.kintone, requestsPerSecond: 0, concurrency: 1)?.parallelism == 1)
+        #expect(RateLimit(requestsPerSecond: 0.25).parallelism == 1)
+        #expect(RateLimit.unpacedParallelism == 8)
+    }
 }
