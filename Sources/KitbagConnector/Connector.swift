@@ -97,6 +97,14 @@ extension Connector {
             source: source, target: target, journal: journal, notImported: notImported, rules: descriptor.roundTrip)
     }
 
+    /// The same on two archive files and the journal file of the import between them.
+    public func roundTripDifferences(sourceArchive: URL, targetArchive: URL, journal: URL, notImported: [NotExported])
+        throws -> [RoundTripDifference]
+    {
+        try descriptor.roundTrip.compare(
+            sourceArchive: sourceArchive, targetArchive: targetArchive, journal: journal, notImported: notImported)
+    }
+
     public func shutdown() async {
         try? await client.shutdown()
     }

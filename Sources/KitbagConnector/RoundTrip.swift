@@ -119,6 +119,18 @@ public struct RoundTripRules: Sendable {
         try RoundTripOracle.compare(source: source, target: target, journal: journal, notImported: notImported, rules: self)
     }
 
+    /// The oracle on two archive files and the journal file of the import between them (each opened and closed here).
+    public func compare(sourceArchive: URL, targetArchive: URL, journal: URL, notImported: [NotExported] = []) throws
+        -> [RoundTripDifference]
+    {
+        let source = try SnapshotReader.open(sourceArchive)
+        defer { source.close() }
+        let target = try SnapshotReader.open(targetArchive)
+        defer { target.close() }
+        return try compare(
+            source: source, target: target, journal: try ImportJournal(readingFrom: journal), notImported: notImported)
+    }
+
     /// Entries keyed by their `id` (translated back on the target side through `translate`), in the order given
     /// when a line has none.
     public static func byID(_ values: [JSONValue], normalize: (JSONValue) -> JSONValue) -> [String: JSONValue] {

@@ -23,19 +23,6 @@ import Testing
             progress: .silent, now: ConformanceSubject.snapshotTime, finishedAt: ConformanceSubject.snapshotTime)
     }
 
-    static func differences(_ connector: any Connector, _ a: URL, _ b: URL, journal: URL, notImported: [NotExported])
-        throws -> [RoundTripDifference]
-    {
-        let source = try SnapshotReader.open(a)
-        let target = try SnapshotReader.open(b)
-        defer {
-            source.close()
-            target.close()
-        }
-        return try connector.roundTripDifferences(
-            source: source, target: target, journal: try ImportJournal(readingFrom: journal), notImported: notImported)
-    }
-
     @Test(arguments: ConformanceSubject.all)
     func demoSeedRoundTripsThroughAnEmptyAccountWithLimitsOnAndNoDuplicatesOnRerun(_ subject: ConformanceSubject)
         async throws
@@ -74,7 +61,8 @@ import Testing
         #expect(again.created.values.reduce(0, +) == 0, "\(subject) rerun created \(again.created)")
         let third = dir.appendingPathComponent("after-rerun.tar.zst")
         let reexported = try await Self.export(to, to: third)
-        let once = try Self.differences(from, first, third, journal: journal, notImported: again.notImported)
+        let once = try from.roundTripDifferences(
+            sourceArchive: first, targetArchive: third, journal: journal, notImported: again.notImported)
         #expect(once.isEmpty, "\(subject) after rerun: \(once.prefix(10))")
         #expect(reexported.counts.values.reduce(0, +) > 0)
 
@@ -335,7 +323,8 @@ import Testing
 
         let out = dir.appendingPathComponent("after.tar.zst")
         _ = try await Self.export(to, to: out)
-        let diffs = try Self.differences(from, archive, out, journal: journal, notImported: second.notImported)
+        let diffs = try from.roundTripDifferences(
+            sourceArchive: archive, targetArchive: out, journal: journal, notImported: second.notImported)
         #expect(diffs.isEmpty, "\(subject) after interrupt + rerun: \(diffs.prefix(5))")
         await from.shutdown()
         await to.shutdown()

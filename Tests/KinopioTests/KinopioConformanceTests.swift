@@ -3,7 +3,6 @@ import Kinopio
 import KitbagArchive
 import KitbagCore
 import KitbagHTTP
-import KitbagJournal
 import KitbagSandbox
 import KitbagTestSupport
 import Testing
@@ -42,15 +41,8 @@ import Testing
         #expect((reexported.counts["connectionType"] ?? 0) == 0)
         #expect((imported.requests.keys).allSatisfy { !$0.contains("connection-type") })
 
-        let a = try SnapshotReader.open(first)
-        let b = try SnapshotReader.open(second)
-        defer {
-            a.close()
-            b.close()
-        }
         let diffs = try KinopioRoundTrip.rules.compare(
-            source: a, target: b, journal: try ImportJournal(readingFrom: journalURL),
-            notImported: imported.notImported)
+            sourceArchive: first, targetArchive: second, journal: journalURL, notImported: imported.notImported)
         #expect(diffs.isEmpty, "differences: \(diffs.prefix(10))")
 
         // Pacing kept every sandbox within 5 requests/s: not a single 429 drawn.

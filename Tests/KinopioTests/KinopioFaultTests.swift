@@ -3,7 +3,6 @@ import Kinopio
 import KitbagArchive
 import KitbagCore
 import KitbagHTTP
-import KitbagJournal
 import KitbagSandbox
 import KitbagTestSupport
 import Testing
@@ -98,15 +97,8 @@ import Testing
         #expect(reexported.counts["card"] == exported.counts["card"])
         #expect(reexported.counts["space"] == exported.counts["space"])
         #expect(reexported.counts["connection"] == exported.counts["connection"])
-        let a = try SnapshotReader.open(archive)
-        let b = try SnapshotReader.open(out)
-        defer {
-            a.close()
-            b.close()
-        }
         let diffs = try KinopioRoundTrip.rules.compare(
-            source: a, target: b, journal: try ImportJournal(readingFrom: journal),
-            notImported: second.notImported)
+            sourceArchive: archive, targetArchive: out, journal: journal, notImported: second.notImported)
         #expect(diffs.isEmpty, "differences: \(diffs.prefix(5))")
         await conn.shutdown()
         await sourceConn.shutdown()

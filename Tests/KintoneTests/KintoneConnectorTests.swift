@@ -3,7 +3,6 @@ import KitbagArchive
 import KitbagConnector
 import KitbagCore
 import KitbagHTTP
-import KitbagJournal
 import KitbagSandbox
 import KitbagTestSupport
 import Testing
@@ -65,13 +64,9 @@ import Testing
         #expect(imported.notImported.allSatisfy { $0.container == nil }, "every setting was carried: \(imported.notImported)")
         let b = dir.appendingPathComponent("b.tar.zst")
         _ = try await Self.export(to, to: b)
-        let s = try SnapshotReader.open(a)
-        let t = try SnapshotReader.open(b)
         let diffs = try to.roundTripDifferences(
-            source: s, target: t, journal: try ImportJournal(readingFrom: journal), notImported: imported.notImported)
+            sourceArchive: a, targetArchive: b, journal: journal, notImported: imported.notImported)
         #expect(diffs.isEmpty, "\(diffs.prefix(5))")
-        s.close()
-        t.close()
         await source.stop()
         await target.stop()
     }

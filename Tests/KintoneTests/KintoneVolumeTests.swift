@@ -4,7 +4,6 @@ import KitbagArchive
 import KitbagConnector
 import KitbagCore
 import KitbagHTTP
-import KitbagJournal
 import KitbagSandbox
 import KitbagTestSupport
 import Testing
@@ -121,8 +120,7 @@ import Testing
         let b = dir.appendingPathComponent("b.tar.zst")
         _ = try await T.export(to, to: b)
         let diffs = try KintoneRoundTrip.rules.compare(
-            source: try SnapshotReader.open(a), target: try SnapshotReader.open(b), journal: try ImportJournal(readingFrom: journal),
-            notImported: rerun.notImported)
+            sourceArchive: a, targetArchive: b, journal: journal, notImported: rerun.notImported)
         #expect(diffs.isEmpty, "\(diffs.prefix(3))")
         await source.stop()
         await target.stop()

@@ -358,14 +358,8 @@ struct KitemakerInitiativeImportTests {
         #expect(line.reason.contains("run the import again"))
         let after = dir.appendingPathComponent("after.tar.zst")
         _ = try await Kite.export(to, to: after)
-        let a = try SnapshotReader.open(archive)
-        let b = try SnapshotReader.open(after)
-        defer {
-            a.close()
-            b.close()
-        }
         let diffs = try to.roundTripDifferences(
-            source: a, target: b, journal: try ImportJournal(readingFrom: journalURL), notImported: imported.notImported)
+            sourceArchive: archive, targetArchive: after, journal: journalURL, notImported: imported.notImported)
         #expect(diffs.isEmpty, "\(diffs.prefix(5))")
         await target.stop()
     }

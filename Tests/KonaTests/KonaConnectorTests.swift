@@ -251,14 +251,8 @@ struct KonaConnectorTests {
         #expect(await target.stats().faultsInjected > 0)
         let after = dir.appendingPathComponent("after.tar.zst")
         _ = try await Self.export(to, to: after)
-        let a = try SnapshotReader.open(archive)
-        let b = try SnapshotReader.open(after)
-        defer {
-            a.close()
-            b.close()
-        }
         let diffs = try to.roundTripDifferences(
-            source: a, target: b, journal: ImportJournal(readingFrom: journal), notImported: imported.notImported)
+            sourceArchive: archive, targetArchive: after, journal: journal, notImported: imported.notImported)
         #expect(diffs.isEmpty, "\(diffs.prefix(5))")
         await source.stop()
         await target.stop()

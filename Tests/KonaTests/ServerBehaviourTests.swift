@@ -115,14 +115,8 @@ struct KonaServerBehaviourTests {
         // The content arrived once: the round trip finds no difference.
         let after = dir.appendingPathComponent("after.tar.zst")
         _ = try await KonaConnectorTests.export(to, to: after)
-        let a = try SnapshotReader.open(archive)
-        let b = try SnapshotReader.open(after)
-        defer {
-            a.close()
-            b.close()
-        }
         let diffs = try to.roundTripDifferences(
-            source: a, target: b, journal: journal, notImported: imported.notImported)
+            sourceArchive: archive, targetArchive: after, journal: journalURL, notImported: imported.notImported)
         #expect(diffs.isEmpty, "\(diffs.prefix(5))")
         await target.stop()
     }
@@ -146,14 +140,8 @@ struct KonaServerBehaviourTests {
         #expect(imported.created["comment"] == exported.counts["comment"])
         let after = dir.appendingPathComponent("after.tar.zst")
         _ = try await KonaConnectorTests.export(to, to: after)
-        let a = try SnapshotReader.open(archive)
-        let b = try SnapshotReader.open(after)
-        defer {
-            a.close()
-            b.close()
-        }
         let diffs = try to.roundTripDifferences(
-            source: a, target: b, journal: ImportJournal(readingFrom: journalURL), notImported: imported.notImported)
+            sourceArchive: archive, targetArchive: after, journal: journalURL, notImported: imported.notImported)
         #expect(diffs.isEmpty, "\(diffs.prefix(5))")
         await target.stop()
     }
@@ -183,14 +171,8 @@ struct KonaServerBehaviourTests {
         #expect(await target.stats().faultsInjected > 0)
         let after = dir.appendingPathComponent("after.tar.zst")
         _ = try await KonaConnectorTests.export(to, to: after)
-        let a = try SnapshotReader.open(archive)
-        let b = try SnapshotReader.open(after)
-        defer {
-            a.close()
-            b.close()
-        }
         let diffs = try to.roundTripDifferences(
-            source: a, target: b, journal: ImportJournal(readingFrom: journal), notImported: imported.notImported)
+            sourceArchive: archive, targetArchive: after, journal: journal, notImported: imported.notImported)
         #expect(diffs.isEmpty, "\(diffs.prefix(5))")
         await target.stop()
     }
