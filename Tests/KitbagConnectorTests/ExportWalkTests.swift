@@ -19,7 +19,7 @@ final class FakeSource: ExportSource {
         self.batchSize = batchSize
     }
 
-    /// `count` spaces, each listed with `payload` bytes of text (the walk spools listings past 4 MiB).
+    /// `count` spaces, each listed with `payload` bytes of text (the walk spools listings past 1 MiB).
     static func spaces(_ count: Int, payload: Int = 16, marker: (Int) -> String? = { _ in nil }) -> [ListedContainer] {
         (0..<count).map { i in
             let id = String(format: "s%03d", i)
@@ -189,7 +189,7 @@ final class FakeSource: ExportSource {
     @Test func listingsLargerThanMemoryComeBackIntactAndJSONOnlyRendersNothing() async throws {
         let dir = try Self.tempDir()
         defer { Scratch.remove(dir) }
-        // 60 listings of 100 kB: past the 4 MiB the walk keeps in memory.
+        // 60 listings of 100 kB: past the 1 MiB the walk keeps in memory.
         let source = FakeSource(FakeSource.spaces(60, payload: 100_000), batchSize: 7)
         let (result, totals) = try await Self.walk(source, to: dir.appendingPathComponent("a.tar"), renderings: [], format: .tar)
         #expect(source.fetched.count == 60)
