@@ -53,9 +53,9 @@ extension KintoneConnection: RestoreTarget {
 final class KintoneRestore {
     /// Apps, records and comments are compared; app settings are not (a restore does not write them).
     static let rules = LiveRules(
-        ignoredKeys: [], containerKind: "app", kinds: ["app", "record", "comment"], journalKinds: ["record", "comment"],
+        ignoredKeys: [], containerKind: "app", kinds: ["app", "record", "comment"],
+        shape: { kind, value, app in shape(kind, value, app: app) }, journalKinds: ["record", "comment"],
         notRestorableKeys: ["record": ["$recordNumber", "$creator", "$createdTime"], "comment": ["creator", "createdAt"]],
-        shape: { kind, value, app in shape(kind, value, app: app) },
         translate: { kind, value, ids in translate(kind, value, ids) })
 
     /// Built-in fields every app has under a code of its own, compared under one name (a recreated record's number
@@ -261,7 +261,9 @@ final class KintoneRestore {
             }
         }
 
-        let requests = dryRun ? importer.plannedRequests : RestoreJobs.requests(await connection.client.requestCounts(), since: before)
+        // Write requests only: the reads a write needs (the app's fields, its highest record id) count with the reads.
+        let requests = (dryRun ? importer.plannedRequests : RestoreJobs.requests(await connection.client.requestCounts(), since: before))
+            .filter { !$0.key.hasPrefix("GET ") }
         return RestoreOutcome(requests: requests, done: done, leftAlone: leftAlone, notRestored: notRestored)
     }
 

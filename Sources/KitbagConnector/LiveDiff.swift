@@ -87,9 +87,9 @@ public struct LiveRules: Sendable {
     public init(
         ignoredKeys: Set<String>, removedKinds: [String: String] = [:], removedFlag: String? = nil, containerKind: String,
         kinds: Set<String> = [], normalizeContext: String? = nil,
-        normalize: (@Sendable (String, JSONValue, [JSONValue]) -> JSONValue)? = nil, journalKinds: [String] = [],
+        normalize: (@Sendable (String, JSONValue, [JSONValue]) -> JSONValue)? = nil,
+        shape: (@Sendable (String, JSONValue, String?) -> JSONValue)? = nil, journalKinds: [String] = [],
         notRestorableKeys: [String: Set<String>] = [:],
-        shape: (@Sendable (String, JSONValue, String?) -> JSONValue)? = nil,
         translate: (@Sendable (String, JSONValue, RoundTripIDs) -> JSONValue)? = nil
     ) {
         self.shape = shape
