@@ -41,19 +41,27 @@ struct KintoneRestoreTests {
         try await connection.call(.GET, "record.json", query: [("app", app), ("id", id)])["record"] ?? .null
     }
 
+    /// A demo sandbox, a connection to it (a login) and a backup of it in a temp folder.
+    static func backedUpDemo() async throws -> (dir: URL, sandbox: RunningSandbox, connection: KintoneConnection, archive: URL) {
+        let dir = try Fixture.tempDir()
+        let sandbox = try await sandbox()
+        let connection = try connect(sandbox)
+        let archive = dir.appendingPathComponent("a.tar.zst")
+        try await export(connection, to: archive)
+        return (dir, sandbox, connection, archive)
+    }
+
     static func keys(_ diff: LiveDiff) -> [String] {
         diff.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" }.sorted()
     }
 
     @Test("deleted record back with files, status and comments; edit left alone; rerun writes nothing; revert and delete-added")
     func restoreRoundTrip() async throws {
-        let dir = try Fixture.tempDir()
-        defer { Scratch.remove(dir) }
-        let sandbox = try await Self.sandbox()
-        let connection = try Self.connect(sandbox)
-        defer { Task { await connection.shutdown() } }
-        let archive = dir.appendingPathComponent("a.tar.zst")
-        try await Self.export(connection, to: archive)
+        let (dir, sandbox, connection, archive) = try await Self.backedUpDemo()
+        defer {
+            Scratch.remove(dir)
+            Task { await connection.shutdown() }
+        }
 
         // Order 1 (files, a table, status Completed, three comments) deleted; a wiki page edited; a page added.
         try await Self.send(connection, .DELETE, "records.json", ["app": "2", "ids": ["1"]])
@@ -142,13 +150,11 @@ struct KintoneRestoreTests {
 
     @Test("one named record: the comparison reads that record only, and its restore is a handful of requests")
     func oneRecordIsCheap() async throws {
-        let dir = try Fixture.tempDir()
-        defer { Scratch.remove(dir) }
-        let sandbox = try await Self.sandbox()
-        let connection = try Self.connect(sandbox)
-        defer { Task { await connection.shutdown() } }
-        let archive = dir.appendingPathComponent("a.tar.zst")
-        try await Self.export(connection, to: archive)
+        let (dir, sandbox, connection, archive) = try await Self.backedUpDemo()
+        defer {
+            Scratch.remove(dir)
+            Task { await connection.shutdown() }
+        }
         try await Self.send(connection, .DELETE, "records.json", ["app": "2", "ids": ["2", "3"]])
 
         let scope = RestoreScope(only: [("record", "2/3")])
@@ -172,13 +178,11 @@ struct KintoneRestoreTests {
 
     @Test("a token that may only view: one line naming the permission; a deleted app is refused in the plan")
     func permissionAndRefusal() async throws {
-        let dir = try Fixture.tempDir()
-        defer { Scratch.remove(dir) }
-        let sandbox = try await Self.sandbox()
-        let connection = try Self.connect(sandbox)
-        defer { Task { await connection.shutdown() } }
-        let archive = dir.appendingPathComponent("a.tar.zst")
-        try await Self.export(connection, to: archive)
+        let (dir, sandbox, connection, archive) = try await Self.backedUpDemo()
+        defer {
+            Scratch.remove(dir)
+            Task { await connection.shutdown() }
+        }
         try await Self.send(connection, .DELETE, "records.json", ["app": "3", "ids": ["2"]])
 
         let viewer = try Self.connect(sandbox, apiToken: KintoneSandbox.viewOnlyCredential)
