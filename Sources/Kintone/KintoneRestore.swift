@@ -252,9 +252,12 @@ final class KintoneRestore {
         let removals = steps(.remove, "record")
         if !removals.isEmpty {
             let now = try liveRecords()
-            let ours = Set(try journal?.entries(kind: "record").values.filter { $0.state == .created }.map(\.targetID) ?? [])
+            let ours = Set(
+                try journal?.entries(kind: "record").filter { $0.value.state == .created }.map { key, entry in
+                    "\(key.split(separator: "/").first ?? "")/\(entry.targetID)"
+                } ?? [])
             for (app, group) in Dictionary(grouping: removals, by: { $0.container ?? "" }).sorted(by: { KintoneSchema.idLess($0.key, $1.key) }) {
-                let targets = group.filter { step in !ours.contains(String(step.id.split(separator: "/").last ?? "")) }
+                let targets = group.filter { step in !ours.contains(step.id) }
                 try await writing("delete records in", app: app, needs: "Delete records") {
                     try await remove(targets, app: app, live: now)
                 }
@@ -276,6 +279,7 @@ final class KintoneRestore {
             pending.append(KintoneImporter.PendingRecord(sourceID: id, record: line, journalKey: "\(app.id)/\(id)"))
         }
         guard !pending.isEmpty else { return }
+        try forgetStale(pending.map(\.journalKey))
         let types = try await importer.targetFieldTypes(app)
         let authorship = try await importer.keepsAuthorship(app, target: app.id)
         let process = app.settings[KintoneSchema.processManagement.file]
@@ -298,6 +302,23 @@ final class KintoneRestore {
             }
         }
         if !wanted.isEmpty { try await importer.applyStatuses(wanted, app: app, target: app.id) }
+    }
+
+    /// Records an earlier restore created (the journal says so) that the comparison found gone again: deleted since.
+    /// What the journal holds of them — the record, its comments, its uploads, its statuses — is forgotten, so that
+    /// they are created again instead of being taken for present.
+    private func forgetStale(_ keys: [String]) throws {
+        guard let journal, !dryRun else { return }
+        let known = try journal.entries(kind: "record", sourceIDs: keys)
+        let stale = keys.filter { known[$0]?.state == .created }
+        guard !stale.isEmpty else { return }
+        for key in stale {
+            let escaped = key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_")
+            try journal.forget(kind: "record", matching: [escaped])
+            try journal.forget(kind: "comment", matching: [escaped + "/%"])
+            try journal.forget(kind: "upload", matching: ["%@" + escaped + "/%"], steps: [key])
+        }
     }
 
     /// `PUT record.json` with the archived values of the step's writable fields and the live revision; a revision

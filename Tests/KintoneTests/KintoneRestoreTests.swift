@@ -174,6 +174,18 @@ struct KintoneRestoreTests {
         // Record 2 is still gone: it was not in the scope.
         let whole = try await RestoreJobs.diffLive(archive, connector: connection, scope: RestoreScope(), progress: .silent)
         #expect(Self.keys(whole).filter { $0.contains("record") } == ["deleted record 2/2"])
+
+        // Deleted again after the restore: the journal's entry is stale, and the next restore creates it once more.
+        let journal = try ImportJournal(readingFrom: RestoreJobs.defaultJournalURL(for: archive))
+        let first = try #require(try journal.entry(kind: "record", sourceID: "2/3")?.targetID)
+        try await Self.send(connection, .DELETE, "records.json", ["app": "2", "ids": [.string(first)]])
+        let lostAgain = try await RestoreJobs.diffLive(archive, connector: connection, scope: scope, progress: .silent)
+        #expect(Self.keys(lostAgain).filter { $0.hasPrefix("deleted record") } == ["deleted record 2/3"])
+        let second = try await RestoreJobs.restore(archive, connector: connection, options: RestoreOptions(scope: scope), journalURL: nil, progress: .silent)
+        #expect(second.done["recreate record"] == 1 && second.done["recreate comment"] == 12)
+        let now = try #require(try journal.entry(kind: "record", sourceID: "2/3")?.targetID)
+        #expect(now != first)
+        #expect(try await RestoreJobs.diffLive(archive, connector: connection, scope: scope, progress: .silent).isEmpty)
     }
 
     @Test("a token that may only view: one line naming the permission; a deleted app is refused in the plan")
