@@ -15,18 +15,6 @@ import Testing
 /// a record edited after the plan is left alone (`GAIA_CO02`), `--revert` and `--delete-added` carry revisions.
 @Suite("Kintone restore")
 struct KintoneRestoreTests {
-    static let token = "kintone-restore-token-7b2d"
-
-    static func sandbox() async throws -> RunningSandbox {
-        try await KintoneSandbox.start(SandboxOptions(credentials: [token], seed: .demo, rateLimit: false), logger: Fixture.logger)
-    }
-
-    static func connect(_ sandbox: RunningSandbox, apiToken: String? = nil) throws -> KintoneConnection {
-        let environment = apiToken.map { [KintoneSchema.apiTokenVariable: $0] }
-            ?? [KintoneSchema.usernameVariable: KintoneSandbox.defaultLogin.user, KintoneSchema.passwordVariable: token]
-        return try KintoneConnection(baseURL: sandbox.baseURL.absoluteString, environment: environment, rateLimit: 0, logger: Fixture.logger)
-    }
-
     static func export(_ connection: KintoneConnection, to url: URL) async throws {
         _ = try await ConnectorJobs.export(
             connection, account: try await connection.probe(), destination: .file(url), format: .tarZst, progress: .silent)
@@ -44,8 +32,8 @@ struct KintoneRestoreTests {
     /// A demo sandbox, a connection to it (a login) and a backup of it in a temp folder.
     static func backedUpDemo() async throws -> (dir: URL, sandbox: RunningSandbox, connection: KintoneConnection, archive: URL) {
         let dir = try Fixture.tempDir()
-        let sandbox = try await sandbox()
-        let connection = try connect(sandbox)
+        let sandbox = try await KintoneConnectorTests.sandbox()
+        let connection = try KintoneConnectorTests.connect(sandbox)
         let archive = dir.appendingPathComponent("a.tar.zst")
         try await export(connection, to: archive)
         return (dir, sandbox, connection, archive)
@@ -197,7 +185,7 @@ struct KintoneRestoreTests {
         }
         try await Self.send(connection, .DELETE, "records.json", ["app": "3", "ids": ["2"]])
 
-        let viewer = try Self.connect(sandbox, apiToken: KintoneSandbox.viewOnlyCredential)
+        let viewer = try KintoneConnectorTests.connect(sandbox, token: KintoneSandbox.viewOnlyCredential)
         defer { Task { await viewer.shutdown() } }
         let mark = await sandbox.writeMark()
         await #expect {
