@@ -32,26 +32,9 @@ print(json.dumps(json.load(urllib.request.urlopen(req))))
 PY
 }
 
-report() { # label json → reads, writes and the routes
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-label, path = sys.argv[1], sys.argv[2]
-r = json.load(open(path))
-total = sum(r["requests"].values()); writes = r["writeRequests"]
-routes = ", ".join(f"{k} {v}" for k, v in sorted(r["requests"].items()))
-print(f"{label:>44}: {total - writes:5d} reads + {writes:3d} writes = {total:5d} requests ({routes})")
-PY
-}
-
-restore() { # label args… → runs kitbag restore --json, timed
-  local label=$1; shift
-  local start end
-  start=$(date +%s.%N)
-  "$BIN" restore "$ARCHIVE" --rate-limit 0 --journal "$WORK/j.sqlite" --json "$@" > "$WORK/r.json"
-  end=$(date +%s.%N)
-  report "$label" "$WORK/r.json"
-  python3 -c "print(f'{\"\":>44}  {$end - $start:.2f} s')"
-}
+WIDTH=44 ROUTES=1
+# shellcheck source=Benchmarks/restore/lib.sh
+source Benchmarks/restore/lib.sh
 
 echo "# kitbag restore benchmark (Kintone) — $RECORDS records in one app, $CONFIG build, $(nproc) cores, $(uname -sr)"
 MIDDLE=$((RECORDS / 2))
