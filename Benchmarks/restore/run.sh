@@ -31,25 +31,8 @@ print(json.dumps(json.load(urllib.request.urlopen(req))))
 PY
 }
 
-report() { # label json → one line: reads, writes, seconds
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-label, path = sys.argv[1], sys.argv[2]
-r = json.load(open(path))
-total = sum(r["requests"].values()); writes = r["writeRequests"]
-print(f"{label:>40}: {total - writes:5d} reads + {writes:3d} writes = {total:5d} requests, {r['plan']['steps'].__len__():4d} steps")
-PY
-}
-
-restore() { # label args… → runs kitbag restore --json, timed
-  local label=$1; shift
-  local start end
-  start=$(date +%s.%N)
-  "$BIN" restore "$ARCHIVE" --rate-limit 0 --journal "$WORK/j.sqlite" --json "$@" > "$WORK/r.json"
-  end=$(date +%s.%N)
-  report "$label" "$WORK/r.json"
-  python3 -c "print(f'{\"\":>40}  {$end - $start:.2f} s')"
-}
+# shellcheck source=Benchmarks/restore/lib.sh
+source Benchmarks/restore/lib.sh
 
 echo "# kitbag restore benchmark — $CARDS cards, $CONFIG build, $(nproc) cores, $(uname -sr)"
 SPACES=$(call GET /user/spaces | python3 -c "import json,sys; print(' '.join(sorted(s['id'] for s in json.load(sys.stdin))))")

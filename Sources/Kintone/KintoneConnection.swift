@@ -15,11 +15,13 @@ public struct KintoneConnection: Sendable {
     /// A partial export: only the records a query matches, in an order, with some fields (cli-kintone's
     /// `record export --condition --order-by --fields`); nil reads everything.
     public var recordFilter: KintoneRecordFilter?
+    /// Read records and comments only, no settings documents (the live side of `kitbag diff --live` and `restore`).
+    var recordsOnly = false
     /// What Kintone warned about during this connection's requests (`X-Cybozu-Warning`).
     let notices = KintoneNotices()
     let logger: Logger
     /// The apps a run covers when none are selected (`KINTONE_APPS`, or a profile's `apps`).
-    public let defaultApps: [String]
+    public internal(set) var defaultApps: [String]
     /// How the connection signs in; API tokens reach fewer routes than a login.
     public let authentication: Authentication
 

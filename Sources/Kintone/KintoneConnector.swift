@@ -18,7 +18,8 @@ extension KintoneConnection: IncrementalConnector {
         -> any ExportSource
     {
         KintoneExporter(
-            connection: self, progress: progress, appIDs: selection.containers.isEmpty ? defaultApps : selection.containers)
+            connection: self, progress: progress, appIDs: selection.containers.isEmpty ? defaultApps : selection.containers,
+            skipMissing: selection.containersOnly)
     }
 
     public func importArchive(

@@ -22,7 +22,7 @@ extension ConnectorDescriptor {
             "variable with _FILE); KINTONE_BASIC_AUTH_USERNAME/_PASSWORD, KINTONE_PFX_FILE_PATH/_PASSWORD,",
             "\(KintoneSchema.proxySettingVariable) (else \(KintoneSchema.proxyVariable)), \(KintoneSchema.timeoutVariable); \(KintoneSchema.baseURLVariable)",
         ],
-        options: KintoneOptions.all, profileVariables: ["apps": KintoneSchema.appsVariable], acceptsMigrations: true,
+        options: KintoneOptions.all, profileVariables: ["apps": KintoneSchema.appsVariable], acceptsMigrations: true, restores: true,
         rendering: KintoneRendering.source, migration: KintoneMigration.source,
         roundTrip: KintoneRoundTrip.rules,
         sandboxEnvironment: { url, credential, login in

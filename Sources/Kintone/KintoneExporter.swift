@@ -29,10 +29,14 @@ final class KintoneExporter: ExportSource {
         NotExported(kind: "secret", reason: "API tokens and passwords are never archived"),
     ]
 
-    init(connection: KintoneConnection, progress: ProgressReporter, appIDs: [String]) {
+    /// A named app that is gone is left out instead of failing the run (the live side of a restore).
+    let skipMissing: Bool
+
+    init(connection: KintoneConnection, progress: ProgressReporter, appIDs: [String], skipMissing: Bool = false) {
         self.connection = connection
         self.progress = progress
         self.appIDs = appIDs
+        self.skipMissing = skipMissing
     }
 
     /// Kintone reports records per app as it goes (`app N records`), not one step per app.
@@ -82,6 +86,8 @@ final class KintoneExporter: ExportSource {
             for id in Array(Set(appIDs)).sorted(by: KintoneSchema.idLess) {
                 do {
                     apps.append(try await connection.call(.GET, "app.json", query: [("id", id)]))
+                } catch let failure as HTTPFailure where skipMissing && failure.isNotFound {
+                    continue
                 } catch let failure as HTTPFailure where Self.isTokenRefusal(failure) {
                     throw UserError(
                         "kintone: the API tokens given cannot read app \(id) (\(failure.serviceMessage ?? "refused")) — put the API token"
@@ -97,7 +103,7 @@ final class KintoneExporter: ExportSource {
                 apps += answer["apps"]?.arrayValue ?? []
             }
             let found = Set(apps.compactMap { $0["appId"]?.idString })
-            if let missing = wanted.first(where: { !found.contains($0) }) {
+            if !skipMissing, let missing = wanted.first(where: { !found.contains($0) }) {
                 throw UserError("kintone: app \(missing) was not found or cannot be read with these credentials — check --app")
             }
         }
@@ -121,9 +127,10 @@ final class KintoneExporter: ExportSource {
         let app = listed.listing
         try output.write("app", kind: "app", values: [app])
         var settings: [String: JSONValue] = [:]
-        // The settings documents are read at once and written in their fixed order.
+        // The settings documents are read at once and written in their fixed order (none for a restore's
+        // comparison, which compares records and comments only).
         let connection = self.connection
-        let answers = try await Overlap.map(KintoneSchema.settings, limit: connection.client.parallelism) {
+        let answers = try await Overlap.map(connection.recordsOnly ? [] : KintoneSchema.settings, limit: connection.client.parallelism) {
             setting -> Result<JSONValue, HTTPFailure> in
             do {
                 return .success(try await connection.call(.GET, setting.readPath, query: [("app", id)]))

@@ -596,8 +596,13 @@ extension KintoneImporter {
 
     // MARK: Comments
 
-    /// Adds every archived comment, oldest first per record, each journaled before and after its request.
-    func importComments(of app: ArchivedApp, archive: SnapshotReader) async throws {
+    /// Adds every archived comment (or those `include` accepts), oldest first per record, each journaled before and
+    /// after its request. A comment's record is the one the journal created for it, else `existing(recordID)` (a
+    /// restore's record that is still there).
+    func importComments(
+        of app: ArchivedApp, archive: SnapshotReader, include: ((JSONValue) -> Bool)? = nil,
+        existing: ((String) -> String?)? = nil
+    ) async throws {
         let path = "\(app.folder)/comments.jsonl"
         guard let entry = archive.jsonLinesEntries().first(where: { $0.path == path }), (entry.count ?? 0) > 0,
             let target = appMap[app.id]
@@ -616,7 +621,7 @@ extension KintoneImporter {
                     summary.alreadyPresent["comment", default: 0] += 1
                     continue
                 }
-                let record = records[recordKey]?.targetID ?? (dryRun ? "dry-run" : nil)
+                let record = records[recordKey]?.targetID ?? existing?(comment["recordId"]?.idString ?? "") ?? (dryRun ? "dry-run" : nil)
                 guard let record, !record.isEmpty else {
                     throw UserError("kintone: comment \(key) belongs to a record that was not imported; run the import again")
                 }
@@ -643,7 +648,7 @@ extension KintoneImporter {
             }
             batch.removeAll(keepingCapacity: true)
         }
-        for line in try archive.lines(at: path) {
+        for line in try archive.lines(at: path) where include?(line) ?? true {
             batch.append(line)
             if batch.count == KintoneSchema.readPageSize { try await flush() }
         }

@@ -79,14 +79,20 @@ public struct LiveRules: Sendable {
     /// Per kind, keys set aside when comparing an entity a restore created again under a new id: what the service
     /// assigns and no client can set (record numbers, authors, creation times). The report says so (`notRestored`).
     public var notRestorableKeys: [String: Set<String>]
+    /// An entity as the archive (or the live export) holds it, in the shape compared, with its `id` — for services
+    /// whose entities name their id otherwise (Kintone: `appId`, a record's `$id` field, comment ids per record).
+    /// Gets the container's id (nil for a container itself). Nil: compared as read.
+    public var shape: (@Sendable (_ kind: String, _ value: JSONValue, _ container: String?) -> JSONValue)?
 
     public init(
         ignoredKeys: Set<String>, removedKinds: [String: String] = [:], removedFlag: String? = nil, containerKind: String,
         kinds: Set<String> = [], normalizeContext: String? = nil,
-        normalize: (@Sendable (String, JSONValue, [JSONValue]) -> JSONValue)? = nil, journalKinds: [String] = [],
+        normalize: (@Sendable (String, JSONValue, [JSONValue]) -> JSONValue)? = nil,
+        shape: (@Sendable (String, JSONValue, String?) -> JSONValue)? = nil, journalKinds: [String] = [],
         notRestorableKeys: [String: Set<String>] = [:],
         translate: (@Sendable (String, JSONValue, RoundTripIDs) -> JSONValue)? = nil
     ) {
+        self.shape = shape
         self.ignoredKeys = ignoredKeys
         self.removedKinds = removedKinds
         self.removedFlag = removedFlag
@@ -132,6 +138,15 @@ public struct LiveDiff: Sendable, Codable, Equatable {
         public var change: Change
         /// Changed fields, sorted (only for `changed`).
         public var fields: [String]?
+
+        public init(kind: String, container: String?, id: String, title: String?, change: Change, fields: [String]? = nil) {
+            self.kind = kind
+            self.container = container
+            self.id = id
+            self.title = title
+            self.change = change
+            self.fields = fields
+        }
     }
 
     public struct Tally: Sendable, Codable, Equatable {
@@ -176,7 +191,8 @@ public enum LiveComparison {
         for entry in reader.jsonLinesEntries() where entry.kind == rules.containerKind {
             let folder = (entry.path as NSString).deletingLastPathComponent
             guard folder != ContainerRef.account.archiveFolder else { continue }
-            for value in try reader.values(at: entry.path) {
+            for read in try reader.values(at: entry.path) {
+                let value = rules.shape?(rules.containerKind, read, nil) ?? read
                 if let id = value["id"]?.idString { out[folder] = (ids?.back[rules.containerKind]?[id] ?? id, ArchiveDiffTitle.title(value)) }
             }
         }
@@ -203,7 +219,8 @@ public enum LiveComparison {
             let archived = entry.kind ?? "entity"
             let kind = rules.removedKinds[archived] ?? archived
             guard rules.kinds.isEmpty || rules.kinds.contains(kind) else { continue }
-            for read in try reader.values(at: entry.path) {
+            for stored in try reader.values(at: entry.path) {
+                let read = rules.shape?(kind, stored, kind == rules.containerKind ? nil : container.id) ?? stored
                 let raw = rules.archivedShape(kind: kind, read, ids: ids)
                 guard let id = raw["id"]?.idString else { continue }
                 let restored = read["id"]?.idString != id

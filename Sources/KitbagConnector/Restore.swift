@@ -51,6 +51,11 @@ public struct RestoreStep: Sendable, Codable, Equatable {
 public struct RestoreSkip: Sendable, Codable, Equatable {
     public var entry: LiveDiff.Entry
     public var reason: String
+
+    public init(entry: LiveDiff.Entry, reason: String) {
+        self.entry = entry
+        self.reason = reason
+    }
 }
 
 /// What the live comparison turned into: the writes, in the order they are made, and what is left alone.
@@ -115,6 +120,14 @@ public protocol RestoreTarget: Connector {
         _ plan: RestorePlan, archive: SnapshotReader, live: SnapshotReader, restored: RoundTripIDs, journal: ImportJournal?,
         dryRun: Bool, progress: ProgressReporter
     ) async throws -> RestoreOutcome
+
+    /// The connector that reads the live side of a comparison of `scope` (Kintone: records and comments only, and
+    /// only the records the scope names). Default: itself.
+    func liveReader(scope: RestoreScope, archive: SnapshotReader, restored: RoundTripIDs) -> Self
+}
+
+extension RestoreTarget {
+    public func liveReader(scope: RestoreScope, archive: SnapshotReader, restored: RoundTripIDs) -> Self { self }
 }
 
 /// The shared restore pipeline: check the account, read what the scope needs of it through the connector's export,
@@ -214,7 +227,9 @@ public enum RestoreJobs {
         }
         // A container created again by an earlier run is read under the id it has now.
         let now = folders.map { f in f.mapValues { restored.forward[rules.containerKind]?[$0] ?? $0 } }
-        let (live, scratch) = try await readLive(connector, account: account, folders: now, progress: progress)
+        let (live, scratch) = try await readLive(
+            connector.liveReader(scope: scope, archive: archive, restored: restored), account: account, folders: now,
+            progress: progress)
         defer {
             live.close()
             try? FileManager.default.removeItem(at: scratch)

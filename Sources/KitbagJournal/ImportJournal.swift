@@ -264,6 +264,22 @@ public final class ImportJournal: Sendable {
         }
     }
 
+    /// Forgets entities that are gone from the target since the journal recorded them (a restore creating again
+    /// what an earlier restore created and someone deleted since): the mappings of `kind` whose source id matches
+    /// one of the SQL `LIKE` patterns (`_` and `%` as in SQL; `\` escapes), and every step done for a source id that
+    /// one of `steps` names.
+    public func forget(kind: String, matching patterns: [String], steps: [String] = []) throws {
+        try db.write { db in
+            for pattern in patterns {
+                try db.execute(
+                    sql: "DELETE FROM mapping WHERE kind = ? AND source_id LIKE ? ESCAPE '\\'", arguments: [kind, pattern])
+            }
+            for id in steps {
+                try db.execute(sql: "DELETE FROM step WHERE source_id = ?", arguments: [id])
+            }
+        }
+    }
+
     /// Source ids for which a step was done.
     public func steps(_ name: String) throws -> Set<String> {
         try db.read { db in

@@ -169,7 +169,7 @@ struct DiffCommand: AsyncParsableCommand {
     @Argument(help: "The older archive (with --live: the archive to compare with its account).") var from: String
     @Argument(help: "The newer archive (not with --live).") var to: String?
 
-    @Flag(help: "Compare FROM with the live account it came from (Kinopio), reading only what is needed.")
+    @Flag(help: "Compare FROM with the live account it came from (Kinopio, Kintone), reading only what is needed.")
     var live = false
 
     @OptionGroup var scopeOptions: RestoreScopeOptions

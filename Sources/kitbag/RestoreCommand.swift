@@ -8,10 +8,10 @@ import KitbagCore
 struct RestoreScopeOptions: ParsableArguments {
     @Option(
         name: .customLong("only"),
-        help: ArgumentHelp("Only this entity, as KIND:ID (space:ID, card:ID, …); repeatable; a space brings its contents.", valueName: "KIND:ID"))
+        help: ArgumentHelp("Only this entity, as KIND:ID (space:ID, card:ID, Kintone record:APP/ID, …); repeatable; a container brings its contents.", valueName: "KIND:ID"))
     var only: [String] = []
 
-    @Option(name: .customLong("container"), help: ArgumentHelp("Only this container (a Kinopio space) and its contents; repeatable.", valueName: "ID"))
+    @Option(name: .customLong("container"), help: ArgumentHelp("Only this container (a Kinopio space, a Kintone app) and its contents; repeatable.", valueName: "ID"))
     var containers: [String] = []
 
     @Option(help: ArgumentHelp("Only entities (or containers) whose title contains this text, ignoring case.", valueName: "TEXT"))
@@ -92,7 +92,9 @@ struct RestoreCommand: AsyncParsableCommand {
             a rerun — after a crash, a Ctrl-C, or once everything is back — writes only what is still missing. \
             --dry-run prints the plan and the request count and writes nothing.
 
-            Supported: Kinopio. Kintone, Kitemaker and Kona are refused with one line.
+            Supported: Kinopio, and Kintone records and comments (a deleted record comes back under a new id and \
+            record number, journaled; --revert sends the revision read, so a record edited meanwhile is left alone; a \
+            deleted app is refused — Kintone has no route to restore one). Kitemaker and Kona are refused with one line.
 
             """ + ServiceCatalog.credentialHelp)
 

@@ -35,8 +35,9 @@ struct ConformanceSubject: Sendable, CustomStringConvertible {
 
     /// What `damageAccount` did to the live account, for the restore conformance test (ids as archived).
     struct AccountDamage: Sendable {
-        /// A container deleted for good.
-        var deletedContainer: String
+        /// A container deleted for good; nil where the service's API cannot delete one (Kintone has no REST route to
+        /// delete an app).
+        var deletedContainer: String?
         /// A second container, in which `deletedItems` (one to three) were deleted for good.
         var itemsContainer: String
         var deletedItems: [String]
@@ -50,7 +51,7 @@ struct ConformanceSubject: Sendable, CustomStringConvertible {
         /// item and its container (only under `--revert`). Sandboxes name an item inside its container (`3/42`), so a
         /// prefix or suffix counts.
         func mayTouch(_ id: String, revert: Bool) -> Bool {
-            let allowed = [deletedContainer, itemsContainer] + (revert ? [editedItem, editedContainer] : [])
+            let allowed = [deletedContainer, itemsContainer].compactMap { $0 } + (revert ? [editedItem, editedContainer] : [])
             return allowed.contains { id == $0 || id.hasSuffix("/\($0)") || id.hasPrefix("\($0)/") }
         }
     }

@@ -161,5 +161,39 @@ extension ConformanceSubject {
                         "record": [field: ["value": "edited by the suite"]],
                     ]))
             return folder
+        },
+        damageAccount: { connector, archive in
+            // Kintone has no REST route to delete an app, so no container is deleted. Two records of the first app
+            // with two or more are deleted for good (`DELETE records.json`); the first text field of a record of
+            // another app is edited (`PUT record.json`). Items are named `APP/RECORD`, as `kitbag diff --live` does.
+            let reader = try SnapshotReader.open(archive)
+            defer { reader.close() }
+            var apps: [(app: String, records: [String], text: (id: String, field: String)?)] = []
+            for entry in reader.jsonLinesEntries() where entry.path.hasPrefix("data/apps/") && entry.path.hasSuffix("/records.jsonl") {
+                let app = ArchivePath.decodeComponent(String(entry.path.split(separator: "/").dropLast().last ?? ""))
+                let records = try reader.values(at: entry.path)
+                let text = records.lazy.compactMap { r -> (String, String)? in
+                    guard let id = r["$id"]?["value"]?.idString,
+                        let field = r.objectValue?.first(where: { $0.value["type"]?.stringValue == "SINGLE_LINE_TEXT" })?.key
+                    else { return nil }
+                    return (id, field)
+                }.first
+                apps.append((app, records.compactMap { $0["$id"]?["value"]?.idString }, text))
+            }
+            guard let items = apps.first(where: { $0.records.count >= 2 }),
+                let edited = apps.first(where: { $0.app != items.app && $0.text != nil }), let text = edited.text
+            else { throw ConformanceSetupError(message: "the demo seed has no two apps to damage") }
+            let deleted = Array(items.records.prefix(2))
+            _ = try await connector.client.send(
+                APIRequest(
+                    method: .DELETE, path: "/k/v1/records.json",
+                    body: ["app": .string(items.app), "ids": .array(deleted.map(JSONValue.string))]))
+            _ = try await connector.client.send(
+                APIRequest(
+                    method: .PUT, path: "/k/v1/record.json",
+                    body: ["app": .string(edited.app), "id": .string(text.id), "record": [text.field: ["value": "edited by the suite"]]]))
+            return AccountDamage(
+                deletedContainer: nil, itemsContainer: items.app, deletedItems: deleted.map { "\(items.app)/\($0)" },
+                editedContainer: edited.app, editedItem: "\(edited.app)/\(text.id)", editedKind: "record")
         })
 }

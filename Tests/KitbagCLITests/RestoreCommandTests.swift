@@ -6,16 +6,20 @@ import KitbagSandbox
 import KitbagTestSupport
 import Testing
 
+@testable import kitbag
+
 /// `kitbag diff ARCHIVE --live` and `kitbag restore ARCHIVE` through the binary, against a Kinopio sandbox on
 /// 127.0.0.1 (issue 19).
 @Suite struct RestoreCommandTests {
     static let key = "restore-cli-key-5c1e"
 
     /// Sends one request to the sandbox as the owner; the JSON answer.
-    static func call(_ sandbox: RunningSandbox, _ method: String, _ path: String, body: JSONValue? = nil) async throws -> JSONValue {
+    static func call(
+        _ sandbox: RunningSandbox, _ method: String, _ path: String, body: JSONValue? = nil, headers: [(String, String)]? = nil
+    ) async throws -> JSONValue {
         let client = HTTPClient()
         do {
-            let answer = try await send(client, sandbox, method, path, body: body)
+            let answer = try await send(client, sandbox, method, path, body: body, headers: headers)
             try await client.shutdown()
             return answer
         } catch {
@@ -24,12 +28,14 @@ import Testing
         }
     }
 
-    static func send(_ client: HTTPClient, _ sandbox: RunningSandbox, _ method: String, _ path: String, body: JSONValue?)
-        async throws -> JSONValue
-    {
+    /// Sends one request, as the Kinopio owner unless `headers` says who.
+    static func send(
+        _ client: HTTPClient, _ sandbox: RunningSandbox, _ method: String, _ path: String, body: JSONValue?,
+        headers: [(String, String)]? = nil
+    ) async throws -> JSONValue {
         var request = HTTPClientRequest(url: sandbox.baseURL.absoluteString + path)
         request.method = .RAW(value: method)
-        request.headers.add(name: "Authorization", value: key)
+        for (name, value) in headers ?? [("Authorization", key)] { request.headers.add(name: name, value: value) }
         request.headers.add(name: "Content-Type", value: "application/json")
         if let body { request.body = .bytes(body.serialized()) }
         let response = try await client.execute(request, timeout: .seconds(30))
@@ -84,8 +90,10 @@ import Testing
     @Test func otherServicesAndBadSelectionsAreRefusedWithOneLine() async throws {
         let dir = try CLI.tempDir()
         defer { Scratch.remove(dir) }
-        // A Kintone archive: refused before any credential is asked for.
-        for (service, name) in [("kintone", "Kintone"), ("kitemaker", "Kitemaker"), ("kona", "Kona")] {
+        // An archive of a service that does not restore: refused before any credential is asked for.
+        let refused = ServiceCatalog.descriptors.filter { !$0.restores }.map { ($0.service.rawValue, $0.displayName) }
+        #expect(!refused.contains { $0.0 == "kinopio" || $0.0 == "kintone" })
+        for (service, name) in refused {
             let folder = dir.appendingPathComponent(service)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let info = ArchiveInfo(
@@ -97,48 +105,99 @@ import Testing
             #expect(r.stderr.hasPrefix("kitbag: error: restore into \(name) is not supported yet"), "\(r.stderr)")
             #expect(r.stderr.split(separator: "\n").count == 1)
         }
-        let bad = try await CLI.run(["restore", dir.appendingPathComponent("kintone").path, "--only", "card"])
+        let bad = try await CLI.run(["restore", dir.path, "--only", "card"])
         #expect(bad.status == 2 && bad.stderr.contains("--only card is not KIND:ID"))
         let twoArchives = try await CLI.run(["diff", "a", "b", "--live"])
         #expect(twoArchives.status == 2 && twoArchives.stderr.contains("give one archive"))
     }
 
-    /// A restore killed with SIGKILL after some of its writes, then rerun, leaves exactly one copy of every card.
-    @Test func aRestoreKilledWithSIGKILLAndRerunMakesExactlyOneCopy() async throws {
+    /// One restoring service's part of the SIGKILL test: a sandbox with enough in it that a kill lands among the
+    /// restore's writes, the environment the binary needs, the damage (much deleted for good), the kinds counted, and
+    /// how many writes the first run makes before it is killed.
+    struct KillSubject: Sendable {
+        var start: @Sendable () async throws -> RunningSandbox
+        var env: @Sendable (RunningSandbox) -> [String: String]
+        var damage: @Sendable (RunningSandbox) async throws -> Void
+        var kinds: [String]
+        var writesBeforeKill: Int
+    }
+
+    static let killSubjects: [ServiceName: KillSubject] = [
+        .kinopio: KillSubject(
+            start: {
+                var o = SandboxOptions()
+                o.seed = .generated(cards: 1200)
+                o.credentials = [key]
+                o.rateLimit = false
+                return try await KinopioSandbox.start(o, logger: SandboxServer.quietLogger("t"))
+            },
+            env: { env($0) },
+            damage: { sandbox in
+                let spaces = (try await call(sandbox, "GET", "/user/spaces").arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+                #expect(spaces.count >= 12)
+                _ = try await call(sandbox, "DELETE", "/space/permanent", body: .array(spaces.map { ["id": .string($0)] }))
+            },
+            kinds: ["space", "card", "connection", "tag"], writesBeforeKill: 3),
+        // Kintone: 2,500 records deleted come back in two bulks (2,000 + 500); the kill lands after the first.
+        .kintone: KillSubject(
+            start: {
+                var o = SandboxOptions()
+                o.seed = .generated(cards: 2500)
+                o.credentials = [key]
+                o.rateLimit = false
+                return try await KintoneSandbox.start(o, logger: SandboxServer.quietLogger("t"))
+            },
+            env: { sandbox in
+                [
+                    "KINTONE_BASE_URL": sandbox.baseURL.absoluteString, "KINTONE_USERNAME": KintoneSandbox.defaultLogin.user,
+                    "KINTONE_PASSWORD": key,
+                ]
+            },
+            damage: { sandbox in
+                let login = Data("\(KintoneSandbox.defaultLogin.user):\(key)".utf8).base64EncodedString()
+                let ids = (1...2500).map { JSONValue.string(String($0)) }
+                for start in stride(from: 0, to: ids.count, by: 100) {
+                    _ = try await call(
+                        sandbox, "DELETE", "/k/v1/records.json", body: ["app": "1", "ids": .array(Array(ids[start..<start + 100]))],
+                        headers: [("X-Cybozu-Authorization", login)])
+                }
+            },
+            kinds: ["record"], writesBeforeKill: 1),
+    ]
+
+    /// A restore killed with SIGKILL after some of its writes, then rerun, leaves exactly one copy of everything it
+    /// put back, for every service that restores; `diff --live` then finds nothing.
+    @Test(arguments: ServiceCatalog.descriptors.filter(\.restores).map(\.service))
+    func aRestoreKilledWithSIGKILLAndRerunMakesExactlyOneCopy(_ service: ServiceName) async throws {
+        let subject = try #require(Self.killSubjects[service], "\(service) restores: give it a KillSubject")
         let dir = try CLI.tempDir()
         defer { Scratch.remove(dir) }
-        var o = SandboxOptions()
-        o.seed = .generated(cards: 1200)
-        o.credentials = [Self.key]
-        o.rateLimit = false
-        let sandbox = try await KinopioSandbox.start(o, logger: SandboxServer.quietLogger("t"))
-        let env = Self.env(sandbox)
+        let sandbox = try await subject.start()
+        let env = subject.env(sandbox)
         let archive = dir.appendingPathComponent("a.tar.zst").path
-        #expect(try await CLI.run(["export", "kinopio", "--rate-limit", "0", "-o", archive, "-q"], env: env).status == 0)
+        #expect(try await CLI.run(["export", service.rawValue, "--rate-limit", "0", "-o", archive, "-q"], env: env).status == 0)
         let before = try ArchiveInspector.summary(of: URL(fileURLWithPath: archive)).counts
-        let spaces = (try await Self.call(sandbox, "GET", "/user/spaces").arrayValue ?? []).compactMap { $0["id"]?.stringValue }
-        #expect(spaces.count >= 12)
-        _ = try await Self.call(sandbox, "DELETE", "/space/permanent", body: .array(spaces.map { ["id": .string($0)] }))
+        try await subject.damage(sandbox)
 
         // Paced to 20 requests/s so that the kill lands among the writes.
         let args = ["restore", archive, "--rate-limit", "20", "-q"]
         let mark = await sandbox.writeMark()
         let (p, _, _) = try CLI.start(args, env: env)
-        while await sandbox.writeMark() < mark + 3, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
+        while await sandbox.writeMark() < mark + subject.writesBeforeKill, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
         kill(p.processIdentifier, SIGKILL)
         await Exits.shared.wait(p)
-        #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed midway")
+        #expect(p.terminationReason == .uncaughtSignal, "\(service): the first run should have been killed midway")
         let rerun = try await CLI.run(["restore", archive, "--rate-limit", "0"], env: env)
-        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.status == 0, "\(service): \(rerun.stderr)")
 
         let after = dir.appendingPathComponent("after.tar").path
-        #expect(try await CLI.run(["export", "kinopio", "--rate-limit", "0", "-o", after, "-q"], env: env).status == 0)
+        #expect(try await CLI.run(["export", service.rawValue, "--rate-limit", "0", "-o", after, "-q"], env: env).status == 0)
         let counts = try ArchiveInspector.summary(of: URL(fileURLWithPath: after)).counts
-        for kind in ["space", "card", "connection", "tag"] {
-            #expect(counts[kind] == before[kind], "exactly one copy of every \(kind)")
+        for kind in subject.kinds {
+            #expect(counts[kind] == before[kind], "\(service): exactly one copy of every \(kind)")
         }
         let diff = try await CLI.run(["diff", archive, "--live", "--json", "--rate-limit", "0"], env: env)
-        #expect(try JSONValue(parsing: Array(diff.stdout))["entries"]?.arrayValue?.isEmpty == true, "\(diff.out.prefix(2000))")
+        #expect(try JSONValue(parsing: Array(diff.stdout))["entries"]?.arrayValue?.isEmpty == true, "\(service): \(diff.out.prefix(2000))")
         await sandbox.stop()
     }
 }

@@ -57,6 +57,22 @@ import Testing
         #expect(e["c"]?.state == .planned)
     }
 
+    /// What a restore created and someone deleted since is forgotten by pattern: only the matching entries of
+    /// that kind, and the steps of the ids named; a `_` or `%` escaped matches itself only.
+    @Test func forgetRemovesOnlyTheMatchingEntriesAndSteps() throws {
+        let url = tempFile()
+        defer { Scratch.remove(url.deletingLastPathComponent()) }
+        let j = try ImportJournal(url: url, binding: binding)
+        try j.markCreated(kind: "record", [("2/1", "40"), ("2/10", "41"), ("3/1", "42"), ("2_1", "43")])
+        try j.markCreated(kind: "comment", [("2/1/1", "7"), ("2/1/2", "8"), ("2/10/1", "9")])
+        try j.markStep("status-0", sourceIDs: ["2/1", "2/10"])
+        try j.forget(kind: "record", matching: ["2/1", "2\\_1"])
+        try j.forget(kind: "comment", matching: ["2/1/%"], steps: ["2/1"])
+        #expect(try j.entries(kind: "record").keys.sorted() == ["2/10", "3/1"])
+        #expect(try j.entries(kind: "comment").keys.sorted() == ["2/10/1"])
+        #expect(try j.steps("status-0") == ["2/10"])
+    }
+
     @Test func stepsAreRecordedOnce() throws {
         let url = tempFile()
         defer { Scratch.remove(url.deletingLastPathComponent()) }
