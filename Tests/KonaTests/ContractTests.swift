@@ -14,8 +14,8 @@ import Testing
 // `sections/exceptions.md` (error bodies), `sections/spaces.md` (hidden spaces), `sections/risks.md` (batches),
 // `README.md` (paging).
 
-/// One raw request to a Kona sandbox.
-private func send(
+/// One raw request to a Kona sandbox (also used by the restore tests).
+func send(
     _ sandbox: RunningSandbox, _ method: String, _ path: String, token: String? = KonaConnectorTests.access,
     body: JSONValue? = nil
 ) async throws -> (status: Int, json: JSONValue?) {
