@@ -18,9 +18,10 @@ extension KinopioConnection: RestoreTarget {
     }
 
     public func applyRestore(
-        _ plan: RestorePlan, archive: SnapshotReader, live: SnapshotReader, journal: ImportJournal?, dryRun: Bool,
-        progress: ProgressReporter
-    ) async throws -> (requests: [String: Int], done: [String: Int]) {
+        _ plan: RestorePlan, archive: SnapshotReader, live: SnapshotReader, restored: RoundTripIDs, journal: ImportJournal?,
+        dryRun: Bool, progress: ProgressReporter
+    ) async throws -> RestoreOutcome {
+        // Kinopio keeps the ids a client sends, so `restored` is always empty: what comes back has its archived id.
         let restorer = KinopioRestore(connection: self, archive: archive, live: live, journal: journal, dryRun: dryRun, progress: progress)
         return try await explainingScope("a restore", needs: "edit") {
             try await restorer.run(plan)
@@ -83,7 +84,7 @@ final class KinopioRestore {
         importer.keepIDs = true
     }
 
-    func run(_ plan: RestorePlan) async throws -> (requests: [String: Int], done: [String: Int]) {
+    func run(_ plan: RestorePlan) async throws -> RestoreOutcome {
         let before = await connection.client.requestCounts()
         let spaces = Dictionary(try importer.readSpaces(archive).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         func steps(_ action: RestoreAction, _ kind: String) -> [RestoreStep] {
@@ -202,7 +203,7 @@ final class KinopioRestore {
         } else {
             requests = RestoreJobs.requests(await connection.client.requestCounts(), since: before)
         }
-        return (requests, done)
+        return RestoreOutcome(requests: requests, done: done)
     }
 
     /// Runs the writes of one step for `ids`, journaled: planned and marked sent before, marked done after (a

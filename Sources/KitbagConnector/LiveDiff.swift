@@ -70,11 +70,22 @@ public struct LiveRules: Sendable {
     public var normalize: (@Sendable (_ kind: String, _ value: JSONValue, _ context: [JSONValue]) -> JSONValue)?
     /// The container file whose entities `normalize` gets (`connectionTypes`).
     public var normalizeContext: String?
+    /// Journal kinds whose entries map archived ids to the new ids a restore gave (services that choose ids:
+    /// `["app", "record"]`). Empty where a restore keeps the archived ids (Kinopio).
+    public var journalKinds: [String]
+    /// A live entity's value with the ids a restore gave turned back into archived ids — its own `id` and every
+    /// reference it holds — so that it compares with the archived entity. Nil: only `id`, through `ids.back[kind]`.
+    public var translate: (@Sendable (_ kind: String, _ value: JSONValue, _ ids: RoundTripIDs) -> JSONValue)?
+    /// Per kind, keys set aside when comparing an entity a restore created again under a new id: what the service
+    /// assigns and no client can set (record numbers, authors, creation times). The report says so (`notRestored`).
+    public var notRestorableKeys: [String: Set<String>]
 
     public init(
         ignoredKeys: Set<String>, removedKinds: [String: String] = [:], removedFlag: String? = nil, containerKind: String,
         kinds: Set<String> = [], normalizeContext: String? = nil,
-        normalize: (@Sendable (String, JSONValue, [JSONValue]) -> JSONValue)? = nil
+        normalize: (@Sendable (String, JSONValue, [JSONValue]) -> JSONValue)? = nil, journalKinds: [String] = [],
+        notRestorableKeys: [String: Set<String>] = [:],
+        translate: (@Sendable (String, JSONValue, RoundTripIDs) -> JSONValue)? = nil
     ) {
         self.ignoredKeys = ignoredKeys
         self.removedKinds = removedKinds
@@ -83,6 +94,19 @@ public struct LiveRules: Sendable {
         self.kinds = kinds
         self.normalizeContext = normalizeContext
         self.normalize = normalize
+        self.journalKinds = journalKinds
+        self.notRestorableKeys = notRestorableKeys
+        self.translate = translate
+    }
+
+    /// A live entity's value as the archive would hold it: ids a restore gave turned back (`translate`, else `id`
+    /// through `ids.back[kind]`); nil `ids` or an entity the restore did not create leaves it as it is.
+    func archivedShape(kind: String, _ value: JSONValue, ids: RoundTripIDs?) -> JSONValue {
+        guard let ids, !ids.back.isEmpty else { return value }
+        if let translate { return translate(kind, value, ids) }
+        guard let id = value["id"]?.idString, let archived = ids.back[kind]?[id], var object = value.objectValue else { return value }
+        object["id"] = .string(archived)
+        return .object(object)
     }
 }
 
@@ -137,29 +161,35 @@ struct ComparedEntity {
     var title: String?
     var removed: Bool
     var value: JSONValue
+    /// Created again by a restore under a new id (its `notRestorableKeys` are set aside).
+    var restored = false
 }
 
 /// Compares an archive with a fresh export of (a part of) the live account, entity by entity.
 public enum LiveComparison {
     /// Container folders of an archive (`data/spaces/ID`) → (id, title), from each container's own entity file.
-    static func containers(_ reader: SnapshotReader, rules: LiveRules) throws -> [String: (id: String, title: String?)] {
+    /// On the live side (`ids` set) a container a restore created again is named by its archived id.
+    static func containers(_ reader: SnapshotReader, rules: LiveRules, ids: RoundTripIDs? = nil) throws
+        -> [String: (id: String, title: String?)]
+    {
         var out: [String: (id: String, title: String?)] = [:]
         for entry in reader.jsonLinesEntries() where entry.kind == rules.containerKind {
             let folder = (entry.path as NSString).deletingLastPathComponent
             guard folder != ContainerRef.account.archiveFolder else { continue }
             for value in try reader.values(at: entry.path) {
-                if let id = value["id"]?.idString { out[folder] = (id, ArchiveDiffTitle.title(value)) }
+                if let id = value["id"]?.idString { out[folder] = (ids?.back[rules.containerKind]?[id] ?? id, ArchiveDiffTitle.title(value)) }
             }
         }
         return out
     }
 
     /// Every entity of an archive, outside the account folder, keyed by `kind/id` (the container by its kind); only
-    /// those of the containers `containers` names when it is set.
-    static func entities(_ reader: SnapshotReader, rules: LiveRules, containers wanted: Set<String>?) throws
-        -> [String: ComparedEntity]
+    /// those of the containers `containers` names when it is set. `ids` (live side only): the ids a restore gave,
+    /// turned back into archived ids.
+    static func entities(_ reader: SnapshotReader, rules: LiveRules, containers wanted: Set<String>?, ids: RoundTripIDs? = nil)
+        throws -> [String: ComparedEntity]
     {
-        let named = try containers(reader, rules: rules)
+        let named = try containers(reader, rules: rules, ids: ids)
         var out: [String: ComparedEntity] = [:]
         var context: [String: [JSONValue]] = [:]
         if let file = rules.normalizeContext {
@@ -173,8 +203,10 @@ public enum LiveComparison {
             let archived = entry.kind ?? "entity"
             let kind = rules.removedKinds[archived] ?? archived
             guard rules.kinds.isEmpty || rules.kinds.contains(kind) else { continue }
-            for raw in try reader.values(at: entry.path) {
+            for read in try reader.values(at: entry.path) {
+                let raw = rules.archivedShape(kind: kind, read, ids: ids)
                 guard let id = raw["id"]?.idString else { continue }
+                let restored = read["id"]?.idString != id
                 let value = rules.normalize?(kind, raw, context[folder] ?? []) ?? raw
                 let removed = rules.removedKinds[archived] != nil
                     || (rules.removedFlag.flatMap { value[$0]?.boolValue } ?? false)
@@ -184,17 +216,19 @@ public enum LiveComparison {
                 if let seen = out[key], seen.removed && !removed { continue }
                 out[key] = ComparedEntity(
                     kind: kind, container: isContainer ? nil : container.id, id: id, title: ArchiveDiffTitle.title(value),
-                    removed: removed, value: value)
+                    removed: removed, value: value, restored: restored)
             }
         }
         return out
     }
 
     /// The fields whose values differ, ignored keys and the removed flag aside.
-    public static func changedFields(_ a: JSONValue, _ b: JSONValue, rules: LiveRules) -> [String] {
+    /// `setAside`: further keys not compared (what a restore could not set on an entity it created again).
+    public static func changedFields(_ a: JSONValue, _ b: JSONValue, rules: LiveRules, setAside: Set<String> = []) -> [String] {
         let left = a.objectValue ?? JSONObject(), right = b.objectValue ?? JSONObject()
         var keys = Set(left.keys).union(right.keys)
         keys.subtract(rules.ignoredKeys)
+        keys.subtract(setAside)
         if let flag = rules.removedFlag { keys.remove(flag) }
         return keys.sorted().filter { k in
             let l = left[k] ?? .null, r = right[k] ?? .null
@@ -233,17 +267,18 @@ public enum LiveComparison {
         return folders
     }
 
-    /// Compares `archive` with `live` (a fresh export of the same account): only the given containers (by id) when
-    /// `containers` is set, then keeps the entries the scope includes.
+    /// Compares `archive` with `live` (a fresh export of the same account): only the given containers (by archived
+    /// id) when `containers` is set, then keeps the entries the scope includes. `restored`: the ids an earlier restore
+    /// gave (from its journal), so that what it created again pairs with what the archive holds.
     public static func compare(
         archive: SnapshotReader, live: SnapshotReader, rules: LiveRules, containers: Set<String>?, scope: RestoreScope,
-        archiveName: String
+        archiveName: String, restored: RoundTripIDs? = nil
     ) throws -> LiveDiff {
         let before = try entities(archive, rules: rules, containers: containers)
-        let now = try entities(live, rules: rules, containers: containers)
+        let now = try entities(live, rules: rules, containers: containers, ids: restored)
         let titles = Dictionary(
             (try Self.containers(archive, rules: rules).values.map { ($0.id, $0.title) })
-                + (try Self.containers(live, rules: rules).values.map { ($0.id, $0.title) }),
+                + (try Self.containers(live, rules: rules, ids: restored).values.map { ($0.id, $0.title) }),
             uniquingKeysWith: { a, _ in a })
         var kinds: [String: LiveDiff.Tally] = [:]
         var entries: [LiveDiff.Entry] = []
@@ -269,7 +304,8 @@ public enum LiveComparison {
                 if !o.removed && n.removed {
                     entry.change = .removed
                 } else {
-                    let fields = changedFields(o.value, n.value, rules: rules)
+                    let fields = changedFields(
+                        o.value, n.value, rules: rules, setAside: n.restored ? rules.notRestorableKeys[n.kind] ?? [] : [])
                     guard !fields.isEmpty || o.removed != n.removed else {
                         kinds[o.kind, default: .init()].unchanged += 1
                         continue

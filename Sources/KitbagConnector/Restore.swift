@@ -59,6 +59,26 @@ public struct RestorePlan: Sendable, Codable, Equatable {
     public var skipped: [RestoreSkip]
 }
 
+/// What a connector's writes did (or, on a dry run, would do).
+public struct RestoreOutcome: Sendable {
+    /// Write requests per route: sent, or counted on a dry run.
+    public var requests: [String: Int]
+    /// Entities written, per `ACTION KIND` (`recreate card: 3`).
+    public var done: [String: Int]
+    /// Planned steps not written when their turn came, and why: edited since the plan (a revision the service
+    /// refused), refused by the server.
+    public var leftAlone: [RestoreSkip]
+    /// What came back, but not as it was: what the service assigns itself (record numbers, authors, timestamps).
+    public var notRestored: [NotExported]
+
+    public init(requests: [String: Int], done: [String: Int], leftAlone: [RestoreSkip] = [], notRestored: [NotExported] = []) {
+        self.requests = requests
+        self.done = done
+        self.leftAlone = leftAlone
+        self.notRestored = notRestored
+    }
+}
+
 /// What a restore did (or, on a dry run, would do).
 public struct RestoreReport: Sendable, Codable {
     public var archive: String
@@ -71,6 +91,10 @@ public struct RestoreReport: Sendable, Codable {
     /// Requests per route: the reads of the live comparison and the writes (counted, not sent, on a dry run).
     public var requests: [String: Int]
     public var writeRequests: Int
+    /// Planned steps left alone when their turn came, and why.
+    public var leftAlone: [RestoreSkip]
+    /// What came back, but not as it was, and why.
+    public var notRestored: [NotExported]
     public var journal: String?
 }
 
@@ -83,12 +107,14 @@ public protocol RestoreTarget: Connector {
     /// Nil when the connector can do `action` to an entity of `kind`, else the reason it cannot (one sentence).
     func restoreRefusal(kind: String, action: RestoreAction) -> String?
 
-    /// Makes the plan's writes (on a dry run only counts them). `live` is the fresh export the plan came from.
-    /// Returns the write requests per route (sent, or counted on a dry run) and what was done per `action kind`.
+    /// Makes the plan's writes (on a dry run only counts them). `live` is the fresh export the plan came from, with
+    /// the ids an earlier run of the same restore gave in `restored` (archived id → live id through
+    /// `restored.created`). Every entity created again is recorded in `journal` under its archived id (plan, send,
+    /// mark created — as an import does), so that a rerun after a crash creates nothing twice.
     func applyRestore(
-        _ plan: RestorePlan, archive: SnapshotReader, live: SnapshotReader, journal: ImportJournal?, dryRun: Bool,
-        progress: ProgressReporter
-    ) async throws -> (requests: [String: Int], done: [String: Int])
+        _ plan: RestorePlan, archive: SnapshotReader, live: SnapshotReader, restored: RoundTripIDs, journal: ImportJournal?,
+        dryRun: Bool, progress: ProgressReporter
+    ) async throws -> RestoreOutcome
 }
 
 /// The shared restore pipeline: check the account, read what the scope needs of it through the connector's export,
@@ -105,6 +131,13 @@ public enum RestoreJobs {
     /// `ARCHIVE.restore.sqlite` beside the archive.
     public static func defaultJournalURL(for archive: URL) -> URL {
         archive.deletingLastPathComponent().appendingPathComponent(archive.lastPathComponent + ".restore.sqlite")
+    }
+
+    /// The ids earlier runs of this restore gave to what they created again (none when the journal does not exist
+    /// yet or the connector keeps archived ids).
+    public static func restoredIDs(journal url: URL, rules: LiveRules) throws -> RoundTripIDs {
+        guard !rules.journalKinds.isEmpty, FileManager.default.fileExists(atPath: url.path) else { return .none }
+        return try RoundTripIDs(journal: ImportJournal(readingFrom: url), kinds: rules.journalKinds)
     }
 
     /// The connector as a restore target, or one line saying the service has none yet.
@@ -152,18 +185,24 @@ public enum RestoreJobs {
     }
 
     /// `kitbag diff ARCHIVE --live`: what differs between the archive and the account, within the scope.
+    /// What an earlier restore from the same archive created again under new ids (its journal, `journalURL` or
+    /// the default beside the archive) counts as what the archive holds.
     public static func diffLive(
-        _ archiveURL: URL, connector: some RestoreTarget, scope: RestoreScope, progress: ProgressReporter
+        _ archiveURL: URL, connector: some RestoreTarget, scope: RestoreScope, journalURL: URL? = nil,
+        progress: ProgressReporter
     ) async throws -> LiveDiff {
         let archive = try SnapshotReader.open(archiveURL)
         defer { archive.close() }
-        let (diff, _) = try await compare(archive, name: archiveURL.lastPathComponent, connector: connector, scope: scope, progress: progress) { _, _ in }
+        let restored = try restoredIDs(journal: journalURL ?? defaultJournalURL(for: archiveURL), rules: connector.liveRules)
+        let (diff, _) = try await compare(
+            archive, name: archiveURL.lastPathComponent, connector: connector, scope: scope, restored: restored,
+            progress: progress) { _, _ in }
         return diff
     }
 
     /// Checks the account, reads the live part and compares; `body` runs while the live export is open.
     static func compare(
-        _ archive: SnapshotReader, name: String, connector: some RestoreTarget, scope: RestoreScope,
+        _ archive: SnapshotReader, name: String, connector: some RestoreTarget, scope: RestoreScope, restored: RoundTripIDs,
         progress: ProgressReporter, _ body: (LiveDiff, SnapshotReader) async throws -> Void
     ) async throws -> (LiveDiff, AccountProbe) {
         let account = try await connector.identify()
@@ -173,13 +212,16 @@ public enum RestoreJobs {
         if let folders, folders.isEmpty {
             throw UserError("nothing in \(name) matches \(describe(scope)); check the ids (kitbag diff \(name) --live lists them)", exitStatus: .usage)
         }
-        let (live, scratch) = try await readLive(connector, account: account, folders: folders, progress: progress)
+        // A container created again by an earlier run is read under the id it has now.
+        let now = folders.map { f in f.mapValues { restored.forward[rules.containerKind]?[$0] ?? $0 } }
+        let (live, scratch) = try await readLive(connector, account: account, folders: now, progress: progress)
         defer {
             live.close()
             try? FileManager.default.removeItem(at: scratch)
         }
         let diff = try LiveComparison.compare(
-            archive: archive, live: live, rules: rules, containers: folders.map { Set($0.values) }, scope: scope, archiveName: name)
+            archive: archive, live: live, rules: rules, containers: folders.map { Set($0.values) }, scope: scope, archiveName: name,
+            restored: restored)
         try await body(diff, live)
         return (diff, account)
     }
@@ -254,11 +296,14 @@ public enum RestoreJobs {
         let before = await connector.client.requestCounts()
         func since(_ counts: [String: Int]) -> [String: Int] { RestoreJobs.requests(counts, since: before) }
         var report: RestoreReport?
-        _ = try await compare(archive, name: name, connector: connector, scope: options.scope, progress: progress) { diff, live in
+        let url = journalURL ?? defaultJournalURL(for: archiveURL)
+        let restored = try restoredIDs(journal: url, rules: connector.liveRules)
+        _ = try await compare(
+            archive, name: name, connector: connector, scope: options.scope, restored: restored, progress: progress
+        ) { diff, live in
             let plan = plan(diff, options: options, target: connector)
             let reads = since(await connector.client.requestCounts())
             var journal: ImportJournal?
-            let url = journalURL ?? defaultJournalURL(for: archiveURL)
             if !options.dryRun && !plan.steps.isEmpty {
                 journal = try ImportJournal(
                     url: url,
@@ -268,13 +313,14 @@ public enum RestoreJobs {
                         targetAccount: archive.info.source.account.id))
             }
             let applied = try await connector.applyRestore(
-                plan, archive: archive, live: live, journal: journal, dryRun: options.dryRun, progress: progress)
+                plan, archive: archive, live: live, restored: restored, journal: journal, dryRun: options.dryRun,
+                progress: progress)
             progress.finish()
             let requests = options.dryRun ? reads.merging(applied.requests, uniquingKeysWith: +) : since(await connector.client.requestCounts())
             report = RestoreReport(
                 archive: name, service: archive.info.service, account: archive.info.source.account, dryRun: options.dryRun,
                 plan: plan, done: applied.done, requests: requests, writeRequests: applied.requests.values.reduce(0, +),
-                journal: journal?.url.path)
+                leftAlone: applied.leftAlone, notRestored: applied.notRestored, journal: journal?.url.path)
         }
         return report!
     }

@@ -25,8 +25,22 @@ public struct RoundTripIDs: Sendable {
     public let back: [String: [String: String]]
     /// Target id → source id over every kind (ids are unique across kinds for the services that use this).
     public let merged: [String: String]
+    /// Kind → source id → target id.
+    public var forward: [String: [String: String]] {
+        created.mapValues { Dictionary($0.map { ($0.source, $0.target) }, uniquingKeysWith: { a, _ in a }) }
+    }
 
-    init(journal: ImportJournal, kinds: [String]) throws {
+    /// No ids given (a journal not written yet).
+    public static let none = RoundTripIDs(created: [:])
+
+    init(created: [String: [(source: String, target: String)]]) {
+        self.created = created
+        back = created.mapValues { Dictionary($0.map { ($0.target, $0.source) }, uniquingKeysWith: { a, _ in a }) }
+        merged = Dictionary(created.values.flatMap { $0.map { ($0.target, $0.source) } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The `created` entries of `kinds` in `journal`.
+    public init(journal: ImportJournal, kinds: [String]) throws {
         var created: [String: [(source: String, target: String)]] = [:]
         var back: [String: [String: String]] = [:]
         var merged: [String: String] = [:]

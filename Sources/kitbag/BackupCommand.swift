@@ -181,10 +181,14 @@ struct DiffCommand: AsyncParsableCommand {
     @Flag(help: "Compare archives of different services or accounts all the same.")
     var force = false
 
+    @Option(help: "With --live: the journal of an earlier restore from FROM (default FROM.restore.sqlite beside it); what that restore created again under new ids counts as FROM's.")
+    var journal: String?
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         if live && to != nil { throw ValidationError("--live compares one archive with its account; give one archive.") }
+        if !live && journal != nil { throw ValidationError("--journal goes with --live.") }
         if !live && to == nil { throw ValidationError("give two archives, or one with --live.") }
         if !live && !(scopeOptions.only.isEmpty && scopeOptions.containers.isEmpty && scopeOptions.match == nil) {
             throw ValidationError("--only, --container and --match go with --live.")
@@ -197,7 +201,8 @@ struct DiffCommand: AsyncParsableCommand {
                 let target = try restoreTarget(archive: from, connectionOptions: connectionOptions, global: global, doing: "kitbag diff --live with")
                 defer { Task { await target.shutdown() } }
                 let diff = try await RestoreJobs.diffLive(
-                    URL(fileURLWithPath: from), connector: target, scope: scopeOptions.scope, progress: global.progress)
+                    URL(fileURLWithPath: from), connector: target, scope: scopeOptions.scope,
+                    journalURL: journal.map { URL(fileURLWithPath: $0) }, progress: global.progress)
                 if global.json { try printJSON(diff) } else if !global.quiet { printText(liveDiffText(diff)) }
                 return
             }

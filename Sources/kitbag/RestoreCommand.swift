@@ -143,7 +143,10 @@ struct RestoreCommand: AsyncParsableCommand {
                 if let n = s.contents { msg += " with \(n) item\(n == 1 ? "" : "s")" }
                 msg += "\n"
             }
-            for s in report.plan.skipped { msg += "  left alone: \(entryLine(s.entry)) — \(s.reason)\n" }
+            for s in report.plan.skipped + report.leftAlone { msg += "  left alone: \(entryLine(s.entry)) — \(s.reason)\n" }
+            for n in report.notRestored {
+                msg += "  not as it was: \(n.kind)\(n.container.map { " in \($0)" } ?? ""): \(n.reason)\n"
+            }
             let reads = report.requests.values.reduce(0, +) - report.writeRequests
             msg += "  requests: \(reads) to read, \(report.writeRequests) \(dryRun ? "would be written" : "written")"
             if global.verbose { msg += " — \(formatRequests(report.requests, perRoute: true))" }

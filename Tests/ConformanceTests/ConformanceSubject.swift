@@ -26,11 +26,34 @@ struct ConformanceSubject: Sendable, CustomStringConvertible {
     /// it from `archive` (a full export of the account), and returns its container's archive folder. Nil for a
     /// connector without incremental exports (the suite checks the two go together).
     var editOneItem: (@Sendable (_ connector: any Connector, _ archive: URL) async throws -> String)? = nil
-    /// For a connector that restores (`descriptor.restores`): deletes one container of the account for good through
-    /// the service's API, choosing it from `archive`, and returns its id. Nil for one that does not restore.
-    var deleteOneContainer: (@Sendable (_ connector: any Connector, _ archive: URL) async throws -> String)? = nil
+    /// For a connector that restores (`descriptor.restores`): damages the account through the service's API as a
+    /// user might, in three different containers chosen from `archive` (a full export of it). Nil for one that
+    /// does not restore (the suite checks the two go together).
+    var damageAccount: (@Sendable (_ connector: any Connector, _ archive: URL) async throws -> AccountDamage)? = nil
 
     var description: String { service.rawValue }
+
+    /// What `damageAccount` did to the live account, for the restore conformance test (ids as archived).
+    struct AccountDamage: Sendable {
+        /// A container deleted for good.
+        var deletedContainer: String
+        /// A second container, in which `deletedItems` (one to three) were deleted for good.
+        var itemsContainer: String
+        var deletedItems: [String]
+        /// A third container, in which `editedItem` (of `editedKind`, as `kitbag diff --live` names it) was edited
+        /// through the API: one field that `--revert` can set back.
+        var editedContainer: String
+        var editedItem: String
+        var editedKind: String
+
+        /// Ids a write of the restore may touch other than by creating: the containers written into, and the edited
+        /// item and its container (only under `--revert`). Sandboxes name an item inside its container (`3/42`), so a
+        /// prefix or suffix counts.
+        func mayTouch(_ id: String, revert: Bool) -> Bool {
+            let allowed = [deletedContainer, itemsContainer] + (revert ? [editedItem, editedContainer] : [])
+            return allowed.contains { id == $0 || id.hasSuffix("/\($0)") || id.hasPrefix("\($0)/") }
+        }
+    }
 
     static let logger = SandboxServer.quietLogger("kitbag.tests.conformance")
     static let sourceCredential = "conformance-source-credential-4d1e"

@@ -126,11 +126,12 @@ import Testing
         await connector.shutdown()
     }
 
-    /// Restore (issue 19), for every connector that can (`descriptor.restores`): a container deleted for good comes
-    /// back so that the account no longer differs from the backup, the writes touch only what was put back, and a
-    /// second restore writes nothing.
+    /// Restore (issue 19), for every connector that can (`descriptor.restores`): after a container is deleted, items
+    /// of a second are deleted and an item of a third is edited, a restore brings back what is gone and leaves the
+    /// edit alone (reported); `--revert` sets the edit back; then the account no longer differs from the backup, the
+    /// sandbox's write log shows nothing else was touched, and a further restore writes nothing.
     @Test(arguments: ConformanceSubject.all)
-    func aDeletedContainerIsRestoredUntilTheAccountMatchesTheBackupAndASecondRestoreWritesNothing(
+    func aRestorePutsBackWhatWasDeletedLeavesEditsAloneUntilRevertAndASecondRestoreWritesNothing(
         _ subject: ConformanceSubject
     ) async throws {
         let dir = try Self.tempDir()
@@ -138,40 +139,60 @@ import Testing
         let sandbox = try await subject.startSandbox(.demo, ConformanceSubject.sourceCredential, false, 0, 0)
         let connector = try subject.connect(sandbox, ConformanceSubject.sourceCredential, false, nil)
         defer { Task { await sandbox.stop() } }
-        guard connector.descriptor.restores, let delete = subject.deleteOneContainer else {
-            #expect(!connector.descriptor.restores, "\(subject) restores: give it a deleteOneContainer")
-            #expect(subject.deleteOneContainer == nil, "\(subject) has a deleteOneContainer but does not restore")
+        guard connector.descriptor.restores, let damageAccount = subject.damageAccount else {
+            #expect(!connector.descriptor.restores, "\(subject) restores: give it a damageAccount")
+            #expect(subject.damageAccount == nil, "\(subject) has a damageAccount but does not restore")
             await connector.shutdown()
             return
         }
         let target = try RestoreJobs.target(connector)
         let backup = dir.appendingPathComponent("backup.tar.zst")
-        _ = try await Self.export(connector, to: backup)
-        let deleted = try await delete(connector, backup)
-        let lost = try await RestoreJobs.diffLive(backup, connector: target, scope: RestoreScope(), progress: .silent)
-        #expect(lost.entries.contains { $0.change == .deleted && $0.id == deleted }, "\(subject): \(lost.entries)")
-
         let journal = dir.appendingPathComponent("restore.sqlite")
-        let mark = await sandbox.writeMark()
-        let report = try await RestoreJobs.restore(
-            backup, connector: target, options: RestoreOptions(), journalURL: journal, progress: .silent)
-        let writes = await sandbox.writes(since: mark)
-        #expect(!writes.isEmpty && writes.count == report.writeRequests)
-        // Every write created something; the only other changes are to the restored container itself (filled as its
-        // contents are created) and the account's own user record (the server notes the space last written).
-        let created = Set(writes.flatMap(\.changes).filter { $0.action == .created }.map(\.id))
-        let others = writes.flatMap(\.changes).filter {
-            $0.action != .created && !($0.id == deleted && created.contains(deleted)) && $0.kind != "user"
+        _ = try await Self.export(connector, to: backup)
+        let damage = try await damageAccount(connector, backup)
+        #expect(Set([damage.deletedContainer, damage.itemsContainer, damage.editedContainer]).count == 3)
+
+        func diff() async throws -> LiveDiff {
+            try await RestoreJobs.diffLive(backup, connector: target, scope: RestoreScope(), journalURL: journal, progress: .silent)
         }
+        let lost = try await diff()
+        #expect(lost.entries.contains { $0.change == .deleted && $0.id == damage.deletedContainer && $0.container == nil }, "\(subject): \(lost.entries)")
+        for item in damage.deletedItems {
+            #expect(lost.entries.contains { $0.change == .deleted && $0.id == item && $0.container == damage.itemsContainer }, "\(subject) \(item): \(lost.entries)")
+        }
+        let edit = { (e: LiveDiff.Entry) in e.kind == damage.editedKind && e.id == damage.editedItem && e.change == .changed }
+        #expect(lost.entries.contains(where: edit), "\(subject): \(lost.entries)")
+
+        // Without --revert: what is gone comes back, the edit is left alone and said so.
+        func restore(revert: Bool) async throws -> (RestoreReport, [SandboxEntityChange]) {
+            let mark = await sandbox.writeMark()
+            let report = try await RestoreJobs.restore(
+                backup, connector: target, options: RestoreOptions(revert: revert), journalURL: journal, progress: .silent)
+            let writes = await sandbox.writes(since: mark)
+            #expect(writes.count == report.writeRequests, "\(subject): every write request is counted")
+            return (report, writes.flatMap(\.changes))
+        }
+        let (first, changes) = try await restore(revert: false)
+        #expect(first.plan.skipped.contains { edit($0.entry) }, "\(subject): \(first.plan.skipped)")
+        #expect(!first.plan.steps.contains { $0.id == damage.editedItem })
+        let others = changes.filter { $0.action != .created && $0.kind != "user" && !damage.mayTouch($0.id, revert: false) }
         #expect(others.isEmpty, "\(subject) changed what it did not put back: \(others)")
-        let after = try await RestoreJobs.diffLive(backup, connector: target, scope: RestoreScope(), progress: .silent)
+        #expect(changes.contains { $0.action == .created })
+        let afterFirst = try await diff()
+        #expect(afterFirst.entries.count == 1 && afterFirst.entries.allSatisfy(edit), "\(subject) still differs: \(afterFirst.entries.prefix(5))")
+
+        // --revert: the edit is set back, nothing else is written.
+        let (second, reverted) = try await restore(revert: true)
+        #expect(second.plan.steps.map(\.id) == [damage.editedItem] && second.plan.steps.first?.action == .revert, "\(subject): \(second.plan.steps)")
+        #expect(reverted.filter { !damage.mayTouch($0.id, revert: true) && $0.kind != "user" }.isEmpty, "\(subject): \(reverted)")
+        let after = try await diff()
         #expect(after.isEmpty, "\(subject) still differs from the backup: \(after.entries.prefix(5))")
 
-        let mark2 = await sandbox.writeMark()
+        let mark = await sandbox.writeMark()
         let again = try await RestoreJobs.restore(
-            backup, connector: target, options: RestoreOptions(), journalURL: journal, progress: .silent)
+            backup, connector: target, options: RestoreOptions(revert: true), journalURL: journal, progress: .silent)
         #expect(again.plan.steps.isEmpty && again.writeRequests == 0)
-        #expect(await sandbox.writes(since: mark2).isEmpty)
+        #expect(await sandbox.writes(since: mark).isEmpty)
         await connector.shutdown()
     }
 

@@ -35,13 +35,35 @@ extension ConformanceSubject {
                 APIRequest(method: .PATCH, path: "/card", body: ["id": card["id"] ?? .null, "name": "renamed by the suite"]))
             return folder
         },
-        deleteOneContainer: { connector, archive in
-            // `DELETE /space/permanent` (kinopio-client apiDocs): gone for good, not in the trash.
-            let (folder, space) = try firstLine(of: "space", in: archive)
+        damageAccount: { connector, archive in
+            // Gone for good, not into the trash: `DELETE /space/permanent` and `DELETE /card/permanent`
+            // (kinopio-client src/data/apiDocs.md); an edit is a `PATCH /card` of its name.
+            let spaces = try containerLines(of: "cards", in: archive).filter { $0.values.count >= 2 }
+            guard spaces.count >= 3 else { throw ConformanceSetupError(message: "the demo needs three spaces with cards") }
+            let (gone, thinned, edited) = (spaces[0], spaces[1], spaces[2])
             _ = try await connector.client.send(
-                APIRequest(method: .DELETE, path: "/space/permanent", body: ["id": space["id"] ?? .null]))
-            return ArchivePath.decodeComponent(String(folder.split(separator: "/").last ?? ""))
+                APIRequest(method: .DELETE, path: "/space/permanent", body: ["id": .string(gone.id)]))
+            let cards = thinned.values.prefix(2).compactMap { $0["id"]?.idString }
+            _ = try await connector.client.send(
+                APIRequest(method: .DELETE, path: "/card/permanent", body: .array(cards.map { ["id": .string($0)] })))
+            let card = edited.values.first { !($0["name"]?.stringValue ?? "").contains("[[") } ?? edited.values[0]
+            let id = card["id"]?.idString ?? ""
+            _ = try await connector.client.send(APIRequest(method: .PATCH, path: "/card", body: ["id": .string(id), "name": "renamed by the suite"]))
+            return AccountDamage(
+                deletedContainer: gone.id, itemsContainer: thinned.id, deletedItems: cards, editedContainer: edited.id,
+                editedItem: id, editedKind: "card")
         })
+
+    /// Every container's lines of the container file called `file`, in archive order, with the container's id
+    /// (from its folder name).
+    static func containerLines(of file: String, in archive: URL) throws -> [(id: String, values: [JSONValue])] {
+        let reader = try SnapshotReader.open(archive)
+        defer { reader.close() }
+        return try reader.jsonLinesEntries().filter { $0.path.hasSuffix("/\(file).jsonl") && $0.path.hasPrefix("data/") }.map {
+            let folder = $0.path.split(separator: "/").dropLast().last.map(String.init) ?? ""
+            return (ArchivePath.decodeComponent(folder), try reader.values(at: $0.path))
+        }
+    }
 
     /// The first line of the first container file called `file` (in archive order) and its container's folder.
     static func firstLine(of file: String, in archive: URL) throws -> (folder: String, value: JSONValue) {
