@@ -132,6 +132,15 @@ public struct LiveDiff: Sendable, Codable, Equatable {
         public var change: Change
         /// Changed fields, sorted (only for `changed`).
         public var fields: [String]?
+
+        public init(kind: String, container: String?, id: String, title: String?, change: Change, fields: [String]? = nil) {
+            self.kind = kind
+            self.container = container
+            self.id = id
+            self.title = title
+            self.change = change
+            self.fields = fields
+        }
     }
 
     public struct Tally: Sendable, Codable, Equatable {

@@ -51,6 +51,11 @@ public struct RestoreStep: Sendable, Codable, Equatable {
 public struct RestoreSkip: Sendable, Codable, Equatable {
     public var entry: LiveDiff.Entry
     public var reason: String
+
+    public init(entry: LiveDiff.Entry, reason: String) {
+        self.entry = entry
+        self.reason = reason
+    }
 }
 
 /// What the live comparison turned into: the writes, in the order they are made, and what is left alone.

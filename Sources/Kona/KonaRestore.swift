@@ -22,10 +22,11 @@ extension KonaConnection: RestoreTarget {
     }
 
     public func applyRestore(
-        _ plan: RestorePlan, archive: SnapshotReader, live: SnapshotReader, journal: ImportJournal?, dryRun: Bool,
-        progress: ProgressReporter
+        _ plan: RestorePlan, archive: SnapshotReader, live: SnapshotReader, restored: RoundTripIDs, journal: ImportJournal?,
+        dryRun: Bool, progress: ProgressReporter
     ) async throws -> RestoreOutcome {
-        let restorer = KonaRestore(connection: self, archive: archive, live: live, journal: journal, dryRun: dryRun, progress: progress)
+        let restorer = KonaRestore(
+            connection: self, archive: archive, live: live, restored: restored, journal: journal, dryRun: dryRun, progress: progress)
         return try await restorer.run(plan)
     }
 }
@@ -57,9 +58,8 @@ final class KonaRestore {
             o["participants"] = nil
             return .object(o)
         },
-        journalKinds: ["space", "conversation", "task", "calendarEvent", "comment"],
-        translate: { kind, value, ids in translate(kind, value, ids) },
-        notRestorableKeys: notRestorable)
+        journalKinds: ["space", "conversation", "task", "calendarEvent", "comment"], notRestorableKeys: notRestorable,
+        translate: { kind, value, ids in translate(kind, value, ids) })
 
     /// A live entity with the ids the restore gave it turned back into archived ids: its own, its space's, and a
     /// comment's item.
@@ -103,6 +103,8 @@ final class KonaRestore {
     let connection: KonaConnection
     let archive: SnapshotReader
     let live: SnapshotReader
+    /// Archived id → live id of what earlier runs of this restore created (from its journal).
+    let restored: RoundTripIDs
     let journal: ImportJournal?
     let dryRun: Bool
     let importer: KonaImporter
@@ -114,12 +116,13 @@ final class KonaRestore {
     private var liveValues: [String: [String: JSONValue]] = [:]
 
     init(
-        connection: KonaConnection, archive: SnapshotReader, live: SnapshotReader, journal: ImportJournal?, dryRun: Bool,
-        progress: ProgressReporter
+        connection: KonaConnection, archive: SnapshotReader, live: SnapshotReader, restored: RoundTripIDs,
+        journal: ImportJournal?, dryRun: Bool, progress: ProgressReporter
     ) {
         self.connection = connection
         self.archive = archive
         self.live = live
+        self.restored = restored
         self.journal = journal
         self.dryRun = dryRun
         importer = KonaImporter(connection: connection, journal: journal, progress: progress, options: ImportOptions(dryRun: dryRun))
@@ -152,7 +155,16 @@ final class KonaRestore {
                 let people = (liveValues["space"]?[liveSpace]?["participants"]?.arrayValue ?? []).compactMap { $0["user_id"] }
                 importer.users = Dictionary(people.compactMap { p in p.idString.map { ($0, p) } }, uniquingKeysWith: { a, _ in a })
                 importer.users[me] = KonaImporter.idValue(me)
-                let wanted = Set(items.filter { $0.container == container }.map { "\($0.kind)/\($0.id)" })
+                var wanted = Set(items.filter { $0.container == container }.map { "\($0.kind)/\($0.id)" })
+                // An item's comments went with it (Kona deletes them with it): they come back with it, whatever the
+                // selection named.
+                for comment in try importer.values(archive, space, file: "comments") {
+                    guard let type = comment["resource_type"]?.stringValue, let kind = KonaSchema.kind(commentType: type),
+                        let item = comment["resource_id"]?.idString, wanted.contains("\(kind)/\(item)"),
+                        let id = comment["id"]?.idString
+                    else { continue }
+                    wanted.insert("comment/\(id)")
+                }
                 try await importer.importContents(of: space, archive: archive, only: wanted)
                 if wanted.contains(where: { $0.hasPrefix("comment/") }) {
                     note("comment.order", "Kona lists comments newest first by the time it sets: a comment put back on an item that kept later comments comes after them")
@@ -168,11 +180,12 @@ final class KonaRestore {
             try await remove(steps(.remove))
         }
 
+        // Write requests only: the reads (a revert's fresh look, a create settled by listing) count with the comparison's.
         let requests: [String: Int]
         if dryRun {
             requests = importer.plannedRequests.merging(counted, uniquingKeysWith: +)
         } else {
-            requests = RestoreJobs.requests(await connection.client.requestCounts(), since: before)
+            requests = RestoreJobs.requests(await connection.client.requestCounts(), since: before).filter { !$0.key.hasPrefix("GET ") }
         }
         return RestoreOutcome(requests: requests, done: done, leftAlone: leftAlone, notRestored: notRestored)
     }
@@ -192,30 +205,43 @@ final class KonaRestore {
         }
     }
 
-    /// What exists keeps its id; what an earlier restore created is found under the id the journal recorded. A
-    /// journal entry whose entity is not in the live export is asked for by id (it may be outside the part read):
-    /// when Kona answers 404 it is gone again and the entry is forgotten, so that it is created once more.
+    /// What exists keeps its id; what an earlier run created is found under the id its journal recorded. Such an
+    /// entity that the plan says is gone, and that is not in the live export, is asked for by id (it may be outside
+    /// the part read): when Kona answers 404 it was deleted again, and its journal entry is forgotten so that it is
+    /// created once more.
     private func seedIDs(_ plan: RestorePlan) async throws {
+        // Only what the archive holds too: an entity added since is no archived entity's copy (a rerun may claim it).
+        let archived = try archivedIDs(plan)
         for (kind, values) in liveValues {
-            for id in values.keys { importer.ids[kind, default: [:]][id] = id }
+            for id in values.keys where archived.contains("\(kind)/\(id)") { importer.ids[kind, default: [:]][id] = id }
         }
-        guard let journal else { return }
         for kind in Self.kinds {
             let gone = Set(plan.steps.filter { $0.action == .recreate && $0.kind == kind }.map(\.id))
             var stale: [String] = []
-            for (source, entry) in try journal.entries(kind: kind) where entry.state == .created && !entry.targetID.isEmpty {
-                if gone.contains(source) && liveValues[kind]?[entry.targetID] == nil {
-                    if try await exists(kind, entry.targetID) {
-                        importer.ids[kind, default: [:]][source] = entry.targetID
-                    } else {
-                        stale.append(source)
-                    }
-                } else if liveValues[kind]?[entry.targetID] != nil {
-                    importer.ids[kind, default: [:]][source] = entry.targetID
+            for (archived, liveID) in restored.forward[kind] ?? [:] {
+                if gone.contains(archived), liveValues[kind]?[liveID] == nil, !(try await exists(kind, liveID)) {
+                    stale.append(archived)
+                } else {
+                    importer.ids[kind, default: [:]][archived] = liveID
                 }
             }
-            if !stale.isEmpty && !dryRun { try journal.forget(kind: kind, sourceIDs: stale) }
+            if let journal, !stale.isEmpty, !dryRun { try journal.forget(kind: kind, sourceIDs: stale) }
         }
+    }
+
+    /// `kind/id` of every entity the archive holds in the spaces the live export read or the plan writes into.
+    private func archivedIDs(_ plan: RestorePlan) throws -> Set<String> {
+        var containers = Set(plan.steps.map { $0.container ?? $0.id })
+        for id in (liveValues["space"] ?? [:]).keys { containers.insert(restored.back["space"]?[id] ?? id) }
+        let folders = Set(containers.map { KonaSchema.container(space: $0).archiveFolder })
+        var out: Set<String> = []
+        for entry in archive.jsonLinesEntries() where Self.kinds.contains(entry.kind ?? "") {
+            guard folders.contains((entry.path as NSString).deletingLastPathComponent) else { continue }
+            for v in try archive.values(at: entry.path) {
+                if let id = v["id"]?.idString { out.insert("\(entry.kind!)/\(id)") }
+            }
+        }
+        return out
     }
 
     /// Whether Kona still has the entity (`GET /PATH/:id`; 404 when it does not).
@@ -271,7 +297,6 @@ final class KonaRestore {
             guard !body.isEmpty else { continue }
             let route = "\(path)/:id"
             if dryRun {
-                counted["GET /\(route)", default: 0] += 1
                 counted["PUT /\(route)", default: 0] += 1
                 done["revert \(step.kind)", default: 0] += 1
                 continue

@@ -92,7 +92,8 @@ struct RestoreCommand: AsyncParsableCommand {
             a rerun — after a crash, a Ctrl-C, or once everything is back — writes only what is still missing. \
             --dry-run prints the plan and the request count and writes nothing.
 
-            Supported: Kinopio. Kintone, Kitemaker and Kona are refused with one line.
+            Supported: Kinopio and Kona (new ids, journaled; a task brings its comments). Kintone and Kitemaker are \
+            refused with one line.
 
             """ + ServiceCatalog.credentialHelp)
 
@@ -104,7 +105,7 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(help: "Also set changed fields back to the archived values.")
     var revert = false
 
-    @Flag(help: "Also remove what was added since the archive was made (Kinopio: into the trash).")
+    @Flag(help: "Also remove what was added since the archive was made (Kinopio: into the trash; Kona: deleted).")
     var deleteAdded = false
 
     @Flag(help: "Print the plan with titles and the request count; write nothing.")

@@ -29,7 +29,7 @@ func send(
     }
     let response = try await client.execute(request, timeout: .seconds(60))
     let bytes = Array(try await response.body.collect(upTo: 16 << 20).readableBytesView)
-    return (Int(response.status.code), bytes.isEmpty ? nil : try JSONValue(parsing: bytes))
+    return (Int(response.status.code), bytes.isEmpty ? JSONValue?.none : try JSONValue(parsing: bytes))
 }
 
 /// The comments of an archive, per commented item (`type/name`), in the order the archive holds them.

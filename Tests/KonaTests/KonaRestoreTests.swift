@@ -34,7 +34,7 @@ struct KonaDamaged {
         #expect(try await send(sandbox, "DELETE", "/api/tasks/3001").status == 204)
         #expect(try await send(sandbox, "PUT", "/api/tasks/3005", body: ["tasks": [["name": .string(editedName)]]]).status == 200)
         let added = try await send(sandbox, "POST", "/api/tasks", body: ["tasks": [["name": "added since the backup", "space_id": 1003]]])
-        d.addedTask = added.json?["tasks"]?[0]?["id"]?.idString ?? ""
+        d.addedTask = added.json?["tasks"]?.arrayValue?.first?["id"]?.idString ?? ""
         return d
     }
 
@@ -48,7 +48,7 @@ struct KonaDamaged {
     }
 
     func diff(_ scope: RestoreScope = RestoreScope()) async throws -> LiveDiff {
-        try await RestoreJobs.diffLive(archive, connector: connection, scope: scope, progress: .silent)
+        try await RestoreJobs.diffLive(archive, connector: connection, scope: scope, journalURL: journal, progress: .silent)
     }
 
     /// The live tasks of a space called `name` (the first such space), by name.
@@ -151,12 +151,12 @@ struct KonaRestoreTests {
         #expect(writes.map(\.route).sorted() == ["DELETE /api/tasks/:id", "PUT /api/tasks/:id"])
         let put = try #require(writes.first { $0.route == "PUT /api/tasks/:id" })
         #expect(put.changes.map(\.id) == ["3005"])
-        let task = try #require(try await send(d.sandbox, "GET", "/api/tasks/3005").json?["tasks"]?[0])
+        let task = try #require(try await send(d.sandbox, "GET", "/api/tasks/3005").json?["tasks"]?.arrayValue?.first)
         #expect(task["name"] == "Dentist appointment")
         #expect(try await send(d.sandbox, "GET", "/api/tasks/\(d.addedTask)").status == 404)
         // A comment cannot be deleted through the API: an added one is refused with the reason.
-        #expect(KonaRestore.refusal(kind: "comment", action: .remove)?.contains("no route to delete a comment") == true)
-        #expect(KonaRestore.refusal(kind: "conversation", action: .revert) != nil)
+        #expect(d.connection.restoreRefusal(kind: "comment", action: .remove)?.contains("no route to delete a comment") == true)
+        #expect(d.connection.restoreRefusal(kind: "conversation", action: .revert) != nil)
         await d.stop()
     }
 
@@ -180,10 +180,11 @@ struct KonaRestoreTests {
         #expect(plan.steps.map(\.id) == ["3005"])
         #expect(try await send(d.sandbox, "PUT", "/api/tasks/3005", body: ["tasks": [["details": "edited after the plan"]]]).status == 200)
         let mark = await d.sandbox.writeMark()
-        let outcome = try await d.connection.applyRestore(plan, archive: archive, live: now, journal: nil, dryRun: false, progress: .silent)
+        let outcome = try await d.connection.applyRestore(
+            plan, archive: archive, live: now, restored: .none, journal: nil, dryRun: false, progress: .silent)
         #expect(await d.sandbox.writes(since: mark).isEmpty)
         #expect(outcome.leftAlone.map(\.entry.id) == ["3005"] && outcome.leftAlone[0].reason.contains("after the plan"))
-        let task = try #require(try await send(d.sandbox, "GET", "/api/tasks/3005").json?["tasks"]?[0])
+        let task = try #require(try await send(d.sandbox, "GET", "/api/tasks/3005").json?["tasks"]?.arrayValue?.first)
         #expect(task["name"]?.stringValue == KonaDamaged.editedName && task["details"] == "edited after the plan")
         await d.stop()
     }
@@ -191,14 +192,15 @@ struct KonaRestoreTests {
     @Test func aKilledRestoreRerunClaimsTheTaskItSentInsteadOfCreatingASecond() async throws {
         let d = try await KonaDamaged.make()
         // The first run journaled the task as sent and was killed before the answer: the task is there, unrecorded.
-        let journal = try ImportJournal(
-            url: d.journal,
-            binding: JournalBinding(
-                sourceService: "kona", sourceAccount: "501", targetService: "kona", targetBaseURL: d.connection.baseURL.absoluteString,
-                targetAccount: "501"))
-        try journal.plan(kind: "task", [("3001", "")])
-        try journal.markAttempted(kind: "task", sourceIDs: ["3001"])
-        journal.close()
+        do {
+            let journal = try ImportJournal(
+                url: d.journal,
+                binding: JournalBinding(
+                    sourceService: "kona", sourceAccount: "501", targetService: "kona",
+                    targetBaseURL: d.connection.baseURL.absoluteString, targetAccount: "501"))
+            try journal.plan(kind: "task", [("3001", "")])
+            try journal.markAttempted(kind: "task", sourceIDs: ["3001"])
+        }
         let reader = try SnapshotReader.open(d.archive)
         let archived = try #require(try reader.values(at: "data/spaces/1001/tasks.jsonl").first { $0["id"]?.idString == "3001" })
         reader.close()
