@@ -104,22 +104,76 @@ import Testing
         #expect(twoArchives.status == 2 && twoArchives.stderr.contains("give one archive"))
     }
 
-    /// A restore killed with SIGKILL after some of its writes, then rerun, leaves exactly one copy of every card.
-    @Test func aRestoreKilledWithSIGKILLAndRerunMakesExactlyOneCopy() async throws {
+    /// A service whose every container the SIGKILL test deletes and restores.
+    struct KilledService: Sendable, CustomStringConvertible {
+        var name: String
+        /// Kinds counted before and after: exactly one copy of each.
+        var kinds: [String]
+        var start: @Sendable () async throws -> RunningSandbox
+        var env: @Sendable (RunningSandbox) -> [String: String]
+        /// Deletes every container of the account for good.
+        var deleteAll: @Sendable (RunningSandbox) async throws -> Void
+        var description: String { name }
+    }
+
+    static let killed: [KilledService] = [
+        KilledService(
+            name: "kinopio", kinds: ["space", "card", "connection", "tag"],
+            start: {
+                var o = SandboxOptions()
+                o.seed = .generated(cards: 1200)
+                o.credentials = [key]
+                o.rateLimit = false
+                return try await KinopioSandbox.start(o, logger: SandboxServer.quietLogger("t"))
+            },
+            env: { env($0) },
+            deleteAll: { sandbox in
+                let spaces = (try await call(sandbox, "GET", "/user/spaces").arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+                #expect(spaces.count >= 12)
+                _ = try await call(sandbox, "DELETE", "/space/permanent", body: .array(spaces.map { ["id": .string($0)] }))
+            }),
+        // Kona gives new ids: the rerun claims, by listing, what the killed run had sent (issue 19).
+        KilledService(
+            name: "kona", kinds: ["space", "task"],
+            start: {
+                var o = SandboxOptions()
+                o.seed = .generated(cards: 1200)
+                o.credentials = [key]
+                o.rateLimit = false
+                return try await KonaSandbox.start(o, logger: SandboxServer.quietLogger("t"))
+            },
+            env: { ["KONA_ACCESS_TOKEN": key, "KONA_BASE_URL": $0.baseURL.absoluteString] },
+            deleteAll: { sandbox in
+                let client = HTTPClient.shared
+                func send(_ method: String, _ path: String) async throws -> [UInt8] {
+                    var request = HTTPClientRequest(url: sandbox.baseURL.absoluteString + "/api" + path)
+                    request.method = .RAW(value: method)
+                    request.headers.add(name: "Authorization", value: "Bearer \(key)")
+                    let response = try await client.execute(request, timeout: .seconds(30))
+                    return Array(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+                }
+                var ids: [String] = []
+                for hidden in ["false", "true"] {
+                    let page = try JSONValue(parsing: try await send("GET", "/spaces?per_page=100&hidden=\(hidden)"))
+                    ids += (page["spaces"]?.arrayValue ?? []).compactMap { $0["id"]?.idString }
+                }
+                let all = Array(Set(ids))
+                #expect(all.count >= 12)
+                for id in all { _ = try await send("DELETE", "/spaces/\(id)") }
+            }),
+    ]
+
+    /// A restore killed with SIGKILL after some of its writes, then rerun, leaves exactly one copy of everything.
+    @Test(arguments: killed)
+    func aRestoreKilledWithSIGKILLAndRerunMakesExactlyOneCopy(_ service: KilledService) async throws {
         let dir = try CLI.tempDir()
         defer { Scratch.remove(dir) }
-        var o = SandboxOptions()
-        o.seed = .generated(cards: 1200)
-        o.credentials = [Self.key]
-        o.rateLimit = false
-        let sandbox = try await KinopioSandbox.start(o, logger: SandboxServer.quietLogger("t"))
-        let env = Self.env(sandbox)
+        let sandbox = try await service.start()
+        let env = service.env(sandbox)
         let archive = dir.appendingPathComponent("a.tar.zst").path
-        #expect(try await CLI.run(["export", "kinopio", "--rate-limit", "0", "-o", archive, "-q"], env: env).status == 0)
+        #expect(try await CLI.run(["export", service.name, "--rate-limit", "0", "-o", archive, "-q"], env: env).status == 0)
         let before = try ArchiveInspector.summary(of: URL(fileURLWithPath: archive)).counts
-        let spaces = (try await Self.call(sandbox, "GET", "/user/spaces").arrayValue ?? []).compactMap { $0["id"]?.stringValue }
-        #expect(spaces.count >= 12)
-        _ = try await Self.call(sandbox, "DELETE", "/space/permanent", body: .array(spaces.map { ["id": .string($0)] }))
+        try await service.deleteAll(sandbox)
 
         // Paced to 20 requests/s so that the kill lands among the writes.
         let args = ["restore", archive, "--rate-limit", "20", "-q"]
@@ -133,13 +187,13 @@ import Testing
         #expect(rerun.status == 0, "\(rerun.stderr)")
 
         let after = dir.appendingPathComponent("after.tar").path
-        #expect(try await CLI.run(["export", "kinopio", "--rate-limit", "0", "-o", after, "-q"], env: env).status == 0)
+        #expect(try await CLI.run(["export", service.name, "--rate-limit", "0", "-o", after, "-q"], env: env).status == 0)
         let counts = try ArchiveInspector.summary(of: URL(fileURLWithPath: after)).counts
-        for kind in ["space", "card", "connection", "tag"] {
-            #expect(counts[kind] == before[kind], "exactly one copy of every \(kind)")
+        for kind in service.kinds {
+            #expect(counts[kind] == before[kind], "\(service): exactly one copy of every \(kind)")
         }
         let diff = try await CLI.run(["diff", archive, "--live", "--json", "--rate-limit", "0"], env: env)
-        #expect(try JSONValue(parsing: Array(diff.stdout))["entries"]?.arrayValue?.isEmpty == true, "\(diff.out.prefix(2000))")
+        #expect(try JSONValue(parsing: Array(diff.stdout))["entries"]?.arrayValue?.isEmpty == true, "\(service): \(diff.out.prefix(2000))")
         await sandbox.stop()
     }
 }
