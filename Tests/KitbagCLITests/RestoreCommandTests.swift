@@ -116,16 +116,19 @@ import Testing
         var description: String { name }
     }
 
+    /// 1,200 generated items in 12 containers, owned by `key`, no rate limit.
+    static var generated: SandboxOptions {
+        var o = SandboxOptions()
+        o.seed = .generated(cards: 1200)
+        o.credentials = [key]
+        o.rateLimit = false
+        return o
+    }
+
     static let killed: [KilledService] = [
         KilledService(
             name: "kinopio", kinds: ["space", "card", "connection", "tag"],
-            start: {
-                var o = SandboxOptions()
-                o.seed = .generated(cards: 1200)
-                o.credentials = [key]
-                o.rateLimit = false
-                return try await KinopioSandbox.start(o, logger: SandboxServer.quietLogger("t"))
-            },
+            start: { try await KinopioSandbox.start(generated, logger: SandboxServer.quietLogger("t")) },
             env: { env($0) },
             deleteAll: { sandbox in
                 let spaces = (try await call(sandbox, "GET", "/user/spaces").arrayValue ?? []).compactMap { $0["id"]?.stringValue }
@@ -135,13 +138,7 @@ import Testing
         // Kona gives new ids: the rerun claims, by listing, what the killed run had sent (issue 19).
         KilledService(
             name: "kona", kinds: ["space", "task"],
-            start: {
-                var o = SandboxOptions()
-                o.seed = .generated(cards: 1200)
-                o.credentials = [key]
-                o.rateLimit = false
-                return try await KonaSandbox.start(o, logger: SandboxServer.quietLogger("t"))
-            },
+            start: { try await KonaSandbox.start(generated, logger: SandboxServer.quietLogger("t")) },
             env: { ["KONA_ACCESS_TOKEN": key, "KONA_BASE_URL": $0.baseURL.absoluteString] },
             deleteAll: { sandbox in
                 let client = HTTPClient.shared

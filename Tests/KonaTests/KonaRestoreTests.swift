@@ -143,6 +143,21 @@ struct KonaRestoreTests {
         await d.stop()
     }
 
+    @Test func onlyADeletedSpaceBringsItsContentsAndReadsNoListing() async throws {
+        let d = try await KonaDamaged.make()
+        let (report, writes) = try await d.restore(RestoreOptions(scope: RestoreScope(only: [("space", "1002")])))
+        #expect(report.plan.steps.map { "\($0.action.rawValue) \($0.kind) \($0.id)" } == ["recreate space 1002"])
+        #expect(report.plan.steps.first?.contents == 5, "a conversation, a task, an event and their two comments")
+        #expect(writes.map(\.route) == ["POST /api/spaces", "POST /api/conversations", "POST /api/tasks", "POST /api/calendar_events", "POST /api/comments"])
+        // The space is asked for by its archived id (404: gone), no account listing is read.
+        #expect(report.requests["GET /spaces/:id"] == 1 && report.requests["GET /spaces"] == nil, "\(report.requests)")
+        #expect(report.notRestored.contains { $0.kind == "space.participants" })
+        // Asked for again, it is read under its new id, and nothing is missing.
+        let again = try await d.diff(RestoreScope(only: [("space", "1002")]))
+        #expect(again.isEmpty, "\(again.entries)")
+        await d.stop()
+    }
+
     @Test func revertAndDeleteAddedWriteOnlyTheChangedFieldAndTheAddition() async throws {
         let d = try await KonaDamaged.make()
         let scope = RestoreScope(only: [("task", "3005"), ("task", d.addedTask)])
