@@ -254,6 +254,16 @@ public final class ImportJournal: Sendable {
         }
     }
 
+    /// Drops the mappings of source entities whose target is gone again (deleted after a restore created it), so
+    /// that the next create plans, attempts and records them afresh.
+    public func forget(kind: String, sourceIDs: [String]) throws {
+        try db.write { db in
+            for id in sourceIDs {
+                try db.execute(sql: "DELETE FROM mapping WHERE kind = ? AND source_id = ?", arguments: [kind, id])
+            }
+        }
+    }
+
     /// Records that a follow-up step (e.g. `remove-card`) was done for a source entity.
     public func markStep(_ name: String, sourceIDs: [String]) throws {
         try db.write { db in

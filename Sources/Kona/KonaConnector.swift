@@ -17,7 +17,9 @@ extension KonaConnection: IncrementalConnector {
     public func exportSource(account: AccountProbe, selection: ExportSelection, progress: ProgressReporter) throws
         -> any ExportSource
     {
-        KonaExporter(connection: self, progress: progress, spaceIDs: selection.containers, user: account.raw)
+        KonaExporter(
+            connection: self, progress: progress, spaceIDs: selection.containers, user: account.raw,
+            containersOnly: selection.containersOnly)
     }
 
     public func importArchive(

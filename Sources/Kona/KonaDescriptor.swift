@@ -25,7 +25,7 @@ extension ConnectorDescriptor {
                 "space-map", valueName: "SRC=DST", help: "Import space SRC into the existing space DST (repeatable).",
                 arity: .repeated, role: .containerMap, commands: [.importArchive]),
         ],
-        acceptsMigrations: true, rendering: KonaRendering.source, migration: KonaMigration.source,
+        acceptsMigrations: true, restores: true, rendering: KonaRendering.source, migration: KonaMigration.source,
         roundTrip: KonaRoundTrip.rules,
         sandboxEnvironment: { url, credential, _ in [KonaSchema.baseURLVariable: url.absoluteString, KonaSchema.accessTokenVariable: credential] },
         make: { s in

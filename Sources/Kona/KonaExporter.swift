@@ -16,6 +16,8 @@ final class KonaExporter: ExportSource {
     let spaceIDs: [String]
     /// The `GET /userinfo` answer.
     let user: JSONValue
+    /// Only the spaces, no account-level lists; a named space that is gone is left out (`ExportSelection.containersOnly`).
+    let containersOnly: Bool
     private var notes = KonaExporter.alwaysNotExported
     /// Lists the server answered without filtering by `space_id`: read once, then filtered for every space.
     private var unfilteredLists: [String: [JSONValue]] = [:]
@@ -32,11 +34,12 @@ final class KonaExporter: ExportSource {
         NotExported(kind: "secret", reason: "access and refresh tokens and the client secret are never archived"),
     ]
 
-    init(connection: KonaConnection, progress: ProgressReporter, spaceIDs: [String], user: JSONValue) {
+    init(connection: KonaConnection, progress: ProgressReporter, spaceIDs: [String], user: JSONValue, containersOnly: Bool = false) {
         self.connection = connection
         self.progress = progress
         self.spaceIDs = spaceIDs
         self.user = user
+        self.containersOnly = containersOnly
     }
 
     /// The account identity recorded in `kitbag.json`: the user the token belongs to.
@@ -51,16 +54,7 @@ final class KonaExporter: ExportSource {
 
     func begin(into account: ContainerOutput) async throws -> [ListedContainer] {
         progress.beginStage("account")
-        do {
-            let answer = try await connection.client.json(
-                APIRequest(method: .GET, path: "/accounts/current", route: "GET /accounts/current"))
-            try account.write("account", kind: "account", values: answer["accounts"]?.arrayValue ?? [])
-        } catch let failure as HTTPFailure where failure.isNotFound || failure.isForbidden {
-            notes.append(NotExported(kind: "account", reason: "the user is not a member of the account behind the token"))
-        }
-        try account.write("currentUser", kind: "currentUser", values: [user])
-        let users = try await all("/users", key: "users", route: "GET /users")
-        try account.write("users", kind: "user", values: users.sorted { idLess($0, $1) })
+        if !containersOnly { try await writeAccount(into: account) }
         // Each space is kept as compact JSON text, not as a tree: ten thousand spaces cost a few MiB.
         var spaces: [(id: String, name: String?, json: [UInt8])] = []
         func keep(_ space: JSONValue) {
@@ -93,10 +87,16 @@ final class KonaExporter: ExportSource {
             }
         } else {
             for id in spaceIDs {
-                let answer = try await connection.client.json(
-                    APIRequest(
-                        method: .GET, path: "/spaces/\(id.urlPathEscaped)", query: [("include", "participants")],
-                        route: "GET /spaces/:id"))
+                let answer: JSONValue
+                do {
+                    answer = try await connection.client.json(
+                        APIRequest(
+                            method: .GET, path: "/spaces/\(id.urlPathEscaped)", query: [("include", "participants")],
+                            route: "GET /spaces/:id"))
+                } catch let failure as HTTPFailure where containersOnly && failure.isNotFound {
+                    // Gone from the account: its absence is what the live comparison is after.
+                    continue
+                }
                 (answer["spaces"]?.arrayValue ?? []).forEach(keep)
             }
         }
@@ -109,6 +109,20 @@ final class KonaExporter: ExportSource {
                 ref: KonaSchema.container(space: space.id), kind: "space", title: space.name ?? space.id,
                 listingJSON: space.json)
         }
+    }
+
+    /// The account, the current user and the users the token can see.
+    func writeAccount(into account: ContainerOutput) async throws {
+        do {
+            let answer = try await connection.client.json(
+                APIRequest(method: .GET, path: "/accounts/current", route: "GET /accounts/current"))
+            try account.write("account", kind: "account", values: answer["accounts"]?.arrayValue ?? [])
+        } catch let failure as HTTPFailure where failure.isNotFound || failure.isForbidden {
+            notes.append(NotExported(kind: "account", reason: "the user is not a member of the account behind the token"))
+        }
+        try account.write("currentUser", kind: "currentUser", values: [user])
+        let users = try await all("/users", key: "users", route: "GET /users")
+        try account.write("users", kind: "user", values: users.sorted { idLess($0, $1) })
     }
 
     /// One space: copied whole when a change check finds it unchanged, else fetched (copying the comments of the

@@ -23,12 +23,13 @@ final class KonaImporter {
     let batchSize: Int
     var dryRun: Bool { options.dryRun }
 
-    private var summary = ImportSummary()
-    private var plannedRequests: [String: Int] = [:]
-    /// kind → source id → target id, for everything created or found so far.
-    private var ids: [String: [String: String]] = [:]
+    private(set) var summary = ImportSummary()
+    /// Requests a dry run would send, per route.
+    private(set) var plannedRequests: [String: Int] = [:]
+    /// kind → source id → target id, for everything created or found so far (a restore seeds it with what exists).
+    var ids: [String: [String: String]] = [:]
     /// Source user id → target user id (JSON, as the API wants it).
-    private var users: [String: JSONValue] = [:]
+    var users: [String: JSONValue] = [:]
 
     static let baseNotImported: [NotExported] = [
         NotExported(kind: "user", reason: "users cannot be created through the API; the importing user stands in for the archive's own user and for users with the same email"),
@@ -76,14 +77,7 @@ final class KonaImporter {
                 toCreate.append((space.id, spaceBody(space.meta)))
             }
         }
-        try await createAll(kind: "space", toCreate, path: "/spaces", key: "spaces") { [self] unsure in
-            // `hidden=true` may list hidden spaces only: both lists are read.
-            var listed = try await list("/spaces", key: "spaces", query: [("hidden", "true")], route: "GET /spaces")
-            let seen = Set(listed.compactMap { $0["id"]?.idString })
-            listed += try await list("/spaces", key: "spaces", query: [], route: "GET /spaces")
-                .filter { ($0["id"]?.idString).map { !seen.contains($0) } ?? false }
-            return try claim(unsure, among: listed, kind: "space")
-        }
+        try await createSpaces(toCreate)
         progress.advance(items: spaces.count)
 
         progress.beginStage("contents", total: spaces.count)
@@ -93,6 +87,18 @@ final class KonaImporter {
         }
         summary.requests = dryRun ? plannedRequests : await connection.client.requestCounts()
         return summary
+    }
+
+    /// Creates spaces (journaled), settling an unsure create by listing the account's spaces.
+    func createSpaces(_ toCreate: [Pending]) async throws {
+        try await createAll(kind: "space", toCreate, path: "/spaces", key: "spaces") { [self] unsure in
+            // `hidden=true` may list hidden spaces only: both lists are read.
+            var listed = try await list("/spaces", key: "spaces", query: [("hidden", "true")], route: "GET /spaces")
+            let seen = Set(listed.compactMap { $0["id"]?.idString })
+            listed += try await list("/spaces", key: "spaces", query: [], route: "GET /spaces")
+                .filter { ($0["id"]?.idString).map { !seen.contains($0) } ?? false }
+            return try claim(unsure, among: listed, kind: "space")
+        }
     }
 
     // MARK: Reading
@@ -184,10 +190,16 @@ final class KonaImporter {
 
     // MARK: Contents
 
-    func importContents(of space: ArchivedSpace, archive: SnapshotReader) async throws {
+    /// Creates a space's items, then the comments on them, oldest first. `only` (`kind/id` keys) limits both to
+    /// those named (a restore puts back only what is gone); a comment's item is then either created here or
+    /// already in `ids`.
+    func importContents(of space: ArchivedSpace, archive: SnapshotReader, only: Set<String>? = nil) async throws {
         guard let targetSpace = ids["space"]?[space.id] else { return }
+        func wanted(_ kind: String, _ value: JSONValue) -> Bool {
+            only.map { $0.contains("\(kind)/\(value["id"]?.idString ?? "")") } ?? true
+        }
         for kind in KonaSchema.itemKinds {
-            let items = try values(archive, space, file: kind.file)
+            let items = try values(archive, space, file: kind.file).filter { wanted(kind.kind, $0) }
             if kind == KonaSchema.conversations,
                 items.contains(where: { !($0["groups"]?.arrayValue ?? []).isEmpty }),
                 !summary.notImported.contains(where: { $0.kind == "group" })
@@ -218,7 +230,7 @@ final class KonaImporter {
         }
 
         var comments: [Pending] = []
-        for comment in Self.oldestFirst(try values(archive, space, file: "comments")) {
+        for comment in Self.oldestFirst(try values(archive, space, file: "comments").filter({ wanted("comment", $0) })) {
             guard let id = comment["id"]?.idString, let type = comment["resource_type"]?.stringValue,
                 let kind = KonaSchema.kind(commentType: type), let source = comment["resource_id"]?.idString,
                 let target = ids[kind]?[source]

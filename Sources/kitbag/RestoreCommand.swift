@@ -92,9 +92,10 @@ struct RestoreCommand: AsyncParsableCommand {
             a rerun — after a crash, a Ctrl-C, or once everything is back — writes only what is still missing. \
             --dry-run prints the plan and the request count and writes nothing.
 
-            Supported: Kinopio, and Kintone records and comments (a deleted record comes back under a new id and \
-            record number, journaled; --revert sends the revision read, so a record edited meanwhile is left alone; a \
-            deleted app is refused — Kintone has no route to restore one). Kitemaker and Kona are refused with one line.
+            Supported: Kinopio; Kintone records and comments (a deleted record comes back under a new id and record \
+            number, journaled; --revert sends the revision read, so a record edited meanwhile is left alone; a deleted \
+            app is refused — Kintone has no route to restore one); Kona (new ids, journaled; a task brings its \
+            comments). Kitemaker is refused with one line.
 
             """ + ServiceCatalog.credentialHelp)
 
@@ -106,7 +107,7 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(help: "Also set changed fields back to the archived values.")
     var revert = false
 
-    @Flag(help: "Also remove what was added since the archive was made (Kinopio: into the trash).")
+    @Flag(help: "Also remove what was added since the archive was made (Kinopio: into the trash; Kona: deleted).")
     var deleteAdded = false
 
     @Flag(help: "Print the plan with titles and the request count; write nothing.")

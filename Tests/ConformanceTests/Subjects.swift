@@ -125,6 +125,22 @@ extension ConformanceSubject {
             _ = try await connector.client.send(
                 APIRequest(method: .PUT, path: "/tasks/\(id)", body: ["tasks": [["name": "renamed by the suite"]]]))
             return folder
+        },
+        damageAccount: { connector, archive in
+            // `DELETE /spaces/:id` and `DELETE /tasks/:id` (gone for good, with their comments; Kona has no trash), and
+            // a `PUT /tasks/:id` of a task's name (KonaTeam/kona-api sections/spaces.md, sections/tasks.md).
+            let spaces = try containerLines(of: "tasks", in: archive).filter { !$0.values.isEmpty }
+            guard spaces.count >= 3 else { throw ConformanceSetupError(message: "the demo needs three spaces with tasks") }
+            let (gone, thinned, edited) = (spaces[0], spaces[1], spaces[2])
+            _ = try await connector.client.send(APIRequest(method: .DELETE, path: "/spaces/\(gone.id)"))
+            let tasks = thinned.values.prefix(2).compactMap { $0["id"]?.idString }
+            for task in tasks { _ = try await connector.client.send(APIRequest(method: .DELETE, path: "/tasks/\(task)")) }
+            let id = edited.values[0]["id"]?.idString ?? ""
+            _ = try await connector.client.send(
+                APIRequest(method: .PUT, path: "/tasks/\(id)", body: ["tasks": [["name": "renamed by the suite"]]]))
+            return AccountDamage(
+                deletedContainer: gone.id, itemsContainer: thinned.id, deletedItems: tasks, editedContainer: edited.id,
+                editedItem: id, editedKind: "task")
         })
 }
 

@@ -163,6 +163,35 @@ import Testing
                 }
             },
             kinds: ["record"], writesBeforeKill: 1),
+        // Kona gives new ids: the rerun claims, by listing, what the killed run had sent.
+        .kona: KillSubject(
+            start: {
+                var o = SandboxOptions()
+                o.seed = .generated(cards: 1200)
+                o.credentials = [key]
+                o.rateLimit = false
+                return try await KonaSandbox.start(o, logger: SandboxServer.quietLogger("t"))
+            },
+            env: { ["KONA_ACCESS_TOKEN": key, "KONA_BASE_URL": $0.baseURL.absoluteString] },
+            damage: { sandbox in
+                let client = HTTPClient.shared
+                func send(_ method: String, _ path: String) async throws -> [UInt8] {
+                    var request = HTTPClientRequest(url: sandbox.baseURL.absoluteString + "/api" + path)
+                    request.method = .RAW(value: method)
+                    request.headers.add(name: "Authorization", value: "Bearer \(key)")
+                    let response = try await client.execute(request, timeout: .seconds(30))
+                    return Array(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+                }
+                var ids: [String] = []
+                for hidden in ["false", "true"] {
+                    let page = try JSONValue(parsing: try await send("GET", "/spaces?per_page=100&hidden=\(hidden)"))
+                    ids += (page["spaces"]?.arrayValue ?? []).compactMap { $0["id"]?.idString }
+                }
+                let all = Array(Set(ids))
+                #expect(all.count >= 12)
+                for id in all { _ = try await send("DELETE", "/spaces/\(id)") }
+            },
+            kinds: ["space", "task"], writesBeforeKill: 3),
     ]
 
     /// A restore killed with SIGKILL after some of its writes, then rerun, leaves exactly one copy of everything it

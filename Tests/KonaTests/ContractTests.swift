@@ -14,8 +14,8 @@ import Testing
 // `sections/exceptions.md` (error bodies), `sections/spaces.md` (hidden spaces), `sections/risks.md` (batches),
 // `README.md` (paging).
 
-/// One raw request to a Kona sandbox.
-private func send(
+/// One raw request to a Kona sandbox (also used by the restore tests).
+func send(
     _ sandbox: RunningSandbox, _ method: String, _ path: String, token: String? = KonaConnectorTests.access,
     body: JSONValue? = nil
 ) async throws -> (status: Int, json: JSONValue?) {
@@ -29,7 +29,7 @@ private func send(
     }
     let response = try await client.execute(request, timeout: .seconds(60))
     let bytes = Array(try await response.body.collect(upTo: 16 << 20).readableBytesView)
-    return (Int(response.status.code), bytes.isEmpty ? nil : try JSONValue(parsing: bytes))
+    return (Int(response.status.code), bytes.isEmpty ? JSONValue?.none : try JSONValue(parsing: bytes))
 }
 
 /// The comments of an archive, per commented item (`type/name`), in the order the archive holds them.
