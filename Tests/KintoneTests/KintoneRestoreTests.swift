@@ -48,7 +48,10 @@ struct KintoneRestoreTests {
         let (dir, sandbox, connection, archive) = try await Self.backedUpDemo()
         defer {
             Scratch.remove(dir)
-            Task { await connection.shutdown() }
+            Task {
+                await connection.shutdown()
+                await sandbox.stop()
+            }
         }
 
         // Order 1 (files, a table, status Completed, three comments) deleted; a wiki page edited; a page added.
@@ -141,7 +144,10 @@ struct KintoneRestoreTests {
         let (dir, sandbox, connection, archive) = try await Self.backedUpDemo()
         defer {
             Scratch.remove(dir)
-            Task { await connection.shutdown() }
+            Task {
+                await connection.shutdown()
+                await sandbox.stop()
+            }
         }
         try await Self.send(connection, .DELETE, "records.json", ["app": "2", "ids": ["2", "3"]])
 
@@ -181,7 +187,10 @@ struct KintoneRestoreTests {
         let (dir, sandbox, connection, archive) = try await Self.backedUpDemo()
         defer {
             Scratch.remove(dir)
-            Task { await connection.shutdown() }
+            Task {
+                await connection.shutdown()
+                await sandbox.stop()
+            }
         }
         try await Self.send(connection, .DELETE, "records.json", ["app": "3", "ids": ["2"]])
 
