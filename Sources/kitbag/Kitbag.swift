@@ -2,6 +2,10 @@ import ArgumentParser
 import Foundation
 import KitbagCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @main
 struct KitbagCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,8 +22,26 @@ struct KitbagCommand: AsyncParsableCommand {
             CSVCommand.self, RenderCommand.self,
         ])
 
+    /// glibc gives each thread that meets a busy arena a new one, up to eight per core, and keeps what each arena
+    /// freed: over a long export the threads of the HTTP client and the task pool spread the same work over many
+    /// arenas. One per core (at least two) is what kitbag's few busy threads need: a Kona export of 100,000 tasks
+    /// in 10 spaces peaked at 65 MiB instead of 71 (`Benchmarks/kona/run.sh`, issue 17). `MALLOC_ARENA_MAX`, when
+    /// set, wins.
+    static func limitMallocArenas() {
+        #if canImport(Glibc)
+            // `mallopt` is declared in <malloc.h>, which the Glibc module does not export: found by name instead.
+            // M_ARENA_MAX is -8 there (glibc's ABI since 2.10).
+            guard ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil,
+                let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt")
+            else { return }
+            typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+            _ = unsafeBitCast(symbol, to: Mallopt.self)(-8, Int32(max(2, ProcessInfo.processInfo.activeProcessorCount)))
+        #endif
+    }
+
     /// Parses and runs, mapping command-line mistakes to exit status 2 (swift-argument-parser's default is 64).
     static func main() async {
+        limitMallocArenas()
         // Every service of the list is known before any archive name or config file is read.
         _ = ServiceCatalog.all
         // `kitbag help NAME` for a NAME that is no command is a usage mistake, not a help page.
