@@ -35,8 +35,66 @@ public final class KinopioImporter {
         self.batchSize = max(1, batchSize)
     }
 
+    /// Spaces whose contents are imported at once: each space's requests wait on one another (lists, cards, boxes,
+    /// connections), so while one space waits for an answer the next space's requests fill the rate limit's slots.
+    public var spacesAtOnce = 4
+
+    /// What a space's import needs from the run, as a value one child task takes: the ids planned for every entity
+    /// and the routes this server was found not to serve.
+    struct Setup: Sendable {
+        let connection: KinopioConnection
+        let journal: ImportJournal?
+        let progress: ProgressReporter
+        let dryRun: Bool
+        let batchSize: Int
+        let keepIDs: Bool
+        let idMap: [String: [String: String]]
+        let unservedRoutes: Set<String>
+    }
+
+    var setup: Setup {
+        Setup(
+            connection: connection, journal: journal, progress: progress, dryRun: dryRun, batchSize: batchSize,
+            keepIDs: keepIDs, idMap: idMap, unservedRoutes: unservedRoutes)
+    }
+
+    /// An importer for one space's contents in a child task; what it did is merged back with `merge(_:)`.
+    convenience init(_ setup: Setup) {
+        self.init(
+            connection: setup.connection, journal: setup.journal, progress: setup.progress, dryRun: setup.dryRun,
+            batchSize: setup.batchSize)
+        keepIDs = setup.keepIDs
+        idMap = setup.idMap
+        unservedRoutes = setup.unservedRoutes
+        summary = ImportSummary(dryRun: setup.dryRun)
+    }
+
+    /// What one space's importer did: its counts and notes, the requests it counted on a dry run, and the routes it
+    /// found unserved with the index of the note that says so.
+    struct Part: Sendable {
+        var summary: ImportSummary
+        var plannedRequests: [String: Int]
+        var discoveries: [Int: String]
+        var unservedRoutes: Set<String>
+    }
+
+    var part: Part { Part(summary: summary, plannedRequests: plannedRequests, discoveries: discoveries, unservedRoutes: unservedRoutes) }
+
+    /// Adds a space's part, in the archive's order of spaces: a route another space already found unserved is
+    /// reported once, by the first space that found it, as an import one space after another reports it.
+    func merge(_ part: Part) {
+        for (kind, n) in part.summary.created { summary.created[kind, default: 0] += n }
+        for (kind, n) in part.summary.alreadyPresent { summary.alreadyPresent[kind, default: 0] += n }
+        for (index, note) in part.summary.notImported.enumerated() {
+            if let route = part.discoveries[index], unservedRoutes.contains(route) { continue }
+            summary.notImported.append(note)
+        }
+        for (route, n) in part.plannedRequests { plannedRequests[route, default: 0] += n }
+        unservedRoutes.formUnion(part.unservedRoutes)
+    }
+
     /// One space of the archive, read from its JSON Lines.
-    struct ArchivedSpace {
+    struct ArchivedSpace: Sendable {
         var id: String
         var meta: JSONValue
         var folder: String
@@ -111,14 +169,41 @@ public final class KinopioImporter {
         progress.beginStage("spaces", total: spaces.count)
         try await createSpaces(spaces, archive: archive)
         progress.beginStage("contents", total: spaces.count)
-        for space in spaces {
-            try await importContents(of: space, archive: archive)
-            progress.advance(items: 1)
-        }
+        try await importContents(of: spaces, archive: archive)
         try await removeSpaces(spaces)
         progress.finish()
         summary.requests = dryRun ? plannedRequests : await connection.client.requestCounts()
         return summary
+    }
+
+    /// Imports the contents of `spaces`, up to `spacesAtOnce` at a time, each space's requests in their order (lists,
+    /// cards, boxes, connections, removals) and each batch journaled as planned → attempted → created. Spaces are
+    /// independent: every id was planned before the first request, so a link into another space needs no order.
+    /// Parts are merged in the archive's order, so the summary is the same as one space after another.
+    func importContents(of spaces: [ArchivedSpace], archive: SnapshotReader) async throws {
+        try await withThrowingTaskGroup(of: (Int, Part).self) { group in
+            var started = 0
+            var finished: [Int: Part] = [:]
+            var merged = 0
+            while merged < spaces.count {
+                while started < spaces.count, started - merged < max(1, spacesAtOnce) {
+                    let (index, space, setup) = (started, spaces[started], setup)
+                    group.addTask {
+                        let one = KinopioImporter(setup)
+                        try await one.importContents(of: space, archive: archive)
+                        return (index, one.part)
+                    }
+                    started += 1
+                }
+                guard let done = try await group.next() else { break }
+                finished[done.0] = done.1
+                progress.advance(items: 1)
+                while let next = finished.removeValue(forKey: merged) {
+                    merge(next)
+                    merged += 1
+                }
+            }
+        }
     }
 
     // MARK: Reading
@@ -365,6 +450,15 @@ public final class KinopioImporter {
 
     /// Routes that answered 404 here, so their fallbacks are used at once.
     private var unservedRoutes: Set<String> = []
+    /// Index in `summary.notImported` → the route that note reports unserved.
+    private var discoveries: [Int: String] = [:]
+
+    /// Notes that `route` answered 404 here, so its fallback is used from now on.
+    func learnUnserved(_ route: String, _ note: NotExported) {
+        unservedRoutes.insert(route)
+        discoveries[summary.notImported.count] = route
+        summary.notImported.append(note)
+    }
 
     /// Sends `request`; if the server does not serve its route (404 before anything was written), sends `fallback`.
     func send(_ request: APIRequest, orOnNotFound fallback: APIRequest) async throws -> JSONValue? {
@@ -373,8 +467,8 @@ public final class KinopioImporter {
                 return try await send(request)
             } catch let failure as HTTPFailure where failure.isNotFound {
                 // Creates only: a 404 here means the route is not served (if the fallback also 404s, that error stands).
-                unservedRoutes.insert(request.route)
-                summary.notImported.append(
+                learnUnserved(
+                    request.route,
                     NotExported(kind: "route", reason: "\(request.route) answered 404 on this server; used \(fallback.route) instead"))
             }
         }
@@ -561,8 +655,8 @@ public final class KinopioImporter {
             do {
                 _ = try await send(APIRequest(method: .POST, path: "/list", body: b, route: "POST /list"))
             } catch let failure as HTTPFailure where failure.isNotFound {
-                unservedRoutes.insert("POST /list")
-                summary.notImported.append(
+                learnUnserved(
+                    "POST /list",
                     NotExported(
                         kind: "list", container: space.id,
                         reason: "POST /list answered 404 (an older Kinopio server); the lists were not created and their cards went in without listId"))
@@ -601,9 +695,8 @@ public final class KinopioImporter {
                         try created(chunk.map(\.0))
                         continue
                     } catch let failure as HTTPFailure where failure.isNotFound {
-                        unservedRoutes.insert(route)
-                        summary.notImported.append(
-                            NotExported(kind: "route", reason: "\(route) answered 404 on this server; used \(fallback.route) instead"))
+                        learnUnserved(
+                            route, NotExported(kind: "route", reason: "\(route) answered 404 on this server; used \(fallback.route) instead"))
                     }
                 }
                 for (_, one) in chunk {
