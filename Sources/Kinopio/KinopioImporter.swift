@@ -238,11 +238,14 @@ public final class KinopioImporter {
         return idMap[kind]?[source]
     }
 
+    /// Plans a target id for every entity not yet in the journal: one journal read and one write per kind for the
+    /// whole archive (not per space), so a large archive starts sending sooner.
     func planIDs(archive: SnapshotReader, spaces: [ArchivedSpace]) throws {
         func plan(_ kind: String, _ sources: [String]) throws {
             var fresh: [(sourceID: String, targetID: String)] = []
             var map = idMap[kind] ?? [:]
-            let unmapped = sources.filter { map[$0] == nil }
+            var seen = Set<String>()
+            let unmapped = sources.filter { map[$0] == nil && seen.insert($0).inserted }
             let known = try journal?.entries(kind: kind, sourceIDs: unmapped) ?? [:]
             for s in unmapped {
                 if let k = known[s] { map[s] = k.targetID } else { fresh.append((s, KinopioID.make())) }
@@ -256,21 +259,21 @@ public final class KinopioImporter {
             }
             idMap[kind] = map
         }
-        try plan("space", spaces.map(\.id))
+        let kinds = ["card", "mention", "connection", "box", "list", "line", "drawingStroke", "tag"]
+        var sources: [String: [String]] = [:]
         for space in spaces {
             let cards = try spaceCards(archive, space)
-            try plan("card", (cards.live + cards.removed).compactMap { $0["id"]?.idString })
-            try plan("mention", (cards.live + cards.removed).flatMap(Self.mentions).compactMap { $0["id"]?.idString })
-            try plan("connection", try values(archive, space, file: "connections").compactMap { $0["id"]?.idString })
-            try plan("box", try values(archive, space, file: "boxes").compactMap { $0["id"]?.idString })
-            try plan("list", try values(archive, space, file: "lists").compactMap { $0["id"]?.idString })
-            try plan("line", try values(archive, space, file: "lines").compactMap { $0["id"]?.idString })
-            try plan(
-                "drawingStroke",
-                try values(archive, space, file: "drawingStrokes").flatMap { $0.arrayValue ?? [] }.compactMap { $0["id"]?.idString })
-            try plan("tag", try values(archive, space, file: "tags").compactMap { $0["id"]?.idString })
+            sources["card", default: []] += (cards.live + cards.removed).compactMap { $0["id"]?.idString }
+            sources["mention", default: []] += (cards.live + cards.removed).flatMap(Self.mentions).compactMap { $0["id"]?.idString }
+            for (kind, file) in [("connection", "connections"), ("box", "boxes"), ("list", "lists"), ("line", "lines"), ("tag", "tags")] {
+                sources[kind, default: []] += try values(archive, space, file: file).compactMap { $0["id"]?.idString }
+            }
+            sources["drawingStroke", default: []] +=
+                try values(archive, space, file: "drawingStrokes").flatMap { $0.arrayValue ?? [] }.compactMap { $0["id"]?.idString }
             progress.advance(items: 1)
         }
+        try plan("space", spaces.map(\.id))
+        for kind in kinds { try plan(kind, sources[kind] ?? []) }
     }
 
     // MARK: Writing
