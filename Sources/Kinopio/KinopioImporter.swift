@@ -181,28 +181,13 @@ public final class KinopioImporter {
     /// independent: every id was planned before the first request, so a link into another space needs no order.
     /// Parts are merged in the archive's order, so the summary is the same as one space after another.
     func importContents(of spaces: [ArchivedSpace], archive: SnapshotReader) async throws {
-        try await withThrowingTaskGroup(of: (Int, Part).self) { group in
-            var started = 0
-            var finished: [Int: Part] = [:]
-            var merged = 0
-            while merged < spaces.count {
-                while started < spaces.count, started - merged < max(1, spacesAtOnce) {
-                    let (index, space, setup) = (started, spaces[started], setup)
-                    group.addTask {
-                        let one = KinopioImporter(setup)
-                        try await one.importContents(of: space, archive: archive)
-                        return (index, one.part)
-                    }
-                    started += 1
-                }
-                guard let done = try await group.next() else { break }
-                finished[done.0] = done.1
-                progress.advance(items: 1)
-                while let next = finished.removeValue(forKey: merged) {
-                    merge(next)
-                    merged += 1
-                }
-            }
+        try await Overlap.inOrder(spaces, limit: spacesAtOnce, prepare: { setup }) { space, setup in
+            let one = KinopioImporter(setup)
+            try await one.importContents(of: space, archive: archive)
+            return one.part
+        } merge: { part in
+            merge(part)
+            progress.advance(items: 1)
         }
     }
 

@@ -508,31 +508,16 @@ final class KitemakerImporter {
                 }
             }
         }
-        let width = max(1, connection.client.parallelism)
-        try await withThrowingTaskGroup(of: (Int, Part).self) { group in
-            var started = 0
-            var finished: [Int: Part] = [:]
-            var merged = 0
-            while merged < columns.count {
-                while started < columns.count, started - merged < width {
-                    let (index, column) = (started, columns[started])
-                    let setup = Setup(
-                        connection: connection, journal: journal, progress: progress, options: options, known: known,
-                        claimed: claimed, users: users)
-                    group.addTask {
-                        let one = KitemakerImporter(setup)
-                        try await one.importWorkItems(column.items, of: column.space, into: column.dest)
-                        return (index, Part(summary: one.summary, plannedRequests: one.plannedRequests, changes: one.changes))
-                    }
-                    started += 1
-                }
-                guard let done = try await group.next() else { break }
-                finished[done.0] = done.1
-                while let part = finished.removeValue(forKey: merged) {
-                    merge(part)
-                    merged += 1
-                }
-            }
+        try await Overlap.inOrder(columns, limit: connection.client.parallelism) {
+            Setup(
+                connection: connection, journal: journal, progress: progress, options: options, known: known,
+                claimed: claimed, users: users)
+        } _: { column, setup in
+            let one = KitemakerImporter(setup)
+            try await one.importWorkItems(column.items, of: column.space, into: column.dest)
+            return Part(summary: one.summary, plannedRequests: one.plannedRequests, changes: one.changes)
+        } merge: { part in
+            merge(part)
         }
     }
 
