@@ -8,7 +8,10 @@ import Kitemaker
 import Testing
 
 /// Issue 20: Kitemaker is paced like Kona (no per-second cap, a modest start that adapts), and the import creates
-/// the work items of several status columns at once, each column's one after another.
+/// the work items of several status columns at once, each column's one after another. Contract: Kitemaker documents
+/// 429 "Too many requests — Rate limit exceeded" and no number, `Retry-After` or limit header (kitemakerhq/rest-docs
+/// `_documentation/errors.md`, commit 2f0c66b3c459eb969218810464bd1d8afe5a3ca6); the sandbox's pool of 10 at once
+/// is an assumption, and kitbag's most in flight (8) stays under it.
 @Suite("Kitemaker import at a distance")
 struct KitemakerImportConcurrencyTests {
     @Test("columns go in at once within the sandbox's pool, with no 429, each column in its order, and the round trip holds")
