@@ -17,7 +17,7 @@ KITBAG_BENCH=1 KITBAG_BENCH_LATENCY_MS=$LATENCY KITBAG_BENCH_SCALE=$SCALE \
   "$BIN" --testing-library swift-testing --filter PacingBenchmark >"$LOG" 2>&1 || { cat "$LOG"; exit 1; }
 get() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
 printf '%-18s %8s %8s %10s %8s %8s %6s %8s %6s\n' scenario requests seconds "achieved/s" "bound/s" utilis. 429s "max/1s" peak
-for name in kinopio-export kinopio-import kinopio-4-callers kitemaker kintone kintone-before kona kona-before; do
+for name in kinopio-export kinopio-import kinopio-4-callers kitemaker kitemaker-before kintone kintone-before kona kona-before; do
   line=$(grep -h "^KITBAG_BENCH scenario=$name " "$LOG") || continue
   printf '%-18s %8s %8s %10s %8s %7s%% %6s %8s %6s\n' "$name" "$(get requests "$line")" "$(get seconds "$line")" \
     "$(get achieved "$line")" "$(get bound "$line")" "$(get utilisation "$line")" "$(get too_many "$line")" \

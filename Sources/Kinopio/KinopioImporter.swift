@@ -35,8 +35,66 @@ public final class KinopioImporter {
         self.batchSize = max(1, batchSize)
     }
 
+    /// Spaces whose contents are imported at once: each space's requests wait on one another (lists, cards, boxes,
+    /// connections), so while one space waits for an answer the next space's requests fill the rate limit's slots.
+    public var spacesAtOnce = 4
+
+    /// What a space's import needs from the run, as a value one child task takes: the ids planned for every entity
+    /// and the routes this server was found not to serve.
+    struct Setup: Sendable {
+        let connection: KinopioConnection
+        let journal: ImportJournal?
+        let progress: ProgressReporter
+        let dryRun: Bool
+        let batchSize: Int
+        let keepIDs: Bool
+        let idMap: [String: [String: String]]
+        let unservedRoutes: Set<String>
+    }
+
+    var setup: Setup {
+        Setup(
+            connection: connection, journal: journal, progress: progress, dryRun: dryRun, batchSize: batchSize,
+            keepIDs: keepIDs, idMap: idMap, unservedRoutes: unservedRoutes)
+    }
+
+    /// An importer for one space's contents in a child task; what it did is merged back with `merge(_:)`.
+    convenience init(_ setup: Setup) {
+        self.init(
+            connection: setup.connection, journal: setup.journal, progress: setup.progress, dryRun: setup.dryRun,
+            batchSize: setup.batchSize)
+        keepIDs = setup.keepIDs
+        idMap = setup.idMap
+        unservedRoutes = setup.unservedRoutes
+        summary = ImportSummary(dryRun: setup.dryRun)
+    }
+
+    /// What one space's importer did: its counts and notes, the requests it counted on a dry run, and the routes it
+    /// found unserved with the index of the note that says so.
+    struct Part: Sendable {
+        var summary: ImportSummary
+        var plannedRequests: [String: Int]
+        var discoveries: [Int: String]
+        var unservedRoutes: Set<String>
+    }
+
+    var part: Part { Part(summary: summary, plannedRequests: plannedRequests, discoveries: discoveries, unservedRoutes: unservedRoutes) }
+
+    /// Adds a space's part, in the archive's order of spaces: a route another space already found unserved is
+    /// reported once, by the first space that found it, as an import one space after another reports it.
+    func merge(_ part: Part) {
+        for (kind, n) in part.summary.created { summary.created[kind, default: 0] += n }
+        for (kind, n) in part.summary.alreadyPresent { summary.alreadyPresent[kind, default: 0] += n }
+        for (index, note) in part.summary.notImported.enumerated() {
+            if let route = part.discoveries[index], unservedRoutes.contains(route) { continue }
+            summary.notImported.append(note)
+        }
+        for (route, n) in part.plannedRequests { plannedRequests[route, default: 0] += n }
+        unservedRoutes.formUnion(part.unservedRoutes)
+    }
+
     /// One space of the archive, read from its JSON Lines.
-    struct ArchivedSpace {
+    struct ArchivedSpace: Sendable {
         var id: String
         var meta: JSONValue
         var folder: String
@@ -111,14 +169,26 @@ public final class KinopioImporter {
         progress.beginStage("spaces", total: spaces.count)
         try await createSpaces(spaces, archive: archive)
         progress.beginStage("contents", total: spaces.count)
-        for space in spaces {
-            try await importContents(of: space, archive: archive)
-            progress.advance(items: 1)
-        }
+        try await importContents(of: spaces, archive: archive)
         try await removeSpaces(spaces)
         progress.finish()
         summary.requests = dryRun ? plannedRequests : await connection.client.requestCounts()
         return summary
+    }
+
+    /// Imports the contents of `spaces`, up to `spacesAtOnce` at a time, each space's requests in their order (lists,
+    /// cards, boxes, connections, removals) and each batch journaled as planned → attempted → created. Spaces are
+    /// independent: every id was planned before the first request, so a link into another space needs no order.
+    /// Parts are merged in the archive's order, so the summary is the same as one space after another.
+    func importContents(of spaces: [ArchivedSpace], archive: SnapshotReader) async throws {
+        try await Overlap.inOrder(spaces, limit: spacesAtOnce, prepare: { setup }) { space, setup in
+            let one = KinopioImporter(setup)
+            try await one.importContents(of: space, archive: archive)
+            return one.part
+        } merge: { part in
+            merge(part)
+            progress.advance(items: 1)
+        }
     }
 
     // MARK: Reading
@@ -153,11 +223,14 @@ public final class KinopioImporter {
         return idMap[kind]?[source]
     }
 
+    /// Plans a target id for every entity not yet in the journal: one journal read and one write per kind for the
+    /// whole archive (not per space), so a large archive starts sending sooner.
     func planIDs(archive: SnapshotReader, spaces: [ArchivedSpace]) throws {
         func plan(_ kind: String, _ sources: [String]) throws {
             var fresh: [(sourceID: String, targetID: String)] = []
             var map = idMap[kind] ?? [:]
-            let unmapped = sources.filter { map[$0] == nil }
+            var seen = Set<String>()
+            let unmapped = sources.filter { map[$0] == nil && seen.insert($0).inserted }
             let known = try journal?.entries(kind: kind, sourceIDs: unmapped) ?? [:]
             for s in unmapped {
                 if let k = known[s] { map[s] = k.targetID } else { fresh.append((s, KinopioID.make())) }
@@ -171,21 +244,21 @@ public final class KinopioImporter {
             }
             idMap[kind] = map
         }
-        try plan("space", spaces.map(\.id))
+        let kinds = ["card", "mention", "connection", "box", "list", "line", "drawingStroke", "tag"]
+        var sources: [String: [String]] = [:]
         for space in spaces {
             let cards = try spaceCards(archive, space)
-            try plan("card", (cards.live + cards.removed).compactMap { $0["id"]?.idString })
-            try plan("mention", (cards.live + cards.removed).flatMap(Self.mentions).compactMap { $0["id"]?.idString })
-            try plan("connection", try values(archive, space, file: "connections").compactMap { $0["id"]?.idString })
-            try plan("box", try values(archive, space, file: "boxes").compactMap { $0["id"]?.idString })
-            try plan("list", try values(archive, space, file: "lists").compactMap { $0["id"]?.idString })
-            try plan("line", try values(archive, space, file: "lines").compactMap { $0["id"]?.idString })
-            try plan(
-                "drawingStroke",
-                try values(archive, space, file: "drawingStrokes").flatMap { $0.arrayValue ?? [] }.compactMap { $0["id"]?.idString })
-            try plan("tag", try values(archive, space, file: "tags").compactMap { $0["id"]?.idString })
+            sources["card", default: []] += (cards.live + cards.removed).compactMap { $0["id"]?.idString }
+            sources["mention", default: []] += (cards.live + cards.removed).flatMap(Self.mentions).compactMap { $0["id"]?.idString }
+            for (kind, file) in [("connection", "connections"), ("box", "boxes"), ("list", "lists"), ("line", "lines"), ("tag", "tags")] {
+                sources[kind, default: []] += try values(archive, space, file: file).compactMap { $0["id"]?.idString }
+            }
+            sources["drawingStroke", default: []] +=
+                try values(archive, space, file: "drawingStrokes").flatMap { $0.arrayValue ?? [] }.compactMap { $0["id"]?.idString }
             progress.advance(items: 1)
         }
+        try plan("space", spaces.map(\.id))
+        for kind in kinds { try plan(kind, sources[kind] ?? []) }
     }
 
     // MARK: Writing
@@ -365,6 +438,15 @@ public final class KinopioImporter {
 
     /// Routes that answered 404 here, so their fallbacks are used at once.
     private var unservedRoutes: Set<String> = []
+    /// Index in `summary.notImported` → the route that note reports unserved.
+    private var discoveries: [Int: String] = [:]
+
+    /// Notes that `route` answered 404 here, so its fallback is used from now on.
+    func learnUnserved(_ route: String, _ note: NotExported) {
+        unservedRoutes.insert(route)
+        discoveries[summary.notImported.count] = route
+        summary.notImported.append(note)
+    }
 
     /// Sends `request`; if the server does not serve its route (404 before anything was written), sends `fallback`.
     func send(_ request: APIRequest, orOnNotFound fallback: APIRequest) async throws -> JSONValue? {
@@ -373,8 +455,8 @@ public final class KinopioImporter {
                 return try await send(request)
             } catch let failure as HTTPFailure where failure.isNotFound {
                 // Creates only: a 404 here means the route is not served (if the fallback also 404s, that error stands).
-                unservedRoutes.insert(request.route)
-                summary.notImported.append(
+                learnUnserved(
+                    request.route,
                     NotExported(kind: "route", reason: "\(request.route) answered 404 on this server; used \(fallback.route) instead"))
             }
         }
@@ -561,8 +643,8 @@ public final class KinopioImporter {
             do {
                 _ = try await send(APIRequest(method: .POST, path: "/list", body: b, route: "POST /list"))
             } catch let failure as HTTPFailure where failure.isNotFound {
-                unservedRoutes.insert("POST /list")
-                summary.notImported.append(
+                learnUnserved(
+                    "POST /list",
                     NotExported(
                         kind: "list", container: space.id,
                         reason: "POST /list answered 404 (an older Kinopio server); the lists were not created and their cards went in without listId"))
@@ -601,9 +683,8 @@ public final class KinopioImporter {
                         try created(chunk.map(\.0))
                         continue
                     } catch let failure as HTTPFailure where failure.isNotFound {
-                        unservedRoutes.insert(route)
-                        summary.notImported.append(
-                            NotExported(kind: "route", reason: "\(route) answered 404 on this server; used \(fallback.route) instead"))
+                        learnUnserved(
+                            route, NotExported(kind: "route", reason: "\(route) answered 404 on this server; used \(fallback.route) instead"))
                     }
                 }
                 for (_, one) in chunk {

@@ -32,6 +32,35 @@ public enum Overlap {
         return out.map { $0! }
     }
 
+    /// `work` for each element, at most `limit` at once, started in the elements' order; each result goes to `merge` in
+    /// the elements' order as soon as it and every one before it are in, so what is merged is the same as one element
+    /// after another. `prepare` runs on the caller's side just before an element starts, after the merges so far, so
+    /// what earlier elements taught reaches later ones. The first error cancels the rest and is thrown.
+    public static func inOrder<Element: Sendable, Context: Sendable, Result: Sendable>(
+        _ elements: [Element], limit: Int, prepare: () -> Context,
+        _ work: @escaping @Sendable (Element, Context) async throws -> Result, merge: (Result) throws -> Void
+    ) async throws {
+        try await withThrowingTaskGroup(of: (Int, Result).self) { group in
+            var started = 0
+            var merged = 0
+            var waiting: [Int: Result] = [:]
+            while merged < elements.count {
+                // Results not merged yet count against the limit too: a slow element holds back at most `limit`.
+                while started < elements.count, started - merged < max(1, limit) {
+                    let (index, element, context) = (started, elements[started], prepare())
+                    group.addTask { (index, try await work(element, context)) }
+                    started += 1
+                }
+                guard let done = try await group.next() else { break }
+                waiting[done.0] = done.1
+                while let next = waiting.removeValue(forKey: merged) {
+                    try merge(next)
+                    merged += 1
+                }
+            }
+        }
+    }
+
     /// Runs `produce` one page ahead of `consume`: while `consume` works on a page (and its own requests), the next
     /// page is already being read. At most one read page waits, so memory stays that of two pages. Pages reach
     /// `consume` in the order `produce` hands them out; an error on either side stops both and is thrown.

@@ -18,7 +18,8 @@ import KitbagJournal
 ///
 /// Resumability: Kitemaker assigns ids, so an id can only be recorded once the API answers. Each create is
 /// written to the journal as planned, then attempted just before its request, then created with the returned id
-/// the moment the answer arrives. Creates are sent one at a time and never blindly retried: after an answer
+/// the moment the answer arrives. Creates are sent one at a time (work items: one at a time per status column, several
+/// columns at once, see `importWorkItems(_:)`) and never blindly retried: after an answer
 /// that may hide a created entity (5xx, reset, timeout) and on a rerun for an attempted entry, the importer looks
 /// for it in the target — same title/body/contents (and status, thread or space), not yet claimed by another
 /// journal entry — and records what it finds instead of creating it again.
@@ -46,12 +47,12 @@ final class KitemakerImporter {
         self.options = options
     }
 
-    struct Mapping {
+    struct Mapping: Sendable {
         var targetID: String
         var state: JournalState
     }
 
-    struct ArchivedSpace {
+    struct ArchivedSpace: Sendable {
         var id: String
         var key: String
         var name: String
@@ -61,7 +62,7 @@ final class KitemakerImporter {
         var comments: [JSONValue]
     }
 
-    struct TargetSpace {
+    struct TargetSpace: Sendable {
         var id: String
         var key: String
         var name: String
@@ -118,7 +119,7 @@ final class KitemakerImporter {
             progress.advance(items: 1)
         }
         progress.beginStage("work items", total: spaces.reduce(0) { $0 + $1.workItems.count })
-        for (space, target) in mapped { try await importWorkItems(space, into: target) }
+        try await importWorkItems(mapped)
         progress.beginStage("comments", total: spaces.reduce(0) { $0 + $1.comments.count })
         for (space, _) in mapped { try await importComments(space) }
         progress.beginStage("initiatives", total: initiatives.count)
@@ -362,7 +363,7 @@ final class KitemakerImporter {
         }
         try journal?.plan(kind: kind, [(source, "")])
         try journal?.markAttempted(kind: kind, sourceIDs: [source])
-        known[kind, default: [:]][source] = Mapping(targetID: "", state: .attempted)
+        setKnown(kind, source, Mapping(targetID: "", state: .attempted))
         let retry = connection.client.retry
         var failures = 0
         while true {
@@ -403,7 +404,7 @@ final class KitemakerImporter {
 
     func record(_ kind: String, _ source: String, _ targetID: String) throws {
         try journal?.markCreated(kind: kind, [(source, targetID)])
-        known[kind, default: [:]][source] = Mapping(targetID: targetID, state: .created)
+        setKnown(kind, source, Mapping(targetID: targetID, state: .created))
         claimed[kind, default: []].insert(targetID)
     }
 
@@ -454,19 +455,100 @@ final class KitemakerImporter {
         return .string(s.lowercased())
     }
 
-    func importWorkItems(_ space: ArchivedSpace, into dest: TargetSpace) async throws {
+    /// What a column's importer needs from the run, as a value one child task takes.
+    struct Setup: Sendable {
+        let connection: KitemakerConnection
+        let journal: ImportJournal?
+        let progress: ProgressReporter
+        let options: ImportOptions
+        let known: [String: [String: Mapping]]
+        let claimed: [String: Set<String>]
+        let users: [String: String]
+    }
+
+    /// An importer for one status column's work items in a child task; `part` is merged back with `merge(_:)`.
+    convenience init(_ setup: Setup) {
+        self.init(connection: setup.connection, journal: setup.journal, progress: setup.progress, options: setup.options)
+        known = setup.known
+        claimed = setup.claimed
+        users = setup.users
+        summary = ImportSummary(dryRun: setup.options.dryRun)
+    }
+
+    /// What one column's importer did: counts and notes, requests counted on a dry run, and each mapping it set.
+    struct Part: Sendable {
+        var summary: ImportSummary
+        var plannedRequests: [String: Int]
+        var changes: [(kind: String, source: String, mapping: Mapping)]
+    }
+
+    private var changes: [(kind: String, source: String, mapping: Mapping)] = []
+
+    /// Sets a mapping and remembers the change, for the run to merge a column's part.
+    private func setKnown(_ kind: String, _ source: String, _ mapping: Mapping) {
+        known[kind, default: [:]][source] = mapping
+        changes.append((kind, source, mapping))
+    }
+
+    /// Work items, status column by status column, several columns at once (as many as the pacing lets run):
+    /// within a column each create waits for the one before, since `createWorkItem` puts each at the top of its
+    /// column and a create with an unclear answer is looked for before anything else goes in; columns are
+    /// independent (a lookup matches the status too). Parts are merged in column order.
+    func importWorkItems(_ mapped: [(ArchivedSpace, TargetSpace)]) async throws {
+        var columns: [(space: ArchivedSpace, dest: TargetSpace, items: [JSONValue])] = []
+        for (space, dest) in mapped {
+            var byStatus: [String: Int] = [:]
+            for item in orderedWorkItems(space) {
+                let status = item["status"]?["id"]?.idString ?? ""
+                if let index = byStatus[status] {
+                    columns[index].items.append(item)
+                } else {
+                    byStatus[status] = columns.count
+                    columns.append((space, dest, [item]))
+                }
+            }
+        }
+        try await Overlap.inOrder(columns, limit: connection.client.parallelism) {
+            Setup(
+                connection: connection, journal: journal, progress: progress, options: options, known: known,
+                claimed: claimed, users: users)
+        } _: { column, setup in
+            let one = KitemakerImporter(setup)
+            try await one.importWorkItems(column.items, of: column.space, into: column.dest)
+            return Part(summary: one.summary, plannedRequests: one.plannedRequests, changes: one.changes)
+        } merge: { part in
+            merge(part)
+        }
+    }
+
+    func merge(_ part: Part) {
+        for (kind, n) in part.summary.created { summary.created[kind, default: 0] += n }
+        for (kind, n) in part.summary.alreadyPresent { summary.alreadyPresent[kind, default: 0] += n }
+        summary.notImported += part.summary.notImported
+        for (route, n) in part.plannedRequests { plannedRequests[route, default: 0] += n }
+        for change in part.changes {
+            known[change.kind, default: [:]][change.source] = change.mapping
+            if change.mapping.state == .created { claimed[change.kind, default: []].insert(change.mapping.targetID) }
+        }
+    }
+
+    /// A space's work items column by column, each column bottom to top: `createWorkItem` without `sort` puts each
+    /// item at the top of its column, so the column keeps its order.
+    func orderedWorkItems(_ space: ArchivedSpace) -> [JSONValue] {
         let order = Dictionary(
             space.statuses.enumerated().compactMap { n, s in s["id"]?.idString.map { ($0, n) } },
             uniquingKeysWith: { a, _ in a })
-        // Column by column, bottom to top: `createWorkItem` without `sort` puts each item at the top of its
-        // column, so the column keeps its order.
-        let items = space.workItems.enumerated().sorted { a, b in
+        return space.workItems.enumerated().sorted { a, b in
             let ca = a.element["status"]?["id"]?.idString.flatMap { order[$0] } ?? Int.max
             let cb = b.element["status"]?["id"]?.idString.flatMap { order[$0] } ?? Int.max
             if ca != cb { return ca < cb }
             let sa = a.element["sort"]?.stringValue ?? "", sb = b.element["sort"]?.stringValue ?? ""
             return sa == sb ? a.offset > b.offset : sa > sb
         }.map(\.element)
+    }
+
+    /// `items` (one column's, in `orderedWorkItems` order), one create after another.
+    func importWorkItems(_ items: [JSONValue], of space: ArchivedSpace, into dest: TargetSpace) async throws {
         var recent: [JSONValue]?
         for item in items {
             guard let sid = item["id"]?.idString else { continue }

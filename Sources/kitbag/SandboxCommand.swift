@@ -43,7 +43,7 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(help: "Seconds every request is refused after a 429 (Kinopio: 30).")
     var penaltySeconds = 30.0
 
-    @Flag(help: "Do not enforce the 5 requests/s limit.")
+    @Flag(help: "Do not enforce the service's limit (Kinopio: 5 requests/s; Kintone: 100 at once; Kitemaker: an assumed 10 at once).")
     var noRateLimit = false
 
     @Option(help: "Milliseconds every request waits before it is answered, like a server that far away (one round trip).")

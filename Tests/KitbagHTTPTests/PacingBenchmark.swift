@@ -37,7 +37,12 @@ struct PacingBenchmark {
         Scenario(name: "kinopio-export", limit: .kinopio, requests: 100, callers: 1, perWindow: 5, bound: 5),
         Scenario(name: "kinopio-import", limit: .kinopio, requests: 100, callers: 1, work: 15, perWindow: 5, bound: 5),
         Scenario(name: "kinopio-4-callers", limit: .kinopio, requests: 100, callers: 4, perWindow: 5, bound: 5),
-        Scenario(name: "kitemaker", limit: .kitemaker, requests: 60, callers: 4, perWindow: 5, bound: 4),
+        Scenario(name: "kitemaker", limit: .kitemaker, requests: 600, callers: 8, work: 5),
+        Scenario(
+            name: "kitemaker-before",
+            limit: RateLimit(
+                requestsPerSecond: 4, burst: 1, maxConcurrent: 4, maxPerWindow: 4, adaptive: ConcurrencyAdaptation(initial: 1)),
+            requests: 60, callers: 4, perWindow: 5, bound: 4),
         Scenario(name: "kintone", limit: .kintone, requests: 3000, callers: 100, work: 5, concurrencyLimit: 100),
         Scenario(
             // The presets before issue 20, for comparison (their rules run unchanged in the gate).

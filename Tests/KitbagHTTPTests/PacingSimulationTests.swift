@@ -160,6 +160,45 @@ struct PacingSimulationTests {
         #expect(outcome.peakInFlight == 16)
         #expect(outcome.tooManyRequests == 0)
     }
+
+    /// Issue 20: Kitemaker publishes no number, so it is paced like Kona — no per-second cap, a modest start that
+    /// grows — instead of the flat 4 requests/s it had. The server here is the sandbox's assumed one: a pool of 10
+    /// requests at once, 429 beyond, no header telling the count.
+    @Test("Kitemaker starts at 2 in flight, grows to 8 without a 429 against a pool of 10, and beats a flat 4/s by over 5×")
+    func kitemakerStartsModestlyAndGrows() {
+        var sim = PacingSimulation(.kitemaker, callers: 20, requests: 1000, work: .milliseconds(5))
+        sim.concurrencyLimit = { _ in 10 }
+        let outcome = sim.run()
+        #expect(outcome.windowTrace.first?.1 == 2 || outcome.windowTrace.first?.1 == 3)
+        #expect(outcome.finalWindow == 8)
+        #expect(outcome.peakInFlight == 8)
+        #expect(outcome.peakAtServer <= 8)
+        #expect(outcome.tooManyRequests == 0)
+        let perSecond = Double(outcome.served) / (outcome.end - outcome.start).seconds
+        #expect(perSecond >= 5 * 4, "\(perSecond) requests/s at a 50 ms round trip")
+
+        // The preset it replaced, on the same server: a flat 4/s.
+        var before = sim
+        before.limit = RateLimit(
+            requestsPerSecond: 4, burst: 1, maxConcurrent: 4, maxPerWindow: 4, adaptive: ConcurrencyAdaptation(initial: 1))
+        before.requests = 100
+        let flat = before.run()
+        #expect(flat.arrivalRate <= 4.05)
+    }
+
+    @Test("Kitemaker behind a stricter pool: a 429 halves its window, everything is served, and it runs near the server's limit")
+    func kitemakerBacksOffOnTooManyRequests() {
+        var sim = PacingSimulation(.kitemaker, callers: 20, requests: 1000, work: .milliseconds(5))
+        sim.concurrencyLimit = { _ in 3 }
+        let outcome = sim.run()
+        #expect(outcome.served == 1000)
+        #expect(outcome.cuts > 0)
+        #expect(outcome.tooManyRequests > 0, "the server must have refused the window's growth past 3")
+        // Additive growth after each cut: only a few attempts in ten are refused, and the window stays near 3.
+        #expect(Double(outcome.tooManyRequests) < 0.3 * Double(outcome.served), "\(outcome.tooManyRequests) 429s")
+        #expect(outcome.highestWindow(after: .seconds(2)) <= 5, "\(outcome.highestWindow(after: .seconds(2)))")
+        #expect(outcome.peakAtServer <= 3)
+    }
 }
 
 @Suite("--rate-limit and --concurrency over each service's rules")
@@ -198,7 +237,7 @@ struct RateLimitOverrideTests {
     @Test("a walk offers the cap on requests in flight, no more than a second's worth of a rate, and 8 unpaced")
     func parallelism() {
         #expect(RateLimit.kintone.parallelism == 25 && RateLimit.kona.parallelism == 16)
-        #expect(RateLimit.kitemaker.parallelism == 4)
+        #expect(RateLimit.kitemaker.parallelism == 8, "up to 8 in flight, no per-second cap (issue 20; was 4 at 4/s)")
         #expect(RateLimit.kinopio.parallelism == 5, "a second's worth of 5 requests/s")
         #expect(RateLimit.resolved(.kona, requestsPerSecond: 4, concurrency: nil)?.parallelism == 4)
         #expect(RateLimit.resolved(.kintone, requestsPerSecond: nil, concurrency: 50)?.parallelism == 50)

@@ -38,12 +38,13 @@ private struct KitemakerAPI: Sendable {
 }
 
 private func withKitemaker<T>(
-    seed: SandboxSeed = .demo, rateLimit: Bool = false, requestsPerSecond: Double = 5, clock: SandboxManualClock? = nil,
-    _ body: (RunningSandbox, KitemakerAPI) async throws -> T
+    seed: SandboxSeed = .demo, rateLimit: Bool = false, requestsPerSecond: Double = 5, perSecondLimit: Bool? = nil,
+    clock: SandboxManualClock? = nil, _ body: (RunningSandbox, KitemakerAPI) async throws -> T
 ) async throws -> T {
     var options = SandboxOptions(
         credentials: [KitemakerAPI.token], seed: seed, penaltySeconds: 1, rateLimit: rateLimit,
         requestsPerSecond: requestsPerSecond)
+    options.perSecondLimit = perSecondLimit
     if let clock { options.clock = clock }
     let sandbox = try await KitemakerSandbox.start(options)
     let client = HTTPClient()
@@ -215,7 +216,9 @@ struct KitemakerSandboxTests {
     func rateLimit() async throws {
         // One request per second on a clock that stands still: the eight requests land inside one second however
         // slow a loaded machine makes each of them, so all but the first draw a 429.
-        try await withKitemaker(rateLimit: true, requestsPerSecond: 1, clock: SandboxManualClock()) { sandbox, api in
+        // (The per-second limiter is off by default since issue 20: the sandbox then limits requests in flight.)
+        try await withKitemaker(rateLimit: true, requestsPerSecond: 1, perSecondLimit: true, clock: SandboxManualClock()) {
+            sandbox, api in
             var statuses: [Int] = []
             for n in 0..<8 {
                 let answer = n % 2 == 0 ? try await api.rest("GET", "/organization") : try await api.graphQL(spacesQuery)

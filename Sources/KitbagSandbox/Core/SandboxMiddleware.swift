@@ -35,6 +35,27 @@ struct SandboxEdge: Sendable {
     }
 }
 
+/// Counts the requests the sandbox holds at once, for `SandboxStats.peakRunning`; the first stage of every request.
+struct SandboxRunningMiddleware: RouterMiddleware {
+    typealias Context = SandboxRequestContext
+
+    let monitor: SandboxMonitor
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        await monitor.entered()
+        do {
+            let response = try await next(request, context)
+            await monitor.left()
+            return response
+        } catch {
+            await monitor.left()
+            throw error
+        }
+    }
+}
+
 /// Delays every request like a server `latency` away (one round trip, before anything else happens and so before
 /// the response head is sent), plus up to `jitter`, plus `perRequestInFlight` for each other request in flight (a
 /// server that slows down under load). Sleeping does not hold up other requests.
@@ -95,12 +116,14 @@ struct SandboxCountingMiddleware: RouterMiddleware {
 }
 
 /// Refuses requests over the number allowed in flight at once (Kintone: 100 per domain, then 429 with
-/// `X-ConcurrencyLimit-Limit` and `X-ConcurrencyLimit-Running`); every answer carries both headers.
+/// `X-ConcurrencyLimit-Limit` and `X-ConcurrencyLimit-Running`); with `reportsCounts` every answer carries both
+/// headers (a service that documents no limit sends neither).
 struct SandboxConcurrencyMiddleware: RouterMiddleware {
     typealias Context = SandboxRequestContext
 
     let gate: SandboxConcurrencyGate
     let edge: SandboxEdge
+    var reportsCounts = true
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -108,13 +131,13 @@ struct SandboxConcurrencyMiddleware: RouterMiddleware {
         guard let running = await gate.enter() else {
             await edge.monitor.concurrencyLimitedOne()
             var refused = await edge.error(.tooManyRequests, "too many requests at once: at most \(gate.limit) may run at the same time; wait for some to finish and retry")
-            gate.addHeaders(to: &refused.headers, running: gate.limit)
+            if reportsCounts { gate.addHeaders(to: &refused.headers, running: gate.limit) }
             return refused
         }
         do {
             var response = try await next(request, context)
             await gate.leave()
-            gate.addHeaders(to: &response.headers, running: running)
+            if reportsCounts { gate.addHeaders(to: &response.headers, running: running) }
             return response
         } catch {
             await gate.leave()

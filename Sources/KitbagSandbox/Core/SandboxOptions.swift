@@ -49,10 +49,11 @@ public struct SandboxOptions: Sendable {
     /// `X-Cybozu-Authorization`); empty takes the service's fixed default login.
     public var logins: [String: String] = [:]
     /// Requests allowed in flight at once while `rateLimit` is on; nil takes the service's documented
-    /// limit (Kintone 100 per domain; none for services without a concurrency limit).
+    /// limit (Kintone 100 per domain), or the sandbox's assumed one (Kitemaker 10), or none (Kinopio, Kona).
     public var concurrencyLimit: Int? = nil
     /// Whether the per-key per-second limiter runs while `rateLimit` is on; nil takes the service's
-    /// default (on for Kinopio, off for Kintone, whose documented limit is concurrency).
+    /// default (on for Kinopio; off for Kintone, whose documented limit is concurrency, for Kitemaker, whose sandbox
+    /// assumes one, and for Kona, which documents none).
     public var perSecondLimit: Bool? = nil
     /// Seconds an OAuth access token stays valid once issued (the configured `credentials` count as issued
     /// when the sandbox starts); nil takes the service's default (Kona: a week).

@@ -84,20 +84,23 @@ public enum SandboxServer {
     }
 
     /// Binds, starts serving in the background, and returns once the port is known. The router's middleware runs in
-    /// this order for every request: latency (if asked) → count it and draw its fault → concurrency limit (Kintone)
+    /// this order for every request: note it as running (`peakRunning`) → latency (if asked) → count it and draw its
+    /// fault → concurrency limit (Kintone, Kitemaker)
     /// → rate limit → injected fault (decided before the body is read, so a faulted write never happens) → 404 in
     /// the service's error shape → body limit (413) → the route's handler.
-    /// `concurrencyLimit` caps requests in flight (Kintone); `perSecondLimit` is the service's default for
-    /// `options.perSecondLimit`; `gauges` adds current levels to `RunningSandbox.stats()`.
+    /// `concurrencyLimit` caps requests in flight (Kintone, Kitemaker), with `X-ConcurrencyLimit-*` on every answer
+    /// when `reportsConcurrency`; `perSecondLimit` is the service's default for `options.perSecondLimit`; `gauges`
+    /// adds current levels to `RunningSandbox.stats()`.
     package static func start<State: SandboxState>(
         options: SandboxOptions, router routes: SandboxRouter, dialect: any SandboxDialect,
         logger: Logger, store: SandboxStore<State>,
-        concurrencyLimit: Int? = nil, perSecondLimit: Bool = true,
+        concurrencyLimit: Int? = nil, perSecondLimit: Bool = true, reportsConcurrency: Bool = true,
         gauges: (@Sendable () async -> [String: Int])? = nil
     ) async throws -> RunningSandbox {
         let monitor = SandboxMonitor(faultRate: options.faultRate, faultSeed: options.faultSeed)
         let edge = SandboxEdge(dialect: dialect, monitor: monitor)
         let router = Router(context: SandboxRequestContext.self)
+        router.add(middleware: SandboxRunningMiddleware(monitor: monitor))
         if options.latency > .zero || options.jitter > .zero || options.latencyPerRequestInFlight > .zero {
             router.add(middleware: SandboxLatencyMiddleware(
                 latency: options.latency, jitter: options.jitter, perRequestInFlight: options.latencyPerRequestInFlight,
@@ -105,7 +108,8 @@ public enum SandboxServer {
         }
         router.add(middleware: SandboxCountingMiddleware(monitor: monitor, labels: routes.labels))
         if options.rateLimit, let limit = options.concurrencyLimit ?? concurrencyLimit {
-            router.add(middleware: SandboxConcurrencyMiddleware(gate: SandboxConcurrencyGate(limit: max(limit, 1)), edge: edge))
+            router.add(middleware: SandboxConcurrencyMiddleware(
+                gate: SandboxConcurrencyGate(limit: max(limit, 1)), edge: edge, reportsCounts: reportsConcurrency))
         }
         if options.rateLimit && (options.perSecondLimit ?? perSecondLimit) {
             router.add(middleware: SandboxRateLimitMiddleware(

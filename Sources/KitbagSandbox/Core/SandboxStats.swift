@@ -18,6 +18,9 @@ public struct SandboxStats: Sendable, Equatable {
     public var gauges: [String: Int] = [:]
     /// 429s sent because too many requests were in flight at once (also counted in `rateLimited`).
     public var concurrencyLimited = 0
+    /// The most requests the sandbox held at once (from the moment one came in, before any `--latency`, until its
+    /// response head): more than 1 shows a client sent requests concurrently.
+    public var peakRunning = 0
 
     public init() {}
 
@@ -38,6 +41,17 @@ actor SandboxMonitor {
     }
 
     /// Records an incoming request and returns the fault to inject for it, if any.
+    private var running = 0
+
+    /// A request came in (before anything delays, counts or refuses it).
+    func entered() {
+        running += 1
+        stats.peakRunning = max(stats.peakRunning, running)
+    }
+
+    /// A request that `entered` has its answer (or failed).
+    func left() { running = max(running - 1, 0) }
+
     func arrived(route label: String) -> SandboxFault? {
         stats.totalRequests += 1
         stats.requestsByRoute[label, default: 0] += 1

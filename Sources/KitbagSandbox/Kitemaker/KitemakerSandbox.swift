@@ -13,8 +13,12 @@ import Logging
 /// Choices where the documents are silent:
 /// - One organization; every accepted token belongs to it. The first token is the personal access token of the
 ///   seeded owner, further tokens are application tokens.
-/// - Rate limit: Kitemaker publishes no number; the sandbox refuses a token's requests beyond
-///   `SandboxOptions.requestsPerSecond` (5 by default) in any one-second window with 429, REST and GraphQL together.
+/// - Rate limit: Kitemaker documents that it answers 429 "Too many requests — Rate limit exceeded" but publishes no
+///   number (kitemakerhq/rest-docs `_documentation/errors.md`, commit 2f0c66b3c459eb969218810464bd1d8afe5a3ca6), and
+///   no `Retry-After` or limit header. The sandbox assumes what a server that serves each request from a bounded pool
+///   does: at most `concurrencyLimit` (10 by default) requests in flight, REST and GraphQL together, and 429 in
+///   Kitemaker's error shape beyond, with no header telling the count. `perSecondLimit` turns on the per-token
+///   per-second limiter as well (`SandboxOptions.requestsPerSecond` in any one-second window), for a stricter server.
 /// - Spaces and statuses cannot be created through either API, so every seed (`empty` too) holds the same two
 ///   spaces with their statuses, as a person would set them up in the app before an import.
 /// - `placement` decides a work item's position in its status column (top by default); GraphQL shows it as `sort`.
@@ -33,6 +37,9 @@ import Logging
 public enum KitemakerSandbox {
     /// Token of the seeded owner when `credentials` is empty.
     public static let defaultCredential = "sandbox-kitemaker-token"
+
+    /// Requests the sandbox runs at once while its limit is on (an assumption: Kitemaker publishes no number).
+    public static let defaultConcurrencyLimit = 10
 
     /// REST prefix below the host.
     static let rest = "/developers/rest/v1"
@@ -53,7 +60,8 @@ public enum KitemakerSandbox {
         let store = KitemakerStore(state: state)
         return try await SandboxServer.start(
             options: options, router: SandboxRouter(routes: routes(store, rewrite: rewrite)), dialect: KitemakerDialect(),
-            logger: logger, store: store)
+            logger: logger, store: store, concurrencyLimit: defaultConcurrencyLimit, perSecondLimit: false,
+            reportsConcurrency: false)
     }
 
     static func routes(_ store: KitemakerStore, rewrite: GraphQLAnswerRewrite? = nil) -> [SandboxRoute] {
