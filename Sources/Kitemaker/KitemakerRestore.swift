@@ -180,14 +180,18 @@ final class KitemakerRestore {
             importer.claimed[kind, default: []].insert(id)
         }
         keep("space", space.id)
+        // Only what the archive holds too: a work item or thread added since is no archived one's copy (a rerun after
+        // a kill may claim it as the copy it sent).
+        let archivedItems = Set(space.workItems.compactMap { $0["id"]?.idString })
+        let archivedThreads = Set(space.comments.compactMap { $0["threadId"]?.idString })
         let folder = KitemakerSchema.container(space: target.id).archiveFolder
         let present = Set(live.jsonLinesEntries().map(\.path))
         for file in ["workItems", "comments"] where present.contains("\(folder)/\(file).jsonl") {
             for v in try live.values(at: "\(folder)/\(file).jsonl") {
                 guard let id = v["id"]?.idString else { continue }
                 if file == "workItems" {
-                    keep("workItem", id)
-                } else if let thread = v["threadId"]?.idString {
+                    if archivedItems.contains(id) { keep("workItem", id) }
+                } else if let thread = v["threadId"]?.idString, archivedThreads.contains(thread) {
                     keep("thread", thread)
                 }
             }
