@@ -142,6 +142,9 @@ struct KitemakerRestoreTests {
         let (report, writes) = try await d.restore(RestoreOptions(scope: scope, revert: true))
         #expect(report.plan.steps.map { "\($0.action.rawValue) \($0.kind) \($0.id)" } == ["recreate workItem \(d.deleted)"])
         #expect(writes.count == 5 && report.done["recreate comment"] == 4, "\(report.done)")
+        // Only the work item's space is read: no account-level lists (initiatives, feedback, roadmaps, people).
+        #expect(report.requests["POST /graphql workItems"] == 1, "\(report.requests)")
+        #expect(!report.requests.keys.contains { ["initiatives", "feedback", "roadmaps", "feedbackPeople"].contains($0.split(separator: " ").last.map(String.init) ?? "") }, "\(report.requests)")
         // The edit in the other space was outside the scope: still there.
         let rest = try await d.diff()
         #expect(rest.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" } == ["changed workItem \(d.edited)"], "\(rest.entries)")
