@@ -109,7 +109,8 @@ public struct KitemakerConnection: Connector {
         var watched = self
         let unknown = KitemakerUnknownTypes()
         watched.unknownTypes = unknown
-        return KitemakerExporter(connection: watched, progress: progress, spaces: selection.containers, unknownTypes: unknown)
+        return KitemakerExporter(connection: watched, progress: progress, spaces: selection.containers, unknownTypes: unknown,
+            containersOnly: selection.containersOnly)
     }
 
     public func importArchive(

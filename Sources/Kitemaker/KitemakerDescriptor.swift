@@ -26,7 +26,7 @@ extension ConnectorDescriptor {
                 "space-map", valueName: "SRC=DST", help: "Import space SRC into the existing space DST (repeatable).",
                 arity: .repeated, role: .containerMap, commands: [.importArchive]),
         ],
-        acceptsMigrations: true, rendering: KitemakerRendering.source, migration: KitemakerMigration.source,
+        acceptsMigrations: true, restores: true, rendering: KitemakerRendering.source, migration: KitemakerMigration.source,
         roundTrip: KitemakerRoundTrip.rules,
         sandboxEnvironment: { url, credential, _ in [KitemakerSchema.baseURLVariable: url.absoluteString, KitemakerSchema.tokenVariable: credential] },
         make: { s in

@@ -23,6 +23,9 @@ final class KitemakerExporter: ExportSource {
 
     /// Counts the `Actor`/`Entity` members this kitbag does not know in every answer of the run.
     let unknownTypes: KitemakerUnknownTypes
+    /// Only the spaces, no account-level lists (roadmaps, initiatives, feedback, people); a named space that is gone
+    /// is left out (`ExportSelection.containersOnly`: the live side of a restore's comparison).
+    let containersOnly: Bool
 
     static let notExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "files in work items are links inside descriptions; the API offers no download route for them"),
@@ -34,12 +37,13 @@ final class KitemakerExporter: ExportSource {
 
     init(
         connection: KitemakerConnection, progress: ProgressReporter, spaces: [String],
-        unknownTypes: KitemakerUnknownTypes = KitemakerUnknownTypes()
+        unknownTypes: KitemakerUnknownTypes = KitemakerUnknownTypes(), containersOnly: Bool = false
     ) {
         self.connection = connection
         self.progress = progress
         self.spaces = spaces
         self.unknownTypes = unknownTypes
+        self.containersOnly = containersOnly
     }
 
     /// The organization with its actors, then the selected spaces (which the organization query lists).
@@ -74,6 +78,7 @@ final class KitemakerExporter: ExportSource {
 
     /// Roadmaps, initiatives, feedback, persons and companies: account-level, after the spaces.
     func finish(into account: ContainerOutput) async throws {
+        guard !containersOnly else { return }
         progress.beginStage("roadmaps")
         let roadmaps = try await connection.graphQL("roadmaps", KitemakerSchema.roadmapsQuery)
         guard let roadmapList = roadmaps["roadmaps"]?["roadmaps"]?.arrayValue else {
@@ -112,6 +117,7 @@ final class KitemakerExporter: ExportSource {
                     $0["id"]?.idString == wanted || $0["key"]?.stringValue?.lowercased() == wanted.lowercased()
                 })
             else {
+                if containersOnly { continue }
                 let known = all.compactMap { $0["key"]?.stringValue }.joined(separator: ", ")
                 throw UserError("kitemaker: no space \(wanted) in this organization (spaces: \(known)); pass a space id or key", exitStatus: .usage)
             }

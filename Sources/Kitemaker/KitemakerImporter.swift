@@ -30,14 +30,17 @@ final class KitemakerImporter {
     let options: ImportOptions
     var dryRun: Bool { options.dryRun }
 
-    private var summary = ImportSummary()
-    private var plannedRequests: [String: Int] = [:]
+    var summary = ImportSummary()
+    var plannedRequests: [String: Int] = [:]
     /// Source id → (target id, state) per kind, from the journal and kept current as the import goes.
-    private var known: [String: [String: Mapping]] = [:]
+    var known: [String: [String: Mapping]] = [:]
     /// Target ids per kind that already stand for some source entity.
-    private var claimed: [String: Set<String>] = [:]
+    var claimed: [String: Set<String>] = [:]
     /// Source user id → target user id, for users with the same username in both organizations.
     private var users: [String: String] = [:]
+    /// Send each work item's archived `sort` (a restore puts an item back where it was in its column; an import
+    /// orders whole columns instead).
+    var keepSort = false
     private var targetUsers: [JSONValue] = []
 
     init(connection: KitemakerConnection, journal: ImportJournal?, progress: ProgressReporter, options: ImportOptions) {
@@ -90,11 +93,7 @@ final class KitemakerImporter {
             NotExported(kind: "integration", reason: "integrations and integration users are connected in Kitemaker's settings, not imported"),
         ]
 
-        for kind in Self.kinds {
-            let entries = try journal?.entries(kind: kind) ?? [:]
-            known[kind] = entries.mapValues { Mapping(targetID: $0.targetID, state: $0.state) }
-            claimed[kind] = Set(entries.values.filter { $0.state == .created }.map(\.targetID))
-        }
+        try loadJournal()
 
         let spaces = try readSpaces(archive)
         let initiatives = try accountValues(archive, "initiatives")
@@ -131,6 +130,15 @@ final class KitemakerImporter {
         progress.finish()
         summary.requests = dryRun ? plannedRequests : await connection.client.requestCounts()
         return summary
+    }
+
+    /// What earlier runs recorded: source id → target id and state per kind, and the target ids already taken.
+    func loadJournal() throws {
+        for kind in Self.kinds {
+            let entries = try journal?.entries(kind: kind) ?? [:]
+            known[kind] = entries.mapValues { Mapping(targetID: $0.targetID, state: $0.state) }
+            claimed[kind] = Set(entries.values.filter { $0.state == .created }.map(\.targetID))
+        }
     }
 
     // MARK: - Reading
@@ -574,6 +582,7 @@ final class KitemakerImporter {
             for key in ["createdAt", "updatedAt"] {
                 if let v = item[key]?.stringValue { input[key] = .string(v) }
             }
+            if keepSort, let sort = item["sort"]?.stringValue { input["sort"] = .string(sort) }
             _ = try await ensureCreated(
                 kind: "workItem", source: sid, field: "createWorkItem", result: "workItem",
                 document: KitemakerSchema.createWorkItemMutation, input: input,
@@ -623,7 +632,9 @@ final class KitemakerImporter {
                     NotExported(kind: "comment", container: space.id, reason: "comment \(sid) belongs to no imported work item"))
                 continue
             }
-            let isReply = opened.contains(sourceThread)
+            // A reply once its thread is open: opened by this run, or earlier (a rerun, a restore into a thread
+            // that is still there).
+            let isReply = opened.contains(sourceThread) || target("thread", sourceThread) != nil
             opened.insert(sourceThread)
             let openedThread = target("thread", sourceThread)
             /// A comment on the target work item with this body, not yet claimed: in `thread` for a reply; for a

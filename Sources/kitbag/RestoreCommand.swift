@@ -95,7 +95,10 @@ struct RestoreCommand: AsyncParsableCommand {
             Supported: Kinopio; Kintone records and comments (a deleted record comes back under a new id and record \
             number, journaled; --revert sends the revision read, so a record edited meanwhile is left alone; a deleted \
             app is refused — Kintone has no route to restore one); Kona (new ids, journaled; a task brings its \
-            comments). Kitemaker is refused with one line.
+            comments); Kitemaker work items and comments (a work item deleted in the app comes back as a new one with \
+            a new number and its comments, journaled; --revert sets title, description, status, effort and impact \
+            back and adds lost labels; spaces, statuses and --delete-added are refused — the API creates no spaces \
+            and deletes nothing; initiatives and feedback are not compared).
 
             """ + ServiceCatalog.credentialHelp)
 

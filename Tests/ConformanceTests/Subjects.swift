@@ -100,7 +100,27 @@ extension ConformanceSubject {
         },
         demoKinds: ["space", "status", "label", "workItem", "comment", "initiative", "feedback", "user"],
         volumeSeed: .generated(cards: 300),
-        interruptAfterRequests: 40)
+        interruptAfterRequests: 40,
+        damageAccount: { connector, archive in
+            // Kitemaker's API deletes nothing and creates no spaces, so no container is deleted. Two work items of
+            // the first space with two or more are deleted through the sandbox's stand-in for the app (with their
+            // comments); the title of a work item of the other space is changed through REST `PUT /workitem`
+            // (kitemakerhq/rest-docs `_api/workitem_put.md`), which revert sets back.
+            let spaces = try containerLines(of: "workItems", in: archive).filter { !$0.values.isEmpty }
+            guard let thinned = spaces.first(where: { $0.values.count >= 2 }), let edited = spaces.first(where: { $0.id != thinned.id })
+            else { throw ConformanceSetupError(message: "the demo needs two spaces with work items") }
+            func send(_ method: HTTPMethod, _ path: String, _ body: JSONValue) async throws {
+                _ = try await connector.client.send(
+                    APIRequest(method: method, path: path, body: body, extraHeaders: [("X-API-KEY", ConformanceSubject.sourceCredential)]))
+            }
+            let items = thinned.values.prefix(2).compactMap { $0["id"]?.idString }
+            for item in items { try await send(.POST, KitemakerSandbox.appDeleteWorkItemPath, ["id": .string(item)]) }
+            let id = edited.values[0]["id"]?.idString ?? ""
+            try await send(.PUT, "/developers/rest/v1/workitem", ["id": .string(id), "title": "renamed by the suite"])
+            return AccountDamage(
+                deletedContainer: nil, itemsContainer: thinned.id, deletedItems: items, editedContainer: edited.id,
+                editedItem: id, editedKind: "workItem")
+        })
 }
 
 extension ConformanceSubject {

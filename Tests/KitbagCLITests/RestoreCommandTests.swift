@@ -91,8 +91,10 @@ import Testing
         let dir = try CLI.tempDir()
         defer { Scratch.remove(dir) }
         // An archive of a service that does not restore: refused before any credential is asked for.
+        // Every service of the catalog restores since Kitemaker does (issue 19): the loop checks a service added
+        // later without restore; the bad selections below are checked whatever the catalog holds.
         let refused = ServiceCatalog.descriptors.filter { !$0.restores }.map { ($0.service.rawValue, $0.displayName) }
-        #expect(!refused.contains { $0.0 == "kinopio" || $0.0 == "kintone" })
+        #expect(!refused.contains { ["kinopio", "kintone", "kitemaker", "kona"].contains($0.0) })
         for (service, name) in refused {
             let folder = dir.appendingPathComponent(service)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -122,15 +124,18 @@ import Testing
         var writesBeforeKill: Int
     }
 
+    /// A sandbox of `cards` generated items, the test's key, no rate limit.
+    static func killOptions(cards: Int) -> SandboxOptions {
+        var o = SandboxOptions()
+        o.seed = .generated(cards: cards)
+        o.credentials = [key]
+        o.rateLimit = false
+        return o
+    }
+
     static let killSubjects: [ServiceName: KillSubject] = [
         .kinopio: KillSubject(
-            start: {
-                var o = SandboxOptions()
-                o.seed = .generated(cards: 1200)
-                o.credentials = [key]
-                o.rateLimit = false
-                return try await KinopioSandbox.start(o, logger: SandboxServer.quietLogger("t"))
-            },
+            start: { try await KinopioSandbox.start(killOptions(cards: 1200), logger: SandboxServer.quietLogger("t")) },
             env: { env($0) },
             damage: { sandbox in
                 let spaces = (try await call(sandbox, "GET", "/user/spaces").arrayValue ?? []).compactMap { $0["id"]?.stringValue }
@@ -140,13 +145,7 @@ import Testing
             kinds: ["space", "card", "connection", "tag"], writesBeforeKill: 3),
         // Kintone: 2,500 records deleted come back in two bulks (2,000 + 500); the kill lands after the first.
         .kintone: KillSubject(
-            start: {
-                var o = SandboxOptions()
-                o.seed = .generated(cards: 2500)
-                o.credentials = [key]
-                o.rateLimit = false
-                return try await KintoneSandbox.start(o, logger: SandboxServer.quietLogger("t"))
-            },
+            start: { try await KintoneSandbox.start(killOptions(cards: 2500), logger: SandboxServer.quietLogger("t")) },
             env: { sandbox in
                 [
                     "KINTONE_BASE_URL": sandbox.baseURL.absoluteString, "KINTONE_USERNAME": KintoneSandbox.defaultLogin.user,
@@ -165,13 +164,7 @@ import Testing
             kinds: ["record"], writesBeforeKill: 1),
         // Kona gives new ids: the rerun claims, by listing, what the killed run had sent.
         .kona: KillSubject(
-            start: {
-                var o = SandboxOptions()
-                o.seed = .generated(cards: 1200)
-                o.credentials = [key]
-                o.rateLimit = false
-                return try await KonaSandbox.start(o, logger: SandboxServer.quietLogger("t"))
-            },
+            start: { try await KonaSandbox.start(killOptions(cards: 1200), logger: SandboxServer.quietLogger("t")) },
             env: { ["KONA_ACCESS_TOKEN": key, "KONA_BASE_URL": $0.baseURL.absoluteString] },
             damage: { sandbox in
                 let client = HTTPClient.shared
@@ -192,6 +185,25 @@ import Testing
                 for id in all { _ = try await send("DELETE", "/spaces/\(id)") }
             },
             kinds: ["space", "task"], writesBeforeKill: 3),
+        // Kitemaker deletes nothing through its API: the work items go through the sandbox's stand-in for the app, and
+        // come back under new ids; the rerun claims, by listing, what the killed run had sent.
+        .kitemaker: KillSubject(
+            start: { try await KitemakerSandbox.start(killOptions(cards: 300), logger: SandboxServer.quietLogger("t")) },
+            env: { ["KITEMAKER_TOKEN": key, "KITEMAKER_BASE_URL": $0.baseURL.absoluteString] },
+            damage: { sandbox in
+                let headers = [("X-API-KEY", key)]
+                var ids: [String] = []
+                for space in try await call(sandbox, "GET", "/developers/rest/v1/metadata/spaces", headers: headers).arrayValue ?? [] {
+                    let items = try await call(
+                        sandbox, "GET", "/developers/rest/v1/metadata/workitems?spaceId=\(space["id"]?.idString ?? "")", headers: headers)
+                    ids += (items.arrayValue ?? []).compactMap { $0["id"]?.idString }
+                }
+                #expect(ids.count == 300)
+                for id in ids {
+                    _ = try await call(sandbox, "POST", KitemakerSandbox.appDeleteWorkItemPath, body: ["id": .string(id)], headers: headers)
+                }
+            },
+            kinds: ["workItem", "comment"], writesBeforeKill: 3),
     ]
 
     /// A restore killed with SIGKILL after some of its writes, then rerun, leaves exactly one copy of everything it

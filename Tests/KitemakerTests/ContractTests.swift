@@ -20,9 +20,9 @@ private struct Wire: Sendable {
     let client: HTTPClient
     let baseURL: URL
 
-    func post(_ path: String, headers: [(String, String)], body: JSONValue) async throws -> (Int, JSONValue?) {
+    func post(_ path: String, headers: [(String, String)], body: JSONValue, method: String = "POST") async throws -> (Int, JSONValue?) {
         var request = HTTPClientRequest(url: baseURL.absoluteString + path)
-        request.method = .POST
+        request.method = .RAW(value: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(body.serialized())
@@ -328,6 +328,35 @@ struct KitemakerContractTests {
             // Arguments are checked against the schema: an unknown enum value in a status filter is refused.
             let (refused, _) = try await wire.graphQL("{ workItems(spaceId: \"x\", statusFilter: { type: SOMETIMES, filter: [] }) { hasMore } }")
             #expect(refused == 400)
+        }
+    }
+
+    @Test("REST PUT /workitem changes only the fields it is given and adds labels (rest-docs _api/workitem_put.md, the restore's revert)")
+    func putWorkItemIsPartialAndAddsLabels() async throws {
+        try await withWire(.demo) { wire, _ in
+            let key = [("X-API-KEY", Kite.sourceToken)]
+            let spaces = try await wire.get("/metadata/spaces", token: Kite.sourceToken).1?.arrayValue ?? []
+            let space = try #require(spaces.first?["id"]?.idString)
+            let (_, page) = try await wire.graphQL(
+                "query($s: ID!) { workItems(spaceId: $s, count: 50) { workItems { id title description status { id } labels { id } } } }",
+                variables: JSONObject([("s", .string(space))]))
+            let items = page?["data"]?["workItems"]?["workItems"]?.arrayValue ?? []
+            let item = try #require(items.first { !($0["labels"]?.arrayValue ?? []).isEmpty && !($0["description"]?.stringValue ?? "").isEmpty })
+            let id = try #require(item["id"]?.idString)
+            let (status, renamed) = try await wire.post(
+                "/developers/rest/v1/workitem", headers: key, body: ["id": .string(id), "title": "Renamed"], method: "PUT")
+            #expect(status == 200 && renamed?["title"] == "Renamed" && renamed?["description"] == item["description"])
+            #expect(renamed?["status"]?["id"] == item["status"]?["id"])
+            #expect(renamed?["labels"]?.arrayValue?.map { $0["id"] } == item["labels"]?.arrayValue?.map { $0["id"] })
+            let labels = try await wire.get("/metadata/labels?spaceId=\(space)", token: Kite.sourceToken).1?.arrayValue ?? []
+            let had = Set((item["labels"]?.arrayValue ?? []).compactMap { $0["id"]?.idString })
+            let other = try #require(labels.compactMap { $0["id"]?.idString }.first { !had.contains($0) })
+            let (_, added) = try await wire.post(
+                "/developers/rest/v1/workitem", headers: key, body: ["id": .string(id), "labelIds": [.string(other)]], method: "PUT")
+            #expect(Set((added?["labels"]?.arrayValue ?? []).compactMap { $0["id"]?.idString }) == had.union([other]), "labelIds[] adds")
+            let (missing, error) = try await wire.post(
+                "/developers/rest/v1/workitem", headers: key, body: ["id": "0000000000000000", "title": "x"], method: "PUT")
+            #expect(missing == 404 && error?["errors"]?.arrayValue?.first?["code"] == "ISSUE_NOT_FOUND")
         }
     }
 

@@ -30,6 +30,9 @@ import Logging
 /// - Roadmaps and their columns cannot be created through either API (no mutation or route makes one): only the
 ///   demo seed has one.
 /// - `POST /feedback` with `linkInsightToEntityIds[]` creates one insight holding the whole feedback text.
+/// - Neither API deletes anything (the schema has no delete mutation, REST no DELETE route). Tests that need a work
+///   item deleted "as a user does in the app" call `appDeleteWorkItemPath` — a sandbox-only stand-in for the app,
+///   outside the API's paths, that no connector calls (see `KitemakerState.deleteWorkItemAsInTheApp`).
 /// - GraphQL lists answer `{items, cursor, hasMore}` (cursor = the last number on the page), at most 50 per page;
 ///   `count` above 50 is an error. Unparseable or invalid documents get 400, resolver errors 200 with `errors`.
 /// - Every work item and initiative has a CREATED activity (by its creator, at its creation); `closedAt` is set for
@@ -40,6 +43,11 @@ public enum KitemakerSandbox {
 
     /// Requests the sandbox runs at once while its limit is on (an assumption: Kitemaker publishes no number).
     public static let defaultConcurrencyLimit = 10
+
+    /// Sandbox-only, for tests: `POST` here with `{"id": WORK_ITEM_ID}` (and the token in `X-API-KEY`) deletes the work
+    /// item as a user does in Kitemaker's app. It is the app's stand-in, not an API route: Kitemaker's API deletes
+    /// nothing, and no connector may call this.
+    public static let appDeleteWorkItemPath = "/sandbox-only/app/delete-work-item"
 
     /// REST prefix below the host.
     static let rest = "/developers/rest/v1"
@@ -94,6 +102,14 @@ public enum KitemakerSandbox {
             read("/metadata/workitems") { s, r throws(SandboxHTTPError) in try s.getWorkItemList(r) },
             read("/recent/workitems") { s, r throws(SandboxHTTPError) in try s.getRecentWorkItems(r) },
             read("/recent/comments") { s, r throws(SandboxHTTPError) in try s.getRecentComments(r) },
+            R(.post, appDeleteWorkItemPath) { request throws(SandboxHTTPError) in
+                try await store.write(request) { (s: inout KitemakerState, r: SandboxRequest) throws(SandboxHTTPError) in
+                    _ = try s.restActor(r)
+                    guard let id = KitemakerState.string(try r.json(), "id") else { throw SandboxHTTPError(.badRequest, "id is required") }
+                    try s.deleteWorkItemAsInTheApp(id)
+                    return SandboxReply(.object(JSONObject([("id", .string(id))])))
+                }
+            },
             R(.post, "/developers/graphql") { request throws(SandboxHTTPError) in
                 var reply = try await KitemakerGraphQL.execute(request, store: store)
                 if let rewrite, reply.status == .ok, let asked = try? request.json() {

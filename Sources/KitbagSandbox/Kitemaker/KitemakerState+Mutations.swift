@@ -95,6 +95,22 @@ extension KitemakerState {
         return item
     }
 
+    /// The stand-in for deleting a work item in Kitemaker's app (the API has no route for it; only tests call this,
+    /// through `KitemakerSandbox.appDeleteWorkItemPath`): the item goes for good with its comments and history, and
+    /// initiatives and insights no longer link to it.
+    mutating func deleteWorkItemAsInTheApp(_ id: String) throws(SandboxHTTPError) {
+        guard workItemIndex(id) != nil else { throw SandboxHTTPError(.notFound, "Could not find the specified work item") }
+        workItems.removeAll { $0.id == id }
+        comments.removeAll { $0.workItemID == id }
+        activities.removeAll { $0.entityID == id }
+        for i in initiatives.indices where initiatives[i].workItemIDs.contains(id) { initiatives[i].workItemIDs.removeAll { $0 == id } }
+        for f in feedback.indices {
+            for n in feedback[f].insights.indices where feedback[f].insights[n].entityIDs.contains(id) {
+                feedback[f].insights[n].entityIDs.removeAll { $0 == id }
+            }
+        }
+    }
+
     /// `editInitiative(input: EditInitiativeInput!)`: the fields given are changed; `add…Ids`/`remove…Ids` change the
     /// initiative's links (adding a link it has is no change).
     mutating func editInitiative(_ input: Map) throws(SandboxHTTPError) -> Initiative {

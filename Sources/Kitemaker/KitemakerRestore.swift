@@ -1,0 +1,280 @@
+import Foundation
+import KitbagArchive
+import KitbagConnector
+import KitbagCore
+import KitbagHTTP
+import KitbagJournal
+
+/// Kitemaker's part of `kitbag restore`: spaces hold work items and their comments. Kitemaker's API deletes and
+/// archives nothing and creates no spaces or statuses (kitemakerhq/km `src/kitemaker.graphql`, commit
+/// 8e752965e19e23af4df7984ff267bbb412a9bc5b; kitemakerhq/rest-docs `_api/*.md`, commit
+/// 2f0c66b3c459eb969218810464bd1d8afe5a3ca6). A work item deleted in the app comes back as a new work item
+/// through the importer's own creates (`createWorkItem` with its archived position, status and labels of the live
+/// space, then its comments oldest first), journaled archived id → new id; Kitemaker gives it a new number.
+/// `--revert` sets a work item's title, description, status, effort and impact back through REST `PUT /workitem`
+/// ("Only provided fields will be updated") and adds labels it lost (that route only adds labels). There is no
+/// optimistic lock: an edit made between the comparison and the write is overwritten.
+extension KitemakerConnection: RestoreTarget {
+    public var liveRules: LiveRules { KitemakerRestore.rules }
+
+    public func restoreRefusal(kind: String, action: RestoreAction) -> String? {
+        KitemakerRestore.refusal(kind: kind, action: action)
+    }
+
+    public func applyRestore(
+        _ plan: RestorePlan, archive: SnapshotReader, live: SnapshotReader, restored: RoundTripIDs, journal: ImportJournal?,
+        dryRun: Bool, progress: ProgressReporter
+    ) async throws -> RestoreOutcome {
+        let restorer = KitemakerRestore(
+            connection: self, archive: archive, live: live, journal: journal, dryRun: dryRun, progress: progress)
+        return try await restorer.run(plan)
+    }
+}
+
+final class KitemakerRestore {
+    static let kinds: Set<String> = ["space", "status", "label", "workItem", "comment"]
+
+    /// Keys compared nowhere: the server's (`updatedAt`) and history (`activities`, which the server writes).
+    static let ignoredKeys: Set<String> = ["updatedAt", "activities"]
+
+    /// What Kitemaker sets on a work item or comment created again: a new number, the restoring user as its actor, the
+    /// time of the restore (and, in a done or archived status, closedAt/archivedAt of that time).
+    static let notRestorable: [String: Set<String>] = [
+        "workItem": ["number", "actor", "createdAt", "closedAt", "archivedAt"],
+        "comment": ["actor", "createdAt"],
+    ]
+
+    static let rules = LiveRules(
+        ignoredKeys: ignoredKeys, containerKind: "space", kinds: kinds,
+        journalKinds: ["workItem", "comment", "thread"], notRestorableKeys: notRestorable,
+        translate: { kind, value, ids in translate(kind, value, ids) })
+
+    /// A live entity with the ids the restore gave turned back into archived ids: its own, a comment's thread and
+    /// work item.
+    static func translate(_ kind: String, _ value: JSONValue, _ ids: RoundTripIDs) -> JSONValue {
+        guard var o = value.objectValue else { return value }
+        func back(_ kind: String, _ id: String?) -> String? { id.flatMap { ids.back[kind]?[$0] } }
+        if let id = back(kind, o["id"]?.idString) { o["id"] = .string(id) }
+        if kind == "comment" {
+            if let thread = back("thread", o["threadId"]?.idString) { o["threadId"] = .string(thread) }
+            if var entity = o["entity"]?.objectValue, let item = back("workItem", entity["id"]?.idString) {
+                entity["id"] = .string(item)
+                o["entity"] = .object(entity)
+            }
+        }
+        return .object(o)
+    }
+
+    static func refusal(kind: String, action: RestoreAction) -> String? {
+        switch (kind, action) {
+        case ("workItem", .recreate), ("comment", .recreate), ("workItem", .revert):
+            return nil
+        case (_, .undelete):
+            return "Kitemaker has no trash to take a \(kind) out of"
+        case (_, .remove):
+            return "Kitemaker's API deletes nothing (no REST DELETE route, no delete mutation); delete it in Kitemaker if it should go"
+        case ("space", .recreate):
+            return "Kitemaker's API cannot create spaces; create it in Kitemaker, then `kitbag import` the archive into it"
+        case ("status", .recreate):
+            return "Kitemaker's API cannot create statuses; add it in the space's settings in Kitemaker"
+        case ("label", .recreate):
+            return "kitbag does not restore labels yet; work items put back carry the labels of the same names that exist"
+        case ("comment", .revert):
+            return "Kitemaker's API has no route to change a comment; it is left as it is"
+        case (_, .revert):
+            return "Kitemaker's API has no route to change a \(kind); it is left as it is"
+        default:
+            return "restoring a \(kind) is not supported"
+        }
+    }
+
+    let connection: KitemakerConnection
+    let archive: SnapshotReader
+    let live: SnapshotReader
+    let journal: ImportJournal?
+    let dryRun: Bool
+    let importer: KitemakerImporter
+    private var done: [String: Int] = [:]
+    private var counted: [String: Int] = [:]
+    private var notRestored: [NotExported] = []
+
+    init(
+        connection: KitemakerConnection, archive: SnapshotReader, live: SnapshotReader, journal: ImportJournal?, dryRun: Bool,
+        progress: ProgressReporter
+    ) {
+        self.connection = connection
+        self.archive = archive
+        self.live = live
+        self.journal = journal
+        self.dryRun = dryRun
+        importer = KitemakerImporter(connection: connection, journal: journal, progress: progress, options: ImportOptions(dryRun: dryRun))
+        importer.keepSort = true
+    }
+
+    func run(_ plan: RestorePlan) async throws -> RestoreOutcome {
+        let before = await connection.client.requestCounts()
+        note("initiative", "initiatives and feedback are in the archive's account folder, which the live comparison does not read: they are neither compared nor put back, and a work item put back is not linked again to its initiatives or feedback")
+        try await explainingPermission {
+            try importer.loadJournal()
+            let recreate = plan.steps.filter { $0.action == .recreate }
+            let reverts = plan.steps.filter { $0.action == .revert && $0.kind == "workItem" }
+            guard !recreate.isEmpty || !reverts.isEmpty else { return }
+            let targets = try await importer.targetSpaces()
+            try importer.mapUsers(archive)
+            let archived = try importer.readSpaces(archive)
+            for container in Set(plan.steps.compactMap(\.container)).sorted() {
+                guard let space = archived.first(where: { $0.id == container }),
+                    let target = targets.first(where: { $0.id == container })
+                else { continue }
+                try seed(space, target: target)
+                let items = Set(recreate.filter { $0.container == container && $0.kind == "workItem" }.map(\.id))
+                let comments = Set(recreate.filter { $0.container == container && $0.kind == "comment" }.map(\.id))
+                var wanted = space
+                wanted.workItems = space.workItems.filter { items.contains($0["id"]?.idString ?? "") }
+                // A work item's comments went with it: they come back with it, oldest first, whatever the selection named.
+                wanted.comments = space.comments.filter {
+                    comments.contains($0["id"]?.idString ?? "") || items.contains($0["entity"]?["id"]?.idString ?? "")
+                }
+                if !wanted.workItems.isEmpty || !wanted.comments.isEmpty {
+                    try importer.mapStatuses([(wanted, target)])
+                    try await importer.importWorkItems(wanted, into: target)
+                    try await importer.importComments(wanted)
+                }
+                try await revert(reverts.filter { $0.container == container }, space: space, target: target)
+            }
+            for (kind, n) in importer.summary.created { done["recreate \(kind)", default: 0] += n }
+            if (importer.summary.created["workItem"] ?? 0) > 0 {
+                note("number", "Kitemaker numbers work items itself: a work item put back has a new number (ACM-3 may come back as ACM-15), and numbers mentioned in text are not rewritten")
+                note("actor", "what is put back is made by the token's user at the time of the restore (no route takes an author); a work item in a done or archived status is closed or archived at that time")
+            }
+            if (importer.summary.created["comment"] ?? 0) > 0 {
+                note("comment.createdAt", "comments put back carry the time of the restore and the token's user as author, in their threads' order")
+            }
+        }
+        let requests: [String: Int]
+        if dryRun {
+            requests = importer.plannedRequests.merging(counted, uniquingKeysWith: +)
+        } else {
+            // Write requests only: the reads (the organization, a create settled by listing) count with the comparison's.
+            requests = RestoreJobs.requests(await connection.client.requestCounts(), since: before).filter {
+                !$0.key.hasPrefix("GET ") && !Self.readOperations.contains($0.key)
+            }
+        }
+        return RestoreOutcome(requests: requests, done: done, leftAlone: [], notRestored: notRestored)
+    }
+
+    /// GraphQL queries the restore may send (POSTs that only read).
+    static let readOperations: Set<String> = ["POST /graphql organization", "POST /graphql workItems", "POST /graphql workItem"]
+
+    private func note(_ kind: String, _ reason: String, container: String? = nil) {
+        guard !notRestored.contains(where: { $0.kind == kind && $0.container == container }) else { return }
+        notRestored.append(NotExported(kind: kind, container: container, reason: reason))
+    }
+
+    /// What still exists keeps its id (unless the journal of an earlier run recorded another): work items, threads,
+    /// labels, and the space itself.
+    private func seed(_ space: KitemakerImporter.ArchivedSpace, target: KitemakerImporter.TargetSpace) throws {
+        func keep(_ kind: String, _ id: String) {
+            guard importer.known[kind]?[id] == nil else { return }
+            importer.known[kind, default: [:]][id] = KitemakerImporter.Mapping(targetID: id, state: .created)
+            importer.claimed[kind, default: []].insert(id)
+        }
+        keep("space", space.id)
+        // Only what the archive holds too: a work item or thread added since is no archived one's copy (a rerun after
+        // a kill may claim it as the copy it sent).
+        let archivedItems = Set(space.workItems.compactMap { $0["id"]?.idString })
+        let archivedThreads = Set(space.comments.compactMap { $0["threadId"]?.idString })
+        let folder = KitemakerSchema.container(space: target.id).archiveFolder
+        let present = Set(live.jsonLinesEntries().map(\.path))
+        for file in ["workItems", "comments"] where present.contains("\(folder)/\(file).jsonl") {
+            for v in try live.values(at: "\(folder)/\(file).jsonl") {
+                guard let id = v["id"]?.idString else { continue }
+                if file == "workItems" {
+                    if archivedItems.contains(id) { keep("workItem", id) }
+                } else if let thread = v["threadId"]?.idString, archivedThreads.contains(thread) {
+                    keep("thread", thread)
+                }
+            }
+        }
+        // Labels by name in the live space; a label gone since is left off the work items put back.
+        for label in space.labels {
+            guard let id = label["id"]?.idString, importer.known["label"]?[id] == nil else { continue }
+            let name = label["name"]?.stringValue ?? ""
+            if let tid = target.labels.first(where: { $0["name"]?.stringValue == name })?["id"]?.idString {
+                importer.known["label", default: [:]][id] = KitemakerImporter.Mapping(targetID: tid, state: .created)
+            } else {
+                note("label", "label “\(name)” is no longer in the space: work items put back are without it", container: space.id)
+            }
+        }
+    }
+
+    /// Changed fields of work items back to the archived values through `PUT /workitem`, which changes only the fields
+    /// it is given and adds (never removes) labels. What it cannot set is reported.
+    private func revert(_ steps: [RestoreStep], space: KitemakerImporter.ArchivedSpace, target: KitemakerImporter.TargetSpace) async throws {
+        for step in steps {
+            guard let old = space.workItems.first(where: { $0["id"]?.idString == step.id }),
+                let liveID = importer.target("workItem", step.id)
+            else { continue }
+            let folder = KitemakerSchema.container(space: target.id).archiveFolder
+            let now = try live.values(at: "\(folder)/workItems.jsonl").first { $0["id"]?.idString == liveID }
+            var body = JSONObject([("id", .string(liveID))])
+            var unset: [String] = []
+            for field in step.fields ?? [] {
+                switch field {
+                case "title":
+                    body["title"] = old["title"] ?? .null
+                case "description":
+                    body["description"] = .string(old["description"]?.stringValue ?? "")
+                case "status":
+                    let name = old["status"]?["name"]?.stringValue ?? ""
+                    if let id = target.statuses.first(where: { $0["name"]?.stringValue == name })?["id"]?.idString {
+                        body["statusId"] = .string(id)
+                    } else {
+                        unset.append(field)
+                    }
+                case "effort", "impact":
+                    if let size = KitemakerImporter.restSize(old[field]) { body[field] = size } else { unset.append(field) }
+                case "labels":
+                    let had = Set((now?["labels"]?.arrayValue ?? []).compactMap { $0["id"]?.idString })
+                    let wanted = (old["labels"]?.arrayValue ?? []).compactMap { importer.target("label", $0["id"]?.idString) }
+                    let missing = wanted.filter { !had.contains($0) }
+                    if !missing.isEmpty { body["labelIds"] = .array(missing.map(JSONValue.string)) }
+                    if !had.subtracting(wanted).isEmpty { unset.append(field) }
+                default:
+                    unset.append(field)
+                }
+            }
+            for field in unset {
+                notRestored.append(
+                    NotExported(
+                        kind: "workItem.\(field)", container: step.id,
+                        reason: field == "labels"
+                            ? "PUT /workitem only adds labels: remove the labels added since in Kitemaker"
+                            : "PUT /workitem cannot set \(field) to what the archive holds; it stays as it is"))
+            }
+            if body.count > 1 {
+                if dryRun {
+                    counted["PUT /workitem", default: 0] += 1
+                } else {
+                    _ = try await connection.client.send(connection.rest(.PUT, "/workitem", body: .object(body)))
+                    try journal?.markStep("revert-workItem", sourceIDs: [step.id])
+                }
+                done["revert workItem", default: 0] += 1
+            }
+            if body["statusId"] != nil {
+                note("workItem.sort", "a work item whose status is set back goes to the top of its column (PUT /workitem places it top or bottom only)", container: step.id)
+            }
+        }
+    }
+
+    /// A 401/403 on a write says which permission the token lacks, in one line.
+    private func explainingPermission(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let failure as HTTPFailure {
+            guard case .forbidden(_, let route, _, let message) = failure else { throw failure }
+            throw UserError(
+                "kitemaker: \(route) answered 403 Forbidden\(message.map { " (\($0))" } ?? "") — the token may not create or change work items in this space; restore with the token of a member of the space who may edit it (not a guest)")
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import KitbagArchive
+import KitbagConnector
+import KitbagCore
+import KitbagHTTP
+import KitbagSandbox
+import KitbagTestSupport
+import Kitemaker
+import Testing
+
+// Restore into the live organization (issue 19), over real HTTP against the Kitemaker sandbox. Kitemaker's API
+// deletes nothing, so the work item is deleted through the sandbox's stand-in for the app
+// (`KitemakerSandbox.appDeleteWorkItemPath`); the edit goes through REST `PUT /workitem` (kitemakerhq/rest-docs
+// `_api/workitem_put.md`, see ContractTests.swift).
+
+/// The demo organization, its archive, and the damage done since: in ACM the work item "Sign-in page flickers on
+/// Safari" deleted in the app (with its two threads, four comments), in OPS "Upgrade the CI runners" renamed.
+struct KitemakerDamaged {
+    let sandbox: RunningSandbox
+    let connection: KitemakerConnection
+    let dir: URL
+    let archive: URL
+    var deleted = ""
+    var deletedComments: [JSONValue] = []
+    var edited = ""
+    var acm = ""
+
+    static let deletedTitle = "Sign-in page flickers on Safari"
+    static let editedTitle = "Upgrade the CI runners"
+
+    static func make() async throws -> KitemakerDamaged {
+        let sandbox = try await Kite.sandbox(.demo, token: Kite.sourceToken)
+        let connection = try Kite.connect(sandbox, token: Kite.sourceToken)
+        let dir = try Fixture.tempDir()
+        var d = KitemakerDamaged(sandbox: sandbox, connection: connection, dir: dir, archive: dir.appendingPathComponent("before.tar.zst"))
+        _ = try await Kite.export(connection, to: d.archive)
+        let reader = try SnapshotReader.open(d.archive)
+        defer { reader.close() }
+        for entry in reader.jsonLinesEntries() where entry.path.hasSuffix("/workItems.jsonl") {
+            let folder = (entry.path as NSString).deletingLastPathComponent
+            for item in try reader.values(at: entry.path) {
+                if item["title"]?.stringValue == deletedTitle {
+                    d.deleted = item["id"]?.idString ?? ""
+                    d.acm = ArchivePath.decodeComponent((folder as NSString).lastPathComponent)
+                    d.deletedComments = try reader.values(at: folder + "/comments.jsonl").filter { $0["entity"]?["id"]?.idString == d.deleted }
+                }
+                if item["title"]?.stringValue == editedTitle { d.edited = item["id"]?.idString ?? "" }
+            }
+        }
+        #expect(!d.deleted.isEmpty && !d.edited.isEmpty && d.deletedComments.count == 4)
+        try await d.deleteInTheApp(d.deleted)
+        _ = try await d.send(.PUT, "/developers/rest/v1/workitem", ["id": .string(d.edited), "title": "edited since the backup"])
+        return d
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, _ body: JSONValue) async throws -> JSONValue {
+        try await connection.client.json(
+            APIRequest(method: method, path: path, body: body, route: "\(method.rawValue) \(path)", extraHeaders: [("X-API-KEY", Kite.sourceToken)]))
+    }
+
+    /// The sandbox's stand-in for deleting a work item in Kitemaker's app (the API deletes nothing).
+    func deleteInTheApp(_ id: String) async throws {
+        _ = try await send(.POST, KitemakerSandbox.appDeleteWorkItemPath, ["id": .string(id)])
+    }
+
+    var journal: URL { dir.appendingPathComponent("restore.sqlite") }
+
+    func restore(_ options: RestoreOptions = RestoreOptions()) async throws -> (RestoreReport, [SandboxWrite]) {
+        let mark = await sandbox.writeMark()
+        let report = try await RestoreJobs.restore(archive, connector: connection, options: options, journalURL: journal, progress: .silent)
+        return (report, await sandbox.writes(since: mark))
+    }
+
+    func diff(_ scope: RestoreScope = RestoreScope()) async throws -> LiveDiff {
+        try await RestoreJobs.diffLive(archive, connector: connection, scope: scope, journalURL: journal, progress: .silent)
+    }
+
+    /// The live work items of ACM with the given title, and the comments of the first one as GraphQL lists them.
+    func live(titled title: String) async throws -> (items: [JSONValue], comments: [JSONValue]) {
+        let query = "query($spaceId: ID!) { workItems(spaceId: $spaceId, count: 50) { workItems { id number title sort comments { id body threadId } } } }"
+        let answer = try await connection.client.json(
+            APIRequest(
+                method: .POST, path: "/developers/graphql", body: ["query": .string(query), "variables": ["spaceId": .string(acm)]],
+                route: "POST /graphql", extraHeaders: [("Authorization", "Bearer \(Kite.sourceToken)")]))
+        let items = (answer["data"]?["workItems"]?["workItems"]?.arrayValue ?? []).filter { $0["title"]?.stringValue == title }
+        return (items, items.first?["comments"]?.arrayValue ?? [])
+    }
+
+    func stop() async {
+        await connection.shutdown()
+        await sandbox.stop()
+        Scratch.remove(dir)
+    }
+}
+
+@Suite("Kitemaker restore into the live organization")
+struct KitemakerRestoreTests {
+    @Test func aWorkItemDeletedInTheAppComesBackAsANewOneWithItsCommentsInOrderAndOnce() async throws {
+        let d = try await KitemakerDamaged.make()
+        let lost = try await d.diff()
+        let commentIDs = d.deletedComments.compactMap { $0["id"]?.idString }
+        #expect(
+            lost.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" }.sorted()
+                == (["deleted workItem \(d.deleted)", "changed workItem \(d.edited)"] + commentIDs.map { "deleted comment \($0)" }).sorted(),
+            "\(lost.entries)")
+        #expect(lost.entries.first { $0.id == d.edited }?.fields == ["title"])
+
+        // A dry run counts the writes and writes nothing, not even a journal.
+        let (dry, dryWrites) = try await d.restore(RestoreOptions(dryRun: true))
+        #expect(dryWrites.isEmpty && dry.dryRun && dry.writeRequests == 5, "\(dry.requests)")
+        #expect(!FileManager.default.fileExists(atPath: d.journal.path))
+
+        let (report, writes) = try await d.restore()
+        #expect(report.writeRequests == dry.writeRequests && writes.count == report.writeRequests, "\(report.requests)")
+        #expect(report.done["recreate workItem"] == 1 && report.done["recreate comment"] == 4, "\(report.done)")
+        #expect(report.plan.skipped.contains { $0.entry.id == d.edited && $0.reason.contains("--revert") })
+        #expect(!writes.flatMap(\.changes).contains { $0.id == d.edited }, "the edited work item was not touched")
+        #expect(report.notRestored.contains { $0.kind == "number" && $0.reason.contains("new number") })
+        #expect(report.notRestored.contains { $0.kind == "initiative" && $0.reason.contains("neither compared nor put back") })
+
+        // Back under a new id and number, at its place, with its two threads in order.
+        let (items, comments) = try await d.live(titled: KitemakerDamaged.deletedTitle)
+        let back = try #require(items.first)
+        #expect(items.count == 1 && back["id"]?.idString != d.deleted)
+        #expect(comments.map { $0["body"]?.stringValue } == d.deletedComments.map { $0["body"]?.stringValue })
+        let threads = comments.map { $0["threadId"]?.idString ?? "" }
+        #expect(threads[0] == threads[1] && threads[1] == threads[2] && threads[3] != threads[0], "\(threads)")
+
+        // The journal pairs the new work item and comments with the archived ones: only the edit still differs, and a
+        // second restore writes nothing.
+        let after = try await d.diff()
+        #expect(after.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" } == ["changed workItem \(d.edited)"], "\(after.entries)")
+        let (again, none) = try await d.restore()
+        #expect(none.isEmpty && again.plan.steps.isEmpty && again.writeRequests == 0)
+        #expect(try await d.live(titled: KitemakerDamaged.deletedTitle).items.count == 1)
+        await d.stop()
+    }
+
+    @Test func onlyOneWorkItemBringsItsCommentsAndLeavesTheRest() async throws {
+        let d = try await KitemakerDamaged.make()
+        let scope = RestoreScope(only: [("workItem", d.deleted)])
+        let (report, writes) = try await d.restore(RestoreOptions(scope: scope, revert: true))
+        #expect(report.plan.steps.map { "\($0.action.rawValue) \($0.kind) \($0.id)" } == ["recreate workItem \(d.deleted)"])
+        #expect(writes.count == 5 && report.done["recreate comment"] == 4, "\(report.done)")
+        // Only the work item's space is read: no account-level lists (initiatives, feedback, roadmaps, people).
+        #expect(report.requests["POST /graphql workItems"] == 1, "\(report.requests)")
+        #expect(!report.requests.keys.contains { ["initiatives", "feedback", "roadmaps", "feedbackPeople"].contains($0.split(separator: " ").last.map(String.init) ?? "") }, "\(report.requests)")
+        // The edit in the other space was outside the scope: still there.
+        let rest = try await d.diff()
+        #expect(rest.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" } == ["changed workItem \(d.edited)"], "\(rest.entries)")
+        await d.stop()
+    }
+
+    @Test func revertSetsTheTitleBackThroughPutWorkitemAndDeletingAndSpacesAreRefused() async throws {
+        let d = try await KitemakerDamaged.make()
+        let added = try await d.send(.POST, "/developers/rest/v1/workitem", [
+            "title": "added since the backup",
+            "statusId": .string(try await d.firstStatus()),
+        ])
+        let (report, writes) = try await d.restore(RestoreOptions(revert: true, deleteAdded: true))
+        #expect(report.done["revert workItem"] == 1 && report.done["recreate workItem"] == 1, "\(report.done)")
+        #expect(writes.filter { $0.route.hasPrefix("PUT") }.map(\.route) == ["PUT /developers/rest/v1/workitem"], "\(writes.map(\.route))")
+        let addedID = try #require(added["id"]?.idString)
+        let refusal = try #require(report.plan.skipped.first { $0.entry.id == addedID })
+        #expect(refusal.reason.contains("deletes nothing"), "\(refusal.reason)")
+        #expect(!writes.flatMap(\.changes).contains { $0.id == addedID })
+        let after = try await d.diff()
+        #expect(after.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" } == ["added workItem \(addedID)"], "\(after.entries)")
+        #expect(d.connection.restoreRefusal(kind: "space", action: .recreate)?.contains("cannot create spaces") == true)
+        #expect(d.connection.restoreRefusal(kind: "comment", action: .revert) != nil)
+        await d.stop()
+    }
+}
+
+extension KitemakerDamaged {
+    /// The id of a status of ACM in the live organization.
+    func firstStatus() async throws -> String {
+        let answer = try await connection.client.json(
+            APIRequest(
+                method: .GET, path: "/developers/rest/v1/metadata/statuses", query: [("spaceId", acm)], route: "GET /metadata/statuses",
+                extraHeaders: [("X-API-KEY", Kite.sourceToken)]))
+        return try #require(answer.arrayValue?.first?["id"]?.idString)
+    }
+}
