@@ -472,6 +472,7 @@ final class KitemakerImporter {
         let known: [String: [String: Mapping]]
         let claimed: [String: Set<String>]
         let users: [String: String]
+        let keepSort: Bool
     }
 
     /// An importer for one status column's work items in a child task; `part` is merged back with `merge(_:)`.
@@ -480,6 +481,7 @@ final class KitemakerImporter {
         known = setup.known
         claimed = setup.claimed
         users = setup.users
+        keepSort = setup.keepSort
         summary = ImportSummary(dryRun: setup.options.dryRun)
     }
 
@@ -519,7 +521,7 @@ final class KitemakerImporter {
         try await Overlap.inOrder(columns, limit: connection.client.parallelism) {
             Setup(
                 connection: connection, journal: journal, progress: progress, options: options, known: known,
-                claimed: claimed, users: users)
+                claimed: claimed, users: users, keepSort: keepSort)
         } _: { column, setup in
             let one = KitemakerImporter(setup)
             try await one.importWorkItems(column.items, of: column.space, into: column.dest)

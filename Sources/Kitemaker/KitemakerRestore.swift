@@ -137,7 +137,7 @@ final class KitemakerRestore {
                 }
                 if !wanted.workItems.isEmpty || !wanted.comments.isEmpty {
                     try importer.mapStatuses([(wanted, target)])
-                    try await importer.importWorkItems(wanted, into: target)
+                    try await importer.importWorkItems([(wanted, target)])
                     try await importer.importComments(wanted)
                 }
                 try await revert(reverts.filter { $0.container == container }, space: space, target: target)
