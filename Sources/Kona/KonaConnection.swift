@@ -11,6 +11,10 @@ public struct KonaConnection: Sendable {
     public let client: APIClient
     let tokens: KonaTokenSource
     let paging = KonaPaging()
+    /// The items whose comments an export reads (nil: every item's). A restore's live read of named items sets it:
+    /// Kona lists comments per item, so comparing one task would otherwise read a comment list for each item of its
+    /// space.
+    var commentItems: Set<String>? = nil
 
     /// Reads `KONA_ACCESS_TOKEN`, `KONA_REFRESH_TOKEN`, `KONA_CLIENT_ID`, `KONA_CLIENT_SECRET` and `KONA_BASE_URL`
     /// from `environment`. With only a refresh token (and the client id and secret) an access token is fetched

@@ -228,7 +228,7 @@ final class KonaExporter: ExportSource {
         let connection = self.connection
         let spool = try output.lines("comments", kind: "comment")
         for (kind, order) in lists {
-            let items = order.filter { !$0.key.isEmpty }
+            let items = order.filter { !$0.key.isEmpty && connection.commentItems?.contains($0.key) ?? true }
             for start in stride(from: 0, to: items.count, by: Self.commentRun) {
                 let run = items[start..<min(start + Self.commentRun, items.count)]
                 func copied(_ entry: KonaItemFile.Entry) -> [JSONValue]? {

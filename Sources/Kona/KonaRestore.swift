@@ -21,6 +21,19 @@ extension KonaConnection: RestoreTarget {
         KonaRestore.refusal(kind: kind, action: action)
     }
 
+    /// When the scope names items (tasks, conversations, calendar events) and nothing else, a copy that reads the
+    /// comments of those items only (their archived ids and the ids an earlier restore gave them): the restore brings
+    /// a recreated item's comments from the archive, and the rest of the space's comments are outside the scope.
+    public func liveReader(scope: RestoreScope, archive: SnapshotReader, restored: RoundTripIDs) -> KonaConnection {
+        let itemKinds: Set<String> = ["conversation", "task", "calendarEvent"]
+        guard !scope.only.isEmpty, scope.containers.isEmpty, (scope.match ?? "").isEmpty,
+            scope.only.allSatisfy({ itemKinds.contains($0.kind) })
+        else { return self }
+        var reader = self
+        reader.commentItems = Set(scope.only.flatMap { [$0.id] + [restored.forward[$0.kind]?[$0.id]].compactMap { $0 } })
+        return reader
+    }
+
     public func applyRestore(
         _ plan: RestorePlan, archive: SnapshotReader, live: SnapshotReader, restored: RoundTripIDs, journal: ImportJournal?,
         dryRun: Bool, progress: ProgressReporter

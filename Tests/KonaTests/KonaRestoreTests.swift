@@ -133,6 +133,9 @@ struct KonaRestoreTests {
         #expect(report.writeRequests == dry.writeRequests && report.done["recreate comment"] == 2)
         // Only the task's space was read: no listing of the account's spaces.
         #expect(report.requests["GET /spaces"] == nil && report.requests["GET /spaces/:id"] == 1, "\(report.requests)")
+        // Comments are listed per item in Kona: only the named task's would be read — it is gone, so none — not one
+        // list per item of its space (its comments come back from the archive).
+        #expect(report.requests["GET /comments"] == nil && dry.requests["GET /comments"] == nil, "\(report.requests)")
         let launch = try await d.tasks(inSpaceNamed: "Product Launch 🚀")
         let back = try #require(launch.tasks.first { $0["name"] == "Write release notes" })
         #expect(try await d.comments(task: back["id"]?.idString ?? "") == ["Reviewed — two typos fixed.", "Draft is in the shared folder."])
