@@ -13,6 +13,7 @@ BIN="${KITBAG_BIN:-.build/$CONFIG/kitbag}"
 WORK=$(mktemp -d)
 trap 'stop_sandboxes; kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 source Benchmarks/common.sh
+source Benchmarks/restore/lib.sh
 
 SERVICE=kona
 URL=$(start_sandbox kona "$TASKS" --no-rate-limit)
@@ -29,21 +30,6 @@ print(raw.decode() if raw else "{}")
 PY
 }
 
-restore() { # label args… → runs kitbag restore --json, timed; one line: reads, writes, steps
-  local label=$1; shift
-  local start end
-  start=$(date +%s.%N)
-  "$BIN" restore "$ARCHIVE" --rate-limit 0 --journal "$WORK/j.sqlite" --json "$@" > "$WORK/r.json"
-  end=$(date +%s.%N)
-  python3 - "$label" "$WORK/r.json" "$start" "$end" <<'PY'
-import json, sys
-label, path, start, end = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-r = json.load(open(path))
-total = sum(r["requests"].values()); writes = r["writeRequests"]
-print(f"{label:>44}: {total - writes:5d} reads + {writes:3d} writes = {total:5d} requests, {len(r['plan']['steps']):3d} steps, {end - start:.2f} s")
-PY
-}
-
 echo "# kitbag restore benchmark, Kona — $TASKS tasks, $CONFIG build, $(nproc) cores, $(uname -sr)"
 SPACE=$(call GET "/spaces?per_page=1" | python3 -c "import json,sys; print(json.load(sys.stdin)['spaces'][0]['id'])")
 TASK=$(call GET "/tasks?space_id=$SPACE&per_page=1" | python3 -c "import json,sys; print(json.load(sys.stdin)['tasks'][0]['id'])")
@@ -51,6 +37,7 @@ call POST /comments "{\"comments\": [{\"content\": \"first\", \"resource_type\":
 call POST /comments "{\"comments\": [{\"content\": \"second\", \"resource_type\": \"task\", \"resource_id\": $TASK}]}" > /dev/null
 ARCHIVE="$WORK/before.tar.zst"
 "$BIN" export kona --rate-limit 0 --formats json -o "$ARCHIVE" -q
+WIDTH=48
 
 call DELETE "/tasks/$TASK" > /dev/null
 restore "one task + 2 comments (--only task:ID), dry run" --only "task:$TASK" --dry-run
