@@ -254,16 +254,6 @@ public final class ImportJournal: Sendable {
         }
     }
 
-    /// Drops the mappings of source entities whose target is gone again (deleted after a restore created it), so
-    /// that the next create plans, attempts and records them afresh.
-    public func forget(kind: String, sourceIDs: [String]) throws {
-        try db.write { db in
-            for id in sourceIDs {
-                try db.execute(sql: "DELETE FROM mapping WHERE kind = ? AND source_id = ?", arguments: [kind, id])
-            }
-        }
-    }
-
     /// Records that a follow-up step (e.g. `remove-card`) was done for a source entity.
     public func markStep(_ name: String, sourceIDs: [String]) throws {
         try db.write { db in
@@ -275,11 +265,15 @@ public final class ImportJournal: Sendable {
     }
 
     /// Forgets entities that are gone from the target since the journal recorded them (a restore creating again
-    /// what an earlier restore created and someone deleted since): the mappings of `kind` whose source id matches
-    /// one of the SQL `LIKE` patterns (`_` and `%` as in SQL; `\` escapes), and every step done for a source id that
-    /// one of `steps` names.
-    public func forget(kind: String, matching patterns: [String], steps: [String] = []) throws {
+    /// what an earlier restore created and someone deleted since), so that the next create plans, attempts and
+    /// records them afresh: the mappings of `kind` for `sourceIDs`, those whose source id matches one of the SQL
+    /// `LIKE` patterns (`_` and `%` as in SQL; `\` escapes), and every step done for a source id that one of `steps`
+    /// names.
+    public func forget(kind: String, sourceIDs: [String] = [], matching patterns: [String] = [], steps: [String] = []) throws {
         try db.write { db in
+            for id in sourceIDs {
+                try db.execute(sql: "DELETE FROM mapping WHERE kind = ? AND source_id = ?", arguments: [kind, id])
+            }
             for pattern in patterns {
                 try db.execute(
                     sql: "DELETE FROM mapping WHERE kind = ? AND source_id LIKE ? ESCAPE '\\'", arguments: [kind, pattern])
