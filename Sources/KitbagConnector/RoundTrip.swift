@@ -26,35 +26,30 @@ public struct RoundTripIDs: Sendable {
     /// Target id → source id over every kind (ids are unique across kinds for the services that use this).
     public let merged: [String: String]
     /// Kind → source id → target id.
-    public var forward: [String: [String: String]] {
-        created.mapValues { Dictionary($0.map { ($0.source, $0.target) }, uniquingKeysWith: { a, _ in a }) }
-    }
+    public let forward: [String: [String: String]]
 
     /// No ids given (a journal not written yet).
-    public static let none = RoundTripIDs(created: [:])
+    public static let none = RoundTripIDs(created: [:], kinds: [])
 
-    init(created: [String: [(source: String, target: String)]]) {
+    /// `created` per kind; a target id met twice maps back to the later source id, the later kind of `kinds` first.
+    init(created: [String: [(source: String, target: String)]], kinds: [String]) {
         self.created = created
-        back = created.mapValues { Dictionary($0.map { ($0.target, $0.source) }, uniquingKeysWith: { a, _ in a }) }
-        merged = Dictionary(created.values.flatMap { $0.map { ($0.target, $0.source) } }, uniquingKeysWith: { a, _ in a })
+        back = created.mapValues { Dictionary($0.map { ($0.target, $0.source) }, uniquingKeysWith: { _, b in b }) }
+        forward = created.mapValues { Dictionary($0.map { ($0.source, $0.target) }, uniquingKeysWith: { _, b in b }) }
+        merged = Dictionary(
+            kinds.flatMap { (created[$0] ?? []).map { ($0.target, $0.source) } }, uniquingKeysWith: { _, b in b })
     }
 
-    /// The `created` entries of `kinds` in `journal`.
+    /// The `created` entries of `kinds` in `journal`, each kind in source-id order.
     public init(journal: ImportJournal, kinds: [String]) throws {
         var created: [String: [(source: String, target: String)]] = [:]
-        var back: [String: [String: String]] = [:]
-        var merged: [String: String] = [:]
         for kind in kinds {
             for (source, entry) in try journal.entries(kind: kind).sorted(by: { $0.key < $1.key })
             where entry.state == .created && !entry.targetID.isEmpty {
                 created[kind, default: []].append((source, entry.targetID))
-                back[kind, default: [:]][entry.targetID] = source
-                merged[entry.targetID] = source
             }
         }
-        self.created = created
-        self.back = back
-        self.merged = merged
+        self.init(created: created, kinds: kinds)
     }
 }
 
