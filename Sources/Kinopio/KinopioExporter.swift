@@ -271,30 +271,10 @@ final class KinopioExporter: ExportSource {
 
     /// Writes one space's JSON Lines: the space itself, each array of it in a file of its own, its removed cards.
     func writeSpace(_ raw: JSONValue, id: String, into output: ContainerOutput) async throws {
-        let space = KinopioSchema.withoutSecrets(raw)
-        guard var meta = space.objectValue else { throw UserError("kinopio: GET /space/\(id) did not return an object") }
-        // The current server returns removed cards inside `cards` with `isRemoved: true`; they are archived once,
-        // with the removed cards (as kinopio-client src/utils.js `normalizeRemoteSpace` splits them, commit
-        // 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7).
-        var removedInline: [JSONValue] = meta["removedCards"]?.arrayValue ?? []
-        meta["removedCards"] = nil
-        if let cards = meta["cards"]?.arrayValue {
-            removedInline += cards.filter { $0["isRemoved"]?.boolValue == true }
-            meta["cards"] = .array(cards.filter { $0["isRemoved"]?.boolValue != true })
+        guard let parts = KinopioSchema.spaceParts(raw) else {
+            throw UserError("kinopio: GET /space/\(id) did not return an object")
         }
-
-        var arrays: [(file: String, kind: String, values: [JSONValue])] = []
-        for a in KinopioSchema.spaceArrays {
-            arrays.append((a.file, a.kind, meta[a.key]?.arrayValue ?? []))
-            meta[a.key] = nil
-        }
-        // Arrays kitbag does not know yet (lines, lists, drawingStrokes, …) are kept verbatim in files of their own.
-        for key in meta.keys.sorted() {
-            if case .array(let items) = meta[key]!, items.contains(where: { $0.objectValue != nil }) {
-                arrays.append((key, key, items))
-                meta[key] = nil
-            }
-        }
+        let (meta, arrays, removedInline) = (parts.meta, parts.arrays, parts.removedInline)
         try output.write("space", kind: "space", values: [.object(meta)])
         for a in arrays {
             try output.write(a.file, kind: a.kind, values: KinopioSchema.sortedByID(a.values))

@@ -70,6 +70,7 @@ final class KinopioRestore {
     let dryRun: Bool
     let importer: KinopioImporter
     private var done: [String: Int] = [:]
+    private var leftAlone: [RestoreSkip] = []
 
     init(
         connection: KinopioConnection, archive: SnapshotReader, live: SnapshotReader, journal: ImportJournal?, dryRun: Bool,
@@ -169,9 +170,23 @@ final class KinopioRestore {
         let reverts = plan.steps.filter { $0.action == .revert }
         if !reverts.isEmpty {
             let archivedValues = try archivedEntities(for: reverts)
+            // Kinopio has no optimistic lock: each space with something to set back is read again just before the
+            // writes, and what was edited (or removed) since the plan's read is left as it is now.
+            let spaceIDs = Set(reverts.map { $0.kind == "space" ? $0.id : $0.container ?? $0.id })
+            let planned = dryRun ? [:] : try entities(inLiveSpaces: spaceIDs)
+            let now = dryRun ? nil : try await currentEntities(inSpaces: spaceIDs)
             for (kind, path) in [("card", "/card/multiple"), ("space", "/space"), ("box", "/box"), ("connection", "/connection"), ("list", "/list")] {
                 let bodies: [(String, JSONValue)] = reverts.filter { $0.kind == kind }.compactMap { step in
                     guard let old = archivedValues["\(kind)/\(step.id)"] else { return nil }
+                    if let now, let reason = Self.editedSincePlan(planned["\(kind)/\(step.id)"], now["\(kind)/\(step.id)"]) {
+                        leftAlone.append(
+                            RestoreSkip(
+                                entry: LiveDiff.Entry(
+                                    kind: kind, container: step.container, id: step.id, title: step.title, change: .changed,
+                                    fields: step.fields),
+                                reason: reason))
+                        return nil
+                    }
                     var o = JSONObject([("id", .string(step.id))])
                     for field in step.fields ?? [] { o[field] = old[field] ?? .null }
                     return (step.id, .object(o))
@@ -201,9 +216,68 @@ final class KinopioRestore {
         if dryRun {
             requests = importer.plannedRequests
         } else {
-            requests = RestoreJobs.requests(await connection.client.requestCounts(), since: before)
+            // Write requests only: a revert's fresh look at its spaces counts with the comparison's reads.
+            requests = RestoreJobs.requests(await connection.client.requestCounts(), since: before).filter { !$0.key.hasPrefix("GET ") }
         }
-        return RestoreOutcome(requests: requests, done: done)
+        return RestoreOutcome(requests: requests, done: done, leftAlone: leftAlone)
+    }
+
+    /// Why an entity the plan read as `planned` is not set back now that it reads `now`: gone, or edited since.
+    static func editedSincePlan(_ planned: JSONValue?, _ now: JSONValue?) -> String? {
+        guard let now else {
+            return "removed in Kinopio after the plan was made; left as it is now (run the restore again to compare afresh)"
+        }
+        guard let planned, LiveComparison.changedFields(planned, now, rules: rules).isEmpty else {
+            return "edited in Kinopio after the plan was made; left as it is now (run the restore again to compare afresh)"
+        }
+        return nil
+    }
+
+    /// The spaces' entities the plan compared, from the live read, keyed `kind/id` (connections in the current
+    /// shape).
+    private func entities(inLiveSpaces ids: Set<String>) throws -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        for id in ids {
+            let folder = KinopioSchema.container(space: id).archiveFolder
+            var byKind: [String: [JSONValue]] = [:]
+            for entry in live.jsonLinesEntries() where (entry.path as NSString).deletingLastPathComponent == folder {
+                byKind[entry.kind ?? "", default: []] += try live.values(at: entry.path)
+            }
+            Self.key(byKind, into: &out)
+        }
+        return out
+    }
+
+    /// The spaces as Kinopio answers now (one `GET /space/:spaceId` each), keyed `kind/id` as the archive splits
+    /// them; a space that is gone contributes nothing.
+    private func currentEntities(inSpaces ids: Set<String>) async throws -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        for id in ids.sorted() {
+            let raw: JSONValue
+            do {
+                raw = try await connection.client.json(
+                    APIRequest(method: .GET, path: "/space/\(id.urlPathEscaped)", route: "GET /space/:spaceId"))
+            } catch let failure as HTTPFailure where failure.isNotFound {
+                continue
+            }
+            guard let parts = KinopioSchema.spaceParts(raw) else { continue }
+            var byKind: [String: [JSONValue]] = ["space": [.object(parts.meta)]]
+            for a in parts.arrays { byKind[a.kind, default: []] += a.values }
+            Self.key(byKind, into: &out)
+        }
+        return out
+    }
+
+    /// Entities of the kinds a revert writes, keyed `kind/id`; connections folded into the current shape with their
+    /// space's legacy connection types, as the comparison does.
+    private static func key(_ byKind: [String: [JSONValue]], into out: inout [String: JSONValue]) {
+        let types = byKind["connectionType"] ?? []
+        for kind in ["space", "card", "box", "connection", "list"] {
+            for v in byKind[kind] ?? [] {
+                guard let id = v["id"]?.idString else { continue }
+                out["\(kind)/\(id)"] = rules.normalize?(kind, v, types) ?? v
+            }
+        }
     }
 
     /// Runs the writes of one step for `ids`, journaled: planned and marked sent before, marked done after (a

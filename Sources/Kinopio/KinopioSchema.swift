@@ -35,6 +35,34 @@ enum KinopioSchema {
     static func container(space id: String) -> ContainerRef { ContainerRef(kind: spaceContainer, id: id) }
 
     /// Removes secret keys at any depth.
+    /// A space as `GET /space/:id` answers it, split as the archive keeps it: its own fields, each array of entities
+    /// (known ones and any kitbag does not know yet, kept verbatim) and its removed cards. The current server returns
+    /// removed cards inside `cards` with `isRemoved: true`; they are split off as kinopio-client src/utils.js
+    /// `normalizeRemoteSpace` does (commit 8f10f48b55cef11c2d8b7cef7d7a8d73561600a7). Secrets are dropped first.
+    static func spaceParts(_ raw: JSONValue) -> (
+        meta: JSONObject, arrays: [(file: String, kind: String, values: [JSONValue])], removedInline: [JSONValue]
+    )? {
+        guard var meta = withoutSecrets(raw).objectValue else { return nil }
+        var removedInline: [JSONValue] = meta["removedCards"]?.arrayValue ?? []
+        meta["removedCards"] = nil
+        if let cards = meta["cards"]?.arrayValue {
+            removedInline += cards.filter { $0["isRemoved"]?.boolValue == true }
+            meta["cards"] = .array(cards.filter { $0["isRemoved"]?.boolValue != true })
+        }
+        var arrays: [(file: String, kind: String, values: [JSONValue])] = []
+        for a in spaceArrays {
+            arrays.append((a.file, a.kind, meta[a.key]?.arrayValue ?? []))
+            meta[a.key] = nil
+        }
+        for key in meta.keys.sorted() {
+            if case .array(let items) = meta[key]!, items.contains(where: { $0.objectValue != nil }) {
+                arrays.append((key, key, items))
+                meta[key] = nil
+            }
+        }
+        return (meta, arrays, removedInline)
+    }
+
     static func withoutSecrets(_ value: JSONValue) -> JSONValue {
         switch value {
         case .object(let o):

@@ -185,12 +185,60 @@ struct KinopioRestoreTests {
         #expect(writes.flatMap(\.changes).allSatisfy { $0.kind != "space" || ($0.id == d.ids["journal"] && $0.action == .updated) })
         let card = try await d.wire.call("GET", "/card/\(edited)", Damaged.owner)
         #expect(card["name"]?.stringValue == d.ids["editedName"])
-        // The restore of two cards read their space alone, with no listing of the account.
-        #expect(report.requests["GET /user/spaces"] == nil && report.requests["GET /space/:spaceId"] == 1)
+        // The restore of two cards read their space alone, with no listing of the account: once for the comparison,
+        // once again just before the revert's write.
+        #expect(report.requests["GET /user/spaces"] == nil && report.requests["GET /space/:spaceId"] == 2, "\(report.requests)")
         // The rest of the damage is still there.
         let rest = try await d.diff()
         #expect(rest.entries.contains { $0.id == d.ids["reading"] && $0.change == .deleted })
         #expect(!rest.entries.contains { $0.id == edited || $0.id == added })
+        await d.stop()
+    }
+
+    @Test func aRevertLeavesAloneWhatWasEditedOrRemovedAfterThePlan() async throws {
+        let d = try await Damaged.make()
+        let journal = d.ids["journal"]!, edited = d.ids["editedCard"]!
+        // Two more inbox cards edited since the backup: one is edited again, one trashed, between plan and write.
+        let inbox = try await d.wire.call("GET", "/space/\(journal)", Damaged.owner)
+        let others = (inbox["cards"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }.filter { $0 != edited && $0 != d.ids["addedCard"] }
+        try #require(others.count >= 2)
+        let (again, trashed) = (others[0], others[1])
+        for id in [again, trashed] {
+            #expect(try await d.wire.call("PATCH", "/card", Damaged.owner, body: ["id": .string(id), "name": "edited since the backup too"]).status == 200)
+        }
+        // The plan, made from a live read of the inbox.
+        let live = d.dir.appendingPathComponent("live")
+        let account = try await d.connection.probe()
+        _ = try await ConnectorJobs.export(
+            d.connection, account: account, destination: .folder(live), format: .folder,
+            selection: ExportSelection(containers: [journal], containersOnly: true), renderings: [], progress: .silent)
+        let archive = try SnapshotReader.open(d.archive)
+        let now = try SnapshotReader.open(live)
+        defer {
+            archive.close()
+            now.close()
+        }
+        let scope = RestoreScope(only: [("card", edited), ("card", again), ("card", trashed)])
+        let diff = try LiveComparison.compare(
+            archive: archive, live: now, rules: d.connection.liveRules, containers: [journal], scope: scope, archiveName: "before")
+        let plan = RestoreJobs.plan(diff, options: RestoreOptions(scope: scope, revert: true), target: d.connection)
+        #expect(plan.steps.map(\.id).sorted() == [edited, again, trashed].sorted())
+        // After the plan: one card edited again, one put in the trash.
+        #expect(try await d.wire.call("PATCH", "/card", Damaged.owner, body: ["id": .string(again), "name": "edited after the plan"]).status == 200)
+        #expect(try await d.wire.call("DELETE", "/card", Damaged.owner, body: ["id": .string(trashed)]).status == 200)
+        let mark = await d.wire.sandbox.writeMark()
+        let outcome = try await d.connection.applyRestore(
+            plan, archive: archive, live: now, restored: .none, journal: nil, dryRun: false, progress: .silent)
+        // Only the card nobody touched since the plan is set back.
+        let writes = await d.wire.sandbox.writes(since: mark)
+        #expect(Set(writes.flatMap(\.changes).filter { $0.kind == "card" }.map(\.id)) == [edited], "\(writes)")
+        #expect(outcome.done["revert card"] == 1)
+        let skipped = Dictionary(uniqueKeysWithValues: outcome.leftAlone.map { ($0.entry.id, $0.reason) })
+        #expect(skipped.count == 2)
+        #expect(skipped[again]?.contains("edited in Kinopio after the plan") == true)
+        #expect(skipped[trashed]?.contains("removed in Kinopio after the plan") == true)
+        #expect(try await d.wire.call("GET", "/card/\(edited)", Damaged.owner)["name"]?.stringValue == d.ids["editedName"])
+        #expect(try await d.wire.call("GET", "/card/\(again)", Damaged.owner)["name"]?.stringValue == "edited after the plan")
         await d.stop()
     }
 
