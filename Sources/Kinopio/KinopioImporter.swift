@@ -208,7 +208,7 @@ public final class KinopioImporter {
 
     func values(_ archive: SnapshotReader, _ space: ArchivedSpace, file: String) throws -> [JSONValue] {
         let path = "\(space.folder)/\(file).jsonl"
-        guard archive.jsonLinesEntries().contains(where: { $0.path == path }) else { return [] }
+        guard archive.hasJSONLines(at: path) else { return [] }
         return Array(try archive.lines(at: path))
     }
 

@@ -68,6 +68,12 @@ public final class SnapshotReader: @unchecked Sendable {
         jsonLinesByFolder[container.archiveFolder] ?? []
     }
 
+    /// Whether the archive holds a JSON Lines entry at `path` (a set lookup, not a scan of the manifest).
+    public func hasJSONLines(at path: String) -> Bool {
+        guard let slash = path.lastIndex(of: "/") else { return false }
+        return jsonLinesByFolder[String(path[..<slash])]?.contains { $0.path == path } ?? false
+    }
+
     /// Streams the entities of a JSON Lines entry, one per line; a malformed line throws naming the entry and line.
     public func lines(at path: String) throws -> JSONLinesSequence {
         try JSONLinesSequence(url: try fileURL(path), entry: path)

@@ -212,15 +212,18 @@ public final class ImportJournal: Sendable {
     public func plan(kind: String, _ pairs: [(sourceID: String, targetID: String)]) throws -> [String: String] {
         let now = Timestamp.string(Date())
         return try db.write { db in
+            // Statements prepared once per transaction, not parsed again for every pair.
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO mapping(kind, source_id, target_id, state, updated_at) VALUES (?, ?, ?, 0, ?)
+                    ON CONFLICT(kind, source_id) DO NOTHING
+                    """)
+            let select = try db.cachedStatement(sql: "SELECT target_id FROM mapping WHERE kind = ? AND source_id = ?")
             var result: [String: String] = [:]
             for (source, target) in pairs {
-                try db.execute(
-                    sql: """
-                        INSERT INTO mapping(kind, source_id, target_id, state, updated_at) VALUES (?, ?, ?, 0, ?)
-                        ON CONFLICT(kind, source_id) DO NOTHING
-                        """, arguments: [kind, source, target, now])
-                result[source] = try String.fetchOne(
-                    db, sql: "SELECT target_id FROM mapping WHERE kind = ? AND source_id = ?", arguments: [kind, source])
+                try insert.execute(arguments: [kind, source, target, now])
+                // A row inserted holds the id given; only an existing mapping needs reading back.
+                result[source] = db.changesCount > 0 ? target : try String.fetchOne(select, arguments: [kind, source])
             }
             return result
         }
@@ -230,14 +233,13 @@ public final class ImportJournal: Sendable {
     public func markCreated(kind: String, _ pairs: [(sourceID: String, targetID: String)]) throws {
         let now = Timestamp.string(Date())
         try db.write { db in
-            for (source, target) in pairs {
-                try db.execute(
-                    sql: """
-                        INSERT INTO mapping(kind, source_id, target_id, state, updated_at) VALUES (?, ?, ?, 1, ?)
-                        ON CONFLICT(kind, source_id) DO UPDATE SET target_id = excluded.target_id, state = 1,
-                            updated_at = excluded.updated_at
-                        """, arguments: [kind, source, target, now])
-            }
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO mapping(kind, source_id, target_id, state, updated_at) VALUES (?, ?, ?, 1, ?)
+                    ON CONFLICT(kind, source_id) DO UPDATE SET target_id = excluded.target_id, state = 1,
+                        updated_at = excluded.updated_at
+                    """)
+            for (source, target) in pairs { try upsert.execute(arguments: [kind, source, target, now]) }
         }
     }
 
@@ -246,21 +248,17 @@ public final class ImportJournal: Sendable {
     public func markAttempted(kind: String, sourceIDs: [String]) throws {
         let now = Timestamp.string(Date())
         try db.write { db in
-            for id in sourceIDs {
-                try db.execute(
-                    sql: "UPDATE mapping SET state = 2, updated_at = ? WHERE kind = ? AND source_id = ? AND state = 0",
-                    arguments: [now, kind, id])
-            }
+            let update = try db.cachedStatement(
+                sql: "UPDATE mapping SET state = 2, updated_at = ? WHERE kind = ? AND source_id = ? AND state = 0")
+            for id in sourceIDs { try update.execute(arguments: [now, kind, id]) }
         }
     }
 
     /// Records that a follow-up step (e.g. `remove-card`) was done for a source entity.
     public func markStep(_ name: String, sourceIDs: [String]) throws {
         try db.write { db in
-            for id in sourceIDs {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO step(name, source_id) VALUES (?, ?)", arguments: [name, id])
-            }
+            let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO step(name, source_id) VALUES (?, ?)")
+            for id in sourceIDs { try insert.execute(arguments: [name, id]) }
         }
     }
 
