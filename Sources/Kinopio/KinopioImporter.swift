@@ -164,10 +164,27 @@ public final class KinopioImporter {
 
         let spaces = try readSpaces(archive)
         progress.beginStage("plan", total: spaces.count)
-        try planIDs(archive: archive, spaces: spaces)
-
-        progress.beginStage("spaces", total: spaces.count)
-        try await createSpaces(spaces, archive: archive)
+        if keepIDs || spaces.contains(where: Self.namesContents) {
+            try planIDs(archive: archive, spaces: spaces, kinds: Self.spaceKinds + Self.contentKinds)
+            progress.beginStage("spaces", total: spaces.count)
+            try await createSpaces(spaces, archive: archive)
+        } else {
+            // What creating the spaces needs is planned first; the contents' ids (most of the archive: every card) are
+            // planned in a child task while the spaces are created, and are all planned before the first content
+            // request, so a link into another space still finds its id.
+            try planIDs(archive: archive, spaces: spaces, kinds: Self.spaceKinds)
+            let planning = ContentPlanning(archive: archive, spaces: spaces, known: idMap, journal: journal, dryRun: dryRun)
+            let contents = Task { try planning.run() }
+            progress.beginStage("spaces", total: spaces.count)
+            do {
+                try await createSpaces(spaces, archive: archive)
+            } catch {
+                // Nothing is left writing to the journal once the import has stopped.
+                _ = try? await contents.value
+                throw error
+            }
+            idMap.merge(try await contents.value) { _, new in new }
+        }
         progress.beginStage("contents", total: spaces.count)
         try await importContents(of: spaces, archive: archive)
         try await removeSpaces(spaces)
@@ -207,6 +224,10 @@ public final class KinopioImporter {
     }
 
     func values(_ archive: SnapshotReader, _ space: ArchivedSpace, file: String) throws -> [JSONValue] {
+        try Self.values(archive, space, file: file)
+    }
+
+    static func values(_ archive: SnapshotReader, _ space: ArchivedSpace, file: String) throws -> [JSONValue] {
         let path = "\(space.folder)/\(file).jsonl"
         guard archive.hasJSONLines(at: path) else { return [] }
         return Array(try archive.lines(at: path))
@@ -223,17 +244,53 @@ public final class KinopioImporter {
         return idMap[kind]?[source]
     }
 
-    /// Plans a target id for every entity not yet in the journal: one journal read and one write per kind for the
-    /// whole archive (not per space), so a large archive starts sending sooner.
-    func planIDs(archive: SnapshotReader, spaces: [ArchivedSpace]) throws {
-        func plan(_ kind: String, _ sources: [String]) throws {
+    /// Kinds whose ids creating the spaces needs: the spaces' own, and their lines' and drawing strokes' (sent inside
+    /// the space). Every other kind belongs to the contents.
+    static let spaceKinds = ["space", "line", "drawingStroke"]
+    static let contentKinds = ["card", "mention", "connection", "box", "list", "tag"]
+
+    /// Plans a target id for every entity of `kinds` not yet in the journal: one journal read and one write per kind
+    /// for the whole archive (not per space), so a large archive starts sending sooner.
+    func planIDs(archive: SnapshotReader, spaces: [ArchivedSpace], kinds: [String]) throws {
+        let planned = try Self.plannedIDs(
+            archive: archive, spaces: spaces, kinds: kinds, known: idMap, journal: journal, dryRun: dryRun
+        ) { [progress] in progress.advance(items: 1) }
+        idMap.merge(planned) { _, new in new }
+    }
+
+    /// The id maps of `kinds` after planning what `known` lacks (journal first, then new ids written down before any
+    /// request may use them). Touches nothing of an importer, so it can run in a child task beside the spaces' creates.
+    static func plannedIDs(
+        archive: SnapshotReader, spaces: [ArchivedSpace], kinds: [String], known: [String: [String: String]],
+        journal: ImportJournal?, dryRun: Bool, perSpace: () -> Void = {}
+    ) throws -> [String: [String: String]] {
+        let wanted = Set(kinds)
+        var sources: [String: [String]] = ["space": spaces.map(\.id)]
+        for space in spaces {
+            if wanted.contains("card") || wanted.contains("mention") {
+                let cards = try spaceCards(archive, space)
+                sources["card", default: []] += (cards.live + cards.removed).compactMap { $0["id"]?.idString }
+                sources["mention", default: []] += (cards.live + cards.removed).flatMap(mentions).compactMap { $0["id"]?.idString }
+            }
+            for (kind, file) in [("connection", "connections"), ("box", "boxes"), ("list", "lists"), ("line", "lines"), ("tag", "tags")]
+            where wanted.contains(kind) {
+                sources[kind, default: []] += try values(archive, space, file: file).compactMap { $0["id"]?.idString }
+            }
+            if wanted.contains("drawingStroke") {
+                sources["drawingStroke", default: []] +=
+                    try values(archive, space, file: "drawingStrokes").flatMap { $0.arrayValue ?? [] }.compactMap { $0["id"]?.idString }
+            }
+            perSpace()
+        }
+        var out: [String: [String: String]] = [:]
+        for kind in kinds {
             var fresh: [(sourceID: String, targetID: String)] = []
-            var map = idMap[kind] ?? [:]
+            var map = known[kind] ?? [:]
             var seen = Set<String>()
-            let unmapped = sources.filter { map[$0] == nil && seen.insert($0).inserted }
-            let known = try journal?.entries(kind: kind, sourceIDs: unmapped) ?? [:]
+            let unmapped = (sources[kind] ?? []).filter { map[$0] == nil && seen.insert($0).inserted }
+            let journaled = try journal?.entries(kind: kind, sourceIDs: unmapped) ?? [:]
             for s in unmapped {
-                if let k = known[s] { map[s] = k.targetID } else { fresh.append((s, KinopioID.make())) }
+                if let k = journaled[s] { map[s] = k.targetID } else { fresh.append((s, KinopioID.make())) }
             }
             if !fresh.isEmpty {
                 if let journal, !dryRun {
@@ -242,23 +299,30 @@ public final class KinopioImporter {
                     for p in fresh { map[p.sourceID] = p.targetID }
                 }
             }
-            idMap[kind] = map
+            out[kind] = map
         }
-        let kinds = ["card", "mention", "connection", "box", "list", "line", "drawingStroke", "tag"]
-        var sources: [String: [String]] = [:]
-        for space in spaces {
-            let cards = try spaceCards(archive, space)
-            sources["card", default: []] += (cards.live + cards.removed).compactMap { $0["id"]?.idString }
-            sources["mention", default: []] += (cards.live + cards.removed).flatMap(Self.mentions).compactMap { $0["id"]?.idString }
-            for (kind, file) in [("connection", "connections"), ("box", "boxes"), ("list", "lists"), ("line", "lines"), ("tag", "tags")] {
-                sources[kind, default: []] += try values(archive, space, file: file).compactMap { $0["id"]?.idString }
-            }
-            sources["drawingStroke", default: []] +=
-                try values(archive, space, file: "drawingStrokes").flatMap { $0.arrayValue ?? [] }.compactMap { $0["id"]?.idString }
-            progress.advance(items: 1)
+        return out
+    }
+
+    /// The contents' part of the plan as a value a child task takes.
+    struct ContentPlanning: Sendable {
+        let archive: SnapshotReader
+        let spaces: [ArchivedSpace]
+        let known: [String: [String: String]]
+        let journal: ImportJournal?
+        let dryRun: Bool
+
+        func run() throws -> [String: [String: String]] {
+            try KinopioImporter.plannedIDs(
+                archive: archive, spaces: spaces, kinds: KinopioImporter.contentKinds, known: known, journal: journal, dryRun: dryRun)
         }
-        try plan("space", spaces.map(\.id))
-        for kind in kinds { try plan(kind, sources[kind] ?? []) }
+    }
+
+    /// Whether a space's own fields (what `createSpaces` sends besides its lines and strokes) name an entity of its
+    /// contents, whose id must then be planned before the space is created.
+    static func namesContents(_ space: ArchivedSpace) -> Bool {
+        let keys: Set<String> = ["linkToCardId", "cardId", "startItemId", "endItemId", "listId"]
+        return space.meta.objectValue?.keys.contains(where: keys.contains) ?? false
     }
 
     // MARK: Writing
@@ -505,6 +569,10 @@ public final class KinopioImporter {
     /// A space's cards and removed cards, each card once: one archived in both (a removed card the server also
     /// returned inside `cards`) counts as removed.
     func spaceCards(_ archive: SnapshotReader, _ space: ArchivedSpace) throws -> (live: [JSONValue], removed: [JSONValue]) {
+        try Self.spaceCards(archive, space)
+    }
+
+    static func spaceCards(_ archive: SnapshotReader, _ space: ArchivedSpace) throws -> (live: [JSONValue], removed: [JSONValue]) {
         var seen = Set<String>()
         let removed = try values(archive, space, file: "removedCards").filter { seen.insert($0["id"]?.idString ?? "").inserted }
         var live = try values(archive, space, file: "cards").filter { !seen.contains($0["id"]?.idString ?? "") }

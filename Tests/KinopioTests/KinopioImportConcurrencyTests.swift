@@ -119,4 +119,45 @@ import Testing
         await source.stop()
         await target.stop()
     }
+
+    /// The contents' ids are planned while the spaces are created, yet all before the first content request: a card
+    /// linking to a card and a space elsewhere in the archive points at their new ids after the import.
+    @Test func aLinkIntoAnotherSpaceFindsTheNewIDs() async throws {
+        let dir = try Fixture.tempDir()
+        defer { Scratch.remove(dir) }
+        let wire = try await KinopioWire.start(seed: .generated(cards: 300))
+        let owner = KinopioWire.Key.user(Fixture.sourceKey)
+        let listed = try await wire.call("GET", "/user/spaces", owner).array.compactMap { $0["id"]?.stringValue }.sorted()
+        try #require(listed.count >= 3)
+        // The linking card sits in the first space; what it links to in the last one (imported after it).
+        let (from, to) = (listed[0], listed[listed.count - 1])
+        let linked = try #require(try await wire.call("GET", "/space/\(to)", owner)["cards"]?.arrayValue?.first?["id"]?.stringValue)
+        let made = try await wire.call(
+            "POST", "/card", owner,
+            body: ["spaceId": .string(from), "name": "see the other space", "x": 40, "y": 40, "linkToCardId": .string(linked),
+                "linkToSpaceId": .string(to)])
+        #expect(made.status == 200)
+        let archive = dir.appendingPathComponent("linked.tar.zst")
+        let sourceConn = try Fixture.connection(wire.sandbox, key: Fixture.sourceKey)
+        _ = try await Fixture.export(sourceConn, to: archive)
+
+        let target = try await Self.target(legacy: false)
+        let conn = try Fixture.connection(target, key: Fixture.targetKey)
+        let url = dir.appendingPathComponent("j.sqlite")
+        _ = try await KinopioJobs.importArchive(archive, connection: conn, journalURL: url, dryRun: false, progress: .silent, batchSize: 40)
+        let journal = try ImportJournal(readingFrom: url)
+        let newCard = try #require(try journal.entries(kind: "card", sourceIDs: [linked])[linked]?.targetID)
+        let newSpace = try #require(try journal.entries(kind: "space", sourceIDs: [to])[to]?.targetID)
+        let newFrom = try #require(try journal.entries(kind: "space", sourceIDs: [from])[from]?.targetID)
+        #expect(newCard != linked && newSpace != to)
+        let body = try await KinopioWire(client: wire.client, baseURL: target.baseURL, sandbox: target)
+            .call("GET", "/space/\(newFrom)", .user(Fixture.targetKey))
+        let card = try #require(body["cards"]?.arrayValue?.first { $0["name"] == "see the other space" })
+        #expect(card["linkToCardId"]?.stringValue == newCard)
+        #expect(card["linkToSpaceId"]?.stringValue == newSpace)
+        await conn.shutdown()
+        await sourceConn.shutdown()
+        await target.stop()
+        await wire.stop()
+    }
 }
