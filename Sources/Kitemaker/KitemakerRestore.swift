@@ -21,6 +21,28 @@ extension KitemakerConnection: RestoreTarget {
         KitemakerRestore.refusal(kind: kind, action: action)
     }
 
+    /// When the scope names work items and comments and nothing else, a copy that reads only those work items (a
+    /// comment through its work item), each by id — under its archived id and under the id an earlier restore gave
+    /// it — instead of every work item of their spaces. A work item Kitemaker no longer has is left out of the live
+    /// read, so it compares as deleted.
+    public func liveReader(scope: RestoreScope, archive: SnapshotReader, restored: RoundTripIDs) -> KitemakerConnection {
+        guard !scope.only.isEmpty, scope.containers.isEmpty, (scope.match ?? "").isEmpty,
+            scope.only.allSatisfy({ $0.kind == "workItem" || $0.kind == "comment" }),
+            let named = try? KitemakerRestore.namedWorkItems(scope, archive: archive)
+        else { return self }
+        var reader = self
+        reader.liveWorkItems = named.mapValues { ids in
+            var out: [String] = []
+            for id in ids {
+                for candidate in [id, restored.forward["workItem"]?[id]].compactMap({ $0 }) where !out.contains(candidate) {
+                    out.append(candidate)
+                }
+            }
+            return out
+        }
+        return reader
+    }
+
     public func applyRestore(
         _ plan: RestorePlan, archive: SnapshotReader, live: SnapshotReader, restored: RoundTripIDs, journal: ImportJournal?,
         dryRun: Bool, progress: ProgressReporter
@@ -63,6 +85,48 @@ final class KitemakerRestore {
             }
         }
         return .object(o)
+    }
+
+    /// Per archived space id, the work items a scope of work items and comments names (a comment by its work item),
+    /// in the order named. A work item the archive does not hold is asked for in every space read (it may have been
+    /// added since).
+    static func namedWorkItems(_ scope: RestoreScope, archive: SnapshotReader) throws -> [String: [String]] {
+        let items = Set(scope.only.filter { $0.kind == "workItem" }.map(\.id))
+        let comments = Set(scope.only.filter { $0.kind == "comment" }.map(\.id))
+        var spaceOf: [String: String] = [:]
+        var itemOf: [String: String] = [:]
+        let present = Set(archive.jsonLinesEntries().map(\.path))
+        for entry in archive.jsonLinesEntries() where entry.kind == "space" {
+            let folder = (entry.path as NSString).deletingLastPathComponent
+            guard folder != ContainerRef.account.archiveFolder,
+                let space = try archive.values(at: entry.path).first?["id"]?.idString
+            else { continue }
+            if !items.isEmpty, present.contains("\(folder)/workItems.jsonl") {
+                for item in try archive.values(at: "\(folder)/workItems.jsonl") {
+                    if let id = item["id"]?.idString, items.contains(id) { spaceOf[id] = space }
+                }
+            }
+            if !comments.isEmpty, present.contains("\(folder)/comments.jsonl") {
+                for comment in try archive.values(at: "\(folder)/comments.jsonl") {
+                    if let id = comment["id"]?.idString, comments.contains(id), let item = comment["entity"]?["id"]?.idString {
+                        itemOf[id] = item
+                        spaceOf[item] = space
+                    }
+                }
+            }
+        }
+        var out: [String: [String]] = [:]
+        var unknown: [String] = []
+        for o in scope.only {
+            let item = o.kind == "workItem" ? o.id : itemOf[o.id]
+            guard let item, let space = spaceOf[item] else {
+                if o.kind == "workItem" { unknown.append(o.id) }
+                continue
+            }
+            if !(out[space]?.contains(item) ?? false) { out[space, default: []].append(item) }
+        }
+        for space in out.keys { out[space]! += unknown.filter { !out[space]!.contains($0) } }
+        return out
     }
 
     static func refusal(kind: String, action: RestoreAction) -> String? {

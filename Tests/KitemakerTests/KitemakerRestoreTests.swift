@@ -142,13 +142,71 @@ struct KitemakerRestoreTests {
         let (report, writes) = try await d.restore(RestoreOptions(scope: scope, revert: true))
         #expect(report.plan.steps.map { "\($0.action.rawValue) \($0.kind) \($0.id)" } == ["recreate workItem \(d.deleted)"])
         #expect(writes.count == 5 && report.done["recreate comment"] == 4, "\(report.done)")
-        // Only the work item's space is read: no account-level lists (initiatives, feedback, roadmaps, people).
-        #expect(report.requests["POST /graphql workItems"] == 1, "\(report.requests)")
+        // Only the named work item is read (by id; it is gone), not its space's list, and no account-level lists
+        // (initiatives, feedback, roadmaps, people).
+        #expect(report.requests["POST /graphql workItems"] == nil && report.requests["POST /graphql workItem"] == 1, "\(report.requests)")
         #expect(!report.requests.keys.contains { ["initiatives", "feedback", "roadmaps", "feedbackPeople"].contains($0.split(separator: " ").last.map(String.init) ?? "") }, "\(report.requests)")
         // The edit in the other space was outside the scope: still there.
         let rest = try await d.diff()
         #expect(rest.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" } == ["changed workItem \(d.edited)"], "\(rest.entries)")
         await d.stop()
+    }
+
+    @Test func oneWorkItemOfAFullSpaceIsReadAloneByIdThenUnderItsNewId() async throws {
+        // 300 work items, 150 per space: three GraphQL pages each if the space were read whole.
+        let sandbox = try await Kite.sandbox(.generated(cards: 300), token: Kite.sourceToken)
+        let connection = try Kite.connect(sandbox, token: Kite.sourceToken)
+        let dir = try Fixture.tempDir()
+        let archive = dir.appendingPathComponent("before.tar.zst")
+        let journal = dir.appendingPathComponent("restore.sqlite")
+        _ = try await Kite.export(connection, to: archive)
+        let reader = try SnapshotReader.open(archive)
+        var item = "", comment = ""
+        for entry in reader.jsonLinesEntries() where entry.path.hasSuffix("/workItems.jsonl") {
+            if let hit = try reader.values(at: entry.path).first(where: { $0["title"] == "Generated work item 1" }) {
+                item = hit["id"]?.idString ?? ""
+                let folder = (entry.path as NSString).deletingLastPathComponent
+                comment = try reader.values(at: folder + "/comments.jsonl").first { $0["entity"]?["id"]?.idString == item }?["id"]?.idString ?? ""
+            }
+        }
+        reader.close()
+        #expect(!item.isEmpty && !comment.isEmpty)
+        _ = try await connection.client.send(
+            APIRequest(
+                method: .POST, path: KitemakerSandbox.appDeleteWorkItemPath, body: ["id": .string(item)], route: "app delete",
+                extraHeaders: [("X-API-KEY", Kite.sourceToken)]))
+
+        func restore(_ options: RestoreOptions) async throws -> (RestoreReport, served: Int, writes: [SandboxWrite]) {
+            let before = await sandbox.stats().totalRequests
+            let mark = await sandbox.writeMark()
+            let report = try await RestoreJobs.restore(archive, connector: connection, options: options, journalURL: journal, progress: .silent)
+            return (report, await sandbox.stats().totalRequests - before, await sandbox.writes(since: mark))
+        }
+        let scope = RestoreScope(only: [("workItem", item)])
+        let (report, served, writes) = try await restore(RestoreOptions(scope: scope))
+        #expect(report.plan.steps.map { "\($0.action.rawValue) \($0.kind) \($0.id)" } == ["recreate workItem \(item)"])
+        #expect(writes.map(\.route) == ["POST /developers/graphql", "POST /developers/rest/v1/comment"], "\(writes.map(\.route))")
+        // The account check, the organization (spaces, statuses, labels) for the comparison and again for the writes,
+        // the one work item asked for by id (not found: gone), and the two writes — counted by the sandbox too.
+        #expect(report.requests == [
+            "GET /organization": 1, "POST /graphql organization": 2, "POST /graphql workItem": 1,
+            "POST /graphql createWorkItem": 1, "POST /comment": 1,
+        ], "\(report.requests)")
+        #expect(served == 6 && report.requests.values.reduce(0, +) == served, "\(served)")
+
+        // The rerun reads the work item under its archived id (gone) and under the id the restore gave it (there):
+        // nothing missing, nothing written.
+        let (again, servedAgain, none) = try await restore(RestoreOptions(scope: scope))
+        #expect(none.isEmpty && again.plan.steps.isEmpty && again.plan.skipped.isEmpty, "\(again.plan)")
+        #expect(again.requests["POST /graphql workItem"] == 2 && again.requests["POST /graphql workItems"] == nil, "\(again.requests)")
+        #expect(servedAgain == 4, "\(again.requests)")
+        // A comment is read through its work item.
+        let byComment = try await RestoreJobs.diffLive(
+            archive, connector: connection, scope: RestoreScope(only: [("comment", comment)]), journalURL: journal, progress: .silent)
+        #expect(byComment.isEmpty, "\(byComment.entries)")
+        await connection.shutdown()
+        await sandbox.stop()
+        Scratch.remove(dir)
     }
 
     @Test func revertSetsTheTitleBackThroughPutWorkitemAndDeletingAndSpacesAreRefused() async throws {
