@@ -12,7 +12,8 @@ import KitbagJournal
 /// through the importer's own creates (`createWorkItem` with its archived position, status and labels of the live
 /// space, then its comments oldest first), journaled archived id → new id; Kitemaker gives it a new number.
 /// `--revert` sets a work item's title, description, status, effort and impact back through REST `PUT /workitem`
-/// ("Only provided fields will be updated") and adds labels it lost (that route only adds labels). There is no
+/// ("Only provided fields will be updated") and adds labels it lost (that route only adds labels). A label deleted from
+/// the space is created again (`POST /label`, journaled) when the plan or a work item put back needs it. There is no
 /// optimistic lock: an edit made between the comparison and the write is overwritten.
 extension KitemakerConnection: RestoreTarget {
     public var liveRules: LiveRules { KitemakerRestore.rules }
@@ -64,19 +65,35 @@ final class KitemakerRestore {
     static let notRestorable: [String: Set<String>] = [
         "workItem": ["number", "actor", "createdAt", "closedAt", "archivedAt"],
         "comment": ["actor", "createdAt"],
+        "label": ["createdAt"],
     ]
 
     static let rules = LiveRules(
         ignoredKeys: ignoredKeys, containerKind: "space", kinds: kinds,
-        journalKinds: ["workItem", "comment", "thread"], notRestorableKeys: notRestorable,
+        normalize: { kind, value, _ in normalize(kind, value) },
+        journalKinds: ["workItem", "comment", "thread", "label"], notRestorableKeys: notRestorable,
         translate: { kind, value, ids in translate(kind, value, ids) })
 
+    /// A work item's labels are a set (`PUT /workitem` adds a label it lost at the end): compared in id order.
+    static func normalize(_ kind: String, _ value: JSONValue) -> JSONValue {
+        guard kind == "workItem", var o = value.objectValue, let labels = o["labels"]?.arrayValue, labels.count > 1 else { return value }
+        o["labels"] = .array(labels.sorted { ($0["id"]?.idString ?? "") < ($1["id"]?.idString ?? "") })
+        return .object(o)
+    }
+
     /// A live entity with the ids the restore gave turned back into archived ids: its own, a comment's thread and
-    /// work item.
+    /// work item, a work item's labels.
     static func translate(_ kind: String, _ value: JSONValue, _ ids: RoundTripIDs) -> JSONValue {
         guard var o = value.objectValue else { return value }
         func back(_ kind: String, _ id: String?) -> String? { id.flatMap { ids.back[kind]?[$0] } }
         if let id = back(kind, o["id"]?.idString) { o["id"] = .string(id) }
+        if kind == "workItem", let labels = o["labels"]?.arrayValue {
+            o["labels"] = .array(labels.map { label in
+                guard var l = label.objectValue, let id = back("label", l["id"]?.idString) else { return label }
+                l["id"] = .string(id)
+                return .object(l)
+            })
+        }
         if kind == "comment" {
             if let thread = back("thread", o["threadId"]?.idString) { o["threadId"] = .string(thread) }
             if var entity = o["entity"]?.objectValue, let item = back("workItem", entity["id"]?.idString) {
@@ -131,7 +148,7 @@ final class KitemakerRestore {
 
     static func refusal(kind: String, action: RestoreAction) -> String? {
         switch (kind, action) {
-        case ("workItem", .recreate), ("comment", .recreate), ("workItem", .revert):
+        case ("workItem", .recreate), ("comment", .recreate), ("workItem", .revert), ("label", .recreate):
             return nil
         case (_, .undelete):
             return "Kitemaker has no trash to take a \(kind) out of"
@@ -141,8 +158,6 @@ final class KitemakerRestore {
             return "Kitemaker's API cannot create spaces; create it in Kitemaker, then `kitbag import` the archive into it"
         case ("status", .recreate):
             return "Kitemaker's API cannot create statuses; add it in the space's settings in Kitemaker"
-        case ("label", .recreate):
-            return "kitbag does not restore labels yet; work items put back carry the labels of the same names that exist"
         case ("comment", .revert):
             return "Kitemaker's API has no route to change a comment; it is left as it is"
         case (_, .revert):
@@ -191,6 +206,7 @@ final class KitemakerRestore {
                     let target = targets.first(where: { $0.id == container })
                 else { continue }
                 try seed(space, target: target)
+                try await recreateLabels(space: space, target: target, steps: recreate, reverts: reverts)
                 let items = Set(recreate.filter { $0.container == container && $0.kind == "workItem" }.map(\.id))
                 let comments = Set(recreate.filter { $0.container == container && $0.kind == "comment" }.map(\.id))
                 var wanted = space
@@ -260,16 +276,34 @@ final class KitemakerRestore {
                 }
             }
         }
-        // Labels by name in the live space; a label gone since is left off the work items put back.
+        // Labels by name in the live space (a label gone since is created again by `recreateLabels`).
         for label in space.labels {
             guard let id = label["id"]?.idString, importer.known["label"]?[id] == nil else { continue }
             let name = label["name"]?.stringValue ?? ""
             if let tid = target.labels.first(where: { $0["name"]?.stringValue == name })?["id"]?.idString {
                 importer.known["label", default: [:]][id] = KitemakerImporter.Mapping(targetID: tid, state: .created)
-            } else {
-                note("label", "label “\(name)” is no longer in the space: work items put back are without it", container: space.id)
             }
         }
+    }
+
+    /// Labels gone from the live space that the plan puts back, or that a work item put back or set back carries:
+    /// created again through the importer's `POST /label` (its name and colour, journaled archived id → new id).
+    private func recreateLabels(
+        space: KitemakerImporter.ArchivedSpace, target: KitemakerImporter.TargetSpace, steps: [RestoreStep], reverts: [RestoreStep]
+    ) async throws {
+        var wanted = Set(steps.filter { $0.container == space.id && $0.kind == "label" }.map(\.id))
+        let carried = Set(steps.filter { $0.container == space.id && $0.kind == "workItem" }.map(\.id))
+            .union(reverts.filter { $0.container == space.id && ($0.fields ?? []).contains("labels") }.map(\.id))
+        for item in space.workItems where carried.contains(item["id"]?.idString ?? "") {
+            for label in item["labels"]?.arrayValue ?? [] { if let id = label["id"]?.idString { wanted.insert(id) } }
+        }
+        var missing = space
+        missing.labels = space.labels.filter { l in
+            guard let id = l["id"]?.idString else { return false }
+            return wanted.contains(id) && importer.target("label", id) == nil
+        }
+        guard !missing.labels.isEmpty else { return }
+        try await importer.importLabels(missing, into: target)
     }
 
     /// Changed fields of work items back to the archived values through `PUT /workitem`, which changes only the fields

@@ -209,6 +209,46 @@ struct KitemakerRestoreTests {
         Scratch.remove(dir)
     }
 
+    @Test func aLabelDeletedInTheAppIsCreatedAgainAndTheWorkItemsPutBackCarryIt() async throws {
+        let d = try await KitemakerDamaged.make()
+        // Also deleted in the app: ACM's "bug" (the deleted work item had it) and OPS's "infra" (the edited one had it).
+        let ops = try #require(try await d.spaces()["Operations"])
+        let bug = try #require(try await d.labels(space: d.acm)["bug"])
+        let infra = try #require(try await d.labels(space: ops)["infra"])
+        _ = try await d.send(.POST, KitemakerSandbox.appDeleteLabelPath, ["id": .string(bug)])
+        _ = try await d.send(.POST, KitemakerSandbox.appDeleteLabelPath, ["id": .string(infra)])
+        let lost = try await d.diff()
+        #expect(lost.entries.contains { $0.kind == "label" && $0.id == bug && $0.change == .deleted }, "\(lost.entries)")
+
+        // One work item: its label comes back first (not in the plan, which names the work item only), then the item
+        // carrying it.
+        let (one, oneWrites) = try await d.restore(RestoreOptions(scope: RestoreScope(only: [("workItem", d.deleted)])))
+        #expect(oneWrites.first?.route == "POST /developers/rest/v1/label" && oneWrites.filter { $0.route.hasSuffix("/label") }.count == 1, "\(oneWrites.map(\.route))")
+        #expect(one.done["recreate label"] == 1, "\(one.done)")
+        let newBug = try #require(try await d.labels(space: d.acm)["bug"])
+        #expect(newBug != bug)
+        let back = try #require(try await d.live(titled: KitemakerDamaged.deletedTitle).items.first)
+        #expect(try await d.workItem(back["id"]?.idString ?? "")?["labels"]?.arrayValue?.map { $0["id"]?.idString } == [newBug])
+
+        // The rest, with --revert: OPS's "infra" is planned and created again, and the work items that lost a label
+        // get it back (the edited one with its title); ACM's "bug" is not created twice.
+        let (rest, writes) = try await d.restore(RestoreOptions(revert: true))
+        #expect(rest.plan.steps.contains { $0.action == .recreate && $0.kind == "label" && $0.id == infra }, "\(rest.plan.steps)")
+        #expect(!rest.plan.steps.contains { $0.kind == "label" && $0.id == bug }, "paired with the one the first run created")
+        #expect(writes.filter { $0.route.hasSuffix("/label") }.count == 1 && rest.done["recreate label"] == 1, "\(writes.map(\.route))")
+        let newInfra = try #require(try await d.labels(space: ops)["infra"])
+        let edited = try #require(try await d.workItem(d.edited))
+        #expect(edited["title"] == .string(KitemakerDamaged.editedTitle))
+        #expect(edited["labels"]?.arrayValue?.map { $0["id"]?.idString } == [newInfra])
+        // Through the journal the new labels pair with the archived ones: nothing differs any more, and a third
+        // restore writes nothing.
+        let after = try await d.diff()
+        #expect(after.isEmpty, "\(after.entries)")
+        let (again, none) = try await d.restore(RestoreOptions(revert: true))
+        #expect(none.isEmpty && again.plan.steps.isEmpty, "\(again.plan.steps)")
+        await d.stop()
+    }
+
     @Test func revertSetsTheTitleBackThroughPutWorkitemAndDeletingAndSpacesAreRefused() async throws {
         let d = try await KitemakerDamaged.make()
         let added = try await d.send(.POST, "/developers/rest/v1/workitem", [
@@ -231,6 +271,31 @@ struct KitemakerRestoreTests {
 }
 
 extension KitemakerDamaged {
+    /// The live spaces by name → id, and the live labels of one space by name → id (REST listings).
+    func spaces() async throws -> [String: String] {
+        let listed = try await connection.client.json(
+            APIRequest(method: .GET, path: "/developers/rest/v1/metadata/spaces", route: "GET /metadata/spaces", extraHeaders: [("X-API-KEY", Kite.sourceToken)]))
+        return Dictionary((listed.arrayValue ?? []).compactMap { s in s["label"]?.stringValue.map { ($0, s["id"]?.idString ?? "") } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func labels(space: String) async throws -> [String: String] {
+        let listed = try await connection.client.json(
+            APIRequest(
+                method: .GET, path: "/developers/rest/v1/metadata/labels", query: [("spaceId", space)], route: "GET /metadata/labels",
+                extraHeaders: [("X-API-KEY", Kite.sourceToken)]))
+        return Dictionary((listed.arrayValue ?? []).compactMap { l in l["label"]?.stringValue.map { ($0, l["id"]?.idString ?? "") } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The live work item of that id, as GraphQL gives it (labels by name).
+    func workItem(_ id: String) async throws -> JSONValue? {
+        let answer = try await connection.client.json(
+            APIRequest(
+                method: .POST, path: "/developers/graphql",
+                body: ["query": "query($id: ID!) { workItem(id: $id) { id title labels { id name } } }", "variables": ["id": .string(id)]],
+                route: "POST /graphql", extraHeaders: [("Authorization", "Bearer \(Kite.sourceToken)")]))
+        return answer["data"]?["workItem"]
+    }
+
     /// The id of a status of ACM in the live organization.
     func firstStatus() async throws -> String {
         let answer = try await connection.client.json(

@@ -32,7 +32,8 @@ import Logging
 /// - `POST /feedback` with `linkInsightToEntityIds[]` creates one insight holding the whole feedback text.
 /// - Neither API deletes anything (the schema has no delete mutation, REST no DELETE route). Tests that need a work
 ///   item deleted "as a user does in the app" call `appDeleteWorkItemPath` — a sandbox-only stand-in for the app,
-///   outside the API's paths, that no connector calls (see `KitemakerState.deleteWorkItemAsInTheApp`).
+///   outside the API's paths, that no connector calls (see `KitemakerState.deleteWorkItemAsInTheApp`); a label,
+///   `appDeleteLabelPath`.
 /// - GraphQL lists answer `{items, cursor, hasMore}` (cursor = the last number on the page), at most 50 per page;
 ///   `count` above 50 is an error. Unparseable or invalid documents get 400, resolver errors 200 with `errors`.
 /// - Every work item and initiative has a CREATED activity (by its creator, at its creation); `closedAt` is set for
@@ -48,6 +49,10 @@ public enum KitemakerSandbox {
     /// item as a user does in Kitemaker's app. It is the app's stand-in, not an API route: Kitemaker's API deletes
     /// nothing, and no connector may call this.
     public static let appDeleteWorkItemPath = "/sandbox-only/app/delete-work-item"
+
+    /// Sandbox-only, for tests: `POST` here with `{"id": LABEL_ID}` (and the token in `X-API-KEY`) deletes the label as
+    /// a user does in Kitemaker's app (it leaves the work items that had it). Not an API route; no connector calls it.
+    public static let appDeleteLabelPath = "/sandbox-only/app/delete-label"
 
     /// REST prefix below the host.
     static let rest = "/developers/rest/v1"
@@ -107,6 +112,14 @@ public enum KitemakerSandbox {
                     _ = try s.restActor(r)
                     guard let id = KitemakerState.string(try r.json(), "id") else { throw SandboxHTTPError(.badRequest, "id is required") }
                     try s.deleteWorkItemAsInTheApp(id)
+                    return SandboxReply(.object(JSONObject([("id", .string(id))])))
+                }
+            },
+            R(.post, appDeleteLabelPath) { request throws(SandboxHTTPError) in
+                try await store.write(request) { (s: inout KitemakerState, r: SandboxRequest) throws(SandboxHTTPError) in
+                    _ = try s.restActor(r)
+                    guard let id = KitemakerState.string(try r.json(), "id") else { throw SandboxHTTPError(.badRequest, "id is required") }
+                    try s.deleteLabelAsInTheApp(id)
                     return SandboxReply(.object(JSONObject([("id", .string(id))])))
                 }
             },
