@@ -14,7 +14,8 @@ import KitbagJournal
 /// `--revert` sets a work item's title, description, status, effort and impact back through REST `PUT /workitem`
 /// ("Only provided fields will be updated") and adds labels it lost (that route only adds labels). A label deleted from
 /// the space is created again (`POST /label`, journaled) when the plan or a work item put back needs it. There is no
-/// optimistic lock: an edit made between the comparison and the write is overwritten.
+/// optimistic lock: a revert reads the work item again just before its `PUT` and leaves it alone when it changed
+/// since the plan, but an edit between that read and the write is overwritten.
 extension KitemakerConnection: RestoreTarget {
     public var liveRules: LiveRules { KitemakerRestore.rules }
 
@@ -176,6 +177,7 @@ final class KitemakerRestore {
     private var done: [String: Int] = [:]
     private var counted: [String: Int] = [:]
     private var notRestored: [NotExported] = []
+    private var leftAlone: [RestoreSkip] = []
 
     init(
         connection: KitemakerConnection, archive: SnapshotReader, live: SnapshotReader, journal: ImportJournal?, dryRun: Bool,
@@ -240,7 +242,7 @@ final class KitemakerRestore {
                 !$0.key.hasPrefix("GET ") && !Self.readOperations.contains($0.key)
             }
         }
-        return RestoreOutcome(requests: requests, done: done, leftAlone: [], notRestored: notRestored)
+        return RestoreOutcome(requests: requests, done: done, leftAlone: leftAlone, notRestored: notRestored)
     }
 
     /// GraphQL queries the restore may send (POSTs that only read).
@@ -354,6 +356,15 @@ final class KitemakerRestore {
                 if dryRun {
                     counted["PUT /workitem", default: 0] += 1
                 } else {
+                    if let moved = try await movedSincePlan(liveID, planned: now) {
+                        leftAlone.append(
+                            RestoreSkip(
+                                entry: LiveDiff.Entry(
+                                    kind: step.kind, container: step.container, id: step.id, title: step.title, change: .changed,
+                                    fields: step.fields),
+                                reason: moved))
+                        continue
+                    }
                     _ = try await connection.client.send(connection.rest(.PUT, "/workitem", body: .object(body)))
                     try journal?.markStep("revert-workItem", sourceIDs: [step.id])
                 }
@@ -363,6 +374,21 @@ final class KitemakerRestore {
                 note("workItem.sort", "a work item whose status is set back goes to the top of its column (PUT /workitem places it top or bottom only)", container: step.id)
             }
         }
+    }
+
+    /// Kitemaker has no optimistic lock: the work item is read again just before its `PUT` (`workItem(id:)`); why it
+    /// is left alone when it was deleted or edited since the plan's live read saw it, else nil.
+    private func movedSincePlan(_ id: String, planned: JSONValue?) async throws -> String? {
+        guard var current = try await connection.workItem(id: id)?.objectValue else {
+            return "deleted in Kitemaker after the plan was made; left as it is (run the restore again to put it back)"
+        }
+        current["comments"] = nil
+        current["space"] = nil
+        guard let planned else { return nil }
+        let fields = LiveComparison.changedFields(
+            Self.normalize("workItem", planned), Self.normalize("workItem", .object(current)), rules: Self.rules)
+        guard !fields.isEmpty else { return nil }
+        return "edited in Kitemaker after the plan was made (\(fields.joined(separator: ", "))); left as it is now (run the restore again to compare afresh)"
     }
 
     /// A 401/403 on a write says which permission the token lacks, in one line.

@@ -249,6 +249,43 @@ struct KitemakerRestoreTests {
         await d.stop()
     }
 
+    @Test func aRevertLeavesAloneAWorkItemEditedAfterThePlan() async throws {
+        let d = try await KitemakerDamaged.make()
+        // The plan is made from a live read (the narrowed one: the work item alone); the item is edited again before
+        // the write.
+        let scope = RestoreScope(only: [("workItem", d.edited)])
+        let space = try #require(try await d.diff(scope).entries.first?.container)
+        let archive = try SnapshotReader.open(d.archive)
+        defer { archive.close() }
+        let live = d.dir.appendingPathComponent("live")
+        let reader = d.connection.liveReader(scope: scope, archive: archive, restored: .none)
+        _ = try await ConnectorJobs.export(
+            reader, account: try await d.connection.probe(), destination: .folder(live), format: .folder,
+            selection: ExportSelection(containers: [space], containersOnly: true), renderings: [], progress: .silent)
+        let now = try SnapshotReader.open(live)
+        defer { now.close() }
+        let diff = try LiveComparison.compare(
+            archive: archive, live: now, rules: d.connection.liveRules, containers: [space], scope: scope, archiveName: "before")
+        let plan = RestoreJobs.plan(diff, options: RestoreOptions(scope: scope, revert: true), target: d.connection)
+        #expect(plan.steps.map { "\($0.action.rawValue) \($0.id)" } == ["revert \(d.edited)"])
+        _ = try await d.send(.PUT, "/developers/rest/v1/workitem", ["id": .string(d.edited), "description": "edited after the plan"])
+
+        let mark = await d.sandbox.writeMark()
+        let outcome = try await d.connection.applyRestore(
+            plan, archive: archive, live: now, restored: .none, journal: nil, dryRun: false, progress: .silent)
+        #expect(await d.sandbox.writes(since: mark).isEmpty)
+        #expect(outcome.leftAlone.map(\.entry.id) == [d.edited] && outcome.done["revert workItem"] == nil, "\(outcome.done)")
+        #expect(outcome.leftAlone.first?.reason.contains("after the plan") == true && outcome.leftAlone.first?.reason.contains("description") == true, "\(outcome.leftAlone)")
+        let kept = try #require(try await d.workItem(d.edited))
+        #expect(kept["title"] == "edited since the backup")
+
+        // A restore run again compares afresh and sets both back.
+        let (again, writes) = try await d.restore(RestoreOptions(scope: scope, revert: true))
+        #expect(again.done["revert workItem"] == 1 && again.leftAlone.isEmpty && writes.count == 1, "\(again.done)")
+        #expect(try await d.workItem(d.edited)?["title"] == .string(KitemakerDamaged.editedTitle))
+        await d.stop()
+    }
+
     @Test func revertSetsTheTitleBackThroughPutWorkitemAndDeletingAndSpacesAreRefused() async throws {
         let d = try await KitemakerDamaged.make()
         let added = try await d.send(.POST, "/developers/rest/v1/workitem", [
