@@ -34,6 +34,7 @@ import Logging
 ///   item deleted "as a user does in the app" call `appDeleteWorkItemPath` — a sandbox-only stand-in for the app,
 ///   outside the API's paths, that no connector calls (see `KitemakerState.deleteWorkItemAsInTheApp`); a label,
 ///   `appDeleteLabelPath`.
+/// - A token in `KitemakerServerBehaviour.readOnlyTokens` reads but gets 403 for every write (see there).
 /// - GraphQL lists answer `{items, cursor, hasMore}` (cursor = the last number on the page), at most 50 per page;
 ///   `count` above 50 is an error. Unparseable or invalid documents get 400, resolver errors 200 with `errors`.
 /// - Every work item and initiative has a CREATED activity (by its creator, at its creation); `closedAt` is set for
@@ -72,13 +73,20 @@ public enum KitemakerSandbox {
         let state = KitemakerSeeder.state(seed: options.seed, credentials: options.credentials)
         let store = KitemakerStore(state: state)
         return try await SandboxServer.start(
-            options: options, router: SandboxRouter(routes: routes(store, rewrite: rewrite)), dialect: KitemakerDialect(),
+            options: options, router: SandboxRouter(routes: routes(store, rewrite: rewrite, readOnly: options.kitemaker.readOnlyTokens)),
+            dialect: KitemakerDialect(),
             logger: logger, store: store, concurrencyLimit: defaultConcurrencyLimit, perSecondLimit: false,
             reportsConcurrency: false)
     }
 
-    static func routes(_ store: KitemakerStore, rewrite: GraphQLAnswerRewrite? = nil) -> [SandboxRoute] {
+    static func routes(_ store: KitemakerStore, rewrite: GraphQLAnswerRewrite? = nil, readOnly: Set<String> = []) -> [SandboxRoute] {
         typealias R = SandboxRoute
+        /// 403 for a write with a token that may only read (`KitemakerServerBehaviour.readOnlyTokens`).
+        @Sendable func mayWrite(_ request: SandboxRequest) throws(SandboxHTTPError) {
+            if let token = request.credential, readOnly.contains(token) {
+                throw SandboxHTTPError(.forbidden, KitemakerServerBehaviour.forbiddenMessage)
+            }
+        }
         func read(
             _ path: String, _ body: @escaping @Sendable (KitemakerState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
         ) -> R {
@@ -88,7 +96,10 @@ public enum KitemakerSandbox {
             _ method: HTTPRequest.Method, _ path: String,
             _ body: @escaping @Sendable (inout KitemakerState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
         ) -> R {
-            R(method, rest + path) { request throws(SandboxHTTPError) in try await store.write(request, body) }
+            R(method, rest + path) { request throws(SandboxHTTPError) in
+                try mayWrite(request)
+                return try await store.write(request, body)
+            }
         }
         return [
             read("/organization") { s, r throws(SandboxHTTPError) in try s.getOrganization(r) },
@@ -124,6 +135,7 @@ public enum KitemakerSandbox {
                 }
             },
             R(.post, "/developers/graphql") { request throws(SandboxHTTPError) in
+                if !readOnly.isEmpty, isMutation(try? request.json()) { try mayWrite(request) }
                 var reply = try await KitemakerGraphQL.execute(request, store: store)
                 if let rewrite, reply.status == .ok, let asked = try? request.json() {
                     reply.body = rewrite(asked, reply.body)
@@ -131,6 +143,13 @@ public enum KitemakerSandbox {
                 return reply
             },
         ]
+    }
+}
+
+extension KitemakerSandbox {
+    /// Whether a GraphQL request body sends a mutation (its document starts with `mutation`).
+    static func isMutation(_ body: JSONValue?) -> Bool {
+        (body?["query"]?.stringValue ?? "").trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("mutation")
     }
 }
 
