@@ -101,6 +101,17 @@ public enum KitemakerSandbox {
                 return try await store.write(request, body)
             }
         }
+        /// A sandbox-only stand-in for deleting something in the app: `POST PATH` with `{"id": ID}` and a token.
+        func appDelete(_ path: String, _ delete: @escaping @Sendable (inout KitemakerState, String) throws(SandboxHTTPError) -> Void) -> R {
+            R(.post, path) { request throws(SandboxHTTPError) in
+                try await store.write(request) { (s: inout KitemakerState, r: SandboxRequest) throws(SandboxHTTPError) in
+                    _ = try s.restActor(r)
+                    guard let id = KitemakerState.string(try r.json(), "id") else { throw SandboxHTTPError(.badRequest, "id is required") }
+                    try delete(&s, id)
+                    return SandboxReply(.object(JSONObject([("id", .string(id))])))
+                }
+            }
+        }
         return [
             read("/organization") { s, r throws(SandboxHTTPError) in try s.getOrganization(r) },
             read("/workitem") { s, r throws(SandboxHTTPError) in try s.getWorkItem(r) },
@@ -118,22 +129,8 @@ public enum KitemakerSandbox {
             read("/metadata/workitems") { s, r throws(SandboxHTTPError) in try s.getWorkItemList(r) },
             read("/recent/workitems") { s, r throws(SandboxHTTPError) in try s.getRecentWorkItems(r) },
             read("/recent/comments") { s, r throws(SandboxHTTPError) in try s.getRecentComments(r) },
-            R(.post, appDeleteWorkItemPath) { request throws(SandboxHTTPError) in
-                try await store.write(request) { (s: inout KitemakerState, r: SandboxRequest) throws(SandboxHTTPError) in
-                    _ = try s.restActor(r)
-                    guard let id = KitemakerState.string(try r.json(), "id") else { throw SandboxHTTPError(.badRequest, "id is required") }
-                    try s.deleteWorkItemAsInTheApp(id)
-                    return SandboxReply(.object(JSONObject([("id", .string(id))])))
-                }
-            },
-            R(.post, appDeleteLabelPath) { request throws(SandboxHTTPError) in
-                try await store.write(request) { (s: inout KitemakerState, r: SandboxRequest) throws(SandboxHTTPError) in
-                    _ = try s.restActor(r)
-                    guard let id = KitemakerState.string(try r.json(), "id") else { throw SandboxHTTPError(.badRequest, "id is required") }
-                    try s.deleteLabelAsInTheApp(id)
-                    return SandboxReply(.object(JSONObject([("id", .string(id))])))
-                }
-            },
+            appDelete(appDeleteWorkItemPath) { s, id throws(SandboxHTTPError) in try s.deleteWorkItemAsInTheApp(id) },
+            appDelete(appDeleteLabelPath) { s, id throws(SandboxHTTPError) in try s.deleteLabelAsInTheApp(id) },
             R(.post, "/developers/graphql") { request throws(SandboxHTTPError) in
                 if !readOnly.isEmpty, isMutation(try? request.json()) { try mayWrite(request) }
                 var reply = try await KitemakerGraphQL.execute(request, store: store)
