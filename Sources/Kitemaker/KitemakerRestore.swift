@@ -200,7 +200,7 @@ final class KitemakerRestore {
             let recreate = plan.steps.filter { $0.action == .recreate }
             let reverts = plan.steps.filter { $0.action == .revert && $0.kind == "workItem" }
             guard !recreate.isEmpty || !reverts.isEmpty else { return }
-            let targets = try await importer.targetSpaces()
+            let targets = try liveTargets()
             try importer.mapUsers(archive)
             let archived = try importer.readSpaces(archive)
             for container in Set(plan.steps.compactMap(\.container)).sorted() {
@@ -251,6 +251,26 @@ final class KitemakerRestore {
     private func note(_ kind: String, _ reason: String, container: String? = nil) {
         guard !notRestored.contains(where: { $0.kind == kind && $0.container == container }) else { return }
         notRestored.append(NotExported(kind: kind, container: container, reason: reason))
+    }
+
+    /// The spaces the comparison read, as the importer's targets (statuses and labels as they are now), and the
+    /// organization's users — from the live read, so that the organization is not asked for a second time.
+    private func liveTargets() throws -> [KitemakerImporter.TargetSpace] {
+        let present = Set(live.jsonLinesEntries().map(\.path))
+        func values(_ path: String) throws -> [JSONValue] { present.contains(path) ? try live.values(at: path) : [] }
+        importer.targetUsers = try values(ArchivePath.jsonLines(container: .account, file: "users"))
+        var out: [KitemakerImporter.TargetSpace] = []
+        for entry in live.jsonLinesEntries() where entry.kind == "space" {
+            let folder = (entry.path as NSString).deletingLastPathComponent
+            guard folder != ContainerRef.account.archiveFolder, let space = try live.values(at: entry.path).first,
+                let id = space["id"]?.idString, let key = space["key"]?.stringValue
+            else { continue }
+            out.append(
+                KitemakerImporter.TargetSpace(
+                    id: id, key: key, name: space["name"]?.stringValue ?? key, statuses: try values("\(folder)/statuses.jsonl"),
+                    labels: try values("\(folder)/labels.jsonl")))
+        }
+        return out
     }
 
     /// What still exists keeps its id (unless the journal of an earlier run recorded another): work items, threads,
