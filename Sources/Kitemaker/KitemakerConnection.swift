@@ -14,6 +14,9 @@ public struct KitemakerConnection: Connector {
     private let token: KitemakerToken
     /// Set during an export: counts the union members in answers that this kitbag does not know.
     var unknownTypes: KitemakerUnknownTypes?
+    /// Set on the live reader of a restore whose scope names work items only: per space id, the work items the export
+    /// reads one by one instead of every work item of the space (see `liveReader(scope:archive:restored:)`).
+    var liveWorkItems: [String: [String]]?
 
     public var descriptor: ConnectorDescriptor { .kitemaker }
 
@@ -73,13 +76,25 @@ public struct KitemakerConnection: Connector {
     func graphQL(_ operation: String, _ query: String, variables: JSONObject = JSONObject(), retryable: Bool = true)
         async throws -> JSONValue
     {
-        let route = "POST /graphql \(operation)"
+        try data(of: try await graphQLAnswer(operation, query, variables: variables, retryable: retryable), operation: operation)
+    }
+
+    /// Runs one GraphQL operation and returns the whole answer (`data` and `errors`), errors or not.
+    func graphQLAnswer(_ operation: String, _ query: String, variables: JSONObject = JSONObject(), retryable: Bool = true)
+        async throws -> JSONValue
+    {
         let request = APIRequest(
             method: .POST, path: KitemakerSchema.graphQLPath,
             body: .object(JSONObject([("query", .string(query)), ("variables", .object(variables))])),
-            route: route, extraHeaders: [("Authorization", "Bearer \(token.value)")], retryable: retryable)
+            route: "POST /graphql \(operation)", extraHeaders: [("Authorization", "Bearer \(token.value)")], retryable: retryable)
         let answer = try await client.json(request)
         unknownTypes?.scan(answer["data"])
+        return answer
+    }
+
+    /// The `data` of a GraphQL answer; its `errors` become one line.
+    private func data(of answer: JSONValue, operation: String) throws -> JSONValue {
+        let route = "POST /graphql \(operation)"
         if let errors = answer["errors"]?.arrayValue, !errors.isEmpty {
             let text = errors.compactMap { $0["message"]?.stringValue }.joined(separator: "; ")
             let line = Redactor.redact(
@@ -90,6 +105,29 @@ public struct KitemakerConnection: Connector {
             throw UserError("kitemaker: \(route) answered without data — the GraphQL endpoint did not return a result")
         }
         return data
+    }
+
+    /// One work item by id (`KitemakerSchema.workItemQuery`), or nil when Kitemaker has none of that id. The field is
+    /// non-null in the published schema, so a missing work item cannot answer `null`: it answers `data: null` with an
+    /// error saying the work item could not be found (the message of the REST route's 404, `ISSUE_NOT_FOUND`). Any
+    /// other error is one line, as for every query.
+    func workItem(id: String) async throws -> JSONValue? {
+        let answer = try await graphQLAnswer("workItem", KitemakerSchema.workItemQuery, variables: JSONObject([("id", .string(id))]))
+        if let item = answer["data"]?["workItem"], item.objectValue != nil { return item }
+        if Self.saysNotFound(answer, field: "workItem") { return nil }
+        return try data(of: answer, operation: "workItem")["workItem"]
+    }
+
+    /// An answer without `field` whose every error says that what was asked for does not exist.
+    static func saysNotFound(_ answer: JSONValue, field: String) -> Bool {
+        guard answer["data"]?[field]?.objectValue == nil, let errors = answer["errors"]?.arrayValue, !errors.isEmpty else {
+            return false
+        }
+        return errors.allSatisfy { e in
+            let message = (e["message"]?.stringValue ?? "").lowercased()
+            let code = e["extensions"]?["code"]?.stringValue ?? e["code"]?.stringValue ?? ""
+            return message.contains("could not find") || message.contains("not found") || code.hasSuffix("NOT_FOUND")
+        }
     }
 
     // MARK: - Connector
@@ -110,7 +148,7 @@ public struct KitemakerConnection: Connector {
         let unknown = KitemakerUnknownTypes()
         watched.unknownTypes = unknown
         return KitemakerExporter(connection: watched, progress: progress, spaces: selection.containers, unknownTypes: unknown,
-            containersOnly: selection.containersOnly)
+            containersOnly: selection.containersOnly, workItems: liveWorkItems)
     }
 
     public func importArchive(

@@ -26,6 +26,10 @@ final class KitemakerExporter: ExportSource {
     /// Only the spaces, no account-level lists (roadmaps, initiatives, feedback, people); a named space that is gone
     /// is left out (`ExportSelection.containersOnly`: the live side of a restore's comparison).
     let containersOnly: Bool
+    /// Per space id, only these work items (ids), each read by id, instead of every work item of the space; one that
+    /// Kitemaker no longer has, or that is in another space, is left out (the live side of a restore that names work
+    /// items). Nil: every work item of every space.
+    let workItems: [String: [String]]?
 
     static let notExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "files in work items are links inside descriptions; the API offers no download route for them"),
@@ -37,8 +41,9 @@ final class KitemakerExporter: ExportSource {
 
     init(
         connection: KitemakerConnection, progress: ProgressReporter, spaces: [String],
-        unknownTypes: KitemakerUnknownTypes = KitemakerUnknownTypes(), containersOnly: Bool = false
+        unknownTypes: KitemakerUnknownTypes = KitemakerUnknownTypes(), containersOnly: Bool = false, workItems: [String: [String]]? = nil
     ) {
+        self.workItems = workItems
         self.connection = connection
         self.progress = progress
         self.spaces = spaces
@@ -168,18 +173,35 @@ final class KitemakerExporter: ExportSource {
         try output.write("labels", kind: "label", values: labels)
 
         let comments = try output.lines("comments", kind: "comment")
-        try await writePaged(
-            operation: "workItems", query: KitemakerSchema.workItemsQuery, listKey: "workItems",
-            variables: JSONObject([("spaceId", .string(listed.id))]),
-            into: output.lines("workItems", kind: "workItem"), output: output,
-            transform: { item in
-                var o = item.objectValue ?? JSONObject()
-                let nested = o["comments"]?.arrayValue ?? []
-                o["comments"] = nil
-                for c in nested { try comments.append(c) }
-                return .object(o)
-            })
+        let split: (JSONValue) throws -> JSONValue = { item in
+            var o = item.objectValue ?? JSONObject()
+            let nested = o["comments"]?.arrayValue ?? []
+            o["comments"] = nil
+            for c in nested { try comments.append(c) }
+            return .object(o)
+        }
+        if let workItems {
+            try await fetchNamed(workItems[listed.id] ?? [], space: listed.id, into: output.lines("workItems", kind: "workItem"), output: output, transform: split)
+        } else {
+            try await writePaged(
+                operation: "workItems", query: KitemakerSchema.workItemsQuery, listKey: "workItems",
+                variables: JSONObject([("spaceId", .string(listed.id))]),
+                into: output.lines("workItems", kind: "workItem"), output: output, transform: split)
+        }
         try output.commit(comments)
         return FetchedContainer()
+    }
+
+    /// The named work items that are in `space`, one `workItem(id:)` each, in the order named.
+    func fetchNamed(
+        _ ids: [String], space: String, into spool: JSONLinesSpool, output: ContainerOutput, transform: (JSONValue) throws -> JSONValue
+    ) async throws {
+        for id in ids {
+            guard var item = try await connection.workItem(id: id)?.objectValue, item["space"]?["id"]?.idString == space else { continue }
+            item["space"] = nil
+            try spool.append(try transform(.object(item)))
+            progress.advance(items: 1)
+        }
+        try output.commit(spool)
     }
 }

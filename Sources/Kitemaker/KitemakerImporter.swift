@@ -41,7 +41,8 @@ final class KitemakerImporter {
     /// Send each work item's archived `sort` (a restore puts an item back where it was in its column; an import
     /// orders whole columns instead).
     var keepSort = false
-    private var targetUsers: [JSONValue] = []
+    /// The target organization's users (`targetSpaces()` sets them; a restore, from its live read).
+    var targetUsers: [JSONValue] = []
 
     init(connection: KitemakerConnection, journal: ImportJournal?, progress: ProgressReporter, options: ImportOptions) {
         self.connection = connection

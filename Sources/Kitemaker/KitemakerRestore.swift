@@ -12,13 +12,37 @@ import KitbagJournal
 /// through the importer's own creates (`createWorkItem` with its archived position, status and labels of the live
 /// space, then its comments oldest first), journaled archived id → new id; Kitemaker gives it a new number.
 /// `--revert` sets a work item's title, description, status, effort and impact back through REST `PUT /workitem`
-/// ("Only provided fields will be updated") and adds labels it lost (that route only adds labels). There is no
-/// optimistic lock: an edit made between the comparison and the write is overwritten.
+/// ("Only provided fields will be updated") and adds labels it lost (that route only adds labels). A label deleted from
+/// the space is created again (`POST /label`, journaled) when the plan or a work item put back needs it. There is no
+/// optimistic lock: a revert reads the work item again just before its `PUT` and leaves it alone when it changed
+/// since the plan, but an edit between that read and the write is overwritten.
 extension KitemakerConnection: RestoreTarget {
     public var liveRules: LiveRules { KitemakerRestore.rules }
 
     public func restoreRefusal(kind: String, action: RestoreAction) -> String? {
         KitemakerRestore.refusal(kind: kind, action: action)
+    }
+
+    /// When the scope names work items and comments and nothing else, a copy that reads only those work items (a
+    /// comment through its work item), each by id — under its archived id and under the id an earlier restore gave
+    /// it — instead of every work item of their spaces. A work item Kitemaker no longer has is left out of the live
+    /// read, so it compares as deleted.
+    public func liveReader(scope: RestoreScope, archive: SnapshotReader, restored: RoundTripIDs) -> KitemakerConnection {
+        guard !scope.only.isEmpty, scope.containers.isEmpty, (scope.match ?? "").isEmpty,
+            scope.only.allSatisfy({ $0.kind == "workItem" || $0.kind == "comment" }),
+            let named = try? KitemakerRestore.namedWorkItems(scope, archive: archive)
+        else { return self }
+        var reader = self
+        reader.liveWorkItems = named.mapValues { ids in
+            var out: [String] = []
+            for id in ids {
+                for candidate in [id, restored.forward["workItem"]?[id]].compactMap({ $0 }) where !out.contains(candidate) {
+                    out.append(candidate)
+                }
+            }
+            return out
+        }
+        return reader
     }
 
     public func applyRestore(
@@ -42,19 +66,35 @@ final class KitemakerRestore {
     static let notRestorable: [String: Set<String>] = [
         "workItem": ["number", "actor", "createdAt", "closedAt", "archivedAt"],
         "comment": ["actor", "createdAt"],
+        "label": ["createdAt"],
     ]
 
     static let rules = LiveRules(
         ignoredKeys: ignoredKeys, containerKind: "space", kinds: kinds,
-        journalKinds: ["workItem", "comment", "thread"], notRestorableKeys: notRestorable,
+        normalize: { kind, value, _ in normalize(kind, value) },
+        journalKinds: ["workItem", "comment", "thread", "label"], notRestorableKeys: notRestorable,
         translate: { kind, value, ids in translate(kind, value, ids) })
 
+    /// A work item's labels are a set (`PUT /workitem` adds a label it lost at the end): compared in id order.
+    static func normalize(_ kind: String, _ value: JSONValue) -> JSONValue {
+        guard kind == "workItem", var o = value.objectValue, let labels = o["labels"]?.arrayValue, labels.count > 1 else { return value }
+        o["labels"] = .array(labels.sorted { ($0["id"]?.idString ?? "") < ($1["id"]?.idString ?? "") })
+        return .object(o)
+    }
+
     /// A live entity with the ids the restore gave turned back into archived ids: its own, a comment's thread and
-    /// work item.
+    /// work item, a work item's labels.
     static func translate(_ kind: String, _ value: JSONValue, _ ids: RoundTripIDs) -> JSONValue {
         guard var o = value.objectValue else { return value }
         func back(_ kind: String, _ id: String?) -> String? { id.flatMap { ids.back[kind]?[$0] } }
         if let id = back(kind, o["id"]?.idString) { o["id"] = .string(id) }
+        if kind == "workItem", let labels = o["labels"]?.arrayValue {
+            o["labels"] = .array(labels.map { label in
+                guard var l = label.objectValue, let id = back("label", l["id"]?.idString) else { return label }
+                l["id"] = .string(id)
+                return .object(l)
+            })
+        }
         if kind == "comment" {
             if let thread = back("thread", o["threadId"]?.idString) { o["threadId"] = .string(thread) }
             if var entity = o["entity"]?.objectValue, let item = back("workItem", entity["id"]?.idString) {
@@ -65,9 +105,51 @@ final class KitemakerRestore {
         return .object(o)
     }
 
+    /// Per archived space id, the work items a scope of work items and comments names (a comment by its work item),
+    /// in the order named. A work item the archive does not hold is asked for in every space read (it may have been
+    /// added since).
+    static func namedWorkItems(_ scope: RestoreScope, archive: SnapshotReader) throws -> [String: [String]] {
+        let items = Set(scope.only.filter { $0.kind == "workItem" }.map(\.id))
+        let comments = Set(scope.only.filter { $0.kind == "comment" }.map(\.id))
+        var spaceOf: [String: String] = [:]
+        var itemOf: [String: String] = [:]
+        let present = Set(archive.jsonLinesEntries().map(\.path))
+        for entry in archive.jsonLinesEntries() where entry.kind == "space" {
+            let folder = (entry.path as NSString).deletingLastPathComponent
+            guard folder != ContainerRef.account.archiveFolder,
+                let space = try archive.values(at: entry.path).first?["id"]?.idString
+            else { continue }
+            if !items.isEmpty, present.contains("\(folder)/workItems.jsonl") {
+                for item in try archive.values(at: "\(folder)/workItems.jsonl") {
+                    if let id = item["id"]?.idString, items.contains(id) { spaceOf[id] = space }
+                }
+            }
+            if !comments.isEmpty, present.contains("\(folder)/comments.jsonl") {
+                for comment in try archive.values(at: "\(folder)/comments.jsonl") {
+                    if let id = comment["id"]?.idString, comments.contains(id), let item = comment["entity"]?["id"]?.idString {
+                        itemOf[id] = item
+                        spaceOf[item] = space
+                    }
+                }
+            }
+        }
+        var out: [String: [String]] = [:]
+        var unknown: [String] = []
+        for o in scope.only {
+            let item = o.kind == "workItem" ? o.id : itemOf[o.id]
+            guard let item, let space = spaceOf[item] else {
+                if o.kind == "workItem" { unknown.append(o.id) }
+                continue
+            }
+            if !(out[space]?.contains(item) ?? false) { out[space, default: []].append(item) }
+        }
+        for space in out.keys { out[space]! += unknown.filter { !out[space]!.contains($0) } }
+        return out
+    }
+
     static func refusal(kind: String, action: RestoreAction) -> String? {
         switch (kind, action) {
-        case ("workItem", .recreate), ("comment", .recreate), ("workItem", .revert):
+        case ("workItem", .recreate), ("comment", .recreate), ("workItem", .revert), ("label", .recreate):
             return nil
         case (_, .undelete):
             return "Kitemaker has no trash to take a \(kind) out of"
@@ -77,8 +159,6 @@ final class KitemakerRestore {
             return "Kitemaker's API cannot create spaces; create it in Kitemaker, then `kitbag import` the archive into it"
         case ("status", .recreate):
             return "Kitemaker's API cannot create statuses; add it in the space's settings in Kitemaker"
-        case ("label", .recreate):
-            return "kitbag does not restore labels yet; work items put back carry the labels of the same names that exist"
         case ("comment", .revert):
             return "Kitemaker's API has no route to change a comment; it is left as it is"
         case (_, .revert):
@@ -97,6 +177,7 @@ final class KitemakerRestore {
     private var done: [String: Int] = [:]
     private var counted: [String: Int] = [:]
     private var notRestored: [NotExported] = []
+    private var leftAlone: [RestoreSkip] = []
 
     init(
         connection: KitemakerConnection, archive: SnapshotReader, live: SnapshotReader, journal: ImportJournal?, dryRun: Bool,
@@ -119,7 +200,7 @@ final class KitemakerRestore {
             let recreate = plan.steps.filter { $0.action == .recreate }
             let reverts = plan.steps.filter { $0.action == .revert && $0.kind == "workItem" }
             guard !recreate.isEmpty || !reverts.isEmpty else { return }
-            let targets = try await importer.targetSpaces()
+            let targets = try liveTargets()
             try importer.mapUsers(archive)
             let archived = try importer.readSpaces(archive)
             for container in Set(plan.steps.compactMap(\.container)).sorted() {
@@ -127,6 +208,7 @@ final class KitemakerRestore {
                     let target = targets.first(where: { $0.id == container })
                 else { continue }
                 try seed(space, target: target)
+                try await recreateLabels(space: space, target: target, steps: recreate, reverts: reverts)
                 let items = Set(recreate.filter { $0.container == container && $0.kind == "workItem" }.map(\.id))
                 let comments = Set(recreate.filter { $0.container == container && $0.kind == "comment" }.map(\.id))
                 var wanted = space
@@ -160,7 +242,7 @@ final class KitemakerRestore {
                 !$0.key.hasPrefix("GET ") && !Self.readOperations.contains($0.key)
             }
         }
-        return RestoreOutcome(requests: requests, done: done, leftAlone: [], notRestored: notRestored)
+        return RestoreOutcome(requests: requests, done: done, leftAlone: leftAlone, notRestored: notRestored)
     }
 
     /// GraphQL queries the restore may send (POSTs that only read).
@@ -169,6 +251,26 @@ final class KitemakerRestore {
     private func note(_ kind: String, _ reason: String, container: String? = nil) {
         guard !notRestored.contains(where: { $0.kind == kind && $0.container == container }) else { return }
         notRestored.append(NotExported(kind: kind, container: container, reason: reason))
+    }
+
+    /// The spaces the comparison read, as the importer's targets (statuses and labels as they are now), and the
+    /// organization's users — from the live read, so that the organization is not asked for a second time.
+    private func liveTargets() throws -> [KitemakerImporter.TargetSpace] {
+        let present = Set(live.jsonLinesEntries().map(\.path))
+        func values(_ path: String) throws -> [JSONValue] { present.contains(path) ? try live.values(at: path) : [] }
+        importer.targetUsers = try values(ArchivePath.jsonLines(container: .account, file: "users"))
+        var out: [KitemakerImporter.TargetSpace] = []
+        for entry in live.jsonLinesEntries() where entry.kind == "space" {
+            let folder = (entry.path as NSString).deletingLastPathComponent
+            guard folder != ContainerRef.account.archiveFolder, let space = try live.values(at: entry.path).first,
+                let id = space["id"]?.idString, let key = space["key"]?.stringValue
+            else { continue }
+            out.append(
+                KitemakerImporter.TargetSpace(
+                    id: id, key: key, name: space["name"]?.stringValue ?? key, statuses: try values("\(folder)/statuses.jsonl"),
+                    labels: try values("\(folder)/labels.jsonl")))
+        }
+        return out
     }
 
     /// What still exists keeps its id (unless the journal of an earlier run recorded another): work items, threads,
@@ -196,16 +298,34 @@ final class KitemakerRestore {
                 }
             }
         }
-        // Labels by name in the live space; a label gone since is left off the work items put back.
+        // Labels by name in the live space (a label gone since is created again by `recreateLabels`).
         for label in space.labels {
             guard let id = label["id"]?.idString, importer.known["label"]?[id] == nil else { continue }
             let name = label["name"]?.stringValue ?? ""
             if let tid = target.labels.first(where: { $0["name"]?.stringValue == name })?["id"]?.idString {
                 importer.known["label", default: [:]][id] = KitemakerImporter.Mapping(targetID: tid, state: .created)
-            } else {
-                note("label", "label “\(name)” is no longer in the space: work items put back are without it", container: space.id)
             }
         }
+    }
+
+    /// Labels gone from the live space that the plan puts back, or that a work item put back or set back carries:
+    /// created again through the importer's `POST /label` (its name and colour, journaled archived id → new id).
+    private func recreateLabels(
+        space: KitemakerImporter.ArchivedSpace, target: KitemakerImporter.TargetSpace, steps: [RestoreStep], reverts: [RestoreStep]
+    ) async throws {
+        var wanted = Set(steps.filter { $0.container == space.id && $0.kind == "label" }.map(\.id))
+        let carried = Set(steps.filter { $0.container == space.id && $0.kind == "workItem" }.map(\.id))
+            .union(reverts.filter { $0.container == space.id && ($0.fields ?? []).contains("labels") }.map(\.id))
+        for item in space.workItems where carried.contains(item["id"]?.idString ?? "") {
+            for label in item["labels"]?.arrayValue ?? [] { if let id = label["id"]?.idString { wanted.insert(id) } }
+        }
+        var missing = space
+        missing.labels = space.labels.filter { l in
+            guard let id = l["id"]?.idString else { return false }
+            return wanted.contains(id) && importer.target("label", id) == nil
+        }
+        guard !missing.labels.isEmpty else { return }
+        try await importer.importLabels(missing, into: target)
     }
 
     /// Changed fields of work items back to the archived values through `PUT /workitem`, which changes only the fields
@@ -256,6 +376,15 @@ final class KitemakerRestore {
                 if dryRun {
                     counted["PUT /workitem", default: 0] += 1
                 } else {
+                    if let moved = try await movedSincePlan(liveID, planned: now) {
+                        leftAlone.append(
+                            RestoreSkip(
+                                entry: LiveDiff.Entry(
+                                    kind: step.kind, container: step.container, id: step.id, title: step.title, change: .changed,
+                                    fields: step.fields),
+                                reason: moved))
+                        continue
+                    }
                     _ = try await connection.client.send(connection.rest(.PUT, "/workitem", body: .object(body)))
                     try journal?.markStep("revert-workItem", sourceIDs: [step.id])
                 }
@@ -265,6 +394,21 @@ final class KitemakerRestore {
                 note("workItem.sort", "a work item whose status is set back goes to the top of its column (PUT /workitem places it top or bottom only)", container: step.id)
             }
         }
+    }
+
+    /// Kitemaker has no optimistic lock: the work item is read again just before its `PUT` (`workItem(id:)`); why it
+    /// is left alone when it was deleted or edited since the plan's live read saw it, else nil.
+    private func movedSincePlan(_ id: String, planned: JSONValue?) async throws -> String? {
+        guard var current = try await connection.workItem(id: id)?.objectValue else {
+            return "deleted in Kitemaker after the plan was made; left as it is (run the restore again to put it back)"
+        }
+        current["comments"] = nil
+        current["space"] = nil
+        guard let planned else { return nil }
+        let fields = LiveComparison.changedFields(
+            Self.normalize("workItem", planned), Self.normalize("workItem", .object(current)), rules: Self.rules)
+        guard !fields.isEmpty else { return nil }
+        return "edited in Kitemaker after the plan was made (\(fields.joined(separator: ", "))); left as it is now (run the restore again to compare afresh)"
     }
 
     /// A 401/403 on a write says which permission the token lacks, in one line.

@@ -53,11 +53,9 @@ public enum KitemakerSchema {
         }
         """
 
-    static let workItemsQuery = """
-        query WorkItems($spaceId: ID!, $cursor: String, $count: Int) {
-          workItems(spaceId: $spaceId, cursor: $cursor, count: $count) {
-            workItems {
-              id number title description sort effort impact closedAt archivedAt createdAt updatedAt
+    /// A work item as the archive holds it, with its comments (which the export moves to `comments.jsonl`).
+    static let workItemFields = """
+        id number title description sort effort impact closedAt archivedAt createdAt updatedAt
               \(actorFields)
               status { id name type }
               labels { id name color }
@@ -69,9 +67,28 @@ public enum KitemakerSchema {
                 entity { \(entityFields) }
               }
               \(activityFields)
+        """
+
+    static let workItemsQuery = """
+        query WorkItems($spaceId: ID!, $cursor: String, $count: Int) {
+          workItems(spaceId: $spaceId, cursor: $cursor, count: $count) {
+            workItems {
+              \(workItemFields)
             }
             cursor
             hasMore
+          }
+        }
+        """
+
+    /// One work item by id (`workItem(id: ID!): WorkItem!`), with the same fields as `workItemsQuery` plus its space:
+    /// the live read of a restore that names work items. The field is non-null, so a work item that does not exist
+    /// answers `data: null` and an error (see `KitemakerConnection.workItem(id:)`).
+    static let workItemQuery = """
+        query WorkItem($id: ID!) {
+          workItem(id: $id) {
+            \(workItemFields)
+            space { id }
           }
         }
         """

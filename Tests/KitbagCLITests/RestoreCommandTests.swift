@@ -113,6 +113,36 @@ import Testing
         #expect(twoArchives.status == 2 && twoArchives.stderr.contains("give one archive"))
     }
 
+    @Test func aKitemakerTokenThatMayNotWriteStopsTheRestoreWithOneLineAndWritesNothing() async throws {
+        let dir = try CLI.tempDir()
+        defer { Scratch.remove(dir) }
+        let token = "restore-cli-kitemaker-read-only-7d2f"
+        var options = SandboxOptions()
+        options.seed = .demo
+        options.credentials = [token]
+        options.rateLimit = false
+        options.kitemaker.readOnlyTokens = [token]
+        let sandbox = try await KitemakerSandbox.start(options, logger: SandboxServer.quietLogger("t"))
+        let env = ["KITEMAKER_TOKEN": token, "KITEMAKER_BASE_URL": sandbox.baseURL.absoluteString]
+        let archive = dir.appendingPathComponent("kitemaker.tar.zst").path
+        #expect(try await CLI.run(["export", "kitemaker", "--rate-limit", "0", "-o", archive, "-q"], env: env).status == 0)
+        // A work item deleted in the app (the sandbox's stand-in, not an API write): the restore has one to put back.
+        let headers = [("X-API-KEY", token)]
+        let space = try #require(try await Self.call(sandbox, "GET", "/developers/rest/v1/metadata/spaces", headers: headers).arrayValue?.first?["id"]?.idString)
+        let items = try await Self.call(sandbox, "GET", "/developers/rest/v1/metadata/workitems?spaceId=\(space)", headers: headers)
+        let item = try #require(items.arrayValue?.first?["id"]?.idString)
+        _ = try await Self.call(sandbox, "POST", KitemakerSandbox.appDeleteWorkItemPath, body: ["id": .string(item)], headers: headers)
+
+        let mark = await sandbox.writeMark()
+        let r = try await CLI.run(["restore", archive, "--rate-limit", "0"], env: env)
+        #expect(r.status != 0)
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("answered 403 Forbidden") && r.stderr.contains("the token may not create or change work items"), "\(r.stderr)")
+        #expect(!r.stderr.contains(token) && !r.out.contains(token))
+        #expect(await sandbox.writes(since: mark).isEmpty)
+        await sandbox.stop()
+    }
+
     /// One restoring service's part of the SIGKILL test: a sandbox with enough in it that a kill lands among the
     /// restore's writes, the environment the binary needs, the damage (much deleted for good), the kinds counted, and
     /// how many writes the first run makes before it is killed.

@@ -73,6 +73,36 @@ private func isKitemakerError(_ answer: Answer, status: Int) -> Bool {
 
 @Suite("Kitemaker sandbox")
 struct KitemakerSandboxTests {
+    @Test("a read-only token reads, but every REST write and GraphQL mutation is 403 in Kitemaker's error shape and changes nothing")
+    func readOnlyTokensMayNotWrite() async throws {
+        var options = SandboxOptions(credentials: [KitemakerAPI.token, "kitemaker-read-only-token-4a9c"], seed: .demo, rateLimit: false)
+        options.kitemaker.readOnlyTokens = ["kitemaker-read-only-token-4a9c"]
+        let sandbox = try await KitemakerSandbox.start(options)
+        let client = HTTPClient()
+        let api = KitemakerAPI(client: client, baseURL: sandbox.baseURL)
+        let guest = "kitemaker-read-only-token-4a9c"
+        let space = try #require(try await spaces(api).first)
+        let status = try #require(space["statuses"]?.arrayValue?.first?["id"])
+        // Reads are answered.
+        #expect(try await api.rest("GET", "/organization", token: guest).status == 200)
+        #expect(try await api.graphQL(spacesQuery, token: guest)["errors"] == nil)
+        let mark = await sandbox.writeMark()
+        for (route, answer) in [
+            ("POST /workitem", try await api.rest("POST", "/workitem", token: guest, body: ["title": "no", "statusId": status])),
+            ("POST /label", try await api.rest("POST", "/label", token: guest, body: ["spaceId": space["id"] ?? .null, "labelName": "no"])),
+            ("createWorkItem", try await api.graphQL(
+                "mutation($input: CreateWorkItemInput!) { createWorkItem(input: $input) { workItem { id } } }",
+                variables: ["input": ["title": "no", "statusId": status]], token: guest)),
+        ] {
+            #expect(isKitemakerError(answer, status: 403), "\(route): \(answer.status) \(answer.json?.serializedString() ?? "")")
+        }
+        #expect(await sandbox.writes(since: mark).isEmpty)
+        // The same write with a token that may write goes through.
+        #expect(try await api.rest("POST", "/workitem", body: ["title": "yes", "statusId": status]).status == 201)
+        try await client.shutdown()
+        await sandbox.stop()
+    }
+
     @Test("REST needs X-API-KEY and GraphQL a Bearer token; refusals are 401 in Kitemaker's error shape")
     func authentication() async throws {
         try await withKitemaker { _, api in

@@ -248,6 +248,7 @@ struct KitemakerContractTests {
                 (KitemakerSchema.feedbackQuery, JSONObject([("count", 50)])),
                 (KitemakerSchema.feedbackPeopleQuery, JSONObject()),
                 (KitemakerSchema.workItemCommentsQuery, JSONObject([("id", .string(item))])),
+                (KitemakerSchema.workItemQuery, JSONObject([("id", .string(item))])),
             ]
             for (document, variables) in documents {
                 let (status, answer) = try await wire.graphQL(document, variables: variables)
@@ -562,6 +563,49 @@ struct KitemakerContractTests {
         #expect(colours.contains("brown"))
         await source.stop()
         await target.stop()
+    }
+
+    // km `src/kitemaker.graphql` (commit above): `workItem(id: ID!): WorkItem!` — non-null, so a work item that does
+    // not exist cannot answer `{"workItem": null}`: GraphQL nulls the whole `data` and says why in `errors`. The
+    // message is that of the REST route's 404 for the same (rest-docs `_api/workitem_get.md`: "Could not find the
+    // specified work item", ISSUE_NOT_FOUND). A restore's narrowed live read takes exactly that for "deleted".
+    @Test("workItem(id:) of a missing id answers data null with 'Could not find…', read as gone; any other error stops")
+    func workItemByIDNotFound() async throws {
+        try await withWire(.demo) { wire, sandbox in
+            let (status, answer) = try await wire.graphQL(KitemakerSchema.workItemQuery, variables: JSONObject([("id", "no-such-item")]))
+            #expect(status == 200)
+            #expect(answer?["data"] == nil || answer?["data"]?.isNull == true, "\(answer?.serializedString() ?? "")")
+            #expect(answer?["errors"]?[0]?["message"] == "Could not find the specified work item", "\(answer?.serializedString() ?? "")")
+            let connection = try Kite.connect(sandbox, token: Kite.sourceToken)
+            #expect(try await connection.workItem(id: "no-such-item") == nil)
+            let org = try await connection.graphQL("organization", KitemakerSchema.organizationQuery)
+            let space = try #require(org["organization"]?["spaces"]?[0]?["id"]?.stringValue)
+            let first = try #require(
+                try await connection.graphQL("workItems", KitemakerSchema.workItemsQuery, variables: JSONObject([("spaceId", .string(space)), ("count", 50)]))["workItems"]?["workItems"]?[0])
+            let one = try #require(try await connection.workItem(id: first["id"]?.stringValue ?? ""))
+            #expect(one["space"]?["id"]?.stringValue == space)
+            // Every field the list gives, the same (the narrowed read compares with what a full read archives).
+            var listed = first.objectValue ?? JSONObject()
+            listed["space"] = one["space"]
+            #expect(JSONValue.object(listed).serialized() == one.serialized())
+            await connection.shutdown()
+        }
+        // Another error (not "not found") is no answer about the work item: it stops, in one line.
+        let failing = try await KitemakerSandbox.start(
+            SandboxOptions(credentials: [Kite.sourceToken], seed: .demo, rateLimit: false),
+            logger: SandboxServer.quietLogger("kitbag.tests.kitemaker.sandbox"),
+            rewritingGraphQLAnswers: { request, answer in
+                guard request["query"]?.stringValue?.contains("query WorkItem(") == true else { return answer }
+                return ["data": .null, "errors": [["message": "Internal server error"]]]
+            })
+        let connection = try Kite.connect(failing, token: Kite.sourceToken)
+        await #expect {
+            _ = try await connection.workItem(id: "no-such-item")
+        } throws: { error in
+            "\(error)".contains("POST /graphql workItem was refused: Internal server error") && !"\(error)".contains("\n")
+        }
+        await connection.shutdown()
+        await failing.stop()
     }
 
     @Test("an export written before kitbag followed the schema (contents, entityIds) still imports its feedback")

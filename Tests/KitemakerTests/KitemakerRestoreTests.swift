@@ -142,12 +142,147 @@ struct KitemakerRestoreTests {
         let (report, writes) = try await d.restore(RestoreOptions(scope: scope, revert: true))
         #expect(report.plan.steps.map { "\($0.action.rawValue) \($0.kind) \($0.id)" } == ["recreate workItem \(d.deleted)"])
         #expect(writes.count == 5 && report.done["recreate comment"] == 4, "\(report.done)")
-        // Only the work item's space is read: no account-level lists (initiatives, feedback, roadmaps, people).
-        #expect(report.requests["POST /graphql workItems"] == 1, "\(report.requests)")
+        // Only the named work item is read (by id; it is gone), not its space's list, and no account-level lists
+        // (initiatives, feedback, roadmaps, people).
+        #expect(report.requests["POST /graphql workItems"] == nil && report.requests["POST /graphql workItem"] == 1, "\(report.requests)")
         #expect(!report.requests.keys.contains { ["initiatives", "feedback", "roadmaps", "feedbackPeople"].contains($0.split(separator: " ").last.map(String.init) ?? "") }, "\(report.requests)")
         // The edit in the other space was outside the scope: still there.
         let rest = try await d.diff()
         #expect(rest.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" } == ["changed workItem \(d.edited)"], "\(rest.entries)")
+        await d.stop()
+    }
+
+    @Test func oneWorkItemOfAFullSpaceIsReadAloneByIdThenUnderItsNewId() async throws {
+        // 300 work items, 150 per space: three GraphQL pages each if the space were read whole.
+        let sandbox = try await Kite.sandbox(.generated(cards: 300), token: Kite.sourceToken)
+        let connection = try Kite.connect(sandbox, token: Kite.sourceToken)
+        let dir = try Fixture.tempDir()
+        let archive = dir.appendingPathComponent("before.tar.zst")
+        let journal = dir.appendingPathComponent("restore.sqlite")
+        _ = try await Kite.export(connection, to: archive)
+        let reader = try SnapshotReader.open(archive)
+        var item = "", comment = ""
+        for entry in reader.jsonLinesEntries() where entry.path.hasSuffix("/workItems.jsonl") {
+            if let hit = try reader.values(at: entry.path).first(where: { $0["title"] == "Generated work item 1" }) {
+                item = hit["id"]?.idString ?? ""
+                let folder = (entry.path as NSString).deletingLastPathComponent
+                comment = try reader.values(at: folder + "/comments.jsonl").first { $0["entity"]?["id"]?.idString == item }?["id"]?.idString ?? ""
+            }
+        }
+        reader.close()
+        #expect(!item.isEmpty && !comment.isEmpty)
+        _ = try await connection.client.send(
+            APIRequest(
+                method: .POST, path: KitemakerSandbox.appDeleteWorkItemPath, body: ["id": .string(item)], route: "app delete",
+                extraHeaders: [("X-API-KEY", Kite.sourceToken)]))
+
+        func restore(_ options: RestoreOptions) async throws -> (RestoreReport, served: Int, writes: [SandboxWrite]) {
+            let before = await sandbox.stats().totalRequests
+            let mark = await sandbox.writeMark()
+            let report = try await RestoreJobs.restore(archive, connector: connection, options: options, journalURL: journal, progress: .silent)
+            return (report, await sandbox.stats().totalRequests - before, await sandbox.writes(since: mark))
+        }
+        let scope = RestoreScope(only: [("workItem", item)])
+        let (report, served, writes) = try await restore(RestoreOptions(scope: scope))
+        #expect(report.plan.steps.map { "\($0.action.rawValue) \($0.kind) \($0.id)" } == ["recreate workItem \(item)"])
+        #expect(writes.map(\.route) == ["POST /developers/graphql", "POST /developers/rest/v1/comment"], "\(writes.map(\.route))")
+        // The account check, the organization once (spaces, statuses, labels, users: the writes use the live read's),
+        // the one work item asked for by id (not found: gone), and the two writes — counted by the sandbox too.
+        #expect(report.requests == [
+            "GET /organization": 1, "POST /graphql organization": 1, "POST /graphql workItem": 1,
+            "POST /graphql createWorkItem": 1, "POST /comment": 1,
+        ], "\(report.requests)")
+        #expect(served == 5 && report.requests.values.reduce(0, +) == served, "\(served)")
+
+        // The rerun reads the work item under its archived id (gone) and under the id the restore gave it (there):
+        // nothing missing, nothing written.
+        let (again, servedAgain, none) = try await restore(RestoreOptions(scope: scope))
+        #expect(none.isEmpty && again.plan.steps.isEmpty && again.plan.skipped.isEmpty, "\(again.plan)")
+        #expect(again.requests["POST /graphql workItem"] == 2 && again.requests["POST /graphql workItems"] == nil, "\(again.requests)")
+        #expect(servedAgain == 4, "\(again.requests)")
+        // A comment is read through its work item.
+        let byComment = try await RestoreJobs.diffLive(
+            archive, connector: connection, scope: RestoreScope(only: [("comment", comment)]), journalURL: journal, progress: .silent)
+        #expect(byComment.isEmpty, "\(byComment.entries)")
+        await connection.shutdown()
+        await sandbox.stop()
+        Scratch.remove(dir)
+    }
+
+    @Test func aLabelDeletedInTheAppIsCreatedAgainAndTheWorkItemsPutBackCarryIt() async throws {
+        let d = try await KitemakerDamaged.make()
+        // Also deleted in the app: ACM's "bug" (the deleted work item had it) and OPS's "infra" (the edited one had it).
+        let ops = try #require(try await d.spaces()["Operations"])
+        let bug = try #require(try await d.labels(space: d.acm)["bug"])
+        let infra = try #require(try await d.labels(space: ops)["infra"])
+        _ = try await d.send(.POST, KitemakerSandbox.appDeleteLabelPath, ["id": .string(bug)])
+        _ = try await d.send(.POST, KitemakerSandbox.appDeleteLabelPath, ["id": .string(infra)])
+        let lost = try await d.diff()
+        #expect(lost.entries.contains { $0.kind == "label" && $0.id == bug && $0.change == .deleted }, "\(lost.entries)")
+
+        // One work item: its label comes back first (not in the plan, which names the work item only), then the item
+        // carrying it.
+        let (one, oneWrites) = try await d.restore(RestoreOptions(scope: RestoreScope(only: [("workItem", d.deleted)])))
+        #expect(oneWrites.first?.route == "POST /developers/rest/v1/label" && oneWrites.filter { $0.route.hasSuffix("/label") }.count == 1, "\(oneWrites.map(\.route))")
+        #expect(one.done["recreate label"] == 1, "\(one.done)")
+        let newBug = try #require(try await d.labels(space: d.acm)["bug"])
+        #expect(newBug != bug)
+        let back = try #require(try await d.live(titled: KitemakerDamaged.deletedTitle).items.first)
+        #expect(try await d.workItem(back["id"]?.idString ?? "")?["labels"]?.arrayValue?.map { $0["id"]?.idString } == [newBug])
+
+        // The rest, with --revert: OPS's "infra" is planned and created again, and the work items that lost a label
+        // get it back (the edited one with its title); ACM's "bug" is not created twice.
+        let (rest, writes) = try await d.restore(RestoreOptions(revert: true))
+        #expect(rest.plan.steps.contains { $0.action == .recreate && $0.kind == "label" && $0.id == infra }, "\(rest.plan.steps)")
+        #expect(!rest.plan.steps.contains { $0.kind == "label" && $0.id == bug }, "paired with the one the first run created")
+        #expect(writes.filter { $0.route.hasSuffix("/label") }.count == 1 && rest.done["recreate label"] == 1, "\(writes.map(\.route))")
+        let newInfra = try #require(try await d.labels(space: ops)["infra"])
+        let edited = try #require(try await d.workItem(d.edited))
+        #expect(edited["title"] == .string(KitemakerDamaged.editedTitle))
+        #expect(edited["labels"]?.arrayValue?.map { $0["id"]?.idString } == [newInfra])
+        // Through the journal the new labels pair with the archived ones: nothing differs any more, and a third
+        // restore writes nothing.
+        let after = try await d.diff()
+        #expect(after.isEmpty, "\(after.entries)")
+        let (again, none) = try await d.restore(RestoreOptions(revert: true))
+        #expect(none.isEmpty && again.plan.steps.isEmpty, "\(again.plan.steps)")
+        await d.stop()
+    }
+
+    @Test func aRevertLeavesAloneAWorkItemEditedAfterThePlan() async throws {
+        let d = try await KitemakerDamaged.make()
+        // The plan is made from a live read (the narrowed one: the work item alone); the item is edited again before
+        // the write.
+        let scope = RestoreScope(only: [("workItem", d.edited)])
+        let space = try #require(try await d.diff(scope).entries.first?.container)
+        let archive = try SnapshotReader.open(d.archive)
+        defer { archive.close() }
+        let live = d.dir.appendingPathComponent("live")
+        let reader = d.connection.liveReader(scope: scope, archive: archive, restored: .none)
+        _ = try await ConnectorJobs.export(
+            reader, account: try await d.connection.probe(), destination: .folder(live), format: .folder,
+            selection: ExportSelection(containers: [space], containersOnly: true), renderings: [], progress: .silent)
+        let now = try SnapshotReader.open(live)
+        defer { now.close() }
+        let diff = try LiveComparison.compare(
+            archive: archive, live: now, rules: d.connection.liveRules, containers: [space], scope: scope, archiveName: "before")
+        let plan = RestoreJobs.plan(diff, options: RestoreOptions(scope: scope, revert: true), target: d.connection)
+        #expect(plan.steps.map { "\($0.action.rawValue) \($0.id)" } == ["revert \(d.edited)"])
+        _ = try await d.send(.PUT, "/developers/rest/v1/workitem", ["id": .string(d.edited), "description": "edited after the plan"])
+
+        let mark = await d.sandbox.writeMark()
+        let outcome = try await d.connection.applyRestore(
+            plan, archive: archive, live: now, restored: .none, journal: nil, dryRun: false, progress: .silent)
+        #expect(await d.sandbox.writes(since: mark).isEmpty)
+        #expect(outcome.leftAlone.map(\.entry.id) == [d.edited] && outcome.done["revert workItem"] == nil, "\(outcome.done)")
+        #expect(outcome.leftAlone.first?.reason.contains("after the plan") == true && outcome.leftAlone.first?.reason.contains("description") == true, "\(outcome.leftAlone)")
+        let kept = try #require(try await d.workItem(d.edited))
+        #expect(kept["title"] == "edited since the backup")
+
+        // A restore run again compares afresh and sets both back.
+        let (again, writes) = try await d.restore(RestoreOptions(scope: scope, revert: true))
+        #expect(again.done["revert workItem"] == 1 && again.leftAlone.isEmpty && writes.count == 1, "\(again.done)")
+        #expect(try await d.workItem(d.edited)?["title"] == .string(KitemakerDamaged.editedTitle))
         await d.stop()
     }
 
@@ -173,6 +308,31 @@ struct KitemakerRestoreTests {
 }
 
 extension KitemakerDamaged {
+    /// The live spaces by name → id, and the live labels of one space by name → id (REST listings).
+    func spaces() async throws -> [String: String] {
+        let listed = try await connection.client.json(
+            APIRequest(method: .GET, path: "/developers/rest/v1/metadata/spaces", route: "GET /metadata/spaces", extraHeaders: [("X-API-KEY", Kite.sourceToken)]))
+        return Dictionary((listed.arrayValue ?? []).compactMap { s in s["label"]?.stringValue.map { ($0, s["id"]?.idString ?? "") } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func labels(space: String) async throws -> [String: String] {
+        let listed = try await connection.client.json(
+            APIRequest(
+                method: .GET, path: "/developers/rest/v1/metadata/labels", query: [("spaceId", space)], route: "GET /metadata/labels",
+                extraHeaders: [("X-API-KEY", Kite.sourceToken)]))
+        return Dictionary((listed.arrayValue ?? []).compactMap { l in l["label"]?.stringValue.map { ($0, l["id"]?.idString ?? "") } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The live work item of that id, as GraphQL gives it (labels by name).
+    func workItem(_ id: String) async throws -> JSONValue? {
+        let answer = try await connection.client.json(
+            APIRequest(
+                method: .POST, path: "/developers/graphql",
+                body: ["query": "query($id: ID!) { workItem(id: $id) { id title labels { id name } } }", "variables": ["id": .string(id)]],
+                route: "POST /graphql", extraHeaders: [("Authorization", "Bearer \(Kite.sourceToken)")]))
+        return answer["data"]?["workItem"]
+    }
+
     /// The id of a status of ACM in the live organization.
     func firstStatus() async throws -> String {
         let answer = try await connection.client.json(

@@ -32,7 +32,9 @@ import Logging
 /// - `POST /feedback` with `linkInsightToEntityIds[]` creates one insight holding the whole feedback text.
 /// - Neither API deletes anything (the schema has no delete mutation, REST no DELETE route). Tests that need a work
 ///   item deleted "as a user does in the app" call `appDeleteWorkItemPath` — a sandbox-only stand-in for the app,
-///   outside the API's paths, that no connector calls (see `KitemakerState.deleteWorkItemAsInTheApp`).
+///   outside the API's paths, that no connector calls (see `KitemakerState.deleteWorkItemAsInTheApp`); a label,
+///   `appDeleteLabelPath`.
+/// - A token in `KitemakerServerBehaviour.readOnlyTokens` reads but gets 403 for every write (see there).
 /// - GraphQL lists answer `{items, cursor, hasMore}` (cursor = the last number on the page), at most 50 per page;
 ///   `count` above 50 is an error. Unparseable or invalid documents get 400, resolver errors 200 with `errors`.
 /// - Every work item and initiative has a CREATED activity (by its creator, at its creation); `closedAt` is set for
@@ -48,6 +50,10 @@ public enum KitemakerSandbox {
     /// item as a user does in Kitemaker's app. It is the app's stand-in, not an API route: Kitemaker's API deletes
     /// nothing, and no connector may call this.
     public static let appDeleteWorkItemPath = "/sandbox-only/app/delete-work-item"
+
+    /// Sandbox-only, for tests: `POST` here with `{"id": LABEL_ID}` (and the token in `X-API-KEY`) deletes the label as
+    /// a user does in Kitemaker's app (it leaves the work items that had it). Not an API route; no connector calls it.
+    public static let appDeleteLabelPath = "/sandbox-only/app/delete-label"
 
     /// REST prefix below the host.
     static let rest = "/developers/rest/v1"
@@ -67,13 +73,20 @@ public enum KitemakerSandbox {
         let state = KitemakerSeeder.state(seed: options.seed, credentials: options.credentials)
         let store = KitemakerStore(state: state)
         return try await SandboxServer.start(
-            options: options, router: SandboxRouter(routes: routes(store, rewrite: rewrite)), dialect: KitemakerDialect(),
+            options: options, router: SandboxRouter(routes: routes(store, rewrite: rewrite, readOnly: options.kitemaker.readOnlyTokens)),
+            dialect: KitemakerDialect(),
             logger: logger, store: store, concurrencyLimit: defaultConcurrencyLimit, perSecondLimit: false,
             reportsConcurrency: false)
     }
 
-    static func routes(_ store: KitemakerStore, rewrite: GraphQLAnswerRewrite? = nil) -> [SandboxRoute] {
+    static func routes(_ store: KitemakerStore, rewrite: GraphQLAnswerRewrite? = nil, readOnly: Set<String> = []) -> [SandboxRoute] {
         typealias R = SandboxRoute
+        /// 403 for a write with a token that may only read (`KitemakerServerBehaviour.readOnlyTokens`).
+        @Sendable func mayWrite(_ request: SandboxRequest) throws(SandboxHTTPError) {
+            if let token = request.credential, readOnly.contains(token) {
+                throw SandboxHTTPError(.forbidden, KitemakerServerBehaviour.forbiddenMessage)
+            }
+        }
         func read(
             _ path: String, _ body: @escaping @Sendable (KitemakerState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
         ) -> R {
@@ -83,7 +96,21 @@ public enum KitemakerSandbox {
             _ method: HTTPRequest.Method, _ path: String,
             _ body: @escaping @Sendable (inout KitemakerState, SandboxRequest) throws(SandboxHTTPError) -> SandboxReply
         ) -> R {
-            R(method, rest + path) { request throws(SandboxHTTPError) in try await store.write(request, body) }
+            R(method, rest + path) { request throws(SandboxHTTPError) in
+                try mayWrite(request)
+                return try await store.write(request, body)
+            }
+        }
+        /// A sandbox-only stand-in for deleting something in the app: `POST PATH` with `{"id": ID}` and a token.
+        func appDelete(_ path: String, _ delete: @escaping @Sendable (inout KitemakerState, String) throws(SandboxHTTPError) -> Void) -> R {
+            R(.post, path) { request throws(SandboxHTTPError) in
+                try await store.write(request) { (s: inout KitemakerState, r: SandboxRequest) throws(SandboxHTTPError) in
+                    _ = try s.restActor(r)
+                    guard let id = KitemakerState.string(try r.json(), "id") else { throw SandboxHTTPError(.badRequest, "id is required") }
+                    try delete(&s, id)
+                    return SandboxReply(.object(JSONObject([("id", .string(id))])))
+                }
+            }
         }
         return [
             read("/organization") { s, r throws(SandboxHTTPError) in try s.getOrganization(r) },
@@ -102,15 +129,10 @@ public enum KitemakerSandbox {
             read("/metadata/workitems") { s, r throws(SandboxHTTPError) in try s.getWorkItemList(r) },
             read("/recent/workitems") { s, r throws(SandboxHTTPError) in try s.getRecentWorkItems(r) },
             read("/recent/comments") { s, r throws(SandboxHTTPError) in try s.getRecentComments(r) },
-            R(.post, appDeleteWorkItemPath) { request throws(SandboxHTTPError) in
-                try await store.write(request) { (s: inout KitemakerState, r: SandboxRequest) throws(SandboxHTTPError) in
-                    _ = try s.restActor(r)
-                    guard let id = KitemakerState.string(try r.json(), "id") else { throw SandboxHTTPError(.badRequest, "id is required") }
-                    try s.deleteWorkItemAsInTheApp(id)
-                    return SandboxReply(.object(JSONObject([("id", .string(id))])))
-                }
-            },
+            appDelete(appDeleteWorkItemPath) { s, id throws(SandboxHTTPError) in try s.deleteWorkItemAsInTheApp(id) },
+            appDelete(appDeleteLabelPath) { s, id throws(SandboxHTTPError) in try s.deleteLabelAsInTheApp(id) },
             R(.post, "/developers/graphql") { request throws(SandboxHTTPError) in
+                if !readOnly.isEmpty, isMutation(try? request.json()) { try mayWrite(request) }
                 var reply = try await KitemakerGraphQL.execute(request, store: store)
                 if let rewrite, reply.status == .ok, let asked = try? request.json() {
                     reply.body = rewrite(asked, reply.body)
@@ -118,6 +140,13 @@ public enum KitemakerSandbox {
                 return reply
             },
         ]
+    }
+}
+
+extension KitemakerSandbox {
+    /// Whether a GraphQL request body sends a mutation (its document starts with `mutation`).
+    static func isMutation(_ body: JSONValue?) -> Bool {
+        (body?["query"]?.stringValue ?? "").trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("mutation")
     }
 }
 

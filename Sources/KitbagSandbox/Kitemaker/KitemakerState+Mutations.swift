@@ -95,6 +95,16 @@ extension KitemakerState {
         return item
     }
 
+    /// The stand-in for deleting a label in Kitemaker's app (the API has no route for it; only tests call this, through
+    /// `KitemakerSandbox.appDeleteLabelPath`): the label leaves its space and every work item and initiative that had
+    /// it.
+    mutating func deleteLabelAsInTheApp(_ id: String) throws(SandboxHTTPError) {
+        guard let l = label(id), let si = spaceIndex(l.spaceID) else { throw SandboxHTTPError(.notFound, "Could not find the specified label") }
+        spaces[si].labels.removeAll { $0.id == id }
+        for i in workItems.indices where workItems[i].labelIDs.contains(id) { workItems[i].labelIDs.removeAll { $0 == id } }
+        for i in initiatives.indices where initiatives[i].labelIDs.contains(id) { initiatives[i].labelIDs.removeAll { $0 == id } }
+    }
+
     /// The stand-in for deleting a work item in Kitemaker's app (the API has no route for it; only tests call this,
     /// through `KitemakerSandbox.appDeleteWorkItemPath`): the item goes for good with its comments and history, and
     /// initiatives and insights no longer link to it.
