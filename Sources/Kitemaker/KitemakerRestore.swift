@@ -50,7 +50,7 @@ extension KitemakerConnection: RestoreTarget {
         dryRun: Bool, progress: ProgressReporter
     ) async throws -> RestoreOutcome {
         let restorer = KitemakerRestore(
-            connection: self, archive: archive, live: live, journal: journal, dryRun: dryRun, progress: progress)
+            connection: self, archive: archive, live: live, restored: restored, journal: journal, dryRun: dryRun, progress: progress)
         return try await restorer.run(plan)
     }
 }
@@ -171,6 +171,8 @@ final class KitemakerRestore {
     let connection: KitemakerConnection
     let archive: SnapshotReader
     let live: SnapshotReader
+    /// Archived id → live id of what earlier runs of this restore created (from its journal).
+    let restored: RoundTripIDs
     let journal: ImportJournal?
     let dryRun: Bool
     let importer: KitemakerImporter
@@ -180,12 +182,13 @@ final class KitemakerRestore {
     private var leftAlone: [RestoreSkip] = []
 
     init(
-        connection: KitemakerConnection, archive: SnapshotReader, live: SnapshotReader, journal: ImportJournal?, dryRun: Bool,
-        progress: ProgressReporter
+        connection: KitemakerConnection, archive: SnapshotReader, live: SnapshotReader, restored: RoundTripIDs = .none,
+        journal: ImportJournal?, dryRun: Bool, progress: ProgressReporter
     ) {
         self.connection = connection
         self.archive = archive
         self.live = live
+        self.restored = restored
         self.journal = journal
         self.dryRun = dryRun
         importer = KitemakerImporter(connection: connection, journal: journal, progress: progress, options: ImportOptions(dryRun: dryRun))
@@ -196,13 +199,14 @@ final class KitemakerRestore {
         let before = await connection.client.requestCounts()
         note("initiative", "initiatives and feedback are in the archive's account folder, which the live comparison does not read: they are neither compared nor put back, and a work item put back is not linked again to its initiatives or feedback")
         try await explainingPermission {
-            try importer.loadJournal()
             let recreate = plan.steps.filter { $0.action == .recreate }
             let reverts = plan.steps.filter { $0.action == .revert && $0.kind == "workItem" }
             guard !recreate.isEmpty || !reverts.isEmpty else { return }
+            let archived = try importer.readSpaces(archive)
+            try forgetGoneAgain(recreate, archived: archived)
+            try importer.loadJournal()
             let targets = try liveTargets()
             try importer.mapUsers(archive)
-            let archived = try importer.readSpaces(archive)
             for container in Set(plan.steps.compactMap(\.container)).sorted() {
                 guard let space = archived.first(where: { $0.id == container }),
                     let target = targets.first(where: { $0.id == container })
@@ -271,6 +275,27 @@ final class KitemakerRestore {
                     labels: try values("\(folder)/labels.jsonl")))
         }
         return out
+    }
+
+    /// What an earlier restore created and the comparison finds gone again (deleted once more in the app) is forgotten
+    /// by the journal, so that it is created afresh instead of counted as present: the work items, comments and labels
+    /// the plan recreates whose journal entry says created, and the comment threads of such work items. Entries only
+    /// attempted stay: the importer asks Kitemaker whether those arrived.
+    private func forgetGoneAgain(_ recreate: [RestoreStep], archived: [KitemakerImporter.ArchivedSpace]) throws {
+        guard let journal, !dryRun else { return }
+        var stale: [String: [String]] = [:]
+        for step in recreate where restored.forward[step.kind]?[step.id] != nil { stale[step.kind, default: []].append(step.id) }
+        let items = Set(stale["workItem"] ?? [])
+        if !items.isEmpty {
+            var threads = Set<String>()
+            for space in archived {
+                for c in space.comments where items.contains(c["entity"]?["id"]?.idString ?? "") {
+                    if let thread = c["threadId"]?.idString, restored.forward["thread"]?[thread] != nil { threads.insert(thread) }
+                }
+            }
+            if !threads.isEmpty { stale["thread"] = threads.sorted() }
+        }
+        for (kind, ids) in stale.sorted(by: { $0.key < $1.key }) { try journal.forget(kind: kind, sourceIDs: ids) }
     }
 
     /// What still exists keeps its id (unless the journal of an earlier run recorded another): work items, threads,

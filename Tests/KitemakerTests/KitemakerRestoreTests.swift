@@ -136,6 +136,25 @@ struct KitemakerRestoreTests {
         await d.stop()
     }
 
+    @Test func aWorkItemPutBackAndDeletedAgainComesBackAgain() async throws {
+        let d = try await KitemakerDamaged.make()
+        _ = try await d.restore()
+        let first = try #require(try await d.live(titled: KitemakerDamaged.deletedTitle).items.first?["id"]?.idString)
+        // Deleted once more in the app: the journal still says created, the live account lacks it.
+        try await d.deleteInTheApp(first)
+        let lost = try await d.diff()
+        #expect(lost.entries.contains { $0.id == d.deleted && $0.change == .deleted }, "\(lost.entries)")
+        let (report, _) = try await d.restore()
+        #expect(report.done["recreate workItem"] == 1 && report.done["recreate comment"] == 4, "\(report.done)")
+        let (items, comments) = try await d.live(titled: KitemakerDamaged.deletedTitle)
+        #expect(items.count == 1 && items.first?["id"]?.idString != first)
+        #expect(comments.map { $0["body"]?.stringValue } == d.deletedComments.map { $0["body"]?.stringValue })
+        // Paired again through the journal: only the edit differs.
+        let after = try await d.diff()
+        #expect(after.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" } == ["changed workItem \(d.edited)"], "\(after.entries)")
+        await d.stop()
+    }
+
     @Test func onlyOneWorkItemBringsItsCommentsAndLeavesTheRest() async throws {
         let d = try await KitemakerDamaged.make()
         let scope = RestoreScope(only: [("workItem", d.deleted)])
