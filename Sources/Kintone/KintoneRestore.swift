@@ -18,7 +18,9 @@ import KitbagJournal
 /// `POST preview/app.json` into its space with the space's default thread, its settings written to the preview,
 /// `deployApp` and `getDeployStatus` polled — AppClient.ts, same commit), journaled archived app id → new app id,
 /// then filled with its records, statuses and comments as above under their `APP/ID` keys; the comparison reads the
-/// new app under the archived id. Creating an app needs a login (API tokens cannot).
+/// new app under the archived id. Creating an app needs a login (API tokens cannot). `--revert` sets an app's name
+/// and description back with `updateAppSettings` (`PUT preview/app/settings.json` with the settings revision) and
+/// `deployApp` with the revision it answered.
 extension KintoneConnection: RestoreTarget {
     public var liveRules: LiveRules { KintoneRestore.rules }
 
@@ -59,7 +61,8 @@ extension KintoneConnection: RestoreTarget {
 }
 
 final class KintoneRestore {
-    /// Apps, records and comments are compared; app settings are not (a restore does not write them).
+    /// Apps (their name and description, as the app listing holds them), records and comments are compared; the
+    /// other settings are not.
     static let rules = LiveRules(
         ignoredKeys: [], containerKind: "app", kinds: ["app", "record", "comment"],
         shape: { kind, value, app in shape(kind, value, app: app) }, journalKinds: ["app", "record", "comment"],
@@ -147,9 +150,9 @@ final class KintoneRestore {
 
     static func refusal(kind: String, action: RestoreAction) -> String? {
         switch (kind, action) {
-        case ("record", .recreate), ("record", .revert), ("record", .remove), ("comment", .recreate), ("app", .recreate): return nil
-        case ("app", .revert):
-            return "app settings are not set back by a restore (they need a deploy); change them in the app's settings"
+        case ("record", .recreate), ("record", .revert), ("record", .remove), ("comment", .recreate), ("app", .recreate),
+            ("app", .revert):
+            return nil
         case ("app", .remove):
             return "Kintone has no REST route to delete an app; delete it in Kintone if it should go"
         case ("comment", .revert):
@@ -286,6 +289,15 @@ final class KintoneRestore {
                 try await writing("set records back in", app: app, needs: "Edit records") {
                     try await revert(step, app: app, archived: old, live: current)
                 }
+            }
+        }
+
+        // Apps renamed or described anew: set back in the preview with its revision, then deployed.
+        for step in steps(.revert, "app") {
+            guard let app = apps[step.id] else { continue }
+            let target = importer.appMap[step.id] ?? step.id
+            try await writing("change the settings of", app: target, needs: "App management") {
+                try await revertApp(step, app: app, target: target)
             }
         }
 
@@ -464,6 +476,51 @@ final class KintoneRestore {
         }
         done["revert record", default: 0] += 1
         if let journal, !dryRun { try journal.markStep("revert-record", sourceIDs: [step.id]) }
+    }
+
+    /// The app's name and description set back (`PUT preview/app/settings.json` with the preview's revision, then
+    /// `POST preview/app/deploy.json` with the revision that answered, as the SDK's `updateAppSettings` and
+    /// `deployApp` send them). Left alone when the app has settings changes waiting to be deployed (a deploy would
+    /// publish them too), when it was renamed again after the comparison, or when its revision moved on meanwhile
+    /// (`GAIA_CO02`).
+    private func revertApp(_ step: RestoreStep, app: KintoneImporter.ArchivedApp, target: String) async throws {
+        let fields = (step.fields ?? []).filter { ["name", "description"].contains($0) }
+        guard !fields.isEmpty else { return }
+        let entry = LiveDiff.Entry(kind: "app", container: nil, id: step.id, title: step.title, change: .changed, fields: step.fields)
+        func leave(_ reason: String) { leftAlone.append(RestoreSkip(entry: entry, reason: reason)) }
+        var body = JSONObject([("app", .string(target))])
+        for field in fields { body[field] = app.app[field] ?? .string("") }
+        if !dryRun {
+            let live = try await connection.call(.GET, KintoneSchema.generalSettings.readPath, query: [("app", target)])
+            let preview = try await connection.call(.GET, "preview/" + KintoneSchema.generalSettings.readPath, query: [("app", target)])
+            guard let revision = preview["revision"]?.idString, revision == live["revision"]?.idString else {
+                return leave("the app has settings changes waiting to be deployed in Kintone, which a restore's deploy would publish too; deploy or discard them, then run the restore again")
+            }
+            let planned = try liveApp(target)
+            guard fields.allSatisfy({ (live[$0] ?? .null) == (planned?[$0] ?? .null) }) else {
+                return leave("its settings were changed in Kintone after the comparison; left as they are now (run the restore again to compare afresh)")
+            }
+            body["revision"] = .string(revision)
+        }
+        do {
+            let answer = try await importer.send(.PUT, KintoneSchema.generalSettings.writePath!, body: .object(body))
+            var deploy = JSONObject([("app", .string(target))])
+            if let revision = answer?["revision"] { deploy["revision"] = revision }
+            try await importer.send(.POST, "preview/app/deploy.json", body: ["apps": [.object(deploy)]])
+        } catch let failure as HTTPFailure where KintoneImporter.errorCode(failure) == "GAIA_CO02" {
+            return leave("its settings were changed in Kintone while the restore wrote them (GAIA_CO02: the revision moved on); left as they are — run the restore again to compare afresh")
+        }
+        if !dryRun { try await importer.waitForDeploy(target) }
+        done["revert app", default: 0] += 1
+        if let journal, !dryRun { try journal.markStep("revert-app", sourceIDs: [step.id]) }
+    }
+
+    /// The live export's listing of app `target` (what the comparison saw).
+    private func liveApp(_ target: String) throws -> JSONValue? {
+        for entry in live.jsonLinesEntries() where entry.kind == "app" {
+            if let app = try live.values(at: entry.path).first, app["appId"]?.idString == target { return app }
+        }
+        return nil
     }
 
     /// `DELETE records.json` with the live revisions, 100 at a time; a refused revision sends the records one by one

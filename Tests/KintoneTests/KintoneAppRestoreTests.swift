@@ -16,7 +16,9 @@ import Testing
 /// packages/rest-api-client/src/client/AppClient.ts (commit 003b2770edee77b314a7b67cb7645836f543b426): `addApp` is
 /// `POST preview/app.json` with `name` (and, for an app in a space, `space` and the space's `defaultThread` from
 /// `GET space.json` as `thread`), answering `{app, revision}`; `deployApp` is `POST preview/app/deploy.json` with
-/// `apps: [{app}]`; `getDeployStatus` is `GET preview/app/deploy.json` with `apps`.
+/// `apps: [{app, revision?}]`; `getDeployStatus` is `GET preview/app/deploy.json` with `apps`; `updateAppSettings` is
+/// `PUT preview/app/settings.json` with `app`, `name?`, `description?`, … and `revision?`
+/// (src/client/types/app/setting.ts `UpdateAppSettingsForRequest`), which `--revert` sends for a renamed app.
 @Suite("Kintone app restore")
 struct KintoneAppRestoreTests {
     static func deleteApp(_ connection: KintoneConnection, _ id: String) async throws {
@@ -169,5 +171,59 @@ struct KintoneAppRestoreTests {
             return line.contains("may not create app 3") && line.contains("App Creation permission") && !line.contains("\n")
         }
         #expect(await sandbox.writes(since: mark).isEmpty)
+    }
+
+    @Test("--revert sets a renamed app's name back through the preview and a deploy; pending settings changes leave it alone")
+    func revertAppName() async throws {
+        let (dir, sandbox, connection, archive) = try await KintoneRestoreTests.backedUpDemo()
+        defer {
+            Scratch.remove(dir)
+            Task {
+                await connection.shutdown()
+                await sandbox.stop()
+            }
+        }
+        func settle(_ app: String) async throws {
+            for _ in 0..<50 {
+                let answer = try await connection.call(.GET, "preview/app/deploy.json", query: [("apps[0]", app)])
+                if answer["apps"]?.arrayValue?.first?["status"]?.stringValue == "SUCCESS" { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        // App 3 renamed and described anew in Kintone (settings written to the preview and deployed, as the SDK does).
+        let changed = try await connection.call(
+            .PUT, "preview/app/settings.json", body: ["app": "3", "name": "Old wiki", "description": "Do not use."])
+        _ = try await connection.call(.POST, "preview/app/deploy.json", body: ["apps": [["app": "3", "revision": changed["revision"] ?? .null]]])
+        try await settle("3")
+        let diff = try await RestoreJobs.diffLive(archive, connector: connection, scope: RestoreScope(), progress: .silent)
+        #expect(KintoneRestoreTests.keys(diff) == ["changed app 3"], "\(KintoneRestoreTests.keys(diff))")
+        #expect(diff.entries.first?.fields == ["description", "name"])
+
+        // Without --revert it is left alone, said so.
+        let plain = try await RestoreJobs.restore(archive, connector: connection, options: RestoreOptions(), journalURL: nil, progress: .silent)
+        #expect(plain.plan.steps.isEmpty && plain.plan.skipped.map(\.entry.id) == ["3"])
+
+        // Settings changes waiting in the preview: a deploy would publish them, so the app is left alone, unwritten.
+        _ = try await connection.call(.PUT, "preview/app/settings.json", body: ["app": "3", "theme": "RED"])
+        let mark = await sandbox.writeMark()
+        let pending = try await RestoreJobs.restore(archive, connector: connection, options: RestoreOptions(revert: true), journalURL: nil, progress: .silent)
+        #expect(pending.plan.steps.map(\.id) == ["3"] && pending.done["revert app"] == nil)
+        #expect(pending.leftAlone.first?.reason.contains("waiting to be deployed") == true, "\(pending.leftAlone)")
+        #expect(await sandbox.writes(since: mark).isEmpty)
+        #expect(try await connection.call(.GET, "app.json", query: [("id", "3")])["name"]?.stringValue == "Old wiki")
+
+        // Deployed: --revert sets name and description back (one PUT, one deploy); nothing differs afterwards.
+        _ = try await connection.call(.POST, "preview/app/deploy.json", body: ["apps": [["app": "3"]]])
+        try await settle("3")
+        let dry = try await RestoreJobs.restore(
+            archive, connector: connection, options: RestoreOptions(revert: true, dryRun: true), journalURL: nil, progress: .silent)
+        #expect(dry.writeRequests == 2 && dry.requests["PUT preview/app/settings.json"] == 1, "\(dry.requests)")
+        let reverted = try await RestoreJobs.restore(archive, connector: connection, options: RestoreOptions(revert: true), journalURL: nil, progress: .silent)
+        #expect(reverted.done["revert app"] == 1 && reverted.writeRequests == 2, "\(reverted.requests)")
+        let app = try await connection.call(.GET, "app.json", query: [("id", "3")])
+        #expect(app["name"]?.stringValue == "Team Wiki" && app["description"]?.stringValue == "Pages of the product team.")
+        let settings = try await connection.call(.GET, "app/settings.json", query: [("app", "3")])
+        #expect(settings["theme"]?.stringValue == "RED", "the theme changed in Kintone is not the restore's to set back")
+        #expect(try await RestoreJobs.diffLive(archive, connector: connection, scope: RestoreScope(), progress: .silent).isEmpty)
     }
 }
