@@ -250,6 +250,17 @@ public final class KintoneImporter {
                         NotExported(kind: "appSpace", container: app.id, reason: "space \(space) of app \(app.id) is gone, so the app came back outside any space"))
                 }
             }
+            if let journal, !dryRun {
+                // Attempted before it is sent: an answer lost to a crash or a dropped connection is known to the rerun.
+                if try journal.entry(kind: "app", sourceID: app.id)?.state == .attempted {
+                    summary.notImported.append(
+                        NotExported(
+                            kind: "appCreation", container: app.id,
+                            reason: "an earlier run stopped while Kintone created app \(app.id) (“\(app.name)”) and never read its answer; this run created it again, so an empty, undeployed app of that name may be left in Kintone — delete it if you find one"))
+                }
+                _ = try journal.plan(kind: "app", [(app.id, "")])
+                try journal.markAttempted(kind: "app", sourceIDs: [app.id])
+            }
             let answer = try await send(.POST, "preview/app.json", body: .object(body), retryable: false)
             target = answer?["app"]?.idString ?? "dry-run-\(app.id)"
             if !dryRun {

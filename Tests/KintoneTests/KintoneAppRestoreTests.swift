@@ -226,4 +226,37 @@ struct KintoneAppRestoreTests {
         #expect(settings["theme"]?.stringValue == "RED", "the theme changed in Kintone is not the restore's to set back")
         #expect(try await RestoreJobs.diffLive(archive, connector: connection, scope: RestoreScope(), progress: .silent).isEmpty)
     }
+
+    @Test("an app creation whose answer an earlier run never read: created once more and said so in the report")
+    func uncertainAppCreation() async throws {
+        let (dir, sandbox, connection, archive) = try await KintoneRestoreTests.backedUpDemo()
+        defer {
+            Scratch.remove(dir)
+            Task {
+                await connection.shutdown()
+                await sandbox.stop()
+            }
+        }
+        try await Self.deleteApp(connection, "3")
+        // The journal of a run stopped between sending POST preview/app.json and reading its answer.
+        let info = try SnapshotReader.open(archive)
+        let account = info.info.source.account.id
+        info.close()
+        let journal = try ImportJournal(
+            url: RestoreJobs.defaultJournalURL(for: archive),
+            binding: JournalBinding(
+                sourceService: "kintone", sourceAccount: account, targetService: "kintone",
+                targetBaseURL: connection.baseURL.absoluteString, targetAccount: account))
+        _ = try journal.plan(kind: "app", [("3", "")])
+        try journal.markAttempted(kind: "app", sourceIDs: ["3"])
+        let mark = await sandbox.writeMark()
+        let report = try await RestoreJobs.restore(
+            archive, connector: connection, options: RestoreOptions(scope: RestoreScope(only: [("app", "3")])), journalURL: nil, progress: .silent)
+        #expect(report.done["recreate app"] == 1)
+        #expect(report.notRestored.contains { $0.kind == "appCreation" && $0.reason.contains("Team Wiki") }, "\(report.notRestored)")
+        let created = await sandbox.writes(since: mark).flatMap(\.changes).filter { $0.kind == "app" && $0.action == .created }
+        #expect(created.count == 1, "\(created)")
+        #expect(try journal.entry(kind: "app", sourceID: "3")?.state == .created)
+        #expect(try await RestoreJobs.diffLive(archive, connector: connection, scope: RestoreScope(), progress: .silent).isEmpty)
+    }
 }
