@@ -14,12 +14,11 @@ BIN="${KITBAG_BIN:-.build/$CONFIG/kitbag}"
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-"$BIN" sandbox kintone --seed "$RECORDS" --user bench --password bench-password --no-rate-limit -q > "$WORK/url" 2>"$WORK/log" &
-for _ in $(seq 600); do [ -s "$WORK/url" ] && break; sleep 0.1; done
-URL=$(head -n1 "$WORK/url")
-export KINTONE_BASE_URL="$URL" KINTONE_USERNAME=bench KINTONE_PASSWORD=bench-password
 ARCHIVE="$WORK/before.tar.zst"
-"$BIN" export kintone --rate-limit 0 --formats json -o "$ARCHIVE" -q
+WIDTH=36 ROUTES=1
+# shellcheck source=Benchmarks/restore/lib.sh
+source Benchmarks/restore/lib.sh
+kintone_sandbox "$RECORDS"
 
 python3 - "$URL" <<'PY'
 import base64, sys, urllib.request
@@ -28,10 +27,6 @@ req = urllib.request.Request(sys.argv[1] + "/sandbox-only/app/delete-app", metho
                              headers={"X-Cybozu-Authorization": auth, "Content-Type": "application/json"})
 urllib.request.urlopen(req).read()
 PY
-
-WIDTH=36 ROUTES=1
-# shellcheck source=Benchmarks/restore/lib.sh
-source Benchmarks/restore/lib.sh
 
 echo "# kitbag restore benchmark (Kintone, a deleted app) — $RECORDS records in the app, $CONFIG build, $(nproc) cores, $(uname -sr)"
 restore "the deleted app (--only app:1), dry run" --only app:1 --dry-run
