@@ -215,13 +215,15 @@ final class KintoneRestore {
         // filled with every archived record.
         let newApps = KintoneImporter.dependencyOrder(steps(.recreate, "app").compactMap { apps[$0.id] })
         var newRecords = 0
+        var deferred: [String: [String]] = [:]
         for app in newApps {
             try forgetStaleApp(app.id)
-            let deferred = try await creatingApp(app.id) { try await importer.createApp(app, archive: archive) }
-            if !deferred.isEmpty {
-                try await creatingApp(app.id) { try await importer.addDeferredFields(app, codes: deferred) }
-            }
+            deferred[app.id] = try await creatingApp(app.id) { try await importer.createApp(app, archive: archive) }
             done["recreate app", default: 0] += 1
+        }
+        // Fields pointing at an app created in this run after theirs (a cycle, or the app itself): added once all are.
+        for app in newApps where !(deferred[app.id] ?? []).isEmpty {
+            try await creatingApp(app.id) { try await importer.addDeferredFields(app, codes: deferred[app.id]!) }
         }
         for app in newApps {
             guard let target = importer.appMap[app.id] else { continue }
