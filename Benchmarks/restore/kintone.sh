@@ -14,12 +14,11 @@ BIN="${KITBAG_BIN:-.build/$CONFIG/kitbag}"
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-"$BIN" sandbox kintone --seed "$RECORDS" --user bench --password bench-password --no-rate-limit -q > "$WORK/url" 2>"$WORK/log" &
-for _ in $(seq 600); do [ -s "$WORK/url" ] && break; sleep 0.1; done
-URL=$(head -n1 "$WORK/url")
-export KINTONE_BASE_URL="$URL" KINTONE_USERNAME=bench KINTONE_PASSWORD=bench-password
 ARCHIVE="$WORK/before.tar.zst"
-"$BIN" export kintone --rate-limit 0 --formats json -o "$ARCHIVE" -q
+WIDTH=44 ROUTES=1
+# shellcheck source=Benchmarks/restore/lib.sh
+source Benchmarks/restore/lib.sh
+kintone_sandbox "$RECORDS"
 
 call() { # method path json-body → the JSON answer
   python3 - "$URL" "$@" <<'PY'
@@ -31,10 +30,6 @@ req = urllib.request.Request(url + "/k/v1/" + path, method=method, data=body.enc
 print(json.dumps(json.load(urllib.request.urlopen(req))))
 PY
 }
-
-WIDTH=44 ROUTES=1
-# shellcheck source=Benchmarks/restore/lib.sh
-source Benchmarks/restore/lib.sh
 
 echo "# kitbag restore benchmark (Kintone) — $RECORDS records in one app, $CONFIG build, $(nproc) cores, $(uname -sr)"
 MIDDLE=$((RECORDS / 2))

@@ -239,6 +239,27 @@ public final class KintoneImporter {
                 // from space.json — the archived space and thread ids belong to the source domain.
                 body["space"] = .string(space)
                 body["thread"] = .string(try await guestDefaultThread(space))
+            } else if keepsArchivedSpace, let space = app.app["spaceId"]?.idString {
+                // A restore goes back into the domain the archive came from: into the app's space, if it is still
+                // there, with its default thread as the SDK's addApp sends.
+                if let thread = try await defaultThread(ofSpace: space) {
+                    body["space"] = .string(space)
+                    body["thread"] = .string(thread)
+                } else {
+                    summary.notImported.append(
+                        NotExported(kind: "appSpace", container: app.id, reason: "space \(space) of app \(app.id) is gone, so the app came back outside any space"))
+                }
+            }
+            if let journal, !dryRun {
+                // Attempted before it is sent: an answer lost to a crash or a dropped connection is known to the rerun.
+                if try journal.entry(kind: "app", sourceID: app.id)?.state == .attempted {
+                    summary.notImported.append(
+                        NotExported(
+                            kind: "appCreation", container: app.id,
+                            reason: "an earlier run stopped while Kintone created app \(app.id) (“\(app.name)”) and never read its answer; this run created it again, so an empty, undeployed app of that name may be left in Kintone — delete it if you find one"))
+                }
+                _ = try journal.plan(kind: "app", [(app.id, "")])
+                try journal.markAttempted(kind: "app", sourceIDs: [app.id])
             }
             let answer = try await send(.POST, "preview/app.json", body: .object(body), retryable: false)
             target = answer?["app"]?.idString ?? "dry-run-\(app.id)"
@@ -281,21 +302,37 @@ public final class KintoneImporter {
 
     /// The default thread of the guest space new apps go into (asked once per import).
     func guestDefaultThread(_ space: String) async throws -> String {
-        if let known = defaultThread { return known }
-        if dryRun {
-            plannedRequests["GET space.json", default: 0] += 1
-            defaultThread = "dry-run"
-            return "dry-run"
-        }
-        let answer = try await connection.call(.GET, "space.json", query: [("id", space)])
-        guard let thread = answer["defaultThread"]?.idString else {
+        guard let thread = try await defaultThread(ofSpace: space, missingIsError: true) else {
             throw HTTPFailure.invalidBody(service: "kintone", route: "GET space.json", reason: "no defaultThread in the answer")
         }
-        defaultThread = thread
         return thread
     }
 
-    var defaultThread: String?
+    /// The default thread of a space (`GET space.json`, asked once per space); nil when the space is gone (404),
+    /// unless `missingIsError`.
+    func defaultThread(ofSpace space: String, missingIsError: Bool = false) async throws -> String? {
+        if let known = defaultThreads[space] { return known }
+        if dryRun {
+            plannedRequests["GET space.json", default: 0] += 1
+            defaultThreads[space] = "dry-run"
+            return "dry-run"
+        }
+        let answer: JSONValue
+        do {
+            answer = try await connection.call(.GET, "space.json", query: [("id", space)])
+        } catch let failure as HTTPFailure where failure.isNotFound && !missingIsError {
+            return nil
+        }
+        guard let thread = answer["defaultThread"]?.idString else {
+            throw HTTPFailure.invalidBody(service: "kintone", route: "GET space.json", reason: "no defaultThread in the answer")
+        }
+        defaultThreads[space] = thread
+        return thread
+    }
+
+    var defaultThreads: [String: String] = [:]
+    /// New apps go into the archived app's space (a restore into the domain the archive came from).
+    var keepsArchivedSpace = false
 
     /// True when `source` is an app of this archive (so its target id comes from this import).
     func appMapsIntoArchive(_ source: String) -> Bool {

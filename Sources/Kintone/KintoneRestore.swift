@@ -14,12 +14,21 @@ import KitbagJournal
 /// and is left alone); a record added since is deleted with `DELETE records.json` and its revision (kintone/js-sdk
 /// packages/rest-api-client/src/client/RecordClient.ts `updateRecord`, `deleteRecords`, commit
 /// 003b2770edee77b314a7b67cb7645836f543b426). Kintone has no REST route to delete an app, nor one to restore it:
-/// a missing app is refused (`kitbag import` creates it again as a new app).
+/// an app gone from the domain comes back as a new app through the importer's app creation (`addApp`,
+/// `POST preview/app.json` into its space with the space's default thread, its settings written to the preview,
+/// `deployApp` and `getDeployStatus` polled — AppClient.ts, same commit), journaled archived app id → new app id,
+/// then filled with its records, statuses and comments as above under their `APP/ID` keys; the comparison reads the
+/// new app under the archived id. Creating an app needs a login (API tokens cannot). `--revert` sets an app's name
+/// and description back with `updateAppSettings` (`PUT preview/app/settings.json` with the settings revision) and
+/// `deployApp` with the revision it answered.
 extension KintoneConnection: RestoreTarget {
     public var liveRules: LiveRules { KintoneRestore.rules }
 
     public func restoreRefusal(kind: String, action: RestoreAction) -> String? {
-        KintoneRestore.refusal(kind: kind, action: action)
+        if kind == "app", action == .recreate, tokensOnly {
+            return "API tokens cannot create apps (POST preview/app.json refuses them); sign in with \(KintoneSchema.usernameVariable) and \(KintoneSchema.passwordVariable) to create the app again"
+        }
+        return KintoneRestore.refusal(kind: kind, action: action)
     }
 
     /// A copy that reads records and comments only (no settings), every archived app when API tokens cannot list
@@ -31,7 +40,7 @@ extension KintoneConnection: RestoreTarget {
         reader.recordFilter = nil
         if tokensOnly && defaultApps.isEmpty {
             reader.defaultApps = archive.jsonLinesEntries().filter { $0.kind == "app" }.compactMap {
-                (try? archive.values(at: $0.path).first)??["appId"]?.idString
+                (try? archive.values(at: $0.path).first)??["appId"]?.idString.map { restored.forward["app"]?[$0] ?? $0 }
             }
         }
         if let ids = KintoneRestore.namedRecords(scope, restored: restored) {
@@ -45,16 +54,18 @@ extension KintoneConnection: RestoreTarget {
         dryRun: Bool, progress: ProgressReporter
     ) async throws -> RestoreOutcome {
         let restorer = KintoneRestore(
-            connection: self, archive: archive, live: live, restored: restored, journal: journal, dryRun: dryRun, progress: progress)
+            connection: self, archive: archive, live: live, restored: restored, journal: journal, dryRun: dryRun, progress: progress,
+            recreating: Set(plan.steps.filter { $0.action == .recreate && $0.kind == "app" }.map(\.id)))
         return try await restorer.run(plan)
     }
 }
 
 final class KintoneRestore {
-    /// Apps, records and comments are compared; app settings are not (a restore does not write them).
+    /// Apps (their name and description, as the app listing holds them), records and comments are compared; the
+    /// other settings are not.
     static let rules = LiveRules(
         ignoredKeys: [], containerKind: "app", kinds: ["app", "record", "comment"],
-        shape: { kind, value, app in shape(kind, value, app: app) }, journalKinds: ["record", "comment"],
+        shape: { kind, value, app in shape(kind, value, app: app) }, journalKinds: ["app", "record", "comment"],
         notRestorableKeys: ["record": ["$recordNumber", "$creator", "$createdTime"], "comment": ["creator", "createdAt"]],
         translate: { kind, value, ids in translate(kind, value, ids) })
 
@@ -93,12 +104,16 @@ final class KintoneRestore {
         }
     }
 
-    /// A live record or comment a restore created again, under its archived id (the journal maps `APP/ID` to the
-    /// new record id and `APP/ID/COMMENT` to the new comment id).
+    /// A live app, record or comment a restore created again, under its archived id (the journal maps an app's id to
+    /// the new app's, `APP/ID` to the new record id and `APP/ID/COMMENT` to the new comment id; the `APP` of a record
+    /// or comment is already the archived app's, the comparison names a container by its archived id).
     static func translate(_ kind: String, _ value: JSONValue, _ ids: RoundTripIDs) -> JSONValue {
         guard var object = value.objectValue, let id = object["id"]?.idString else { return value }
         let parts = id.split(separator: "/").map(String.init)
         switch (kind, parts.count) {
+        case ("app", 1):
+            guard let archived = ids.back["app"]?[id] else { return value }
+            object["id"] = .string(archived)
         case ("record", 2):
             if let archived = archivedRecord(app: parts[0], live: parts[1], ids) { object["id"] = .string(archived) }
         case ("comment", 3):
@@ -135,11 +150,9 @@ final class KintoneRestore {
 
     static func refusal(kind: String, action: RestoreAction) -> String? {
         switch (kind, action) {
-        case ("record", .recreate), ("record", .revert), ("record", .remove), ("comment", .recreate): return nil
-        case ("app", .recreate):
-            return "Kintone has no route to restore a deleted app; `kitbag import` creates it again as a new app with its records"
-        case ("app", .revert):
-            return "app settings are not set back by a restore (they need a deploy); change them in the app's settings"
+        case ("record", .recreate), ("record", .revert), ("record", .remove), ("comment", .recreate), ("app", .recreate),
+            ("app", .revert):
+            return nil
         case ("app", .remove):
             return "Kintone has no REST route to delete an app; delete it in Kintone if it should go"
         case ("comment", .revert):
@@ -162,9 +175,12 @@ final class KintoneRestore {
     private var leftAlone: [RestoreSkip] = []
     private var notRestored: [NotExported] = []
 
+    /// Archived ids of the apps the plan creates again.
+    let recreating: Set<String>
+
     init(
         connection: KintoneConnection, archive: SnapshotReader, live: SnapshotReader, restored: RoundTripIDs,
-        journal: ImportJournal?, dryRun: Bool, progress: ProgressReporter
+        journal: ImportJournal?, dryRun: Bool, progress: ProgressReporter, recreating: Set<String> = []
     ) {
         self.connection = connection
         self.archive = archive
@@ -172,16 +188,20 @@ final class KintoneRestore {
         self.restored = restored
         self.journal = journal
         self.dryRun = dryRun
-        // Every app is its own target: records go back into the app they came from.
+        self.recreating = recreating
+        // Every app that is there is its own target (or the app an earlier restore created for it): records go back
+        // into the app they came from. An app created again now gets its target from the importer's creation.
+        let archived = archive.jsonLinesEntries().filter { $0.kind == "app" }.compactMap { entry in
+            (try? archive.values(at: entry.path).first)??["appId"]?.idString
+        }
         let apps = Dictionary(
-            archive.jsonLinesEntries().filter { $0.kind == "app" }.compactMap { entry -> (String, String)? in
-                guard let id = (try? archive.values(at: entry.path).first)??["appId"]?.idString else { return nil }
-                return (id, id)
-            }, uniquingKeysWith: { a, _ in a })
+            archived.filter { !recreating.contains($0) }.map { ($0, restored.forward["app"]?[$0] ?? $0) }, uniquingKeysWith: { a, _ in a })
         importer = KintoneImporter(
             connection: connection, journal: journal, progress: progress, options: ImportOptions(dryRun: dryRun, containerMap: apps))
         importer.appMap = apps
-        importer.archiveAppIDs = Set(apps.keys)
+        importer.archiveAppIDs = Set(archived)
+        importer.deployed = Set(apps.keys)
+        importer.keepsArchivedSpace = true
     }
 
     func run(_ plan: RestorePlan) async throws -> RestoreOutcome {
@@ -191,14 +211,37 @@ final class KintoneRestore {
             plan.steps.filter { $0.action == action && $0.kind == kind }
         }
 
+        // Apps gone: created again as new apps (lookups into another app gone too wait for its creation), then
+        // filled with every archived record.
+        let newApps = KintoneImporter.dependencyOrder(steps(.recreate, "app").compactMap { apps[$0.id] })
+        var newRecords = 0
+        var deferred: [String: [String]] = [:]
+        for app in newApps {
+            try forgetStaleApp(app.id)
+            deferred[app.id] = try await creatingApp(app.id) { try await importer.createApp(app, archive: archive) }
+            done["recreate app", default: 0] += 1
+        }
+        // Fields pointing at an app created in this run after theirs (a cycle, or the app itself): added once all are.
+        for app in newApps where !(deferred[app.id] ?? []).isEmpty {
+            try await creatingApp(app.id) { try await importer.addDeferredFields(app, codes: deferred[app.id]!) }
+        }
+        for app in newApps {
+            guard let target = importer.appMap[app.id] else { continue }
+            try await writing("add records to", app: target, needs: "Add records") {
+                newRecords += try await recreateRecords(nil, of: app)
+            }
+        }
+        if newRecords > 0 { done["recreate record", default: 0] += newRecords }
+        if !newApps.isEmpty { try noteNewApps(newApps) }
+
         // Records gone: created again, app by app, with their files, statuses and comments.
         let recreated = steps(.recreate, "record")
         var recreatedKeys: Set<String> = []
         for (appID, group) in Dictionary(grouping: recreated, by: { $0.container ?? "" }).sorted(by: { KintoneSchema.idLess($0.key, $1.key) }) {
             guard let app = apps[appID] else { continue }
             let keys = Set(group.map(\.id))
-            try await writing("recreate records in", app: appID, needs: "Add records") {
-                try await recreateRecords(keys, of: app)
+            try await writing("recreate records in", app: importer.appMap[appID] ?? appID, needs: "Add records") {
+                _ = try await recreateRecords(keys, of: app)
             }
             recreatedKeys.formUnion(keys)
             done["recreate record", default: 0] += keys.count
@@ -206,16 +249,20 @@ final class KintoneRestore {
 
         // Comments gone from records that are there, and every comment of a recreated record: posted again, oldest first.
         let comments = Set(steps(.recreate, "comment").map(\.id))
-        for appID in Set(recreated.compactMap(\.container)).union(steps(.recreate, "comment").compactMap(\.container)).sorted(by: KintoneSchema.idLess) {
+        let wholeApps = Set(newApps.map(\.id))
+        for appID in Set(recreated.compactMap(\.container)).union(steps(.recreate, "comment").compactMap(\.container)).union(wholeApps)
+            .sorted(by: KintoneSchema.idLess)
+        {
             guard let app = apps[appID] else { continue }
             var posted = 0
-            try await writing("post comments in", app: appID, needs: "View records (comments are posted by whoever may view the record)") {
+            try await writing("post comments in", app: importer.appMap[appID] ?? appID, needs: "View records (comments are posted by whoever may view the record)") {
                 let before = importer.summary.created["comment"] ?? 0
                 try await importer.importComments(
                     of: app, archive: archive,
                     include: { c in
                         let record = "\(appID)/\(c["recordId"]?.idString ?? "")"
-                        return recreatedKeys.contains(record) || comments.contains("\(record)/\(c["id"]?.idString ?? "")")
+                        return wholeApps.contains(appID) || recreatedKeys.contains(record)
+                            || comments.contains("\(record)/\(c["id"]?.idString ?? "")")
                     },
                     existing: { [restored] record in restored.forward["record"]?["\(appID)/\(record)"] ?? record })
                 posted = (importer.summary.created["comment"] ?? 0) - before
@@ -232,7 +279,7 @@ final class KintoneRestore {
             notRestored.append(
                 NotExported(kind: "commentAuthorship", reason: "Kintone makes the restoring user the author of each comment posted again, at the time of the restore, after the record's newer comments"))
         }
-        notRestored += importer.summary.notImported.filter { $0.kind == "recordAuthorship" || $0.kind == "status" }
+        notRestored += importer.summary.notImported.filter { !KintoneImporter.notImported.contains($0) }
 
         // Changed records set back, each with the revision the comparison read.
         let reverts = steps(.revert, "record")
@@ -244,6 +291,15 @@ final class KintoneRestore {
                 try await writing("set records back in", app: app, needs: "Edit records") {
                     try await revert(step, app: app, archived: old, live: current)
                 }
+            }
+        }
+
+        // Apps renamed or described anew: set back in the preview with its revision, then deployed.
+        for step in steps(.revert, "app") {
+            guard let app = apps[step.id] else { continue }
+            let target = importer.appMap[step.id] ?? step.id
+            try await writing("change the settings of", app: target, needs: "App management") {
+                try await revertApp(step, app: app, target: target)
             }
         }
 
@@ -270,18 +326,21 @@ final class KintoneRestore {
         return RestoreOutcome(requests: requests, done: done, leftAlone: leftAlone, notRestored: notRestored)
     }
 
-    /// The archived records `keys` (`APP/ID`) of one app, through the importer's bulk, then their statuses.
-    private func recreateRecords(_ keys: Set<String>, of app: KintoneImporter.ArchivedApp) async throws {
+    /// The archived records `keys` (`APP/ID`; every record of the app when nil) of one app, through the importer's
+    /// bulk into the app's target, then their statuses. Returns how many there were.
+    private func recreateRecords(_ keys: Set<String>?, of app: KintoneImporter.ArchivedApp) async throws -> Int {
         let path = "\(app.folder)/records.jsonl"
+        guard archive.jsonLinesEntries().contains(where: { $0.path == path }) else { return 0 }
+        let target = importer.appMap[app.id] ?? app.id
         var pending: [KintoneImporter.PendingRecord] = []
         for line in try archive.lines(at: path) {
-            guard let id = KintoneRecordReader.recordID(line), keys.contains("\(app.id)/\(id)") else { continue }
+            guard let id = KintoneRecordReader.recordID(line), keys?.contains("\(app.id)/\(id)") ?? true else { continue }
             pending.append(KintoneImporter.PendingRecord(sourceID: id, record: line, journalKey: "\(app.id)/\(id)"))
         }
-        guard !pending.isEmpty else { return }
-        try forgetStale(pending.map(\.journalKey))
+        guard !pending.isEmpty else { return 0 }
+        if keys != nil { try forgetStale(pending.map(\.journalKey)) }
         let types = try await importer.targetFieldTypes(app)
-        let authorship = try await importer.keepsAuthorship(app, target: app.id)
+        let authorship = try await importer.keepsAuthorship(app, target: target)
         let process = app.settings[KintoneSchema.processManagement.file]
         let initial = KintoneImporter.initialStatus(process)
         var wanted: [KintoneImporter.WantedStatus] = []
@@ -290,10 +349,11 @@ final class KintoneRestore {
         for (index, start) in stride(from: 0, to: pending.count, by: size).enumerated() {
             let chunk = Array(pending[start..<min(start + size, pending.count)])
             let created = try await importer.writeChunk(
-                chunk, index: index, app: app, target: app.id, types: types, authorship: authorship, archive: archive,
+                chunk, index: index, app: app, target: target, types: types, authorship: authorship, archive: archive,
                 watermark: &watermark)
             guard process?["enable"]?.boolValue == true else { continue }
-            for (record, target) in zip(chunk, created) {
+            // A dry run creates nothing: its statuses are counted against a stand-in id.
+            for (record, target) in zip(chunk, created.map { $0 ?? (dryRun ? "dry-run" : nil) }) {
                 guard let target, let status = KintoneImporter.fieldValue(record.record, type: "STATUS", in: app)?.stringValue,
                     status != initial
                 else { continue }
@@ -301,7 +361,53 @@ final class KintoneRestore {
                 wanted.append(KintoneImporter.WantedStatus(targetID: target, journalKey: record.journalKey, status: status, assignee: assignee))
             }
         }
-        if !wanted.isEmpty { try await importer.applyStatuses(wanted, app: app, target: app.id) }
+        if !wanted.isEmpty { try await importer.applyStatuses(wanted, app: app, target: target) }
+        return pending.count
+    }
+
+    /// An app an earlier restore created again (and deployed) that the comparison found gone again: deleted since.
+    /// What the journal holds of it — the app, its steps, its records, comments, uploads and statuses — is forgotten,
+    /// so that it is created once more. One created but not yet deployed (a run stopped midway) is not listed by
+    /// Kintone: its creation goes on where it stopped.
+    private func forgetStaleApp(_ id: String) throws {
+        guard let journal, !dryRun, try journal.entry(kind: "app", sourceID: id)?.state == .created,
+            try journal.steps("deploy").contains(id)
+        else { return }
+        let records = try journal.entries(kind: "record").keys.filter { $0.hasPrefix(id + "/") }
+        try journal.forget(kind: "app", sourceIDs: [id], steps: [id] + records)
+        for kind in ["record", "comment", "recordChunkStamp"] { try journal.forget(kind: kind, matching: [id + "/%"]) }
+        try journal.forget(kind: "upload", matching: ["%@" + id + "/%", "customize/" + id + "/%"])
+    }
+
+    /// Runs the creation of an app; a 403 becomes one line: creating apps is a domain permission.
+    @discardableResult
+    private func creatingApp<T>(_ app: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let failure as HTTPFailure where failure.isForbidden {
+            throw UserError(
+                "kintone: the signed-in user may not create app \(app) again (\(failure.serviceMessage ?? "403")) — creating an app needs the App Creation permission (cybozu.com common administration → Permissions for App Creation, or the space's settings for an app in a space); grant it and run the restore again")
+        }
+    }
+
+    /// What a recreated app does not bring back: its id, its record numbers, and what other apps pointed at it.
+    private func noteNewApps(_ created: [KintoneImporter.ArchivedApp]) throws {
+        let ids = created.map { "\($0.id) → \(importer.appMap[$0.id] ?? "?")" }.joined(separator: ", ")
+        notRestored.append(
+            NotExported(
+                kind: "appID",
+                reason: "Kintone gives each app it creates a new id: app \(ids) (the journal maps them; links and bookmarks to the old app do not follow)"))
+        let gone = Set(created.map(\.id))
+        let pointing = try importer.readApps(archive).filter { !gone.contains($0.id) }.compactMap { other -> String? in
+            let targets = other.dependencies.intersection(gone)
+            return targets.isEmpty ? nil : "app \(other.id) → \(targets.sorted(by: KintoneSchema.idLess).joined(separator: ", "))"
+        }
+        if !pointing.isEmpty {
+            notRestored.append(
+                NotExported(
+                    kind: "appReference",
+                    reason: "lookup or related-records fields of other apps still point at the old app id (\(pointing.joined(separator: "; "))); a restore does not change other apps' settings — point them at the new app in their settings"))
+        }
     }
 
     /// Records an earlier restore created (the journal says so) that the comparison found gone again: deleted since.
@@ -372,6 +478,51 @@ final class KintoneRestore {
         }
         done["revert record", default: 0] += 1
         if let journal, !dryRun { try journal.markStep("revert-record", sourceIDs: [step.id]) }
+    }
+
+    /// The app's name and description set back (`PUT preview/app/settings.json` with the preview's revision, then
+    /// `POST preview/app/deploy.json` with the revision that answered, as the SDK's `updateAppSettings` and
+    /// `deployApp` send them). Left alone when the app has settings changes waiting to be deployed (a deploy would
+    /// publish them too), when it was renamed again after the comparison, or when its revision moved on meanwhile
+    /// (`GAIA_CO02`).
+    private func revertApp(_ step: RestoreStep, app: KintoneImporter.ArchivedApp, target: String) async throws {
+        let fields = (step.fields ?? []).filter { ["name", "description"].contains($0) }
+        guard !fields.isEmpty else { return }
+        let entry = LiveDiff.Entry(kind: "app", container: nil, id: step.id, title: step.title, change: .changed, fields: step.fields)
+        func leave(_ reason: String) { leftAlone.append(RestoreSkip(entry: entry, reason: reason)) }
+        var body = JSONObject([("app", .string(target))])
+        for field in fields { body[field] = app.app[field] ?? .string("") }
+        if !dryRun {
+            let live = try await connection.call(.GET, KintoneSchema.generalSettings.readPath, query: [("app", target)])
+            let preview = try await connection.call(.GET, "preview/" + KintoneSchema.generalSettings.readPath, query: [("app", target)])
+            guard let revision = preview["revision"]?.idString, revision == live["revision"]?.idString else {
+                return leave("the app has settings changes waiting to be deployed in Kintone, which a restore's deploy would publish too; deploy or discard them, then run the restore again")
+            }
+            let planned = try liveApp(target)
+            guard fields.allSatisfy({ (live[$0] ?? .null) == (planned?[$0] ?? .null) }) else {
+                return leave("its settings were changed in Kintone after the comparison; left as they are now (run the restore again to compare afresh)")
+            }
+            body["revision"] = .string(revision)
+        }
+        do {
+            let answer = try await importer.send(.PUT, KintoneSchema.generalSettings.writePath!, body: .object(body))
+            var deploy = JSONObject([("app", .string(target))])
+            if let revision = answer?["revision"] { deploy["revision"] = revision }
+            try await importer.send(.POST, "preview/app/deploy.json", body: ["apps": [.object(deploy)]])
+        } catch let failure as HTTPFailure where KintoneImporter.errorCode(failure) == "GAIA_CO02" {
+            return leave("its settings were changed in Kintone while the restore wrote them (GAIA_CO02: the revision moved on); left as they are — run the restore again to compare afresh")
+        }
+        if !dryRun { try await importer.waitForDeploy(target) }
+        done["revert app", default: 0] += 1
+        if let journal, !dryRun { try journal.markStep("revert-app", sourceIDs: [step.id]) }
+    }
+
+    /// The live export's listing of app `target` (what the comparison saw).
+    private func liveApp(_ target: String) throws -> JSONValue? {
+        for entry in live.jsonLinesEntries() where entry.kind == "app" {
+            if let app = try live.values(at: entry.path).first, app["appId"]?.idString == target { return app }
+        }
+        return nil
     }
 
     /// `DELETE records.json` with the live revisions, 100 at a time; a refused revision sends the records one by one

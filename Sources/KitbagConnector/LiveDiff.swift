@@ -206,6 +206,9 @@ public enum LiveComparison {
         throws -> [String: ComparedEntity]
     {
         let named = try containers(reader, rules: rules, ids: ids)
+        // Containers a restore created again (live side): everything in them was created again too, even where the
+        // service gave an item the id it had (a new Kintone app numbers its records from 1 again).
+        let recreated = Set(ids?.back[rules.containerKind]?.values.map { $0 } ?? [])
         var out: [String: ComparedEntity] = [:]
         var context: [String: [JSONValue]] = [:]
         if let file = rules.normalizeContext {
@@ -223,7 +226,7 @@ public enum LiveComparison {
                 let read = rules.shape?(kind, stored, kind == rules.containerKind ? nil : container.id) ?? stored
                 let raw = rules.archivedShape(kind: kind, read, ids: ids)
                 guard let id = raw["id"]?.idString else { continue }
-                let restored = read["id"]?.idString != id
+                let restored = read["id"]?.idString != id || recreated.contains(container.id)
                 let value = rules.normalize?(kind, raw, context[folder] ?? []) ?? raw
                 let removed = rules.removedKinds[archived] != nil
                     || (rules.removedFlag.flatMap { value[$0]?.boolValue } ?? false)

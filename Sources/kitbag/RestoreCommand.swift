@@ -92,9 +92,10 @@ struct RestoreCommand: AsyncParsableCommand {
             a rerun — after a crash, a Ctrl-C, or once everything is back — writes only what is still missing. \
             --dry-run prints the plan and the request count and writes nothing.
 
-            Supported: Kinopio; Kintone records and comments (a deleted record comes back under a new id and record \
-            number, journaled; --revert sends the revision read, so a record edited meanwhile is left alone; a deleted \
-            app is refused — Kintone has no route to restore one); Kona (new ids, journaled; a task brings its \
+            Supported: Kinopio; Kintone apps, records and comments (a deleted record comes back under a new id and \
+            record number, journaled; --revert sends the revision read, so a record edited meanwhile is left alone; a \
+            deleted app comes back as a new app with its records — it needs a login allowed to create apps; --revert \
+            sets an app's name and description back); Kona (new ids, journaled; a task brings its \
             comments); Kitemaker work items and comments (a work item deleted in the app comes back as a new one with \
             a new number and its comments, journaled; --revert sets title, description, status, effort and impact \
             back and adds lost labels; spaces, statuses and --delete-added are refused — the API creates no spaces \

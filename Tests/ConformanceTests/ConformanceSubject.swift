@@ -35,8 +35,8 @@ struct ConformanceSubject: Sendable, CustomStringConvertible {
 
     /// What `damageAccount` did to the live account, for the restore conformance test (ids as archived).
     struct AccountDamage: Sendable {
-        /// A container deleted for good; nil where the service's API cannot delete one (Kintone has no REST route to
-        /// delete an app).
+        /// A container deleted for good (through the sandbox's stand-in for the service's app where its API deletes
+        /// none); nil where the service can neither delete nor create one (Kitemaker).
         var deletedContainer: String?
         /// A second container, in which `deletedItems` (one to three) were deleted for good.
         var itemsContainer: String

@@ -199,9 +199,10 @@ extension ConformanceSubject {
             return folder
         },
         damageAccount: { connector, archive in
-            // Kintone has no REST route to delete an app, so no container is deleted. Two records of the first app
-            // with two or more are deleted for good (`DELETE records.json`); the first text field of a record of
-            // another app is edited (`PUT record.json`). Items are named `APP/RECORD`, as `kitbag diff --live` does.
+            // Kintone's REST API deletes no app: a third app is deleted through the sandbox's stand-in for the app
+            // settings screen ("Delete App"), and comes back as a new app. Two records of the first app with two or
+            // more are deleted for good (`DELETE records.json`); the first text field of a record of another app is
+            // edited (`PUT record.json`). Items are named `APP/RECORD`, as `kitbag diff --live` does.
             let reader = try SnapshotReader.open(archive)
             defer { reader.close() }
             var apps: [(app: String, records: [String], text: (id: String, field: String)?)] = []
@@ -219,6 +220,11 @@ extension ConformanceSubject {
             guard let items = apps.first(where: { $0.records.count >= 2 }),
                 let edited = apps.first(where: { $0.app != items.app && $0.text != nil }), let text = edited.text
             else { throw ConformanceSetupError(message: "the demo seed has no two apps to damage") }
+            guard let gone = apps.first(where: { $0.app != items.app && $0.app != edited.app && !$0.records.isEmpty })?.app else {
+                throw ConformanceSetupError(message: "the demo seed has no third app with records to delete")
+            }
+            _ = try await connector.client.send(
+                APIRequest(method: .POST, path: KintoneSandbox.appDeleteAppPath, body: ["id": .string(gone)], route: "POST (sandbox) delete app"))
             let deleted = Array(items.records.prefix(2))
             _ = try await connector.client.send(
                 APIRequest(
@@ -229,7 +235,7 @@ extension ConformanceSubject {
                     method: .PUT, path: "/k/v1/record.json",
                     body: ["app": .string(edited.app), "id": .string(text.id), "record": [text.field: ["value": "edited by the suite"]]]))
             return AccountDamage(
-                deletedContainer: nil, itemsContainer: items.app, deletedItems: deleted.map { "\(items.app)/\($0)" },
+                deletedContainer: gone, itemsContainer: items.app, deletedItems: deleted.map { "\(items.app)/\($0)" },
                 editedContainer: edited.app, editedItem: "\(edited.app)/\(text.id)", editedKind: "record")
         })
 }

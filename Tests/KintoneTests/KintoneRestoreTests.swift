@@ -182,7 +182,7 @@ struct KintoneRestoreTests {
         #expect(try await RestoreJobs.diffLive(archive, connector: connection, scope: scope, progress: .silent).isEmpty)
     }
 
-    @Test("a token that may only view: one line naming the permission; a deleted app is refused in the plan")
+    @Test("a token that may only view: one line naming the permission; API tokens cannot create a deleted app again")
     func permissionAndRefusal() async throws {
         let (dir, sandbox, connection, archive) = try await Self.backedUpDemo()
         defer {
@@ -206,7 +206,9 @@ struct KintoneRestoreTests {
             return line.contains("Add records permission") && line.contains("app 3") && !line.contains("\n")
         }
         #expect(await sandbox.writes(since: mark).isEmpty)
-        #expect(connection.restoreRefusal(kind: "app", action: .recreate)?.contains("no route to restore a deleted app") == true)
+        #expect(viewer.restoreRefusal(kind: "app", action: .recreate)?.contains("API tokens cannot create apps") == true)
+        #expect(connection.restoreRefusal(kind: "app", action: .recreate) == nil)
+        #expect(connection.restoreRefusal(kind: "app", action: .remove)?.contains("no REST route to delete an app") == true)
         #expect(connection.restoreRefusal(kind: "record", action: .recreate) == nil)
     }
 }

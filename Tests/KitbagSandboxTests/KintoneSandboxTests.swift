@@ -674,4 +674,28 @@ struct KintoneSandboxTests {
         }
         #expect(big["apps"]?.arrayValue?.first?["records"]?.arrayValue?.count == 2_000)
     }
+
+    @Test("the sandbox-only stand-in for Delete App: the app goes with its records and files, other apps keep pointing at its id; unknown app 404, no sign-in 401")
+    func deleteAppStandIn() async throws {
+        try await withKintone(kintoneOptions()) { sandbox, api in
+            let record = try await api.get("/k/v1/record.json", [("app", "2"), ("id", "1")])
+            let fileKey = try #require(record["record"]?["Attachments"]?["value"]?.arrayValue?.first?["fileKey"]?.stringValue)
+            #expect(try await api.get("/k/v1/file.json", [("fileKey", fileKey)]).status == 200)
+            #expect(isKintoneError(try await api.send("POST", KintoneSandbox.appDeleteAppPath, auth: .none, body: ["id": "2"]), 401, "CB_AU01"))
+
+            let mark = await sandbox.writeMark()
+            #expect(try await api.send("POST", KintoneSandbox.appDeleteAppPath, body: ["id": "2"]).status == 200)
+            let writes = await sandbox.writes(since: mark)
+            #expect(writes.count == 1 && writes.first?.changes.contains { $0.kind == "app" && $0.id == "2" && $0.action == .deleted } == true, "\(writes)")
+            #expect(isKintoneError(try await api.get("/k/v1/app.json", [("id", "2")]), 404, "GAIA_AP01"))
+            #expect(isKintoneError(try await api.get("/k/v1/records.json", [("app", "2")]), 404, "GAIA_AP01"))
+            #expect(isKintoneError(try await api.get("/k/v1/file.json", [("fileKey", fileKey)]), 404, "GAIA_BL01"))
+            let apps = try await api.get("/k/v1/apps.json")
+            #expect(!(apps["apps"]?.arrayValue ?? []).contains { $0["appId"]?.stringValue == "2" } && apps["apps"]?.arrayValue?.isEmpty == false)
+            // App 1's related-records field still names app 2, as Kintone leaves it.
+            let fields = try await api.get("/k/v1/app/form/fields.json", [("app", "1")])
+            #expect(fields["properties"]?["Related_Orders"]?["referenceTable"]?["relatedApp"]?["app"]?.stringValue == "2")
+            #expect(isKintoneError(try await api.send("POST", KintoneSandbox.appDeleteAppPath, body: ["id": "2"]), 404, "GAIA_AP01"))
+        }
+    }
 }

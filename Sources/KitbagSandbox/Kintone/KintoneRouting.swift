@@ -90,6 +90,26 @@ extension SandboxStore where State == KintoneState {
         }
     }
 
+    /// `KintoneSandbox.appDeleteAppPath`: authenticates as an API call does, then deletes the app, all or nothing and
+    /// recorded like a write.
+    func deleteAppAsInTheApp(_ request: SandboxRequest) -> SandboxReply {
+        access { (state: inout KintoneState, writes: inout SandboxWriteLog) -> SandboxReply in
+            do throws(KintoneError) {
+                _ = try state.authenticate(request)
+                guard let id = try KintoneRoutes.params(of: request, asQuery: false).int("id") else {
+                    throw KintoneError.invalid("id", "Required field.")
+                }
+                return try writes.allOrNothing(&state, method: request.method.rawValue, route: request.route) {
+                    (state: inout KintoneState) throws(KintoneError) in
+                    try state.deleteAppAsInTheApp(id)
+                    return SandboxReply(["app": .string(String(id))])
+                }
+            } catch {
+                return SandboxReply(error.body(id: KintoneErrorIDs.next()), status: error.status)
+            }
+        }
+    }
+
     func openCursorCount() -> Int {
         update { (state: inout KintoneState) -> Int in
             state.settle(now: state.clock())
@@ -110,7 +130,11 @@ enum KintoneRoutes {
             if table[endpoint.path] == nil { paths.append(endpoint.path) }
             table[endpoint.path, default: [:]][endpoint.method] = endpoint
         }
-        var routes: [SandboxRoute] = []
+        var routes: [SandboxRoute] = [
+            SandboxRoute(.post, KintoneSandbox.appDeleteAppPath) { request throws(SandboxHTTPError) in
+                await store.deleteAppAsInTheApp(request)
+            }
+        ]
         for path in paths {
             let methods = table[path] ?? [:]
             for prefix in prefixes {

@@ -20,6 +20,9 @@ import Logging
 ///   no thread list (Kintone has no route that reads threads or thread comments).
 /// - Record date-times have minute precision (`2024-03-01T09:30:00Z`); `Updated_datetime > "…"`
 ///   therefore misses changes made in the same minute — use `>=` and skip what was seen.
+/// - Kintone's REST API cannot delete an app. Tests that need an app deleted "as an administrator does in Kintone"
+///   call `appDeleteAppPath` — a sandbox-only stand-in for the app settings screen, outside the API's paths, that no
+///   connector calls (see `KintoneState.deleteAppAsInTheApp`).
 /// - A new app and every settings change stay in the preview until deployed; a deploy reports
 ///   `PROCESSING` on the first poll and `SUCCESS` (live settings replaced) on the next poll or after 2 s.
 public enum KintoneSandbox {
@@ -32,18 +35,26 @@ public enum KintoneSandbox {
     /// Stats gauge with the number of open (unexpired) cursors.
     public static let openCursorsGauge = "openCursors"
 
+    /// Sandbox-only, for tests: `POST` here with `{"id": APP_ID}` (and a login or token in the usual headers) deletes
+    /// the app with its records, comments and files, as an administrator does in Kintone's app settings ("Delete
+    /// App"). It is that screen's stand-in, not an API route: Kintone's REST API deletes no app, and no connector may
+    /// call this.
+    public static let appDeleteAppPath = "/sandbox-only/app/delete-app"
+
     /// Seeds the state, binds, and returns once the server listens (real port in `baseURL`).
     /// `rateLimit` turns on Kintone's concurrency limit (`concurrencyLimit`, default 100).
     /// `lockedWritesAfterDeploy`: that many writes to an app answer `GAIA_DA02` after each of its deploys settles.
-    /// `basicAuth`: the domain sits behind Basic authentication (401 HTML page without it). `filterWarningAbove`: a
+    /// `withoutAppCreation`: logins the domain's app creation permission leaves out (`POST preview/app.json` answers
+    /// them 403 `CB_NO02`). `basicAuth`: the domain sits behind Basic authentication (401 HTML page without it). `filterWarningAbove`: a
     /// filtered search matching more records sends `X-Cybozu-Warning` (100,000 on real Kintone).
     public static func start(
         _ options: SandboxOptions, logger: Logger = SandboxServer.quietLogger("kitbag.sandbox.kintone"),
         lockedWritesAfterDeploy: Int = 0, basicAuth: (user: String, password: String)? = nil,
-        filterWarningAbove: Int = 100_000
+        filterWarningAbove: Int = 100_000, withoutAppCreation: Set<String> = []
     ) async throws -> RunningSandbox {
         var state = KintoneSeeder.state(seed: options.seed, credentials: options.credentials, logins: options.logins)
         state.lockedWritesAfterDeploy = lockedWritesAfterDeploy
+        state.withoutAppCreation = withoutAppCreation
         state.filterWarningAbove = filterWarningAbove
         state.basicAuth = basicAuth.map { "\($0.user):\($0.password)" }
         state.deployClock = options.clock

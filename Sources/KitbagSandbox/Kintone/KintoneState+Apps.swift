@@ -298,11 +298,25 @@ extension KintoneState {
         }
     }
 
+    /// The stand-in for "Delete App" in Kintone's app settings (the REST API has no route for it; only tests call
+    /// this, through `KintoneSandbox.appDeleteAppPath`): the app goes for good with its records, their comments and
+    /// files, and its open cursors. Other apps' lookups and related-records fields keep pointing at its id.
+    mutating func deleteAppAsInTheApp(_ id: Int) throws(KintoneError) {
+        guard let app = apps[id] else { throw KintoneError.appNotFound(id) }
+        for recordId in app.recordIds {
+            for key in fileKeys(in: app.records[recordId]?.values ?? JSONObject()) { files[key] = nil }
+        }
+        apps[id] = nil
+        appOrder.removeAll { $0 == id }
+        cursors = cursors.filter { $0.value.app != id }
+    }
+
     // MARK: - New apps and deploy
 
     mutating func addPreviewApp(_ call: KintoneCall) throws(KintoneError) -> SandboxReply {
         guard let name = call.params.string("name"), !name.isEmpty else { throw KintoneError.invalid("name", "Required field.") }
         guard name.count <= 64 else { throw KintoneError.invalid("name", "up to 64 characters.") }
+        if call.caller.tokens == nil, withoutAppCreation.contains(call.caller.code) { throw KintoneError.noPermission }
         var spaceId: Int?
         var threadId: Int?
         if let space = try call.params.int("space") {

@@ -200,6 +200,8 @@ struct KintoneState: Sendable {
     /// Writes to an app answered `GAIA_DA02` right after each of its deploys reads SUCCESS (0: none), as real
     /// Kintone does for a moment while the new settings settle (api-facts.md; cli-kintone retries them).
     var lockedWritesAfterDeploy = 0
+    /// Logins without the app creation permission (cybozu.com common administration → Permissions for App Creation).
+    var withoutAppCreation: Set<String> = []
     /// App id → writes still to be refused with `GAIA_DA02`.
     var lockedWrites: [Int: Int] = [:]
     /// A deploy not polled twice finishes on its own after this long.
