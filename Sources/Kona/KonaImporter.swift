@@ -105,8 +105,7 @@ final class KonaImporter {
     /// Adds a space's part, in the archive's order of spaces, so the summary is the one a run of one space after
     /// another gives.
     func merge(_ part: Part) {
-        for (kind, n) in part.summary.created { summary.created[kind, default: 0] += n }
-        for (kind, n) in part.summary.alreadyPresent { summary.alreadyPresent[kind, default: 0] += n }
+        summary.addCounts(of: part.summary)
         for note in part.summary.notImported {
             if Self.saidOnce(note), summary.notImported.contains(where: { $0.kind == note.kind }) { continue }
             summary.notImported.append(note)
