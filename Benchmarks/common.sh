@@ -1,9 +1,9 @@
 # Shared by the benchmark scripts: the sandbox helpers are used after BIN, WORK and SERVICE are set; test_bundle by the
 # benchmarks that run inside the test bundle (render, pacing).
 
-start_sandbox() { # name seed extra-flags… → prints the sandbox's base URL
+start_sandbox() { # name seed extra-flags… → prints the sandbox's base URL (SANDBOX_BIN: another kitbag runs it)
   local name=$1 seed=$2; shift 2
-  "$BIN" sandbox "$SERVICE" --seed "$seed" --api-key "bench-$name" -q "$@" > "$WORK/$name.url" 2>"$WORK/$name.log" &
+  "${SANDBOX_BIN:-$BIN}" sandbox "$SERVICE" --seed "$seed" --api-key "bench-$name" -q "$@" > "$WORK/$name.url" 2>"$WORK/$name.log" &
   # Started inside $(…), so the caller's `jobs` cannot see it: stop_sandboxes reads the pid from here.
   echo $! >> "$WORK/sandboxes.pid"
   echo $! > "$WORK/$name.pid"

@@ -7,8 +7,9 @@
 #   Kintone (100 concurrent per domain; kitbag takes a quarter, 25): requests ÷ 25 × round trip + chain × round trip
 #   Kona (nothing documented; kitbag adapts up to 16): requests ÷ 16 × round trip + chain × round trip
 #   Kitemaker (nothing documented; kitbag adapts up to 8 in flight, the sandbox runs an assumed 10 at once):
-#     requests ÷ 8 × round trip + chain × round trip. Its export reads one cursor page after another (chain: every
-#     request); its import creates the work items of its 8 status columns at once, each column one after another
+#     requests ÷ 8 × round trip + chain × round trip. Its export reads the spaces' cursor pages side by side (each
+#     space's one after another) with the account lists beside them (chain: probe, organization, one space's pages);
+#     its import creates the work items of its 8 status columns at once, each column one after another
 #     (the generated seed's longest column: a sixth of the items), and everything else one at a time
 # The chain is the requests that must run one after another (sign-in probe, listings, one page after another).
 # A chain of r-N means every request of the run but N.
@@ -17,6 +18,10 @@
 #   bash Benchmarks/wan/run.sh [LATENCY_MS] [CONFIG] [KINTONE_RECORDS] [KINOPIO_CARDS] [KONA_TASKS] [KITEMAKER_ITEMS] [LARGE]
 #   defaults: 50 ms, release build, 2000 records (with comments), 10000 cards (100 spaces), 3000 tasks (30 spaces),
 #   300 work items; LARGE (e.g. 100000): also export a Kintone app of that many records.
+#
+# SANDBOX_BIN=.build/release/kitbag runs the sandboxes from another build (a debug client against release sandboxes:
+# a debug sandbox's own work, e.g. Kitemaker's GraphQL pages, can take longer than the round trip).
+# ONLY="kona kitemaker" runs just those services (e.g. to repeat a comparison under a noisy machine's load).
 #
 # Needs: a built kitbag (swift build -c CONFIG), python3.
 set -euo pipefail
@@ -65,6 +70,8 @@ PY
 echo "# kitbag at a distance — ${LATENCY} ms round trip added by each sandbox, $CONFIG build, $(nproc) cores, $(uname -sr)"
 printf '%-24s %7s %8s %8s %5s %8s %-13s %7s %8s %6s\n' run size "wall s" requests 429s "bound s" rule "of bnd" "req/s" "vs flat"
 
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
+
 both() { # service short size export-chain import-chain credential-variable [VAR=value…] → export, then import
   local service=$1 short=$2 size=$3 chain_export=$4 chain_import=$5 variable=$6 S D; shift 6
   SERVICE=$service
@@ -77,22 +84,27 @@ both() { # service short size export-chain import-chain credential-variable [VAR
   stop_sandbox "$short-src"; stop_sandbox "$short-dst"
 }
 
-# Kintone: probe, apps.json, the settings (read at once), one record page after another (the comments of a page
-# overlap the next page's read), the last page's comments, spaces. The import's chain is an estimate: app, fields,
-# layout and views, deploy and its polling, the bulk requests.
-both kintone kt "$RECORDS" $((5 + (RECORDS + 499) / 500)) 8 KINTONE_PASSWORD KINTONE_USERNAME=Administrator
-both kinopio ki "$CARDS" 0 0 KINOPIO_API_KEY
+# Kintone: probe, apps.json, the settings (read at once), the record pages (the comments of a page overlap the next
+# page's read), the last page's comments, spaces. Past three pages the records are read by $id ranges: the first
+# page, the last, then the ranges between four at once. The import's chain is an estimate: app, fields, layout and
+# views, deploy and its polling, the bulk requests.
+record_chain() { local pages=$((($1 + 499) / 500)); [ "$pages" -gt 3 ] && echo $((2 + (pages - 2 + 3) / 4)) || echo "$pages"; }
+want kintone && both kintone kt "$RECORDS" $((5 + $(record_chain "$RECORDS"))) 8 KINTONE_PASSWORD KINTONE_USERNAME=Administrator
+want kinopio && both kinopio ki "$CARDS" 0 0 KINOPIO_API_KEY
 # Kona: userinfo, account, users, two space lists; per space its item lists at once (tasks take two pages: a full
-# page of 100 asks for one more), then one round of comment reads. Import: per space its create, then its items.
+# page of 100 asks for one more), then one round of comment reads. Import: the probe, the user, the spaces' create,
+# then the spaces' items up to 16 spaces at once (each space's creates one after another; the generated seed has
+# one task batch per space).
 spaces=$(((TASKS + 99) / 100))
-both kona ko "$TASKS" $((5 + spaces * 3)) $((3 + spaces * 2)) KONA_ACCESS_TOKEN
-# Kitemaker: export, one page after another; import, all but the work items outside the longest column.
-both kitemaker km "$ITEMS" r-0 "r-$((ITEMS - (ITEMS + 5) / 6))" KITEMAKER_TOKEN
+want kona && both kona ko "$TASKS" $((5 + spaces * 3)) $((3 + (spaces + 15) / 16)) KONA_ACCESS_TOKEN
+# Kitemaker: export, the probe and the organization, then both spaces' pages (150 work items each: 3 pages) beside
+# the account lists; import, all but the work items outside the longest column.
+want kitemaker && both kitemaker km "$ITEMS" $((2 + (ITEMS / 2 + 49) / 50)) "r-$((ITEMS - (ITEMS + 5) / 6))" KITEMAKER_TOKEN
 
-if [ -n "$LARGE" ]; then
+if [ -n "$LARGE" ] && want kintone; then
   SERVICE=kintone
   S=$(start_sandbox kt-large "$LARGE" --latency "$LATENCY")
-  run "kintone export (large)" kintone export "$LARGE" $((5 + (LARGE + 499) / 500)) KINTONE_PASSWORD=bench-kt-large \
+  run "kintone export (large)" kintone export "$LARGE" $((5 + $(record_chain "$LARGE"))) KINTONE_PASSWORD=bench-kt-large \
     env KINTONE_USERNAME=Administrator "$BIN" export kintone --base-url "$S" --formats json -o "$WORK/kt-large.tar.zst"
   stop_sandbox kt-large
 fi

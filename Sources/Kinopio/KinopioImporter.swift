@@ -83,8 +83,7 @@ public final class KinopioImporter {
     /// Adds a space's part, in the archive's order of spaces: a route another space already found unserved is
     /// reported once, by the first space that found it, as an import one space after another reports it.
     func merge(_ part: Part) {
-        for (kind, n) in part.summary.created { summary.created[kind, default: 0] += n }
-        for (kind, n) in part.summary.alreadyPresent { summary.alreadyPresent[kind, default: 0] += n }
+        summary.addCounts(of: part.summary)
         for (index, note) in part.summary.notImported.enumerated() {
             if let route = part.discoveries[index], unservedRoutes.contains(route) { continue }
             summary.notImported.append(note)

@@ -185,6 +185,15 @@ public final class JSONLinesSpool {
         count += 1
     }
 
+    /// Appends one entity already written as compact JSON text (no newline in it), e.g. a line of a
+    /// `ScratchJSONLines`: the same bytes `append(_:)` would write for the value it holds.
+    public func append(json text: [UInt8]) throws {
+        guard !committed else { throw ArchiveError.misuse("JSON Lines entry \(path) was already committed; open a new spool") }
+        try bytes.append(text)
+        try bytes.append([0x0A])
+        count += 1
+    }
+
     /// Bytes spooled so far.
     public var size: Int64 { bytes.size }
 

@@ -35,10 +35,11 @@ public enum Overlap {
     /// `work` for each element, at most `limit` at once, started in the elements' order; each result goes to `merge` in
     /// the elements' order as soon as it and every one before it are in, so what is merged is the same as one element
     /// after another. `prepare` runs on the caller's side just before an element starts, after the merges so far, so
-    /// what earlier elements taught reaches later ones. The first error cancels the rest and is thrown.
+    /// what earlier elements taught reaches later ones. While `merge` waits (it may send requests of its own), the
+    /// elements already started go on. The first error cancels the rest and is thrown.
     public static func inOrder<Element: Sendable, Context: Sendable, Result: Sendable>(
         _ elements: [Element], limit: Int, prepare: () -> Context,
-        _ work: @escaping @Sendable (Element, Context) async throws -> Result, merge: (Result) throws -> Void
+        _ work: @escaping @Sendable (Element, Context) async throws -> Result, merge: (Result) async throws -> Void
     ) async throws {
         try await withThrowingTaskGroup(of: (Int, Result).self) { group in
             var started = 0
@@ -54,7 +55,7 @@ public enum Overlap {
                 guard let done = try await group.next() else { break }
                 waiting[done.0] = done.1
                 while let next = waiting.removeValue(forKey: merged) {
-                    try merge(next)
+                    try await merge(next)
                     merged += 1
                 }
             }

@@ -45,4 +45,10 @@ public struct ImportSummary: Sendable, Codable {
     public init(dryRun: Bool = false) {
         self.dryRun = dryRun
     }
+
+    /// Adds what `part` created and found present (an import's part done in a child task, merged in order).
+    public mutating func addCounts(of part: ImportSummary) {
+        for (kind, n) in part.created { created[kind, default: 0] += n }
+        for (kind, n) in part.alreadyPresent { alreadyPresent[kind, default: 0] += n }
+    }
 }

@@ -30,6 +30,13 @@ final class KitemakerExporter: ExportSource {
     /// Kitemaker no longer has, or that is in another space, is left out (the live side of a restore that names work
     /// items). Nil: every work item of every space.
     let workItems: [String: [String]]?
+    /// Spaces whose work items `prefetch` has read, until `fetch` writes them.
+    private var prefetched: [String: SpaceLists] = [:]
+    /// The account-level lists once read (with the first window of spaces, or in `finish`).
+    private var accountLists: AccountLists?
+
+    /// Spaces read at once: as many as the pacing keeps requests going (each space's pages follow one another).
+    var batchSize: Int { max(1, connection.client.parallelism) }
 
     static let notExported: [NotExported] = [
         NotExported(kind: "attachment", reason: "files in work items are links inside descriptions; the API offers no download route for them"),
@@ -81,31 +88,24 @@ final class KitemakerExporter: ExportSource {
         }
     }
 
-    /// Roadmaps, initiatives, feedback, persons and companies: account-level, after the spaces.
+    /// Roadmaps, initiatives, feedback, persons and companies: account-level, after the spaces. They were read while
+    /// the first spaces were (`prefetch`), or are read here, all four at once, when no space was fetched.
     func finish(into account: ContainerOutput) async throws {
         guard !containersOnly else { return }
-        progress.beginStage("roadmaps")
-        let roadmaps = try await connection.graphQL("roadmaps", KitemakerSchema.roadmapsQuery)
-        guard let roadmapList = roadmaps["roadmaps"]?["roadmaps"]?.arrayValue else {
-            throw UserError("kitemaker: the roadmaps query answered without a roadmaps list")
+        if accountLists == nil {
+            let lists = AccountLists()
+            try await readAtOnce(lists.readings)
+            accountLists = lists
         }
-        try account.write("roadmaps", kind: "roadmap", values: roadmapList)
-        progress.advance(items: roadmapList.count)
-
+        guard let lists = accountLists else { return }
+        progress.beginStage("roadmaps")
+        try copy(lists.roadmaps, into: account, file: "roadmaps", kind: "roadmap")
         progress.beginStage("initiatives")
-        try await writePaged(
-            operation: "initiatives", query: KitemakerSchema.initiativesQuery, listKey: "initiatives",
-            into: account.lines("initiatives", kind: "initiative"), output: account)
+        try copy(lists.initiatives, into: account, file: "initiatives", kind: "initiative")
         progress.beginStage("feedback")
-        try await writePaged(
-            operation: "feedback", query: KitemakerSchema.feedbackQuery, listKey: "feedback",
-            into: account.lines("feedback", kind: "feedback"), output: account)
-        let people = try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)
-        let persons = people["feedbackPersons"]?.arrayValue ?? []
-        let companies = people["feedbackCompanies"]?.arrayValue ?? []
-        try account.write("persons", kind: "person", values: persons)
-        try account.write("companies", kind: "company", values: companies)
-        progress.advance(items: persons.count + companies.count)
+        try copy(lists.feedback, into: account, file: "feedback", kind: "feedback")
+        try copy(lists.persons, into: account, file: "persons", kind: "person")
+        try copy(lists.companies, into: account, file: "companies", kind: "company")
     }
 
     func notExported() -> [NotExported] { Self.notExported + unknownTypes.notExported }
@@ -131,32 +131,171 @@ final class KitemakerExporter: ExportSource {
         return out
     }
 
-    /// Pages a GraphQL list (`{<listKey>, cursor, hasMore}`) 50 at a time into `spool`.
-    func writePaged(
-        operation: String, query: String, listKey: String, variables: JSONObject = JSONObject(),
-        into spool: JSONLinesSpool, output: ContainerOutput, transform: (JSONValue) throws -> JSONValue = { $0 }
-    ) async throws {
-        var cursor: String?
-        while true {
-            var vars = variables
-            vars["count"] = .int(KitemakerSchema.pageSize)
-            if let cursor { vars["cursor"] = .string(cursor) }
-            let data = try await connection.graphQL(operation, query, variables: vars)
-            guard let page = data[operation], let items = page[listKey]?.arrayValue else {
-                throw UserError("kitemaker: the \(operation) query answered without a \(listKey) list")
-            }
-            for item in items { try spool.append(try transform(item)) }
-            progress.advance(items: items.count)
-            guard page["hasMore"]?.boolValue == true else { break }
-            guard let next = page["cursor"]?.stringValue, next != cursor, !items.isEmpty else {
-                throw UserError("kitemaker: the \(operation) query said it has more but gave no new cursor; the export stopped to avoid a loop")
-            }
-            cursor = next
+    /// One GraphQL list the export reads: the request for its next page (nil once it is complete) and what takes each
+    /// answer's `data`, returning the next page's variables or nil. Touched only by the task that runs `readAtOnce`.
+    final class ListReading {
+        let operation: String
+        let query: String
+        var next: JSONObject?
+        let take: (JSONValue) throws -> JSONObject?
+
+        init(operation: String, query: String, variables: JSONObject, take: @escaping (JSONValue) throws -> JSONObject?) {
+            self.operation = operation
+            self.query = query
+            self.next = variables
+            self.take = take
         }
-        try output.commit(spool)
+
+        /// A list paged 50 at a time (`{<listKey>, cursor, hasMore}`), each item handed to `append` in order.
+        static func paged(
+            operation: String, query: String, listKey: String, variables: JSONObject = JSONObject(),
+            progress: ProgressReporter?, append: @escaping (JSONValue) throws -> Void
+        ) -> ListReading {
+            var first = variables
+            first["count"] = .int(KitemakerSchema.pageSize)
+            var cursor: String?
+            return ListReading(operation: operation, query: query, variables: first) { data in
+                guard let page = data[operation], let items = page[listKey]?.arrayValue else {
+                    throw UserError("kitemaker: the \(operation) query answered without a \(listKey) list")
+                }
+                for item in items { try append(item) }
+                progress?.advance(items: items.count)
+                guard page["hasMore"]?.boolValue == true else { return nil }
+                guard let next = page["cursor"]?.stringValue, next != cursor, !items.isEmpty else {
+                    throw UserError("kitemaker: the \(operation) query said it has more but gave no new cursor; the export stopped to avoid a loop")
+                }
+                cursor = next
+                var vars = variables
+                vars["count"] = .int(KitemakerSchema.pageSize)
+                vars["cursor"] = .string(next)
+                return vars
+            }
+        }
     }
 
-    /// Writes one space's files: the space, its statuses and labels, its work items and their comments.
+    /// Reads `lists` side by side: each list's pages one after another (a cursor names the next), the lists at once,
+    /// as many requests offered as the connection's pacing can use (it still decides when each goes). Every answer is
+    /// taken here, in its list's order, so what the lists collect does not depend on how the answers interleave. The
+    /// first error cancels the rest and is thrown.
+    func readAtOnce(_ lists: [ListReading]) async throws {
+        let connection = self.connection
+        let limit = max(1, connection.client.parallelism)
+        try await withThrowingTaskGroup(of: (Int, JSONValue).self) { group in
+            var waiting = Array(lists.indices)
+            var running = 0
+            func start() {
+                while running < limit, !waiting.isEmpty {
+                    let index = waiting.removeFirst()
+                    guard let variables = lists[index].next else { continue }
+                    let (operation, query) = (lists[index].operation, lists[index].query)
+                    group.addTask { (index, try await connection.graphQL(operation, query, variables: variables)) }
+                    running += 1
+                }
+            }
+            start()
+            while let (index, data) = try await group.next() {
+                running -= 1
+                lists[index].next = try lists[index].take(data)
+                if lists[index].next != nil { waiting.append(index) }
+                start()
+            }
+        }
+    }
+
+    /// The account-level lists, read into scratch spools (memory, then an unlinked temporary file) until `finish`
+    /// writes them.
+    final class AccountLists {
+        let roadmaps = ScratchJSONLines()
+        let initiatives = ScratchJSONLines()
+        let feedback = ScratchJSONLines()
+        let persons = ScratchJSONLines()
+        let companies = ScratchJSONLines()
+
+        /// Roadmaps and feedback people in one answer each, initiatives and feedback paged.
+        var readings: [ListReading] {
+            [
+                ListReading(operation: "roadmaps", query: KitemakerSchema.roadmapsQuery, variables: JSONObject()) { [roadmaps] data in
+                    guard let list = data["roadmaps"]?["roadmaps"]?.arrayValue else {
+                        throw UserError("kitemaker: the roadmaps query answered without a roadmaps list")
+                    }
+                    for item in list { try roadmaps.append(item) }
+                    return nil
+                },
+                .paged(
+                    operation: "initiatives", query: KitemakerSchema.initiativesQuery, listKey: "initiatives", progress: nil,
+                    append: { [initiatives] item in try initiatives.append(item) }),
+                .paged(
+                    operation: "feedback", query: KitemakerSchema.feedbackQuery, listKey: "feedback", progress: nil,
+                    append: { [feedback] item in try feedback.append(item) }),
+                ListReading(operation: "feedbackPeople", query: KitemakerSchema.feedbackPeopleQuery, variables: JSONObject()) {
+                    [persons, companies] data in
+                    for person in data["feedbackPersons"]?.arrayValue ?? [] { try persons.append(person) }
+                    for company in data["feedbackCompanies"]?.arrayValue ?? [] { try companies.append(company) }
+                    return nil
+                },
+            ]
+        }
+    }
+
+    /// A space's work items (without their comments) and the comments, as read ahead by `prefetch`.
+    final class SpaceLists {
+        let workItems = ScratchJSONLines()
+        let comments = ScratchJSONLines()
+
+        func reading(space id: String, progress: ProgressReporter) -> ListReading {
+            .paged(
+                operation: "workItems", query: KitemakerSchema.workItemsQuery, listKey: "workItems",
+                variables: JSONObject([("spaceId", .string(id))]), progress: progress
+            ) { [workItems, comments] item in
+                var o = item.objectValue ?? JSONObject()
+                let nested = o["comments"]?.arrayValue ?? []
+                o["comments"] = nil
+                for c in nested { try comments.append(c) }
+                try workItems.append(.object(o))
+            }
+        }
+    }
+
+    /// Reads the work items of a window of spaces at once — and, with the first window, the account-level lists —
+    /// into scratch spools; `fetch` then writes each space in archive order, `finish` the lists.
+    func prefetch(_ batch: [ListedContainer]) async throws {
+        // Named work items are read one by one in `fetch`; there is no list to read ahead.
+        guard workItems == nil else { return }
+        var readings: [ListReading] = []
+        for listed in batch where prefetched[listed.id] == nil {
+            let lists = SpaceLists()
+            prefetched[listed.id] = lists
+            readings.append(lists.reading(space: listed.id, progress: progress))
+        }
+        if !containersOnly, accountLists == nil {
+            let lists = AccountLists()
+            accountLists = lists
+            readings += lists.readings
+        }
+        do {
+            try await readAtOnce(readings)
+        } catch {
+            prefetched = [:]
+            accountLists = nil
+            throw error
+        }
+    }
+
+    /// Writes the lines of `scratch` as one JSON Lines file of `output`, byte for byte.
+    func copy(_ scratch: ScratchJSONLines, into output: ContainerOutput, file: String, kind: String) throws {
+        let spool = try output.lines(file, kind: kind)
+        try copy(scratch, into: spool)
+        try output.commit(spool)
+        progress.advance(items: scratch.count)
+    }
+
+    func copy(_ scratch: ScratchJSONLines, into spool: JSONLinesSpool) throws {
+        let lines = try scratch.lines()
+        while let line = try lines.nextLine() { try spool.append(json: line) }
+    }
+
+    /// Writes one space's files: the space, its statuses and labels, its work items and their comments (read ahead by
+    /// `prefetch`, or here when it did not).
     func fetch(_ listed: ListedContainer, into output: ContainerOutput, previous: PreviousContainer?) async throws
         -> FetchedContainer
     {
@@ -172,27 +311,38 @@ final class KitemakerExporter: ExportSource {
         try output.write("statuses", kind: "status", values: statuses)
         try output.write("labels", kind: "label", values: labels)
 
-        let comments = try output.lines("comments", kind: "comment")
-        let split: (JSONValue) throws -> JSONValue = { item in
-            var o = item.objectValue ?? JSONObject()
-            let nested = o["comments"]?.arrayValue ?? []
-            o["comments"] = nil
-            for c in nested { try comments.append(c) }
-            return .object(o)
-        }
         if let workItems {
-            try await fetchNamed(workItems[listed.id] ?? [], space: listed.id, into: output.lines("workItems", kind: "workItem"), output: output, transform: split)
-        } else {
-            try await writePaged(
-                operation: "workItems", query: KitemakerSchema.workItemsQuery, listKey: "workItems",
-                variables: JSONObject([("spaceId", .string(listed.id))]),
-                into: output.lines("workItems", kind: "workItem"), output: output, transform: split)
+            let comments = try output.lines("comments", kind: "comment")
+            try await fetchNamed(
+                workItems[listed.id] ?? [], space: listed.id, into: output.lines("workItems", kind: "workItem"), output: output
+            ) { item in
+                var o = item.objectValue ?? JSONObject()
+                let nested = o["comments"]?.arrayValue ?? []
+                o["comments"] = nil
+                for c in nested { try comments.append(c) }
+                return .object(o)
+            }
+            try output.commit(comments)
+            return FetchedContainer()
         }
+        let lists: SpaceLists
+        if let read = prefetched.removeValue(forKey: listed.id) {
+            lists = read
+        } else {
+            lists = SpaceLists()
+            try await readAtOnce([lists.reading(space: listed.id, progress: progress)])
+        }
+        let comments = try output.lines("comments", kind: "comment")
+        let workItems = try output.lines("workItems", kind: "workItem")
+        try copy(lists.workItems, into: workItems)
+        try output.commit(workItems)
+        try copy(lists.comments, into: comments)
         try output.commit(comments)
         return FetchedContainer()
     }
 
-    /// The named work items that are in `space`, one `workItem(id:)` each, in the order named.
+    /// Writes the named work items of one space, each read by id (`workItem(id:)`); one gone or in another space is
+    /// left out.
     func fetchNamed(
         _ ids: [String], space: String, into spool: JSONLinesSpool, output: ContainerOutput, transform: (JSONValue) throws -> JSONValue
     ) async throws {

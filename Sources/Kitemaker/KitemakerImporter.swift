@@ -533,8 +533,7 @@ final class KitemakerImporter {
     }
 
     func merge(_ part: Part) {
-        for (kind, n) in part.summary.created { summary.created[kind, default: 0] += n }
-        for (kind, n) in part.summary.alreadyPresent { summary.alreadyPresent[kind, default: 0] += n }
+        summary.addCounts(of: part.summary)
         summary.notImported += part.summary.notImported
         for (route, n) in part.plannedRequests { plannedRequests[route, default: 0] += n }
         for change in part.changes {

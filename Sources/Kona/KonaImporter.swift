@@ -45,9 +45,77 @@ final class KonaImporter {
         self.progress = progress
         self.options = options
         self.batchSize = min(max(options.batchSize ?? KonaSchema.defaultBatchSize, 1), KonaSchema.defaultBatchSize)
+        self.spacesAtOnce = max(1, connection.client.parallelism)
     }
 
-    struct ArchivedSpace {
+    /// Spaces whose contents are imported at once (each space's creates still go one after another: conversations,
+    /// tasks, events, then the comments that name them); the connection's parallelism unless set.
+    var spacesAtOnce: Int
+
+    /// What one space's import needs from the run, as a value a child task takes: the ids mapped so far (spaces,
+    /// users), the users map, and whether the server was found to take one object per create.
+    struct Setup: Sendable {
+        let connection: KonaConnection
+        let journal: ImportJournal?
+        let progress: ProgressReporter
+        let options: ImportOptions
+        let ids: [String: [String: String]]
+        let users: [String: JSONValue]
+        let oneByOne: Bool
+    }
+
+    var setup: Setup {
+        Setup(
+            connection: connection, journal: journal, progress: progress, options: options, ids: ids, users: users,
+            oneByOne: oneByOne)
+    }
+
+    /// An importer for one space's contents in a child task; what it did comes back with `part` and is merged.
+    convenience init(_ setup: Setup) {
+        self.init(connection: setup.connection, journal: setup.journal, progress: setup.progress, options: setup.options)
+        ids = setup.ids
+        users = setup.users
+        oneByOne = setup.oneByOne
+        summary = ImportSummary(dryRun: setup.options.dryRun)
+    }
+
+    /// What one space's importer did: its counts, notes and dry-run requests, the ids it mapped, and whether it found
+    /// the server creating one object per request.
+    struct Part: Sendable {
+        var summary: ImportSummary
+        var plannedRequests: [String: Int]
+        var ids: [String: [String: String]]
+        var oneByOne: Bool
+    }
+
+    func part(since setup: Setup) -> Part {
+        var own: [String: [String: String]] = [:]
+        for (kind, map) in ids {
+            let before = setup.ids[kind] ?? [:]
+            for (source, target) in map where before[source] != target { own[kind, default: [:]][source] = target }
+        }
+        return Part(summary: summary, plannedRequests: plannedRequests, ids: own, oneByOne: oneByOne)
+    }
+
+    /// Notes said once per run, whichever space found them first (in archive order), as one space after another says them.
+    static func saidOnce(_ note: NotExported) -> Bool {
+        note.kind == "group" || note.kind == "server.batches" || note.kind.hasSuffix(".tags")
+    }
+
+    /// Adds a space's part, in the archive's order of spaces, so the summary is the one a run of one space after
+    /// another gives.
+    func merge(_ part: Part) {
+        summary.addCounts(of: part.summary)
+        for note in part.summary.notImported {
+            if Self.saidOnce(note), summary.notImported.contains(where: { $0.kind == note.kind }) { continue }
+            summary.notImported.append(note)
+        }
+        for (route, n) in part.plannedRequests { plannedRequests[route, default: 0] += n }
+        for (kind, map) in part.ids { ids[kind, default: [:]].merge(map) { _, new in new } }
+        oneByOne = oneByOne || part.oneByOne
+    }
+
+    struct ArchivedSpace: Sendable {
         var id: String
         var meta: JSONValue
         var folder: String
@@ -81,12 +149,24 @@ final class KonaImporter {
         progress.advance(items: spaces.count)
 
         progress.beginStage("contents", total: spaces.count)
-        for space in spaces {
-            try await importContents(of: space, archive: archive)
-            progress.advance(items: 1)
-        }
+        try await importContents(of: spaces, archive: archive)
         summary.requests = dryRun ? plannedRequests : await connection.client.requestCounts()
         return summary
+    }
+
+    /// Imports the contents of `spaces`, up to `spacesAtOnce` at a time: spaces are independent (a space's items and
+    /// comments name only its own), each space's creates go in their order, each batch journaled as planned →
+    /// attempted → created. Parts are merged in the archive's order, so the summary is the same as one space after
+    /// another; a space started later learns what the merged ones found (a server that takes one object per create).
+    func importContents(of spaces: [ArchivedSpace], archive: SnapshotReader) async throws {
+        try await Overlap.inOrder(spaces, limit: spacesAtOnce, prepare: { setup }) { space, setup in
+            let one = KonaImporter(setup)
+            try await one.importContents(of: space, archive: archive)
+            return one.part(since: setup)
+        } merge: { part in
+            merge(part)
+            progress.advance(items: 1)
+        }
     }
 
     /// Creates spaces (journaled), settling an unsure create by listing the account's spaces.
@@ -388,7 +468,7 @@ final class KonaImporter {
     }
 
     /// Whether the server has shown it creates one object per request (then every later batch is one object).
-    private var oneByOne = false
+    var oneByOne = false
 
     /// Which of `sending` the server created: each created object claims the first sent object whose sent fields it
     /// shows; created objects that show none of them take the unclaimed sent objects in order.
