@@ -66,8 +66,11 @@ public final class SnapshotWriter {
             self.spoolDirectory = spoolDirectory ?? parent
             StagingFiles.removeAbandoned(in: parent)
             let staging = StagingFiles.name(for: url)
+            // Listed as live before it exists: an interrupt at any moment removes it.
+            StagingFiles.register(staging.path, descriptor: -1)
             let fd = open(staging.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if fd < 0 {
+                StagingFiles.unregister(staging.path)
                 throw ArchiveError.io(
                     path: url.path, message: "cannot create the archive: \(LibArchive.errnoMessage()); check the folder exists and is writable")
             }
@@ -91,7 +94,13 @@ public final class SnapshotWriter {
             self.spoolDirectory = spoolDirectory ?? parent
             StagingFiles.removeAbandoned(in: parent)
             let staging = StagingFiles.name(for: target)
-            sink = try FolderSink(root: staging, mtime: stamp)
+            StagingFiles.register(staging.path, descriptor: -1)
+            do {
+                sink = try FolderSink(root: staging, mtime: stamp)
+            } catch {
+                StagingFiles.unregister(staging.path)
+                throw error
+            }
             stagingURL = staging
             StagingFiles.register(staging.path)
         }

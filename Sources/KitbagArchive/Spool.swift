@@ -56,7 +56,15 @@ final class ByteSpool {
         try bytes.withUnsafeBytes { try append($0) }
     }
 
-    private func spill() throws {
+    /// A file with no name in `directory`, so nothing can be left behind whenever the process dies: Linux's
+    /// `O_TMPFILE` where the file system has it, else `mkstemp` and an `unlink` at once (a window of microseconds in
+    /// which a name exists).
+    static func anonymousFile(in directory: URL) throws -> Int32 {
+        #if os(Linux)
+            // O_TMPFILE is __O_TMPFILE | O_DIRECTORY; Swift does not import the composite macro.
+            let nameless = open(directory.path, O_RDWR | O_CLOEXEC | O_DIRECTORY | 0o20000000, 0o600)
+            if nameless >= 0 { return nameless }
+        #endif
         var template = Array(directory.appendingPathComponent(".kitbag-spool-XXXXXX").path.utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         if descriptor < 0 {
@@ -64,9 +72,12 @@ final class ByteSpool {
                 path: directory.path,
                 message: "cannot create a spool file: \(LibArchive.errnoMessage()); pass a writable spool folder")
         }
-        // Unlinked at once: nothing is left behind even if the process dies.
         _ = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
-        fd = descriptor
+        return descriptor
+    }
+
+    private func spill() throws {
+        fd = try Self.anonymousFile(in: directory)
         try memory.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

@@ -27,6 +27,7 @@ public enum StagingFiles {
     }
 
     /// Records a staging path as live and takes its lock (a file's own descriptor, or a descriptor on the folder).
+    /// A descriptor of -1 lists a path about to be created (no lock yet); registering it again takes the lock.
     static func register(_ path: String, descriptor: Int32? = nil) {
         let fd = descriptor ?? open(path, O_RDONLY | O_CLOEXEC)
         if fd >= 0 { _ = flock(fd, LOCK_EX | LOCK_NB) }

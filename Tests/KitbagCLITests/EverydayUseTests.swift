@@ -40,7 +40,8 @@ import Testing
         await Exits.shared.wait(p)
         #expect(p.terminationReason == .exit && p.terminationStatus == 130, "stderr: \(stderr)")
         #expect(stderr.contains("kitbag: interrupted; nothing written"), "stderr: \(stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "no archive and no partial file")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(left.isEmpty, "no archive and no partial file: \(left)")
         await sandbox.stop()
     }
 
