@@ -148,7 +148,7 @@ public final class KintoneImporter {
             var settings: [String: JSONValue] = [:]
             for setting in KintoneSchema.settings {
                 let path = "\(folder)/\(setting.file).jsonl"
-                if archive.jsonLinesEntries().contains(where: { $0.path == path }), let value = try archive.values(at: path).first {
+                if archive.hasJSONLines(at: path), let value = try archive.values(at: path).first {
                     settings[setting.file] = value
                 }
             }

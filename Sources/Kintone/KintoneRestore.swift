@@ -330,7 +330,7 @@ final class KintoneRestore {
     /// bulk into the app's target, then their statuses. Returns how many there were.
     private func recreateRecords(_ keys: Set<String>?, of app: KintoneImporter.ArchivedApp) async throws -> Int {
         let path = "\(app.folder)/records.jsonl"
-        guard archive.jsonLinesEntries().contains(where: { $0.path == path }) else { return 0 }
+        guard archive.hasJSONLines(at: path) else { return 0 }
         let target = importer.appMap[app.id] ?? app.id
         var pending: [KintoneImporter.PendingRecord] = []
         for line in try archive.lines(at: path) {

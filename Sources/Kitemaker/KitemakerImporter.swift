@@ -169,7 +169,7 @@ final class KitemakerImporter {
 
     func accountValues(_ archive: SnapshotReader, _ file: String) throws -> [JSONValue] {
         let path = ArchivePath.jsonLines(container: .account, file: file)
-        guard archive.jsonLinesEntries().contains(where: { $0.path == path }) else { return [] }
+        guard archive.hasJSONLines(at: path) else { return [] }
         return try archive.values(at: path)
     }
 

@@ -198,7 +198,7 @@ final class KonaImporter {
 
     func values(_ archive: SnapshotReader, _ space: ArchivedSpace, file: String) throws -> [JSONValue] {
         let path = "\(space.folder)/\(file).jsonl"
-        guard archive.jsonLinesEntries().contains(where: { $0.path == path }) else { return [] }
+        guard archive.hasJSONLines(at: path) else { return [] }
         return Array(try archive.lines(at: path))
     }
 
@@ -209,14 +209,14 @@ final class KonaImporter {
         let myEmail = me["email"]?.stringValue?.lowercased()
         var sources: [JSONValue] = []
         for path in ["data/account/currentUser.jsonl", "data/account/users.jsonl"]
-        where archive.jsonLinesEntries().contains(where: { $0.path == path }) {
+        where archive.hasJSONLines(at: path) {
             sources += Array(try archive.lines(at: path))
         }
         var pairs: [(sourceID: String, targetID: String)] = []
         for (n, user) in sources.enumerated() {
             guard let id = user["id"]?.idString, users[id] == nil else { continue }
             let sameEmail = myEmail != nil && user["email"]?.stringValue?.lowercased() == myEmail
-            if n == 0 && archive.jsonLinesEntries().contains(where: { $0.path == "data/account/currentUser.jsonl" }) || sameEmail {
+            if n == 0 && archive.hasJSONLines(at: "data/account/currentUser.jsonl") || sameEmail {
                 users[id] = myID
                 pairs.append((id, myID.idString ?? ""))
             }

@@ -274,7 +274,7 @@ final class KonaRestore {
         let folder = KonaSchema.container(space: container).archiveFolder
         let file = step.kind == "space" ? "space" : KonaSchema.itemKinds.first { $0.kind == step.kind }?.file ?? step.kind
         let path = "\(folder)/\(file).jsonl"
-        guard archive.jsonLinesEntries().contains(where: { $0.path == path }) else { return nil }
+        guard archive.hasJSONLines(at: path) else { return nil }
         return try archive.values(at: path).first { $0["id"]?.idString == step.id }
     }
 
