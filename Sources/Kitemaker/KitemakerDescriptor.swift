@@ -6,11 +6,11 @@ import KitbagHTTP
 extension RateLimit {
     /// Kitemaker documents a 429 "Rate limit exceeded" but no number, no `Retry-After` and no limit header
     /// (kitemakerhq/rest-docs `_documentation/errors.md`, commit 2f0c66b3c459eb969218810464bd1d8afe5a3ca6). So, as for
-    /// Kona: no per-second cap; it starts with 2 requests in flight and adapts — one more per healthy answer, up to 8,
+    /// Kona: no per-second cap; it starts with 4 requests in flight and adapts — one more per healthy answer, up to 8,
     /// halving on a 429 (after the pause it asks for, or kitbag's own), cutting on 5xx, resets and answers that slow
     /// down under load. `--rate-limit` and `--concurrency` override.
     public static let kitemaker = RateLimit(
-        requestsPerSecond: .infinity, maxConcurrent: 8, adaptive: ConcurrencyAdaptation(initial: 2))
+        requestsPerSecond: .infinity, maxConcurrent: 8, adaptive: ConcurrencyAdaptation(initial: 4))
 }
 
 extension ConnectorDescriptor {
