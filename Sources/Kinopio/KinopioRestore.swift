@@ -238,9 +238,8 @@ final class KinopioRestore {
     private func entities(inLiveSpaces ids: Set<String>) throws -> [String: JSONValue] {
         var out: [String: JSONValue] = [:]
         for id in ids {
-            let folder = KinopioSchema.container(space: id).archiveFolder
             var byKind: [String: [JSONValue]] = [:]
-            for entry in live.jsonLinesEntries() where (entry.path as NSString).deletingLastPathComponent == folder {
+            for entry in live.jsonLinesEntries(in: KinopioSchema.container(space: id)) {
                 byKind[entry.kind ?? "", default: []] += try live.values(at: entry.path)
             }
             Self.key(byKind, into: &out)
