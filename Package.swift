@@ -159,8 +159,11 @@ let package = Package(
         // What every test target shares: scratch folders that are scanned for credentials before removal
         // (Tests/Support/credentials.txt lists them), and the proof-size knob the slow suites read (KITBAG_PROOF).
         .target(
-            name: "KitbagTestSupport", dependencies: ["KitbagArchive"], path: "Tests/Support",
+            name: "KitbagTestSupport", dependencies: ["KitbagArchive", "CSpawn"], path: "Tests/Support",
             exclude: ["credentials.txt", "scan-output.sh"], swiftSettings: strict),
+
+        // glibc's posix_spawn extensions for the tests' child processes (Tests/Support/ChildProcess.swift).
+        .target(name: "CSpawn", path: "Tests/CSpawn"),
 
         // Tests: one target per library, plus the connector conformance suite.
         .testTarget(name: "KitbagCoreTests", dependencies: ["KitbagTestSupport", "KitbagCore"], swiftSettings: strict),

@@ -145,14 +145,8 @@ struct ContractAuthOptionsTests {
         let key = dir.appendingPathComponent("k.pem"), cert = dir.appendingPathComponent("c.pem")
         let out = dir.appendingPathComponent("client.pfx")
         func run(_ args: [String]) throws {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-            p.arguments = args
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0, "openssl \(args.first ?? "")")
+            let p = try ChildProcess.runBlocking("/usr/bin/openssl", args, error: .null)
+            #expect(p.status == 0, "openssl \(args.first ?? "")")
         }
         try run(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.path, "-out", cert.path, "-days", "2", "-subj", "/CN=kitbag-test"])
         try run(["pkcs12", "-export", "-inkey", key.path, "-in", cert.path, "-out", out.path, "-passout", "pass:\(password)"])

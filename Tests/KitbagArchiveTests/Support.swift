@@ -120,28 +120,19 @@ func destination(for format: ArchiveFormat, in folder: URL, name: String = "snap
 func runTool(_ name: String, _ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: Data)? {
     let candidates = ["/usr/bin/\(name)", "/bin/\(name)", "/usr/local/bin/\(name)"]
     guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["LC_ALL"] = "C.UTF-8"
-    process.environment = environment
-    let outPipe = Pipe()
-    process.standardOutput = outPipe
-    process.standardError = FileHandle.nullDevice
     // Input comes from a file, so a tool that writes while it reads cannot deadlock against us.
     var inputFile: URL?
     if let input {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("kitbag-tool-input-\(UUID().uuidString)")
         try input.write(to: url)
         inputFile = url
-        process.standardInput = try FileHandle(forReadingFrom: url)
     }
     defer { if let inputFile { try? FileManager.default.removeItem(at: inputFile) } }
-    try process.run()
-    let output = outPipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, output)
+    let run = try ChildProcess.runBlocking(
+        path, arguments, environment: environment, input: inputFile.map { .file($0.path) } ?? .null, error: .null)
+    return (run.status, run.stdout)
 }
 
 func lines(_ data: Data) -> [String] {

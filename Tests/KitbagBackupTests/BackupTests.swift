@@ -163,10 +163,7 @@ import Testing
         let folder = BackupFolder(dir)
         try folder.prepare()
         // A child takes the lock with flock(1) and is killed with SIGKILL while holding it.
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        child.arguments = ["--exclusive", folder.lockFile.path, "sleep", "30"]
-        try child.run()
+        let child = try ChildProcess("/usr/bin/flock", ["--exclusive", folder.lockFile.path, "sleep", "30"], output: .null, error: .null)
         var refused = false
         for _ in 0..<200 {
             do {
@@ -179,7 +176,7 @@ import Testing
             }
         }
         #expect(refused, "the child should hold the lock")
-        kill(child.processIdentifier, SIGKILL)
+        child.signal(SIGKILL)
         child.waitUntilExit()
         // flock(1) runs sleep as a child that keeps the lock's file description open; wait for it to go too.
         var taken = false

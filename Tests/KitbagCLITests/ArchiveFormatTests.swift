@@ -12,29 +12,15 @@ import Testing
 
     /// Runs the checker; nil (and a recorded issue in CI) when python3 with jsonschema is missing.
     static func check(_ path: String) async throws -> CLI.Result? {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import jsonschema"]
-        probe.standardOutput = FileHandle.nullDevice
-        probe.standardError = FileHandle.nullDevice
-        try? probe.run()
-        probe.waitUntilExit()
-        guard probe.terminationStatus == 0 else {
+        let probe = try? await ChildProcess.run("/usr/bin/env", ["python3", "-c", "import jsonschema"], error: .null)
+        guard probe?.status == 0 else {
             if ProcessInfo.processInfo.environment["CI"] != nil {
                 Issue.record("python3 with jsonschema is not installed: run `make deps` (Debian package python3-jsonschema)")
             }
             return nil
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", checker, path]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = await CLI.readToEnd(out.fileHandleForReading)
-        p.waitUntilExit()
-        return CLI.Result(status: p.terminationStatus, stdout: data, stderr: "")
+        let p = try await ChildProcess.run("/usr/bin/env", ["python3", checker, path], error: .standardOutput)
+        return CLI.Result(status: p.status, stdout: p.stdout, stderr: "")
     }
 
     @Test func everyServicesArchiveMatchesThePublishedFormatInEveryContainerKind() async throws {

@@ -1,6 +1,7 @@
 import CLibPNG
 import CLibXML2
 import Foundation
+import KitbagTestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -42,29 +43,20 @@ enum Chromium {
     static func run(_ extra: [String], page: URL, work: URL) async throws -> Run {
         guard let binary else { throw BrowserError.missing }
         let profile = work.appendingPathComponent("profile-\(UUID().uuidString.prefix(8))")
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = [
+        let arguments = [
             "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
             "--force-device-scale-factor=1", "--proxy-server=http://127.0.0.1:9", "--user-data-dir=\(profile.path)",
         ] + extra + [page.absoluteString]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        let done = Completion()
-        p.terminationHandler = { _ in done.finish() }
-        try p.run()
-        async let o = readToEnd(out.fileHandleForReading)
-        async let e = readToEnd(err.fileHandleForReading)
+        let p = try ChildProcess(binary.path, arguments)
+        async let o = ChildProcess.readToEnd(p.standardOutput)
+        async let e = ChildProcess.readToEnd(p.standardError)
         let timeout = Task {
             try await Task.sleep(for: .seconds(90))
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            p.signal(SIGKILL)
         }
         let (stdout, stderr) = await (o, e)
-        await done.wait()
+        await p.wait()
         timeout.cancel()
-        while p.isRunning { try? await Task.sleep(for: .milliseconds(1)) }
         try? FileManager.default.removeItem(at: profile)
         return Run(status: p.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
     }
@@ -91,41 +83,6 @@ enum Chromium {
             throw BrowserError.failed("chromium --dump-dom of \(page.lastPathComponent) exited \(r.status): \(r.stderr.suffix(400))")
         }
         return (r.stdout, (try? Data(contentsOf: log)) ?? Data())
-    }
-
-    static func readToEnd(_ handle: FileHandle) async -> Data {
-        await withCheckedContinuation { (c: CheckedContinuation<Data, Never>) in
-            Thread { c.resume(returning: handle.readDataToEndOfFile()) }.start()
-        }
-    }
-
-    /// A one-shot signal from the termination handler to the waiting task.
-    final class Completion: @unchecked Sendable {
-        private let lock = NSLock()
-        private var finished = false
-        private var waiter: CheckedContinuation<Void, Never>?
-
-        func finish() {
-            lock.lock()
-            finished = true
-            let w = waiter
-            waiter = nil
-            lock.unlock()
-            w?.resume()
-        }
-
-        func wait() async {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                lock.lock()
-                if finished {
-                    lock.unlock()
-                    c.resume()
-                } else {
-                    waiter = c
-                    lock.unlock()
-                }
-            }
-        }
     }
 }
 

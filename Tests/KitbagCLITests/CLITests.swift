@@ -35,47 +35,33 @@ enum CLI {
         var out: String { String(decoding: stdout, as: UTF8.self) }
     }
 
-    /// Starts the binary; `exited` completes when it ends (without blocking a thread of the async pool).
-    static func start(_ args: [String], env: [String: String] = [:], cwd: URL? = nil) throws -> (Process, Pipe, Pipe) {
-        let p = Process()
-        p.terminationHandler = { ended in Exits.shared.signal(ended.processIdentifier) }
-        p.executableURL = binary
-        p.arguments = args
+    /// Starts the binary (posix_spawn, not Foundation's Process: see ChildProcess) with stdout and stderr on pipes.
+    static func start(
+        _ args: [String], env: [String: String] = [:], cwd: URL? = nil
+    ) throws -> (ChildProcess, FileHandle, FileHandle) {
         var e = ProcessInfo.processInfo.environment
         e["KINOPIO_API_KEY"] = nil
         for (k, v) in env { e[k] = v }
-        p.environment = e
-        if let cwd { p.currentDirectoryURL = cwd }
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let p = try ChildProcess(binary.path, args, environment: e, directory: cwd?.path)
+        guard let out = p.standardOutput, let err = p.standardError else { throw ChildProcess.SpawnError.failed("kitbag", EBADF) }
         return (p, out, err)
     }
 
     static func run(_ args: [String], env: [String: String] = [:], cwd: URL? = nil) async throws -> Result {
         let (p, out, err) = try start(args, env: env, cwd: cwd)
         // Read both pipes while the child runs, so a large stdout cannot block it.
-        async let o = readToEnd(out.fileHandleForReading)
-        async let e = readToEnd(err.fileHandleForReading)
+        async let o = readToEnd(out)
+        async let e = readToEnd(err)
         let (stdout, stderr) = await (o, e)
-        await Exits.shared.wait(p)
+        await p.wait()
         let result = Result(status: p.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
         // Whatever kitbag prints — progress, summaries, errors, --json — never holds a credential.
         Scratch.expectNoCredentials(in: result.out + result.stderr, "the output of kitbag \(args.prefix(2).joined(separator: " "))")
         return result
     }
 
-    /// Reads a pipe to its end on a thread of its own: blocking reads must not hold the async thread pool,
-    /// which also serves the in-process sandbox the child talks to.
-    static func readToEnd(_ handle: FileHandle) async -> Data {
-        await withCheckedContinuation { (c: CheckedContinuation<Data, Never>) in
-            let t = Thread { c.resume(returning: handle.readDataToEndOfFile()) }
-            t.start()
-        }
-    }
+    /// Reads a pipe to its end on a thread of its own (ChildProcess.readToEnd).
+    static func readToEnd(_ handle: FileHandle) async -> Data { await ChildProcess.readToEnd(handle) }
 
     static func tempDir() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("kitbag-cli-\(UUID().uuidString)")
@@ -89,41 +75,6 @@ enum CLI {
         o.credentials = [key]
         o.rateLimit = false
         return try await KinopioSandbox.start(o, logger: Logger(label: "cli-tests"))
-    }
-}
-
-/// Child processes that ended, and the tasks waiting for them.
-final class Exits: @unchecked Sendable {
-    static let shared = Exits()
-    private let lock = NSLock()
-    private var ended: Set<Int32> = []
-    private var waiting: [Int32: CheckedContinuation<Void, Never>] = [:]
-
-    func signal(_ pid: Int32) {
-        lock.lock()
-        if let c = waiting.removeValue(forKey: pid) {
-            lock.unlock()
-            c.resume()
-        } else {
-            ended.insert(pid)
-            lock.unlock()
-        }
-    }
-
-    func wait(_ p: Process) async {
-        let pid = p.processIdentifier
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            lock.lock()
-            if ended.remove(pid) != nil {
-                lock.unlock()
-                c.resume()
-            } else {
-                waiting[pid] = c
-                lock.unlock()
-            }
-        }
-        // terminationStatus is set once the handler has run; give Foundation a moment to record it.
-        while p.isRunning { try? await Task.sleep(for: .milliseconds(1)) }
     }
 }
 
@@ -225,15 +176,9 @@ final class Exits: @unchecked Sendable {
         let tar = dir.appendingPathComponent("piped.tar")
         try r.stdout.write(to: tar)
         #expect(try await CLI.run(["verify", tar.path]).status == 0)
-        let list = Process()
-        list.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        list.arguments = ["bsdtar", "-tf", tar.path]
-        let pipe = Pipe()
-        list.standardOutput = pipe
-        try list.run()
-        let names = String(decoding: await CLI.readToEnd(pipe.fileHandleForReading), as: UTF8.self)
-        while list.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(list.terminationStatus == 0)
+        let list = try await ChildProcess.run("/usr/bin/env", ["bsdtar", "-tf", tar.path])
+        let names = String(decoding: list.stdout, as: UTF8.self)
+        #expect(list.status == 0, "\(String(decoding: list.stderr, as: UTF8.self))")
         let lines = names.split(separator: "\n")
         #expect(lines.first == "kitbag.json")
         #expect(lines.last == "manifest.json")

@@ -35,9 +35,9 @@ import Testing
             try await Task.sleep(for: .milliseconds(5))
         }
         #expect(!Self.stagingNames(in: dir).isEmpty, "the export writes into a staging file first")
-        kill(p.processIdentifier, SIGINT)
-        let stderr = String(decoding: await CLI.readToEnd(err.fileHandleForReading), as: UTF8.self)
-        await Exits.shared.wait(p)
+        p.signal(SIGINT)
+        let stderr = String(decoding: await CLI.readToEnd(err), as: UTF8.self)
+        await p.wait()
         #expect(p.terminationReason == .exit && p.terminationStatus == 130, "stderr: \(stderr)")
         #expect(stderr.contains("kitbag: interrupted; nothing written"), "stderr: \(stderr)")
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
@@ -384,21 +384,13 @@ import Testing
     @Test func streamingOntoATerminalIsRefused() async throws {
         // `script` gives the child a terminal for stdout, as a user typing the command has.
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        p.arguments = ["-qec", "\(CLI.binary.path) export kinopio -o - --base-url http://127.0.0.1:9", "/dev/null"]
         var env = ProcessInfo.processInfo.environment
         env["KINOPIO_API_KEY"] = key
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        p.terminationHandler = { ended in Exits.shared.signal(ended.processIdentifier) }
-        try p.run()
-        let text = String(decoding: await CLI.readToEnd(out.fileHandleForReading), as: UTF8.self)
-        await Exits.shared.wait(p)
-        #expect(p.terminationStatus == 2, "\(text)")
+        let p = try await ChildProcess.run(
+            "/usr/bin/script", ["-qec", "\(CLI.binary.path) export kinopio -o - --base-url http://127.0.0.1:9", "/dev/null"],
+            environment: env, error: .standardOutput)
+        let text = String(decoding: p.stdout, as: UTF8.self)
+        #expect(p.status == 2, "\(text)")
         #expect(text.contains("which is a terminal"), "\(text)")
         let help = try await CLI.run(["export", "--help"])
         #expect(help.out.contains("Not --formats") && help.out.contains("Not --archive-format"), "the two are told apart")
@@ -426,8 +418,8 @@ import Testing
         // Kill the import once a few batches are in.
         let (p, _, _) = try CLI.start(args + ["-q"], env: env)
         while await target.stats().totalRequests < 4, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
-        kill(p.processIdentifier, SIGKILL)
-        await Exits.shared.wait(p)
+        p.signal(SIGKILL)
+        await p.wait()
 
         let after = try JSONValue(parsing: try await CLI.run(args + ["--dry-run", "--json"], env: env).stdout)
         let present = Self.counts(after["alreadyPresent"])
@@ -472,7 +464,7 @@ import Testing
 
     @Test func theSandboxPrintsTheVariablesToSet() async throws {
         let (p, out, err) = try CLI.start(["sandbox", "kinopio", "--api-key", key, "--seed", "empty"])
-        let errHandle = err.fileHandleForReading
+        let errHandle = err
         var text = ""
         let deadline = Date().addingTimeInterval(30)
         while !text.contains("\n"), Date() < deadline {
@@ -480,12 +472,12 @@ import Testing
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
         }
-        let url = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        let url = String(decoding: out.availableData, as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(text.contains("export KINOPIO_API_KEY="), "\(text)")
         #expect(text.contains("KINOPIO_BASE_URL=\(url)"), "\(text)")
-        kill(p.processIdentifier, SIGTERM)
-        await Exits.shared.wait(p)
+        p.signal(SIGTERM)
+        await p.wait()
         #expect(p.terminationStatus == 0)
     }
 }

@@ -141,23 +141,15 @@ import Testing
                 .replacingOccurrences(of: "User=kitbag\n", with: "")
             try text.write(to: dir.appendingPathComponent(name.replacingOccurrences(of: "@", with: "@")), atomically: true, encoding: .utf8)
         }
-        let verify = Process()
-        verify.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        verify.arguments = ["verify", "--man=no", dir.appendingPathComponent("kitbag-backup@x.service").path]
         // verify resolves templates from the folder of the named file.
         try FileManager.default.copyItem(
             at: dir.appendingPathComponent("kitbag-backup@.service"), to: dir.appendingPathComponent("kitbag-backup@x.service"))
         try FileManager.default.copyItem(
             at: dir.appendingPathComponent("kitbag-backup@.timer"), to: dir.appendingPathComponent("kitbag-backup@x.timer"))
-        let err = Pipe()
-        verify.standardError = err
-        verify.standardOutput = err
-        try verify.run()
-        let output = try await Task.detached { () throws -> String in
-            let data = try err.fileHandleForReading.readToEnd() ?? Data()
-            verify.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }.value
+        let verify = try await ChildProcess.run(
+            "/usr/bin/systemd-analyze", ["verify", "--man=no", dir.appendingPathComponent("kitbag-backup@x.service").path],
+            error: .standardOutput)
+        let output = String(decoding: verify.stdout, as: UTF8.self)
         let problems = output.split(separator: "\n").filter { $0.contains("kitbag-backup") }
         #expect(problems.isEmpty, "systemd-analyze: \(output)")
     }

@@ -98,8 +98,8 @@ import Testing
             while await target.stats().totalRequests < killAfter, p.isRunning {
                 try await Task.sleep(for: .milliseconds(1))
             }
-            kill(p.processIdentifier, SIGKILL)
-            await Exits.shared.wait(p)
+            p.signal(SIGKILL)
+            await p.wait()
             #expect(p.terminationReason == .uncaughtSignal, "\(label): the first run should have been killed midway")
 
             let rerun = try await CLI.run(args, env: env)
@@ -141,8 +141,8 @@ import Testing
         }
         let (p, _, _) = try CLI.start(args, env: env)
         while await deploys() < 1, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
-        kill(p.processIdentifier, SIGKILL)
-        await Exits.shared.wait(p)
+        p.signal(SIGKILL)
+        await p.wait()
         #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed at its first deploy")
         let rerun = try await CLI.run(args, env: env)
         #expect(rerun.status == 0, "rerun: \(rerun.stderr)")
@@ -202,8 +202,8 @@ import Testing
             while await sandbox.stats().totalRequests - before < killAfter, p.isRunning {
                 try await Task.sleep(for: .milliseconds(1))
             }
-            kill(p.processIdentifier, SIGKILL)
-            await Exits.shared.wait(p)
+            p.signal(SIGKILL)
+            await p.wait()
             if p.terminationReason != .uncaughtSignal { continue }  // finished first: nothing to prove this run
             #expect(try sealed() == archives, "\(label): no new archive is sealed")
             #expect(try Data(contentsOf: archiveURL) == archiveBytes, "\(label): the previous archive is untouched")

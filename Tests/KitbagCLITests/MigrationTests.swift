@@ -661,8 +661,8 @@ import Testing
         while await target.stats().totalRequests < 40, p.isRunning {
             try await Task.sleep(for: .milliseconds(2))
         }
-        kill(p.processIdentifier, SIGKILL)
-        await Exits.shared.wait(p)
+        p.signal(SIGKILL)
+        await p.wait()
         #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed midway")
         let before = try await Self.exportCount(target, dir: dir, name: "midway.tar")
         #expect(before > 0 && before < sourceItems.count, "killed midway: \(before) of \(sourceItems.count) tasks")

@@ -252,8 +252,8 @@ import Testing
         let mark = await sandbox.writeMark()
         let (p, _, _) = try CLI.start(args, env: env)
         while await sandbox.writeMark() < mark + subject.writesBeforeKill, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
-        kill(p.processIdentifier, SIGKILL)
-        await Exits.shared.wait(p)
+        p.signal(SIGKILL)
+        await p.wait()
         #expect(p.terminationReason == .uncaughtSignal, "\(service): the first run should have been killed midway")
         let rerun = try await CLI.run(["restore", archive, "--rate-limit", "0"], env: env)
         #expect(rerun.status == 0, "\(service): \(rerun.stderr)")

@@ -22,7 +22,7 @@ import Testing
         do {
             var printed = ""
             while !printed.contains("\n") {
-                let chunk = out.fileHandleForReading.availableData
+                let chunk = out.availableData
                 if chunk.isEmpty { break }
                 printed += String(decoding: chunk, as: UTF8.self)
             }
@@ -40,8 +40,8 @@ import Testing
             failure = error
         }
         try? await client.shutdown()
-        kill(process.processIdentifier, SIGTERM)
-        await Exits.shared.wait(process)
+        process.signal(SIGTERM)
+        await process.wait()
         if let failure { throw failure }
         #expect(process.terminationStatus == 0)
     }
@@ -55,7 +55,7 @@ import Testing
         do {
             var printed = ""
             while !printed.contains("sandbox ready") || !printed.hasSuffix("\n") {
-                let chunk = err.fileHandleForReading.availableData
+                let chunk = err.availableData
                 if chunk.isEmpty { break }
                 printed += String(decoding: chunk, as: UTF8.self)
             }
@@ -78,8 +78,8 @@ import Testing
         } catch {
             failure = error
         }
-        kill(process.processIdentifier, SIGTERM)
-        await Exits.shared.wait(process)
+        process.signal(SIGTERM)
+        await process.wait()
         if let failure { throw failure }
     }
 }
