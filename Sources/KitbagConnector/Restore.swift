@@ -222,7 +222,7 @@ public enum RestoreJobs {
         try checkAccount(archive, name: name, connector: connector, live: account)
         let rules = connector.liveRules
         let folders = try LiveComparison.folders(in: archive, scope: scope, rules: rules)
-        if let folders, folders.isEmpty {
+        if let folders, folders.isEmpty, !(try LiveComparison.namesAccountEntity(in: archive, scope: scope, rules: rules)) {
             throw UserError("nothing in \(name) matches \(describe(scope)); check the ids (kitbag diff \(name) --live lists them)", exitStatus: .usage)
         }
         // A container created again by an earlier run is read under the id it has now.
