@@ -319,7 +319,9 @@ public enum RestoreJobs {
             let plan = plan(diff, options: options, target: connector)
             let reads = since(await connector.client.requestCounts())
             var journal: ImportJournal?
-            if !options.dryRun && !plan.steps.isEmpty {
+            // The journal of an earlier (maybe interrupted) run is opened even when nothing is planned: what it sent
+            // may still need finishing (a Kitemaker initiative's links and roadmap places).
+            if !options.dryRun && (!plan.steps.isEmpty || FileManager.default.fileExists(atPath: url.path)) {
                 journal = try ImportJournal(
                     url: url,
                     binding: JournalBinding(

@@ -314,7 +314,7 @@ final class KitemakerRestore {
             // linked to the copy.
             let lostLinks = accountRead && plan.skipped.contains {
                 Self.accountKinds.contains($0.entry.kind) && $0.entry.change == .changed
-                    && !Set($0.entry.fields ?? []).isDisjoint(with: ["workItems", "labels", "insights", "tags"])
+                    && !Set($0.entry.fields ?? []).isDisjoint(with: ["workItems", "labels", "members", "roadmapColumns", "insights", "tags"])
             }
             planned = Set(recreate.map { "\($0.kind)/\($0.id)" })
             guard !recreate.isEmpty || !reverts.isEmpty || !accountReverts.isEmpty || lostLinks else { return }
@@ -606,9 +606,16 @@ final class KitemakerRestore {
             importer.noteWhatCannotBeCarried(spaces: [], initiatives: initiatives, feedback: feedback)
             importer.reportUnmappedUsers(spaces: [], initiatives: initiatives, feedback: feedback)
         }
-        for initiative in initiatives { try await importer.importInitiative(initiative) }
-        if !initiatives.isEmpty {
-            try await importer.placeOnRoadmaps(try importer.accountValues(archive, "roadmaps"), initiatives: initiatives)
+        // A copy an earlier, interrupted run created gets what that run had not sent yet: its links (`editInitiative`,
+        // unless journaled) and its roadmap places (unless journaled).
+        let liveIDs = Set(liveInitiatives.compactMap { $0["id"]?.idString })
+        let resumed = archivedInitiatives.filter { i in
+            guard let id = i["id"]?.idString, !initiativeIDs.contains(id), let now = importer.target("initiative", id) else { return false }
+            return now != id && liveIDs.contains(now)
+        }
+        for initiative in initiatives + resumed { try await importer.importInitiative(initiative) }
+        if !initiatives.isEmpty || !resumed.isEmpty {
+            try await importer.placeOnRoadmaps(try importer.accountValues(archive, "roadmaps"), initiatives: initiatives + resumed)
         }
         if !feedback.isEmpty {
             try await importer.importPeople(archive, feedback: feedback, onlyNamed: true)
