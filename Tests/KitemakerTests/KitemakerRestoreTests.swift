@@ -423,6 +423,48 @@ struct KitemakerInitiativeRestoreTests {
     }
 }
 
+extension KitemakerInitiativeRestoreTests {
+    @Test func oneInitiativeOfAFullOrganizationCostsAHandfulOfRequests() async throws {
+        // 300 work items, 150 per space: three GraphQL pages each if the spaces were read whole.
+        let sandbox = try await Kite.sandbox(.generated(cards: 300), token: Kite.sourceToken)
+        let connection = try Kite.connect(sandbox, token: Kite.sourceToken)
+        let dir = try Fixture.tempDir()
+        let archive = dir.appendingPathComponent("before.tar.zst")
+        let d = KitemakerDamaged(sandbox: sandbox, connection: connection, dir: dir, archive: archive)
+        // One initiative in both spaces, with three work items of the first (the generated organization has none).
+        let spaces = try await d.graphQL("{ organization { spaces { id } } }")["organization"]?["spaces"]?.arrayValue?.compactMap { $0["id"]?.idString } ?? []
+        let items = try await d.graphQL(
+            "query($s: ID!) { workItems(spaceId: $s, count: 3) { workItems { id } } }", ["s": .string(spaces.first ?? "")]
+        )["workItems"]?["workItems"]?.arrayValue?.compactMap { $0["id"]?.idString } ?? []
+        #expect(spaces.count == 2 && items.count == 3)
+        let made = try await d.send(
+            .POST, "/developers/rest/v1/initiative", ["title": "Q3 scale", "spaceIds": .array(spaces.map(JSONValue.string))])
+        let initiative = try #require(made["id"]?.idString)
+        _ = try await d.graphQL(
+            "mutation($input: EditInitiativeInput!) { editInitiative(input: $input) { initiative { id } } }",
+            ["input": ["id": .string(initiative), "addWorkItemIds": .array(items.map(JSONValue.string))]])
+        _ = try await Kite.export(connection, to: archive)
+        _ = try await d.send(.POST, KitemakerSandbox.appDeleteInitiativePath, ["id": .string(initiative)])
+
+        let before = await sandbox.stats().totalRequests
+        let (report, writes) = try await d.restore(RestoreOptions(scope: RestoreScope(only: [("initiative", initiative)])))
+        let served = await sandbox.stats().totalRequests - before
+        #expect(report.done["recreate initiative"] == 1 && writes.count == report.writeRequests, "\(report.done)")
+        // The account check, the organization (spaces, statuses, labels, users), the initiative's three work items by
+        // id, one page each of initiatives and feedback; then the create (REST, it keeps its spaces) and its links. No
+        // space's work item list is read.
+        #expect(report.requests == [
+            "GET /organization": 1, "POST /graphql organization": 1, "POST /graphql workItem": 3, "POST /graphql initiatives": 1,
+            "POST /graphql feedback": 1, "POST /initiative": 1, "POST /graphql editInitiative": 1,
+        ], "\(report.requests)")
+        #expect(served == report.requests.values.reduce(0, +) && report.writeRequests == 2, "\(served)")
+        let back = try await d.liveList("initiatives", "initiatives", "id title workItems { id } spaces { id }").filter { $0["title"] == "Q3 scale" }
+        #expect(back.count == 1 && back.first?["workItems"]?.arrayValue?.compactMap { $0["id"]?.idString } == items)
+        #expect(back.first?["spaces"]?.arrayValue?.count == 2)
+        await d.stop()
+    }
+}
+
 extension KitemakerDamaged {
     /// The archive's account-level list `file` (`initiatives`, `feedback`).
     func archived(_ file: String) throws -> [JSONValue] {
