@@ -16,6 +16,11 @@ import KitbagJournal
 /// the space is created again (`POST /label`, journaled) when the plan or a work item put back needs it. There is no
 /// optimistic lock: a revert reads the work item again just before its `PUT` and leaves it alone when it changed
 /// since the plan, but an edit between that read and the write is overwritten.
+///
+/// Initiatives and feedback (the account folder) are compared as entities of no space when the scope takes them (see
+/// `liveReader`); deleted ones come back through the importer's creates (`restoreAccount`), surviving ones are linked
+/// to the work items, initiatives and labels put back, and `--revert` sets an initiative back through
+/// `editInitiative`. The schema has no mutation that deletes either; `editFeedback` exists but is not sent yet.
 extension KitemakerConnection: RestoreTarget {
     public var liveRules: LiveRules { KitemakerRestore.rules }
 
