@@ -20,7 +20,7 @@ import KitbagJournal
 /// Initiatives and feedback (the account folder) are compared as entities of no space when the scope takes them (see
 /// `liveReader`); deleted ones come back through the importer's creates (`restoreAccount`), surviving ones are linked
 /// to the work items, initiatives and labels put back, and `--revert` sets an initiative back through
-/// `editInitiative`. The schema has no mutation that deletes either; `editFeedback` exists but is not sent yet.
+/// `editInitiative` and a feedback item through `editFeedback`. The schema has no mutation that deletes either.
 extension KitemakerConnection: RestoreTarget {
     public var liveRules: LiveRules { KitemakerRestore.rules }
 
@@ -255,10 +255,8 @@ final class KitemakerRestore {
     static func refusal(kind: String, action: RestoreAction) -> String? {
         switch (kind, action) {
         case ("workItem", .recreate), ("comment", .recreate), ("workItem", .revert), ("label", .recreate),
-            ("initiative", .recreate), ("feedback", .recreate), ("initiative", .revert):
+            ("initiative", .recreate), ("feedback", .recreate), ("initiative", .revert), ("feedback", .revert):
             return nil
-        case ("feedback", .revert):
-            return "kitbag does not set feedback back yet (the schema's editFeedback takes title, content, processed, person and company); it is left as it is"
         case (_, .undelete):
             return "Kitemaker has no trash to take a \(kind) out of"
         case (_, .remove):
@@ -602,6 +600,10 @@ final class KitemakerRestore {
         for i in liveInitiatives {
             if let id = i["id"]?.idString, archivedInitiativeIDs.contains(id) { keep("initiative", id) }
         }
+        let archivedFeedbackIDs = Set(archivedFeedback.compactMap { $0["id"]?.idString })
+        for f in liveFeedback {
+            if let id = f["id"]?.idString, archivedFeedbackIDs.contains(id) { keep("feedback", id) }
+        }
         let notedBefore = importer.summary.notImported.count
         let initiativeIDs = Set(recreate.filter { $0.kind == "initiative" }.map(\.id))
         let feedbackIDs = Set(recreate.filter { $0.kind == "feedback" }.map(\.id))
@@ -638,8 +640,10 @@ final class KitemakerRestore {
         try await relink(
             initiatives: archivedInitiatives.filter { !initiativeIDs.contains($0["id"]?.idString ?? "") && !reverted.contains($0["id"]?.idString ?? "") },
             live: liveInitiatives,
-            feedback: archivedFeedback.filter { !feedbackIDs.contains($0["id"]?.idString ?? "") }, liveFeedback: liveFeedback)
+            feedback: archivedFeedback.filter { !feedbackIDs.contains($0["id"]?.idString ?? "") }, liveFeedback: liveFeedback,
+            tagsReverted: Set(reverts.filter { $0.kind == "feedback" && ($0.fields ?? []).contains("tags") }.map(\.id)))
         try await revertInitiatives(reverts.filter { $0.kind == "initiative" }, archived: archivedInitiatives, live: liveInitiatives)
+        try await revertFeedback(reverts.filter { $0.kind == "feedback" }, archived: archivedFeedback, live: liveFeedback)
     }
 
     /// The live id of an archived work item, initiative or label that a restore created again, this run or an earlier
@@ -654,7 +658,10 @@ final class KitemakerRestore {
     /// lacks (`editInitiative`); a feedback item, the copies of its tags (`addTagsToFeedback`) and its insights those of
     /// the work items and initiatives they linked (`addEntitiesToInsight`). Adding a link it has is no change, so a
     /// rerun after a kill sends only what is still missing (the live read shows it).
-    private func relink(initiatives: [JSONValue], live: [JSONValue], feedback: [JSONValue], liveFeedback: [JSONValue]) async throws {
+    /// `tagsReverted`: feedback whose tags `--revert` sets back (not added here too).
+    private func relink(
+        initiatives: [JSONValue], live: [JSONValue], feedback: [JSONValue], liveFeedback: [JSONValue], tagsReverted: Set<String>
+    ) async throws {
         func missing(_ archived: JSONValue?, _ now: JSONValue?, _ kind: String) -> [String] {
             let has = Set((now?.arrayValue ?? []).compactMap { $0["id"]?.idString })
             return (archived?.arrayValue ?? []).compactMap { copy(kind, $0["id"]?.idString ?? "") }.filter { !has.contains($0) }
@@ -673,7 +680,7 @@ final class KitemakerRestore {
         for item in feedback {
             guard let id = item["id"]?.idString, let now = liveFeedback.first(where: { $0["id"]?.idString == id }) else { continue }
             var linked = false
-            let tags = missing(item["tags"], now["tags"], "label")
+            let tags = tagsReverted.contains(id) ? [] : missing(item["tags"], now["tags"], "label")
             if !tags.isEmpty {
                 let input = JSONObject([("id", .string(id)), ("tagIds", .array(tags.map(JSONValue.string)))])
                 try await send("addTagsToFeedback", KitemakerSchema.addTagsToFeedbackMutation, input)
@@ -745,6 +752,78 @@ final class KitemakerRestore {
             if !dryRun { try journal?.markStep("revert-initiative", sourceIDs: [step.id]) }
             done["revert initiative", default: 0] += 1
         }
+    }
+
+    /// `--revert` for feedback: title, content, processed state, person and company through `editFeedback`; tags it lost
+    /// added again (`addTagsToFeedback`). What no route sets this way (owners, tags added since, insights) is reported.
+    /// As for initiatives, nothing is read again before the edit.
+    private func revertFeedback(_ steps: [RestoreStep], archived: [JSONValue], live: [JSONValue]) async throws {
+        for step in steps {
+            guard let old = archived.first(where: { $0["id"]?.idString == step.id }),
+                let liveID = importer.target("feedback", step.id),
+                let now = live.first(where: { $0["id"]?.idString == liveID })
+            else { continue }
+            var input = JSONObject([("id", .string(liveID))])
+            var unset: [String] = []
+            var tags: [String] = []
+            for field in step.fields ?? [] {
+                switch field {
+                case "title":
+                    if let v = old["title"]?.stringValue { input["title"] = .string(v) } else { unset.append(field) }
+                case "content", "contents":
+                    input["content"] = .string(KitemakerImporter.feedbackContent(old))
+                case "processed":
+                    input["processed"] = .bool(old["processed"]?.boolValue ?? false)
+                case "processedAt":
+                    // Cleared by setting processed back to false; a time cannot be given.
+                    if !((old["processedAt"]?.isNull ?? true) && (step.fields ?? []).contains("processed")) { unset.append(field) }
+                case "person", "company":
+                    // Only one Kitemaker still has (a restore paired it, or it keeps its id); one gone is not created here.
+                    let id = old[field]?["id"]?.idString ?? ""
+                    if let t = importer.target(field, id) {
+                        input["\(field)Id"] = .string(t)
+                    } else if !id.isEmpty, try await livePeople()[field]?.contains(id) == true {
+                        input["\(field)Id"] = .string(id)
+                    } else {
+                        unset.append(field)
+                    }
+                case "tags":
+                    let has = Set((now["tags"]?.arrayValue ?? []).compactMap { $0["id"]?.idString })
+                    let wanted = (old["tags"]?.arrayValue ?? []).compactMap { importer.target("label", $0["id"]?.idString) }
+                    tags = wanted.filter { !has.contains($0) }
+                    if !has.subtracting(wanted).isEmpty || wanted.count < (old["tags"]?.arrayValue?.count ?? 0) { unset.append(field) }
+                default:
+                    unset.append(field)
+                }
+            }
+            for field in unset {
+                notRestored.append(
+                    NotExported(
+                        kind: "feedback.\(field)", container: step.id,
+                        reason: "editFeedback and addTagsToFeedback cannot set \(field) to what the archive holds; it stays as it is"))
+            }
+            guard input.count > 1 || !tags.isEmpty else { continue }
+            if input.count > 1 { try await send("editFeedback", KitemakerSchema.editFeedbackMutation, input) }
+            if !tags.isEmpty {
+                try await send(
+                    "addTagsToFeedback", KitemakerSchema.addTagsToFeedbackMutation,
+                    JSONObject([("id", .string(liveID)), ("tagIds", .array(tags.map(JSONValue.string)))]))
+            }
+            if !dryRun { try journal?.markStep("revert-feedback", sourceIDs: [step.id]) }
+            done["revert feedback", default: 0] += 1
+        }
+    }
+
+    private var people: [String: Set<String>]?
+
+    /// The ids of the live feedback persons and companies (`person`, `company`), read once when a revert needs them.
+    private func livePeople() async throws -> [String: Set<String>] {
+        if let people { return people }
+        let data = try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)
+        func ids(_ key: String) -> Set<String> { Set((data[key]?.arrayValue ?? []).compactMap { $0["id"]?.idString }) }
+        let read = ["person": ids("feedbackPersons"), "company": ids("feedbackCompanies")]
+        people = read
+        return read
     }
 
     /// A 401/403 on a write says which permission the token lacks, in one line.

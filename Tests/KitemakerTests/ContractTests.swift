@@ -263,6 +263,7 @@ struct KitemakerContractTests {
                 KitemakerSchema.createFeedbackMutation, KitemakerSchema.createPersonMutation,
                 KitemakerSchema.createCompanyMutation, KitemakerSchema.createReplyMutation,
                 KitemakerSchema.addTagsToFeedbackMutation, KitemakerSchema.addEntitiesToInsightMutation,
+                KitemakerSchema.editFeedbackMutation,
             ]
             for document in mutations {
                 let (status, answer) = try await wire.graphQL(document, variables: JSONObject([("input", [:])]))
@@ -364,6 +365,28 @@ struct KitemakerContractTests {
                 KitemakerSchema.addEntitiesToInsightMutation,
                 variables: JSONObject([("input", ["id": "0000000000000000", "entityIds": [.string(initiative)]])]))
             #expect(unknown?["errors"]?[0]?["message"]?.stringValue?.contains("Could not find") == true)
+        }
+    }
+
+    @Test("editFeedback (EditFeedbackInput: id, title, content, processed, companyId, personId; km src/kitemaker.graphql) changes only the fields it is given")
+    func editFeedbackIsPartial() async throws {
+        try await withWire(.demo) { wire, _ in
+            let read = "{ feedback(count: 50) { feedback { id title content processed person { id } } } }"
+            let (_, page) = try await wire.graphQL(read)
+            let csv = try #require(page?["data"]?["feedback"]?["feedback"]?.arrayValue?.first { $0["title"] == "CSV export, please" })
+            let id = try #require(csv["id"]?.idString)
+            let (status, answer) = try await wire.graphQL(
+                KitemakerSchema.editFeedbackMutation,
+                variables: JSONObject([("input", ["id": .string(id), "title": "Renamed", "processed": true])]))
+            #expect(status == 200 && answer?["errors"] == nil, "\(answer?.serializedString() ?? "")")
+            let (_, after) = try await wire.graphQL(read)
+            let now = try #require(after?["data"]?["feedback"]?["feedback"]?.arrayValue?.first { $0["id"]?.idString == id })
+            #expect(now["title"] == "Renamed" && now["processed"] == .bool(true))
+            #expect(now["content"] == csv["content"] && now["person"] == csv["person"], "the fields not given stay")
+            // An input field the schema does not have is refused as a whole.
+            let (_, refused) = try await wire.graphQL(
+                KitemakerSchema.editFeedbackMutation, variables: JSONObject([("input", ["id": .string(id), "tagIds": []])]))
+            #expect(refused?["errors"] != nil)
         }
     }
 

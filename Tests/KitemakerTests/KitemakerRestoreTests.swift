@@ -398,7 +398,7 @@ struct KitemakerInitiativeRestoreTests {
         await d.stop()
     }
 
-    @Test func onlyOneInitiativeReadsNoWorkItemListAndRevertSetsAnotherBack() async throws {
+    @Test func onlyOneInitiativeReadsNoWorkItemListAndRevertSetsAnInitiativeAndAFeedbackBack() async throws {
         let (d, initiative, _) = try await Self.damaged()
         let iid = try #require(initiative["id"]?.idString)
         let scope = RestoreScope(only: [("initiative", iid)])
@@ -419,6 +419,18 @@ struct KitemakerInitiativeRestoreTests {
         let (reverted, revertWrites) = try await d.restore(RestoreOptions(scope: RestoreScope(only: [("initiative", other)]), revert: true))
         #expect(reverted.done["revert initiative"] == 1 && revertWrites.count == 1, "\(reverted.done)")
         #expect(try await d.liveList("initiatives", "initiatives", "id title").contains { $0["id"]?.idString == other && $0["title"] == "Reliability" })
+
+        // A feedback item renamed and marked processed in the app: --revert sets both back through one editFeedback.
+        let praise = try #require(try d.archived("feedback").first { $0["title"] == "General praise" }?["id"]?.idString)
+        _ = try await d.graphQL(
+            "mutation($input: EditFeedbackInput!) { editFeedback(input: $input) { feedback { id } } }",
+            ["input": ["id": .string(praise), "title": "renamed since", "processed": true]])
+        let changed = try await d.diff(RestoreScope(only: [("feedback", praise)]))
+        #expect(changed.entries.map { "\($0.change.rawValue) \($0.id) \($0.fields ?? [])" } == ["changed \(praise) [\"processed\", \"processedAt\", \"title\"]"], "\(changed.entries)")
+        let (fixed, fixWrites) = try await d.restore(RestoreOptions(scope: RestoreScope(only: [("feedback", praise)]), revert: true))
+        #expect(fixed.done["revert feedback"] == 1 && fixWrites.count == 1, "\(fixed.done) \(fixWrites.map(\.route))")
+        #expect(!fixed.notRestored.contains { $0.container == praise }, "\(fixed.notRestored)")
+        #expect(try await d.diff(RestoreScope(only: [("feedback", praise)])).isEmpty)
         await d.stop()
     }
 }

@@ -742,6 +742,15 @@ enum KitemakerGraphQL {
             fields: ["id": InputObjectField(type: nonNull(GraphQLID)), "tagIds": InputObjectField(type: nonNull(ids))])
         let addTagsToFeedbackResult = try GraphQLObjectType(
             name: "AddTagsToFeedbackResult", fields: ["feedback": field(nonNull(feedback)) { (f: S.Feedback, _, _) in f }])
+        let editFeedbackInput = try GraphQLInputObjectType(
+            name: "EditFeedbackInput",
+            fields: [
+                "id": InputObjectField(type: nonNull(GraphQLID)), "title": InputObjectField(type: GraphQLString),
+                "content": InputObjectField(type: GraphQLString), "processed": InputObjectField(type: GraphQLBoolean),
+                "companyId": InputObjectField(type: GraphQLID), "personId": InputObjectField(type: GraphQLID),
+            ])
+        let editFeedbackResult = try GraphQLObjectType(
+            name: "EditFeedbackResult", fields: ["feedback": field(nonNull(feedback)) { (f: S.Feedback, _, _) in f }])
         func inputArg(_ type: GraphQLInputObjectType) -> GraphQLArgumentConfigMap {
             ["input": GraphQLArgument(type: nonNull(type))]
         }
@@ -778,6 +787,9 @@ enum KitemakerGraphQL {
                 "addTagsToFeedback": GraphQLField(
                     type: nonNull(addTagsToFeedbackResult), args: inputArg(addTagsToFeedbackInput),
                     resolve: mutating { (s, input, _) throws(SandboxHTTPError) in try s.addTagsToFeedback(input) }),
+                "editFeedback": GraphQLField(
+                    type: nonNull(editFeedbackResult), args: inputArg(editFeedbackInput),
+                    resolve: mutating { (s, input, _) throws(SandboxHTTPError) in try s.editFeedback(input) }),
                 "createCommentOnWorkItem": GraphQLField(
                     type: nonNull(commentResult), args: ["input": GraphQLArgument(type: nonNull(commentInput))],
                     resolve: createComment),

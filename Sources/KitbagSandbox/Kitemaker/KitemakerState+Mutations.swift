@@ -176,6 +176,35 @@ extension KitemakerState {
         return feedback[f]
     }
 
+    /// `editFeedback(input: EditFeedbackInput!)` (kitemakerhq/km `src/kitemaker.graphql`: id, title, content, processed,
+    /// companyId, personId): the fields given are changed. Turning `processed` on stamps processedAt with the time, off
+    /// clears it (a guess: the schema does not say).
+    mutating func editFeedback(_ input: Map) throws(SandboxHTTPError) -> Feedback {
+        guard let f = feedback.firstIndex(where: { $0.id == input["id"].string }) else {
+            throw SandboxHTTPError(.notFound, "Could not find the specified feedback")
+        }
+        let time = now()
+        if let title = input["title"].string {
+            guard !title.trimmingCharacters(in: .whitespaces).isEmpty else { throw SandboxHTTPError(.badRequest, "title is required") }
+            feedback[f].title = title
+        }
+        if let content = input["content"].string { feedback[f].contents = content }
+        if let processed = input["processed"].bool, processed != feedback[f].processed {
+            feedback[f].processed = processed
+            feedback[f].processedAt = processed ? time : nil
+        }
+        if let person = input["personId"].string {
+            guard persons.contains(where: { $0.id == person }) else { throw SandboxHTTPError(.notFound, "Could not find the specified person") }
+            feedback[f].personID = person
+        }
+        if let company = input["companyId"].string {
+            guard companies.contains(where: { $0.id == company }) else { throw SandboxHTTPError(.notFound, "Could not find the specified company") }
+            feedback[f].companyID = company
+        }
+        feedback[f].updatedAt = time
+        return feedback[f]
+    }
+
     /// `editInitiative(input: EditInitiativeInput!)`: the fields given are changed; `add…Ids`/`remove…Ids` change the
     /// initiative's links (adding a link it has is no change).
     mutating func editInitiative(_ input: Map) throws(SandboxHTTPError) -> Initiative {
