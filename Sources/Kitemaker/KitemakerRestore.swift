@@ -741,12 +741,7 @@ final class KitemakerRestore {
                     unset.append(field)
                 }
             }
-            for field in unset {
-                notRestored.append(
-                    NotExported(
-                        kind: "initiative.\(field)", container: step.id,
-                        reason: "editInitiative cannot set \(field) to what the archive holds; it stays as it is"))
-            }
+            reportUnset(unset, of: step, routes: "editInitiative")
             guard input.count > 1 else { continue }
             try await send("editInitiative", KitemakerSchema.editInitiativeMutation, input)
             if !dryRun { try journal?.markStep("revert-initiative", sourceIDs: [step.id]) }
@@ -796,12 +791,7 @@ final class KitemakerRestore {
                     unset.append(field)
                 }
             }
-            for field in unset {
-                notRestored.append(
-                    NotExported(
-                        kind: "feedback.\(field)", container: step.id,
-                        reason: "editFeedback and addTagsToFeedback cannot set \(field) to what the archive holds; it stays as it is"))
-            }
+            reportUnset(unset, of: step, routes: "editFeedback and addTagsToFeedback")
             guard input.count > 1 || !tags.isEmpty else { continue }
             if input.count > 1 { try await send("editFeedback", KitemakerSchema.editFeedbackMutation, input) }
             if !tags.isEmpty {
@@ -811,6 +801,16 @@ final class KitemakerRestore {
             }
             if !dryRun { try journal?.markStep("revert-feedback", sourceIDs: [step.id]) }
             done["revert feedback", default: 0] += 1
+        }
+    }
+
+    /// The fields of a revert step that `routes` cannot set back, in the report.
+    private func reportUnset(_ fields: [String], of step: RestoreStep, routes: String) {
+        for field in fields {
+            notRestored.append(
+                NotExported(
+                    kind: "\(step.kind).\(field)", container: step.id,
+                    reason: "\(routes) cannot set \(field) to what the archive holds; it stays as it is"))
         }
     }
 
