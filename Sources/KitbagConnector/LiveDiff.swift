@@ -83,6 +83,9 @@ public struct LiveRules: Sendable {
     /// whose entities name their id otherwise (Kintone: `appId`, a record's `$id` field, comment ids per record).
     /// Gets the container's id (nil for a container itself). Nil: compared as read.
     public var shape: (@Sendable (_ kind: String, _ value: JSONValue, _ container: String?) -> JSONValue)?
+    /// Kinds kept in the account folder that are compared too, as entities of no container (Kitemaker's initiatives
+    /// and feedback) — only where the live read holds their file: a narrow read that leaves them out compares none.
+    public var accountKinds: Set<String>
 
     public init(
         ignoredKeys: Set<String>, removedKinds: [String: String] = [:], removedFlag: String? = nil, containerKind: String,
@@ -90,8 +93,9 @@ public struct LiveRules: Sendable {
         normalize: (@Sendable (String, JSONValue, [JSONValue]) -> JSONValue)? = nil,
         shape: (@Sendable (String, JSONValue, String?) -> JSONValue)? = nil, journalKinds: [String] = [],
         notRestorableKeys: [String: Set<String>] = [:],
-        translate: (@Sendable (String, JSONValue, RoundTripIDs) -> JSONValue)? = nil
+        translate: (@Sendable (String, JSONValue, RoundTripIDs) -> JSONValue)? = nil, accountKinds: Set<String> = []
     ) {
+        self.accountKinds = accountKinds
         self.shape = shape
         self.ignoredKeys = ignoredKeys
         self.removedKinds = removedKinds
@@ -201,10 +205,12 @@ public enum LiveComparison {
 
     /// Every entity of an archive, outside the account folder, keyed by `kind/id` (the container by its kind); only
     /// those of the containers `containers` names when it is set. `ids` (live side only): the ids a restore gave,
-    /// turned back into archived ids.
-    static func entities(_ reader: SnapshotReader, rules: LiveRules, containers wanted: Set<String>?, ids: RoundTripIDs? = nil)
-        throws -> [String: ComparedEntity]
-    {
+    /// turned back into archived ids. `account`: kinds of the account folder taken too, whatever `containers` says,
+    /// as entities of no container.
+    static func entities(
+        _ reader: SnapshotReader, rules: LiveRules, containers wanted: Set<String>?, ids: RoundTripIDs? = nil,
+        account: Set<String> = []
+    ) throws -> [String: ComparedEntity] {
         let named = try containers(reader, rules: rules, ids: ids)
         // Containers a restore created again (live side): everything in them was created again too, even where the
         // service gave an item the id it had (a new Kintone app numbers its records from 1 again).
@@ -218,6 +224,17 @@ public enum LiveComparison {
         }
         for entry in reader.jsonLinesEntries() {
             let folder = (entry.path as NSString).deletingLastPathComponent
+            if folder == ContainerRef.account.archiveFolder, let kind = entry.kind, account.contains(kind) {
+                for stored in try reader.values(at: entry.path) {
+                    let raw = rules.archivedShape(kind: kind, stored, ids: ids)
+                    guard let id = raw["id"]?.idString else { continue }
+                    let value = rules.normalize?(kind, raw, []) ?? raw
+                    out["\(kind)/\(id)"] = ComparedEntity(
+                        kind: kind, container: nil, id: id, title: ArchiveDiffTitle.title(value), removed: false, value: value,
+                        restored: stored["id"]?.idString != id)
+                }
+                continue
+            }
             guard let container = named[folder], wanted?.contains(container.id) ?? true else { continue }
             let archived = entry.kind ?? "entity"
             let kind = rules.removedKinds[archived] ?? archived
@@ -254,6 +271,30 @@ public enum LiveComparison {
             let l = left[k] ?? .null, r = right[k] ?? .null
             return l.serialized() != r.serialized()
         }
+    }
+
+    /// The account-folder kinds of `rules` whose file `reader` holds (what a live read brought of them).
+    static func accountKinds(in reader: SnapshotReader, rules: LiveRules) -> Set<String> {
+        guard !rules.accountKinds.isEmpty else { return [] }
+        var out = Set<String>()
+        for entry in reader.jsonLinesEntries() where (entry.path as NSString).deletingLastPathComponent == ContainerRef.account.archiveFolder {
+            if let kind = entry.kind, rules.accountKinds.contains(kind) { out.insert(kind) }
+        }
+        return out
+    }
+
+    /// Whether the scope names something of the account folder the comparison takes (`accountKinds`): by kind and id,
+    /// or by title with `--match`.
+    public static func namesAccountEntity(in archive: SnapshotReader, scope: RestoreScope, rules: LiveRules) throws -> Bool {
+        guard !rules.accountKinds.isEmpty, !scope.isEverything else { return false }
+        let kinds = accountKinds(in: archive, rules: rules)
+        guard !kinds.isEmpty else { return false }
+        for e in try entities(archive, rules: rules, containers: [], account: kinds).values {
+            if scope.includes(kind: e.kind, id: e.id, container: nil, title: e.title, containerKind: rules.containerKind, containerTitle: nil) {
+                return true
+            }
+        }
+        return false
     }
 
     /// The containers a scope needs read (archive folder → id): every one holding something the scope names, and
@@ -294,8 +335,10 @@ public enum LiveComparison {
         archive: SnapshotReader, live: SnapshotReader, rules: LiveRules, containers: Set<String>?, scope: RestoreScope,
         archiveName: String, restored: RoundTripIDs? = nil
     ) throws -> LiveDiff {
-        let before = try entities(archive, rules: rules, containers: containers)
-        let now = try entities(live, rules: rules, containers: containers, ids: restored)
+        // Account-folder kinds only where the live read brought them (and the archive holds them).
+        let account = accountKinds(in: live, rules: rules).intersection(accountKinds(in: archive, rules: rules))
+        let before = try entities(archive, rules: rules, containers: containers, account: account)
+        let now = try entities(live, rules: rules, containers: containers, ids: restored, account: account)
         let titles = Dictionary(
             (try Self.containers(archive, rules: rules).values.map { ($0.id, $0.title) })
                 + (try Self.containers(live, rules: rules, ids: restored).values.map { ($0.id, $0.title) }),
@@ -303,9 +346,11 @@ public enum LiveComparison {
         var kinds: [String: LiveDiff.Tally] = [:]
         var entries: [LiveDiff.Entry] = []
         func include(_ e: ComparedEntity) -> Bool {
-            scope.includes(
-                kind: e.kind, id: e.id, container: e.container ?? e.id, title: e.title, containerKind: rules.containerKind,
-                containerTitle: titles[e.container ?? e.id] ?? nil)
+            // An entity of the account folder is in no container.
+            let container = e.kind == rules.containerKind ? e.id : e.container
+            return scope.includes(
+                kind: e.kind, id: e.id, container: container, title: e.title, containerKind: rules.containerKind,
+                containerTitle: container.flatMap { titles[$0] ?? nil })
         }
         for key in Set(before.keys).union(now.keys).sorted() {
             let old = before[key], new = now[key]

@@ -222,7 +222,7 @@ public enum RestoreJobs {
         try checkAccount(archive, name: name, connector: connector, live: account)
         let rules = connector.liveRules
         let folders = try LiveComparison.folders(in: archive, scope: scope, rules: rules)
-        if let folders, folders.isEmpty {
+        if let folders, folders.isEmpty, !(try LiveComparison.namesAccountEntity(in: archive, scope: scope, rules: rules)) {
             throw UserError("nothing in \(name) matches \(describe(scope)); check the ids (kitbag diff \(name) --live lists them)", exitStatus: .usage)
         }
         // A container created again by an earlier run is read under the id it has now.
@@ -319,7 +319,9 @@ public enum RestoreJobs {
             let plan = plan(diff, options: options, target: connector)
             let reads = since(await connector.client.requestCounts())
             var journal: ImportJournal?
-            if !options.dryRun && !plan.steps.isEmpty {
+            // The journal of an earlier (maybe interrupted) run is opened even when nothing is planned: what it sent
+            // may still need finishing (a Kitemaker initiative's links and roadmap places).
+            if !options.dryRun && (!plan.steps.isEmpty || FileManager.default.fileExists(atPath: url.path)) {
                 journal = try ImportJournal(
                     url: url,
                     binding: JournalBinding(

@@ -17,6 +17,8 @@ public struct KitemakerConnection: Connector {
     /// Set on the live reader of a restore whose scope names work items only: per space id, the work items the export
     /// reads one by one instead of every work item of the space (see `liveReader(scope:archive:restored:)`).
     var liveWorkItems: [String: [String]]?
+    /// Set on the live reader of a restore whose scope takes initiatives or feedback: they are read too.
+    var liveAccount = false
 
     public var descriptor: ConnectorDescriptor { .kitemaker }
 
@@ -148,7 +150,7 @@ public struct KitemakerConnection: Connector {
         let unknown = KitemakerUnknownTypes()
         watched.unknownTypes = unknown
         return KitemakerExporter(connection: watched, progress: progress, spaces: selection.containers, unknownTypes: unknown,
-            containersOnly: selection.containersOnly, workItems: liveWorkItems)
+            containersOnly: selection.containersOnly, workItems: liveWorkItems, comparedAccount: liveAccount)
     }
 
     public func importArchive(

@@ -30,6 +30,9 @@ final class KitemakerExporter: ExportSource {
     /// Kitemaker no longer has, or that is in another space, is left out (the live side of a restore that names work
     /// items). Nil: every work item of every space.
     let workItems: [String: [String]]?
+    /// With `containersOnly`: initiatives and feedback are read too (the account-level kinds a restore compares), and
+    /// nothing else of the account level.
+    let comparedAccount: Bool
     /// Spaces whose work items `prefetch` has read, until `fetch` writes them.
     private var prefetched: [String: SpaceLists] = [:]
     /// The account-level lists once read (with the first window of spaces, or in `finish`).
@@ -48,9 +51,11 @@ final class KitemakerExporter: ExportSource {
 
     init(
         connection: KitemakerConnection, progress: ProgressReporter, spaces: [String],
-        unknownTypes: KitemakerUnknownTypes = KitemakerUnknownTypes(), containersOnly: Bool = false, workItems: [String: [String]]? = nil
+        unknownTypes: KitemakerUnknownTypes = KitemakerUnknownTypes(), containersOnly: Bool = false, workItems: [String: [String]]? = nil,
+        comparedAccount: Bool = false
     ) {
         self.workItems = workItems
+        self.comparedAccount = comparedAccount
         self.connection = connection
         self.progress = progress
         self.spaces = spaces
@@ -91,13 +96,18 @@ final class KitemakerExporter: ExportSource {
     /// Roadmaps, initiatives, feedback, persons and companies: account-level, after the spaces. They were read while
     /// the first spaces were (`prefetch`), or are read here, all four at once, when no space was fetched.
     func finish(into account: ContainerOutput) async throws {
-        guard !containersOnly else { return }
+        guard !containersOnly || comparedAccount else { return }
         if accountLists == nil {
-            let lists = AccountLists()
+            let lists = AccountLists(comparedOnly: containersOnly)
             try await readAtOnce(lists.readings)
             accountLists = lists
         }
         guard let lists = accountLists else { return }
+        if containersOnly {
+            try copy(lists.initiatives, into: account, file: "initiatives", kind: "initiative")
+            try copy(lists.feedback, into: account, file: "feedback", kind: "feedback")
+            return
+        }
         progress.beginStage("roadmaps")
         try copy(lists.roadmaps, into: account, file: "roadmaps", kind: "roadmap")
         progress.beginStage("initiatives")
@@ -210,10 +220,14 @@ final class KitemakerExporter: ExportSource {
         let feedback = ScratchJSONLines()
         let persons = ScratchJSONLines()
         let companies = ScratchJSONLines()
+        /// Initiatives and feedback only (the live side of a restore's comparison).
+        let comparedOnly: Bool
+
+        init(comparedOnly: Bool = false) { self.comparedOnly = comparedOnly }
 
         /// Roadmaps and feedback people in one answer each, initiatives and feedback paged.
         var readings: [ListReading] {
-            [
+            let all: [ListReading] = [
                 ListReading(operation: "roadmaps", query: KitemakerSchema.roadmapsQuery, variables: JSONObject()) { [roadmaps] data in
                     guard let list = data["roadmaps"]?["roadmaps"]?.arrayValue else {
                         throw UserError("kitemaker: the roadmaps query answered without a roadmaps list")
@@ -234,6 +248,7 @@ final class KitemakerExporter: ExportSource {
                     return nil
                 },
             ]
+            return comparedOnly ? all.filter { $0.operation == "initiatives" || $0.operation == "feedback" } : all
         }
     }
 
@@ -267,8 +282,8 @@ final class KitemakerExporter: ExportSource {
             prefetched[listed.id] = lists
             readings.append(lists.reading(space: listed.id, progress: progress))
         }
-        if !containersOnly, accountLists == nil {
-            let lists = AccountLists()
+        if !containersOnly || comparedAccount, accountLists == nil {
+            let lists = AccountLists(comparedOnly: containersOnly)
             accountLists = lists
             readings += lists.readings
         }

@@ -891,9 +891,17 @@ final class KitemakerImporter {
     /// Companies and persons of the archive (`companies.jsonl`, `persons.jsonl`, and any person a feedback names
     /// that the list lacks): one that exists in the target (same name / same email, else same name) is reused,
     /// the rest are created with `createCompany` / `createPerson`.
-    func importPeople(_ archive: SnapshotReader, feedback: [JSONValue]) async throws {
-        let companies = try accountValues(archive, "companies")
+    /// `onlyNamed`: only the persons and companies `feedback` names (and those persons' companies) — a restore of some
+    /// feedback items.
+    func importPeople(_ archive: SnapshotReader, feedback: [JSONValue], onlyNamed: Bool = false) async throws {
+        var companies = try accountValues(archive, "companies")
         var persons = try accountValues(archive, "persons")
+        if onlyNamed {
+            let named = Set(feedback.compactMap { $0["person"]?["id"]?.idString })
+            persons = persons.filter { named.contains($0["id"]?.idString ?? "") }
+            let firms = Set(feedback.compactMap { $0["company"]?["id"]?.idString } + persons.compactMap { $0["company"]?["id"]?.idString })
+            companies = companies.filter { firms.contains($0["id"]?.idString ?? "") }
+        }
         if persons.contains(where: { !($0["externalId"]?.stringValue ?? "").isEmpty }) {
             summary.notImported.append(
                 NotExported(kind: "person.externalId", reason: "CreatePersonInput has no externalId: persons are created with name, email and company only"))
@@ -904,7 +912,8 @@ final class KitemakerImporter {
             }
         }
         guard !companies.isEmpty || !persons.isEmpty else { return }
-        let existing = dryRun ? JSONValue.null : try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)
+        // A restore's dry run asks too (a read), so that its count leaves out the persons and companies still there.
+        let existing = dryRun && !onlyNamed ? JSONValue.null : try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)
         let targetCompanies = existing["feedbackCompanies"]?.arrayValue ?? []
         let targetPersons = existing["feedbackPersons"]?.arrayValue ?? []
         for company in companies {

@@ -16,6 +16,11 @@ import KitbagJournal
 /// the space is created again (`POST /label`, journaled) when the plan or a work item put back needs it. There is no
 /// optimistic lock: a revert reads the work item again just before its `PUT` and leaves it alone when it changed
 /// since the plan, but an edit between that read and the write is overwritten.
+///
+/// Initiatives and feedback (the account folder) are compared as entities of no space when the scope takes them (see
+/// `liveReader`); deleted ones come back through the importer's creates (`restoreAccount`), surviving ones are linked
+/// to the work items, initiatives and labels put back, and `--revert` sets an initiative back through
+/// `editInitiative` and a feedback item through `editFeedback`. The schema has no mutation that deletes either.
 extension KitemakerConnection: RestoreTarget {
     public var liveRules: LiveRules { KitemakerRestore.rules }
 
@@ -27,12 +32,25 @@ extension KitemakerConnection: RestoreTarget {
     /// comment through its work item), each by id — under its archived id and under the id an earlier restore gave
     /// it — instead of every work item of their spaces. A work item Kitemaker no longer has is left out of the live
     /// read, so it compares as deleted.
+    ///
+    /// Initiatives and feedback (the account folder) are read only when the scope may take them: everything, `--match`,
+    /// or `--only initiative:ID` / `--only feedback:ID`. A scope of initiatives and feedback only reads no space's work
+    /// items but those the named ones link to (by id, to link the copies put back to them).
     public func liveReader(scope: RestoreScope, archive: SnapshotReader, restored: RoundTripIDs) -> KitemakerConnection {
-        guard !scope.only.isEmpty, scope.containers.isEmpty, (scope.match ?? "").isEmpty,
-            scope.only.allSatisfy({ $0.kind == "workItem" || $0.kind == "comment" }),
-            let named = try? KitemakerRestore.namedWorkItems(scope, archive: archive)
-        else { return self }
         var reader = self
+        let kinds = scope.only.map(\.kind)
+        reader.liveAccount = scope.isEverything || !(scope.match ?? "").isEmpty || kinds.contains(where: KitemakerRestore.accountKinds.contains)
+        var named: [String: [String]]
+        if !kinds.isEmpty, scope.containers.isEmpty, (scope.match ?? "").isEmpty, kinds.allSatisfy(KitemakerRestore.accountKinds.contains) {
+            let linked = (try? KitemakerRestore.linkedWorkItems(scope, archive: archive)) ?? []
+            named = (try? KitemakerRestore.namedWorkItems(RestoreScope(only: linked.map { ("workItem", $0) }), archive: archive, unknownEverywhere: false)) ?? [:]
+        } else {
+            guard !scope.only.isEmpty, scope.containers.isEmpty, (scope.match ?? "").isEmpty,
+                kinds.allSatisfy({ $0 == "workItem" || $0 == "comment" }),
+                let items = try? KitemakerRestore.namedWorkItems(scope, archive: archive)
+            else { return reader }
+            named = items
+        }
         reader.liveWorkItems = named.mapValues { ids in
             var out: [String] = []
             for id in ids {
@@ -56,7 +74,9 @@ extension KitemakerConnection: RestoreTarget {
 }
 
 final class KitemakerRestore {
-    static let kinds: Set<String> = ["space", "status", "label", "workItem", "comment"]
+    static let kinds: Set<String> = ["space", "status", "label", "workItem", "comment", "initiative", "feedback"]
+    /// Kinds of the account folder compared (entities of no space).
+    static let accountKinds: Set<String> = ["initiative", "feedback"]
 
     /// Keys compared nowhere: the server's (`updatedAt`) and history (`activities`, which the server writes).
     static let ignoredKeys: Set<String> = ["updatedAt", "activities"]
@@ -67,18 +87,48 @@ final class KitemakerRestore {
         "workItem": ["number", "actor", "createdAt", "closedAt", "archivedAt"],
         "comment": ["actor", "createdAt"],
         "label": ["createdAt"],
+        // Effort and impact are set by ids the API does not list; comments and watchers no route writes; an active
+        // initiative goes through REST (to keep its spaces), which takes no dates.
+        "initiative": ["number", "actor", "createdAt", "effort", "impact", "comments", "watchers"],
+        "feedback": ["number", "actor", "processedAt"],
     ]
 
     static let rules = LiveRules(
         ignoredKeys: ignoredKeys, containerKind: "space", kinds: kinds,
         normalize: { kind, value, _ in normalize(kind, value) },
-        journalKinds: ["workItem", "comment", "thread", "label"], notRestorableKeys: notRestorable,
-        translate: { kind, value, ids in translate(kind, value, ids) })
+        journalKinds: ["workItem", "comment", "thread", "label", "initiative", "feedback", "person", "company"],
+        notRestorableKeys: notRestorable, translate: { kind, value, ids in translate(kind, value, ids) },
+        accountKinds: accountKinds)
 
-    /// A work item's labels are a set (`PUT /workitem` adds a label it lost at the end): compared in id order.
+    /// A work item's labels are a set (`PUT /workitem` adds a label it lost at the end): compared in id order; so are
+    /// an initiative's labels, work items, members and spaces and a feedback's tags and owners. A feedback's insights
+    /// are compared by what a client sets — their text and the entities they link (in id order) — not by their own ids,
+    /// authors and times, which `createFeedback` gives anew.
     static func normalize(_ kind: String, _ value: JSONValue) -> JSONValue {
-        guard kind == "workItem", var o = value.objectValue, let labels = o["labels"]?.arrayValue, labels.count > 1 else { return value }
-        o["labels"] = .array(labels.sorted { ($0["id"]?.idString ?? "") < ($1["id"]?.idString ?? "") })
+        guard var o = value.objectValue else { return value }
+        func byID(_ list: JSONValue?) -> JSONValue? {
+            guard let items = list?.arrayValue, items.count > 1 else { return list }
+            return .array(items.sorted { ($0["id"]?.idString ?? "") < ($1["id"]?.idString ?? "") })
+        }
+        switch kind {
+        case "workItem":
+            guard let labels = o["labels"], labels.arrayValue?.count ?? 0 > 1 else { return value }
+            o["labels"] = byID(labels)
+        case "initiative":
+            for key in ["labels", "workItems", "members", "spaces"] where o[key] != nil { o[key] = byID(o[key]) }
+        case "feedback":
+            for key in ["tags", "owners"] where o[key] != nil { o[key] = byID(o[key]) }
+            if let insights = o["insights"]?.arrayValue {
+                o["insights"] = .array(insights.map { insight in
+                    .object(JSONObject([
+                        ("content", .string(KitemakerImporter.feedbackContent(insight))),
+                        ("entities", .array(KitemakerImporter.insightEntityIDs(insight).sorted().map(JSONValue.string))),
+                    ]))
+                })
+            }
+        default:
+            return value
+        }
         return .object(o)
     }
 
@@ -95,6 +145,43 @@ final class KitemakerRestore {
                 return .object(l)
             })
         }
+        /// `{id}` objects of a list whose ids the restore gave, turned back (`kinds`: the kinds an id may be of).
+        func list(_ key: String, _ kinds: [String]) {
+            guard let items = o[key]?.arrayValue else { return }
+            o[key] = .array(items.map { item in
+                guard var i = item.objectValue, let id = i["id"]?.idString,
+                    let old = kinds.lazy.compactMap({ back($0, id) }).first
+                else { return item }
+                i["id"] = .string(old)
+                return .object(i)
+            })
+        }
+        if kind == "initiative" {
+            list("workItems", ["workItem"])
+            list("labels", ["label"])
+        }
+        if kind == "feedback" {
+            list("tags", ["label"])
+            for key in ["person", "company"] {
+                if var who = o[key]?.objectValue, let old = back(key, who["id"]?.idString) {
+                    who["id"] = .string(old)
+                    o[key] = .object(who)
+                }
+            }
+            if let insights = o["insights"]?.arrayValue {
+                o["insights"] = .array(insights.map { insight in
+                    guard var i = insight.objectValue, let entities = i["entities"]?.arrayValue else { return insight }
+                    i["entities"] = .array(entities.map { e in
+                        guard var x = e.objectValue, let id = x["id"]?.idString,
+                            let old = back("workItem", id) ?? back("initiative", id)
+                        else { return e }
+                        x["id"] = .string(old)
+                        return .object(x)
+                    })
+                    return .object(i)
+                })
+            }
+        }
         if kind == "comment" {
             if let thread = back("thread", o["threadId"]?.idString) { o["threadId"] = .string(thread) }
             if var entity = o["entity"]?.objectValue, let item = back("workItem", entity["id"]?.idString) {
@@ -108,7 +195,7 @@ final class KitemakerRestore {
     /// Per archived space id, the work items a scope of work items and comments names (a comment by its work item),
     /// in the order named. A work item the archive does not hold is asked for in every space read (it may have been
     /// added since).
-    static func namedWorkItems(_ scope: RestoreScope, archive: SnapshotReader) throws -> [String: [String]] {
+    static func namedWorkItems(_ scope: RestoreScope, archive: SnapshotReader, unknownEverywhere: Bool = true) throws -> [String: [String]] {
         let items = Set(scope.only.filter { $0.kind == "workItem" }.map(\.id))
         let comments = Set(scope.only.filter { $0.kind == "comment" }.map(\.id))
         var spaceOf: [String: String] = [:]
@@ -143,13 +230,32 @@ final class KitemakerRestore {
             }
             if !(out[space]?.contains(item) ?? false) { out[space, default: []].append(item) }
         }
-        for space in out.keys { out[space]! += unknown.filter { !out[space]!.contains($0) } }
+        if unknownEverywhere { for space in out.keys { out[space]! += unknown.filter { !out[space]!.contains($0) } } }
+        return out
+    }
+
+    /// The work items the initiatives and feedback a scope names link to in the archive (an initiative's work items, a
+    /// feedback's insight entities), in order.
+    static func linkedWorkItems(_ scope: RestoreScope, archive: SnapshotReader) throws -> [String] {
+        var out: [String] = []
+        for (file, kind) in [("initiatives", "initiative"), ("feedback", "feedback")] {
+            let wanted = Set(scope.only.filter { $0.kind == kind }.map(\.id))
+            let path = ArchivePath.jsonLines(container: .account, file: file)
+            guard !wanted.isEmpty, archive.hasJSONLines(at: path) else { continue }
+            for v in try archive.values(at: path) where wanted.contains(v["id"]?.idString ?? "") {
+                let ids = kind == "initiative"
+                    ? (v["workItems"]?.arrayValue ?? []).compactMap { $0["id"]?.idString }
+                    : (v["insights"]?.arrayValue ?? []).flatMap(KitemakerImporter.insightEntityIDs)
+                for id in ids where !out.contains(id) { out.append(id) }
+            }
+        }
         return out
     }
 
     static func refusal(kind: String, action: RestoreAction) -> String? {
         switch (kind, action) {
-        case ("workItem", .recreate), ("comment", .recreate), ("workItem", .revert), ("label", .recreate):
+        case ("workItem", .recreate), ("comment", .recreate), ("workItem", .revert), ("label", .recreate),
+            ("initiative", .recreate), ("feedback", .recreate), ("initiative", .revert), ("feedback", .revert):
             return nil
         case (_, .undelete):
             return "Kitemaker has no trash to take a \(kind) out of"
@@ -180,6 +286,8 @@ final class KitemakerRestore {
     private var counted: [String: Int] = [:]
     private var notRestored: [NotExported] = []
     private var leftAlone: [RestoreSkip] = []
+    /// `kind/id` of what the plan creates again (a dry run links to placeholders of those).
+    private var planned: Set<String> = []
 
     init(
         connection: KitemakerConnection, archive: SnapshotReader, live: SnapshotReader, restored: RoundTripIDs = .none,
@@ -197,11 +305,22 @@ final class KitemakerRestore {
 
     func run(_ plan: RestorePlan) async throws -> RestoreOutcome {
         let before = await connection.client.requestCounts()
-        note("initiative", "initiatives and feedback are in the archive's account folder, which the live comparison does not read: they are neither compared nor put back, and a work item put back is not linked again to its initiatives or feedback")
+        let accountRead = live.hasJSONLines(at: ArchivePath.jsonLines(container: .account, file: "initiatives"))
+        if !accountRead {
+            note("initiative", "the scope names no initiative or feedback, so they were not read: they are neither compared nor put back by this run, and a work item put back is not linked again to its initiatives or feedback (a restore without --only or --container does both)")
+        }
         try await explainingPermission {
             let recreate = plan.steps.filter { $0.action == .recreate }
             let reverts = plan.steps.filter { $0.action == .revert && $0.kind == "workItem" }
-            guard !recreate.isEmpty || !reverts.isEmpty else { return }
+            let accountReverts = plan.steps.filter { $0.action == .revert && Self.accountKinds.contains($0.kind) }
+            // An initiative or feedback that lost a link to a work item put back (changed, left alone by the plan) is
+            // linked to the copy.
+            let lostLinks = accountRead && plan.skipped.contains {
+                Self.accountKinds.contains($0.entry.kind) && $0.entry.change == .changed
+                    && !Set($0.entry.fields ?? []).isDisjoint(with: ["workItems", "labels", "members", "roadmapColumns", "insights", "tags"])
+            }
+            planned = Set(recreate.map { "\($0.kind)/\($0.id)" })
+            guard !recreate.isEmpty || !reverts.isEmpty || !accountReverts.isEmpty || lostLinks else { return }
             let archived = try importer.readSpaces(archive)
             try forgetGoneAgain(recreate, archived: archived)
             try importer.loadJournal()
@@ -228,6 +347,9 @@ final class KitemakerRestore {
                 }
                 try await revert(reverts.filter { $0.container == container }, space: space, target: target)
             }
+            if accountRead {
+                try await restoreAccount(recreate, reverts: accountReverts, archived: archived, targets: targets)
+            }
             for (kind, n) in importer.summary.created { done["recreate \(kind)", default: 0] += n }
             if (importer.summary.created["workItem"] ?? 0) > 0 {
                 note("number", "Kitemaker numbers work items itself: a work item put back has a new number (ACM-3 may come back as ACM-15), and numbers mentioned in text are not rewritten")
@@ -250,7 +372,10 @@ final class KitemakerRestore {
     }
 
     /// GraphQL queries the restore may send (POSTs that only read).
-    static let readOperations: Set<String> = ["POST /graphql organization", "POST /graphql workItems", "POST /graphql workItem"]
+    static let readOperations: Set<String> = [
+        "POST /graphql organization", "POST /graphql workItems", "POST /graphql workItem", "POST /graphql initiatives",
+        "POST /graphql feedback", "POST /graphql roadmaps", "POST /graphql feedbackPeople",
+    ]
 
     private func note(_ kind: String, _ reason: String, container: String? = nil) {
         guard !notRestored.contains(where: { $0.kind == kind && $0.container == container }) else { return }
@@ -295,17 +420,26 @@ final class KitemakerRestore {
             }
             if !threads.isEmpty { stale["thread"] = threads.sorted() }
         }
+        // An initiative put back and deleted again: its links and roadmap places go with it.
+        if let initiatives = stale["initiative"] {
+            stale["initiativeLinks"] = initiatives
+            let columns = try importer.accountValues(archive, "roadmaps").flatMap { ($0["columns"]?.arrayValue ?? []).compactMap { $0["id"]?.idString } }
+            let placements = initiatives.flatMap { i in columns.map { KitemakerImporter.placementKey(i, $0) } }
+            if !placements.isEmpty { stale["roadmapPlacement"] = placements }
+        }
         for (kind, ids) in stale.sorted(by: { $0.key < $1.key }) { try journal.forget(kind: kind, sourceIDs: ids) }
+    }
+
+    /// What still exists keeps its id, unless the journal of an earlier run recorded another.
+    private func keep(_ kind: String, _ id: String) {
+        guard importer.known[kind]?[id] == nil else { return }
+        importer.known[kind, default: [:]][id] = KitemakerImporter.Mapping(targetID: id, state: .created)
+        importer.claimed[kind, default: []].insert(id)
     }
 
     /// What still exists keeps its id (unless the journal of an earlier run recorded another): work items, threads,
     /// labels, and the space itself.
     private func seed(_ space: KitemakerImporter.ArchivedSpace, target: KitemakerImporter.TargetSpace) throws {
-        func keep(_ kind: String, _ id: String) {
-            guard importer.known[kind]?[id] == nil else { return }
-            importer.known[kind, default: [:]][id] = KitemakerImporter.Mapping(targetID: id, state: .created)
-            importer.claimed[kind, default: []].insert(id)
-        }
         keep("space", space.id)
         // Only what the archive holds too: a work item or thread added since is no archived one's copy (a rerun after
         // a kill may claim it as the copy it sent).
@@ -434,6 +568,262 @@ final class KitemakerRestore {
             Self.normalize("workItem", planned), Self.normalize("workItem", .object(current)), rules: Self.rules)
         guard !fields.isEmpty else { return nil }
         return "edited in Kitemaker after the plan was made (\(fields.joined(separator: ", "))); left as it is now (run the restore again to compare afresh)"
+    }
+
+    // MARK: - Initiatives and feedback
+
+    private func liveAccount(_ file: String) throws -> [JSONValue] {
+        let path = ArchivePath.jsonLines(container: .account, file: file)
+        return live.hasJSONLines(at: path) ? try live.values(at: path) : []
+    }
+
+    /// Initiatives and feedback: the deleted ones created again through the importer's own creates (an initiative with
+    /// its spaces, labels, members, work items — the copies where they were put back — and dates or archived state, then
+    /// placed on the live roadmap columns of the same names; a feedback item with its person and company, created again
+    /// where they are gone too, owners, tags and insight links), journaled archived id → new id. An initiative or
+    /// feedback item that still exists but lost its link to a work item put back is linked to the copy
+    /// (`editInitiative` `addWorkItemIds`, `addEntitiesToInsight`); with `--revert`, an initiative's changed fields
+    /// are set back through `editInitiative`.
+    private func restoreAccount(
+        _ recreate: [RestoreStep], reverts: [RestoreStep], archived: [KitemakerImporter.ArchivedSpace],
+        targets: [KitemakerImporter.TargetSpace]
+    ) async throws {
+        let archivedInitiatives = try importer.accountValues(archive, "initiatives")
+        let archivedFeedback = try importer.accountValues(archive, "feedback")
+        let liveInitiatives = try liveAccount("initiatives")
+        let liveFeedback = try liveAccount("feedback")
+        // What the live read holds keeps its id: spaces (and their labels, by name), the work items read, initiatives.
+        for space in archived {
+            if let target = targets.first(where: { $0.id == space.id }) { try seed(space, target: target) }
+        }
+        let archivedInitiativeIDs = Set(archivedInitiatives.compactMap { $0["id"]?.idString })
+        for i in liveInitiatives {
+            if let id = i["id"]?.idString, archivedInitiativeIDs.contains(id) { keep("initiative", id) }
+        }
+        let archivedFeedbackIDs = Set(archivedFeedback.compactMap { $0["id"]?.idString })
+        for f in liveFeedback {
+            if let id = f["id"]?.idString, archivedFeedbackIDs.contains(id) { keep("feedback", id) }
+        }
+        let notedBefore = importer.summary.notImported.count
+        let initiativeIDs = Set(recreate.filter { $0.kind == "initiative" }.map(\.id))
+        let feedbackIDs = Set(recreate.filter { $0.kind == "feedback" }.map(\.id))
+        let initiatives = archivedInitiatives.filter { initiativeIDs.contains($0["id"]?.idString ?? "") }
+        let feedback = archivedFeedback.filter { feedbackIDs.contains($0["id"]?.idString ?? "") }
+        if !initiatives.isEmpty || !feedback.isEmpty {
+            importer.noteWhatCannotBeCarried(spaces: [], initiatives: initiatives, feedback: feedback)
+            importer.reportUnmappedUsers(spaces: [], initiatives: initiatives, feedback: feedback)
+        }
+        // A copy an earlier, interrupted run created gets what that run had not sent yet: its links (`editInitiative`,
+        // unless journaled) and its roadmap places (unless journaled).
+        let liveIDs = Set(liveInitiatives.compactMap { $0["id"]?.idString })
+        let resumed = archivedInitiatives.filter { i in
+            guard let id = i["id"]?.idString, !initiativeIDs.contains(id), let now = importer.target("initiative", id) else { return false }
+            return now != id && liveIDs.contains(now)
+        }
+        for initiative in initiatives + resumed { try await importer.importInitiative(initiative) }
+        if !initiatives.isEmpty || !resumed.isEmpty {
+            try await importer.placeOnRoadmaps(try importer.accountValues(archive, "roadmaps"), initiatives: initiatives + resumed)
+        }
+        if !feedback.isEmpty {
+            try await importer.importPeople(archive, feedback: feedback, onlyNamed: true)
+            for item in feedback { try await importer.importFeedback(item) }
+        }
+        // The importer's general lines on authors and numbers are said below, for what this restore created.
+        for n in importer.summary.notImported.dropFirst(notedBefore) where n.kind != "actor" && n.kind != "number" {
+            if !notRestored.contains(where: { $0.kind == n.kind && $0.container == n.container }) { notRestored.append(n) }
+        }
+        if !initiatives.isEmpty {
+            note("initiative.number", "Kitemaker numbers initiatives and feedback itself: one put back has a new number, made by the token's user")
+        }
+        // One set back with --revert gets its links there.
+        let reverted = Set(reverts.filter { $0.kind == "initiative" }.map(\.id))
+        try await relink(
+            initiatives: archivedInitiatives.filter { !initiativeIDs.contains($0["id"]?.idString ?? "") && !reverted.contains($0["id"]?.idString ?? "") },
+            live: liveInitiatives,
+            feedback: archivedFeedback.filter { !feedbackIDs.contains($0["id"]?.idString ?? "") }, liveFeedback: liveFeedback,
+            tagsReverted: Set(reverts.filter { $0.kind == "feedback" && ($0.fields ?? []).contains("tags") }.map(\.id)))
+        try await revertInitiatives(reverts.filter { $0.kind == "initiative" }, archived: archivedInitiatives, live: liveInitiatives)
+        try await revertFeedback(reverts.filter { $0.kind == "feedback" }, archived: archivedFeedback, live: liveFeedback)
+    }
+
+    /// The live id of an archived work item, initiative or label that a restore created again, this run or an earlier
+    /// one (nil when it keeps its id); on a dry run, a placeholder for one the plan creates.
+    private func copy(_ kind: String, _ id: String) -> String? {
+        if let t = importer.target(kind, id), t != id { return t }
+        if let t = restored.forward[kind]?[id], t != id { return t }
+        return dryRun && planned.contains("\(kind)/\(id)") ? "dry-run-\(kind)-\(id)" : nil
+    }
+
+    /// Links to copies: an initiative still in Kitemaker gets the copies of its archived work items and labels it
+    /// lacks (`editInitiative`); a feedback item, the copies of its tags (`addTagsToFeedback`) and its insights those of
+    /// the work items and initiatives they linked (`addEntitiesToInsight`). Adding a link it has is no change, so a
+    /// rerun after a kill sends only what is still missing (the live read shows it).
+    /// `tagsReverted`: feedback whose tags `--revert` sets back (not added here too).
+    private func relink(
+        initiatives: [JSONValue], live: [JSONValue], feedback: [JSONValue], liveFeedback: [JSONValue], tagsReverted: Set<String>
+    ) async throws {
+        func missing(_ archived: JSONValue?, _ now: JSONValue?, _ kind: String) -> [String] {
+            let has = Set((now?.arrayValue ?? []).compactMap { $0["id"]?.idString })
+            return (archived?.arrayValue ?? []).compactMap { copy(kind, $0["id"]?.idString ?? "") }.filter { !has.contains($0) }
+        }
+        for initiative in initiatives {
+            guard let id = initiative["id"]?.idString, let now = live.first(where: { $0["id"]?.idString == id }) else { continue }
+            var input = JSONObject([("id", .string(id))])
+            let items = missing(initiative["workItems"], now["workItems"], "workItem")
+            let labels = missing(initiative["labels"], now["labels"], "label")
+            if !items.isEmpty { input["addWorkItemIds"] = .array(items.map(JSONValue.string)) }
+            if !labels.isEmpty { input["addLabelIds"] = .array(labels.map(JSONValue.string)) }
+            guard input.count > 1 else { continue }
+            try await send("editInitiative", KitemakerSchema.editInitiativeMutation, input)
+            done["link initiative", default: 0] += 1
+        }
+        for item in feedback {
+            guard let id = item["id"]?.idString, let now = liveFeedback.first(where: { $0["id"]?.idString == id }) else { continue }
+            var linked = false
+            let tags = tagsReverted.contains(id) ? [] : missing(item["tags"], now["tags"], "label")
+            if !tags.isEmpty {
+                let input = JSONObject([("id", .string(id)), ("tagIds", .array(tags.map(JSONValue.string)))])
+                try await send("addTagsToFeedback", KitemakerSchema.addTagsToFeedbackMutation, input)
+                linked = true
+            }
+            for insight in item["insights"]?.arrayValue ?? [] {
+                guard let insightID = insight["id"]?.idString,
+                    let nowInsight = (now["insights"]?.arrayValue ?? []).first(where: { $0["id"]?.idString == insightID })
+                else { continue }
+                let has = Set(KitemakerImporter.insightEntityIDs(nowInsight))
+                let missing = KitemakerImporter.insightEntityIDs(insight).compactMap { copy("workItem", $0) ?? copy("initiative", $0) }
+                    .filter { !has.contains($0) }
+                guard !missing.isEmpty else { continue }
+                let input = JSONObject([("id", .string(insightID)), ("entityIds", .array(missing.map(JSONValue.string)))])
+                try await send("addEntitiesToInsight", KitemakerSchema.addEntitiesToInsightMutation, input)
+                linked = true
+            }
+            if linked { done["link feedback", default: 0] += 1 }
+        }
+    }
+
+    /// One GraphQL write (counted on a dry run).
+    private func send(_ field: String, _ document: String, _ input: JSONObject) async throws {
+        if dryRun {
+            counted["POST /graphql \(field)", default: 0] += 1
+            return
+        }
+        _ = try await connection.graphQL(field, document, variables: JSONObject([("input", .object(input))]))
+    }
+
+    /// `--revert` for initiatives through `editInitiative`: title, description and colour set back; labels, work items
+    /// and members added and removed to match the archive (mapped to the live ones). What it cannot set is reported.
+    /// Kitemaker has no optimistic lock, and an initiative is not read again before its edit: an edit made in the app
+    /// since the plan's live read is overwritten.
+    private func revertInitiatives(_ steps: [RestoreStep], archived: [JSONValue], live: [JSONValue]) async throws {
+        for step in steps {
+            guard let old = archived.first(where: { $0["id"]?.idString == step.id }),
+                let liveID = importer.target("initiative", step.id),
+                let now = live.first(where: { $0["id"]?.idString == liveID })
+            else { continue }
+            var input = JSONObject([("id", .string(liveID))])
+            var unset: [String] = []
+            func ids(_ v: JSONValue?) -> [String] { (v?.arrayValue ?? []).compactMap { $0["id"]?.idString } }
+            for field in step.fields ?? [] {
+                switch field {
+                case "title", "description", "color":
+                    if let v = old[field]?.stringValue { input[field] = .string(v) } else { unset.append(field) }
+                case "labels", "workItems", "members":
+                    let kind = field == "labels" ? "label" : "workItem"
+                    let wanted = field == "members" ? importer.mappedUsers(old["members"]) : ids(old[field]).compactMap { importer.target(kind, $0) }
+                    let has = ids(now[field])
+                    let name = field == "labels" ? "Label" : field == "workItems" ? "WorkItem" : "Member"
+                    let add = wanted.filter { !has.contains($0) }, remove = has.filter { !wanted.contains($0) }
+                    if !add.isEmpty { input["add\(name)Ids"] = .array(add.map(JSONValue.string)) }
+                    if !remove.isEmpty { input["remove\(name)Ids"] = .array(remove.map(JSONValue.string)) }
+                    if wanted.count < ids(old[field]).count { unset.append(field) }
+                default:
+                    unset.append(field)
+                }
+            }
+            reportUnset(unset, of: step, routes: "editInitiative")
+            guard input.count > 1 else { continue }
+            try await send("editInitiative", KitemakerSchema.editInitiativeMutation, input)
+            if !dryRun { try journal?.markStep("revert-initiative", sourceIDs: [step.id]) }
+            done["revert initiative", default: 0] += 1
+        }
+    }
+
+    /// `--revert` for feedback: title, content, processed state, person and company through `editFeedback`; tags it lost
+    /// added again (`addTagsToFeedback`). What no route sets this way (owners, tags added since, insights) is reported.
+    /// As for initiatives, nothing is read again before the edit.
+    private func revertFeedback(_ steps: [RestoreStep], archived: [JSONValue], live: [JSONValue]) async throws {
+        for step in steps {
+            guard let old = archived.first(where: { $0["id"]?.idString == step.id }),
+                let liveID = importer.target("feedback", step.id),
+                let now = live.first(where: { $0["id"]?.idString == liveID })
+            else { continue }
+            var input = JSONObject([("id", .string(liveID))])
+            var unset: [String] = []
+            var tags: [String] = []
+            for field in step.fields ?? [] {
+                switch field {
+                case "title":
+                    if let v = old["title"]?.stringValue { input["title"] = .string(v) } else { unset.append(field) }
+                case "content", "contents":
+                    input["content"] = .string(KitemakerImporter.feedbackContent(old))
+                case "processed":
+                    input["processed"] = .bool(old["processed"]?.boolValue ?? false)
+                case "processedAt":
+                    // Cleared by setting processed back to false; a time cannot be given.
+                    if !((old["processedAt"]?.isNull ?? true) && (step.fields ?? []).contains("processed")) { unset.append(field) }
+                case "person", "company":
+                    // Only one Kitemaker still has (a restore paired it, or it keeps its id); one gone is not created here.
+                    let id = old[field]?["id"]?.idString ?? ""
+                    if let t = importer.target(field, id) {
+                        input["\(field)Id"] = .string(t)
+                    } else if !id.isEmpty, try await livePeople()[field]?.contains(id) == true {
+                        input["\(field)Id"] = .string(id)
+                    } else {
+                        unset.append(field)
+                    }
+                case "tags":
+                    let has = Set((now["tags"]?.arrayValue ?? []).compactMap { $0["id"]?.idString })
+                    let wanted = (old["tags"]?.arrayValue ?? []).compactMap { importer.target("label", $0["id"]?.idString) }
+                    tags = wanted.filter { !has.contains($0) }
+                    if !has.subtracting(wanted).isEmpty || wanted.count < (old["tags"]?.arrayValue?.count ?? 0) { unset.append(field) }
+                default:
+                    unset.append(field)
+                }
+            }
+            reportUnset(unset, of: step, routes: "editFeedback and addTagsToFeedback")
+            guard input.count > 1 || !tags.isEmpty else { continue }
+            if input.count > 1 { try await send("editFeedback", KitemakerSchema.editFeedbackMutation, input) }
+            if !tags.isEmpty {
+                try await send(
+                    "addTagsToFeedback", KitemakerSchema.addTagsToFeedbackMutation,
+                    JSONObject([("id", .string(liveID)), ("tagIds", .array(tags.map(JSONValue.string)))]))
+            }
+            if !dryRun { try journal?.markStep("revert-feedback", sourceIDs: [step.id]) }
+            done["revert feedback", default: 0] += 1
+        }
+    }
+
+    /// The fields of a revert step that `routes` cannot set back, in the report.
+    private func reportUnset(_ fields: [String], of step: RestoreStep, routes: String) {
+        for field in fields {
+            notRestored.append(
+                NotExported(
+                    kind: "\(step.kind).\(field)", container: step.id,
+                    reason: "\(routes) cannot set \(field) to what the archive holds; it stays as it is"))
+        }
+    }
+
+    private var people: [String: Set<String>]?
+
+    /// The ids of the live feedback persons and companies (`person`, `company`), read once when a revert needs them.
+    private func livePeople() async throws -> [String: Set<String>] {
+        if let people { return people }
+        let data = try await connection.graphQL("feedbackPeople", KitemakerSchema.feedbackPeopleQuery)
+        func ids(_ key: String) -> Set<String> { Set((data[key]?.arrayValue ?? []).compactMap { $0["id"]?.idString }) }
+        let read = ["person": ids("feedbackPersons"), "company": ids("feedbackCompanies")]
+        people = read
+        return read
     }
 
     /// A 401/403 on a write says which permission the token lacks, in one line.

@@ -173,6 +173,9 @@ public enum KitemakerSchema {
         "addInitiativesToRoadmap", input: "AddInitiativesToRoadmapInput", "roadmap { id }")
     static let editInitiativeMutation = mutation("editInitiative", input: "EditInitiativeInput", "initiative { id }")
     static let createFeedbackMutation = mutation("createFeedback", input: "CreateFeedbackInput", "feedback { id number }")
+    static let addTagsToFeedbackMutation = mutation("addTagsToFeedback", input: "AddTagsToFeedbackInput", "feedback { id }")
+    static let editFeedbackMutation = mutation("editFeedback", input: "EditFeedbackInput", "feedback { id }")
+    static let addEntitiesToInsightMutation = mutation("addEntitiesToInsight", input: "AddEntitiesToInsightInput", "insight { id }")
     static let createPersonMutation = mutation("createPerson", input: "CreatePersonInput", "person { id }")
     static let createCompanyMutation = mutation("createCompany", input: "CreateCompanyInput", "company { id }")
     static let createReplyMutation = mutation(

@@ -46,12 +46,15 @@ struct ConformanceSubject: Sendable, CustomStringConvertible {
         var editedContainer: String
         var editedItem: String
         var editedKind: String
+        /// Entities outside those containers that linked a deleted item (Kitemaker's initiatives and feedback): a
+        /// restore links them to the item's copy, and touches them for that only.
+        var relinked: [String] = []
 
         /// Ids a write of the restore may touch other than by creating: the containers written into, and the edited
         /// item and its container (only under `--revert`). Sandboxes name an item inside its container (`3/42`), so a
         /// prefix or suffix counts.
         func mayTouch(_ id: String, revert: Bool) -> Bool {
-            let allowed = [deletedContainer, itemsContainer].compactMap { $0 } + (revert ? [editedItem, editedContainer] : [])
+            let allowed = [deletedContainer, itemsContainer].compactMap { $0 } + relinked + (revert ? [editedItem, editedContainer] : [])
             return allowed.contains { id == $0 || id.hasSuffix("/\($0)") || id.hasPrefix("\($0)/") }
         }
     }

@@ -117,9 +117,20 @@ extension ConformanceSubject {
             for item in items { try await send(.POST, KitemakerSandbox.appDeleteWorkItemPath, ["id": .string(item)]) }
             let id = edited.values[0]["id"]?.idString ?? ""
             try await send(.PUT, "/developers/rest/v1/workitem", ["id": .string(id), "title": "renamed by the suite"])
+            // Initiatives and feedback that linked a deleted work item get a link to its copy.
+            let deleted = Set(items)
+            var relinked: [String] = []
+            for (file, key) in [("initiatives", "workItems"), ("feedback", "insights")] {
+                for v in try containerLines(of: file, in: archive).flatMap(\.values) {
+                    let links = key == "workItems"
+                        ? (v[key]?.arrayValue ?? []).compactMap { $0["id"]?.idString }
+                        : (v[key]?.arrayValue ?? []).flatMap { ($0["entities"]?.arrayValue ?? []).compactMap { $0["id"]?.idString } }
+                    if links.contains(where: deleted.contains), let linker = v["id"]?.idString { relinked.append(linker) }
+                }
+            }
             return AccountDamage(
                 deletedContainer: nil, itemsContainer: thinned.id, deletedItems: items, editedContainer: edited.id,
-                editedItem: id, editedKind: "workItem")
+                editedItem: id, editedKind: "workItem", relinked: relinked)
         })
 }
 

@@ -233,6 +233,56 @@ import Testing
             kinds: ["workItem", "comment"], writesBeforeKill: 3),
     ]
 
+    /// Kitemaker's initiatives and feedback: both initiatives and every feedback item of the demo deleted in the app
+    /// (through the sandbox's stand-ins), a restore killed among their creates, then rerun — one copy of each, on its
+    /// roadmap column, and `diff --live` finds nothing.
+    @Test func aKitemakerRestoreOfInitiativesAndFeedbackKilledWithSIGKILLAndRerunMakesExactlyOneCopy() async throws {
+        let dir = try CLI.tempDir()
+        defer { Scratch.remove(dir) }
+        var options = SandboxOptions()
+        options.seed = .demo
+        options.credentials = [Self.key]
+        options.rateLimit = false
+        let sandbox = try await KitemakerSandbox.start(options, logger: SandboxServer.quietLogger("t"))
+        let env = ["KITEMAKER_TOKEN": Self.key, "KITEMAKER_BASE_URL": sandbox.baseURL.absoluteString]
+        let archive = dir.appendingPathComponent("a.tar.zst").path
+        #expect(try await CLI.run(["export", "kitemaker", "--rate-limit", "0", "-o", archive, "-q"], env: env).status == 0)
+        let before = try ArchiveInspector.summary(of: URL(fileURLWithPath: archive)).counts
+        #expect(before["initiative"] == 2 && before["feedback"] == 3, "\(before)")
+        let headers = [("X-API-KEY", Self.key), ("Authorization", "Bearer \(Self.key)")]
+        let lists = try await Self.call(
+            sandbox, "POST", "/developers/graphql",
+            body: ["query": "{ initiatives(count: 50) { initiatives { id } } feedback(count: 50) { feedback { id } } }"], headers: headers)
+        for (path, list, key) in [
+            (KitemakerSandbox.appDeleteInitiativePath, "initiatives", "initiatives"), (KitemakerSandbox.appDeleteFeedbackPath, "feedback", "feedback"),
+        ] {
+            for item in lists["data"]?[list]?[key]?.arrayValue ?? [] {
+                _ = try await Self.call(sandbox, "POST", path, body: ["id": .string(item["id"]?.idString ?? "")], headers: headers)
+            }
+        }
+
+        // Paced to 5 requests/s so that the kill lands among the creates (two initiatives, placements, three feedback).
+        let mark = await sandbox.writeMark()
+        let (p, _, _) = try CLI.start(["restore", archive, "--rate-limit", "5", "-q"], env: env)
+        while await sandbox.writeMark() < mark + 2, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
+        p.signal(SIGKILL)
+        await p.wait()
+        #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed midway")
+        let rerun = try await CLI.run(["restore", archive, "--rate-limit", "0"], env: env)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+
+        let after = dir.appendingPathComponent("after.tar").path
+        #expect(try await CLI.run(["export", "kitemaker", "--rate-limit", "0", "-o", after, "-q"], env: env).status == 0)
+        let counts = try ArchiveInspector.summary(of: URL(fileURLWithPath: after)).counts
+        #expect(counts["initiative"] == 2 && counts["feedback"] == 3 && counts["person"] == before["person"], "\(counts)")
+        let diff = try await CLI.run(["diff", archive, "--live", "--json", "--rate-limit", "0"], env: env)
+        #expect(try JSONValue(parsing: Array(diff.stdout))["entries"]?.arrayValue?.isEmpty == true, "\(diff.out.prefix(2000))")
+        let quiet = await sandbox.writeMark()
+        #expect(try await CLI.run(["restore", archive, "--rate-limit", "0", "-q"], env: env).status == 0)
+        #expect(await sandbox.writes(since: quiet).isEmpty, "a further restore writes nothing")
+        await sandbox.stop()
+    }
+
     /// A restore killed with SIGKILL after some of its writes, then rerun, leaves exactly one copy of everything it
     /// put back, for every service that restores; `diff --live` then finds nothing.
     @Test(arguments: ServiceCatalog.descriptors.filter(\.restores).map(\.service))

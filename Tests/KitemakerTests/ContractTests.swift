@@ -262,6 +262,8 @@ struct KitemakerContractTests {
                 KitemakerSchema.addInitiativesToRoadmapMutation, KitemakerSchema.editInitiativeMutation,
                 KitemakerSchema.createFeedbackMutation, KitemakerSchema.createPersonMutation,
                 KitemakerSchema.createCompanyMutation, KitemakerSchema.createReplyMutation,
+                KitemakerSchema.addTagsToFeedbackMutation, KitemakerSchema.addEntitiesToInsightMutation,
+                KitemakerSchema.editFeedbackMutation,
             ]
             for document in mutations {
                 let (status, answer) = try await wire.graphQL(document, variables: JSONObject([("input", [:])]))
@@ -329,6 +331,62 @@ struct KitemakerContractTests {
             // Arguments are checked against the schema: an unknown enum value in a status filter is refused.
             let (refused, _) = try await wire.graphQL("{ workItems(spaceId: \"x\", statusFilter: { type: SOMETIMES, filter: [] }) { hasMore } }")
             #expect(refused == 400)
+        }
+    }
+
+    @Test("addTagsToFeedback and addEntitiesToInsight ({id, tagIds} / {id, entityIds}, km src/kitemaker.graphql) add links, a link it has is no change, an unknown id is refused")
+    func feedbackLinksAreAdded() async throws {
+        try await withWire(.demo) { wire, _ in
+            let read = "{ feedback(count: 50) { feedback { id title tags { id } insights { id entities { ... on WorkItem { id } ... on Initiative { id } } } } } }"
+            let (_, page) = try await wire.graphQL(read)
+            let list = page?["data"]?["feedback"]?["feedback"]?.arrayValue ?? []
+            let csv = try #require(list.first { $0["title"] == "CSV export, please" })
+            let safari = try #require(list.first { $0["title"] == "Safari sign-in is broken" })
+            let tag = try #require(safari["tags"]?[0]?["id"]?.idString)
+            let insight = try #require(csv["insights"]?[0]?["id"]?.idString)
+            let (_, initiatives) = try await wire.graphQL("{ initiatives(count: 50) { initiatives { id } } }")
+            let initiative = try #require(initiatives?["data"]?["initiatives"]?["initiatives"]?[0]?["id"]?.idString)
+            let linked = Set((csv["insights"]?[0]?["entities"]?.arrayValue ?? []).compactMap { $0["id"]?.idString })
+            for _ in 0..<2 {
+                let (s1, tagged) = try await wire.graphQL(
+                    KitemakerSchema.addTagsToFeedbackMutation,
+                    variables: JSONObject([("input", ["id": .string(csv["id"]?.idString ?? ""), "tagIds": [.string(tag)]])]))
+                #expect(s1 == 200 && tagged?["errors"] == nil, "\(tagged?.serializedString() ?? "")")
+                let (s2, added) = try await wire.graphQL(
+                    KitemakerSchema.addEntitiesToInsightMutation,
+                    variables: JSONObject([("input", ["id": .string(insight), "entityIds": [.string(initiative)]])]))
+                #expect(s2 == 200 && added?["data"]?["addEntitiesToInsight"]?["insight"]?["id"]?.idString == insight)
+            }
+            let (_, after) = try await wire.graphQL(read)
+            let now = try #require(after?["data"]?["feedback"]?["feedback"]?.arrayValue?.first { $0["title"] == "CSV export, please" })
+            #expect(now["tags"]?.arrayValue?.compactMap { $0["id"]?.idString } == [tag], "added once")
+            #expect(Set((now["insights"]?[0]?["entities"]?.arrayValue ?? []).compactMap { $0["id"]?.idString }) == linked.union([initiative]))
+            let (_, unknown) = try await wire.graphQL(
+                KitemakerSchema.addEntitiesToInsightMutation,
+                variables: JSONObject([("input", ["id": "0000000000000000", "entityIds": [.string(initiative)]])]))
+            #expect(unknown?["errors"]?[0]?["message"]?.stringValue?.contains("Could not find") == true)
+        }
+    }
+
+    @Test("editFeedback (EditFeedbackInput: id, title, content, processed, companyId, personId; km src/kitemaker.graphql) changes only the fields it is given")
+    func editFeedbackIsPartial() async throws {
+        try await withWire(.demo) { wire, _ in
+            let read = "{ feedback(count: 50) { feedback { id title content processed person { id } } } }"
+            let (_, page) = try await wire.graphQL(read)
+            let csv = try #require(page?["data"]?["feedback"]?["feedback"]?.arrayValue?.first { $0["title"] == "CSV export, please" })
+            let id = try #require(csv["id"]?.idString)
+            let (status, answer) = try await wire.graphQL(
+                KitemakerSchema.editFeedbackMutation,
+                variables: JSONObject([("input", ["id": .string(id), "title": "Renamed", "processed": true])]))
+            #expect(status == 200 && answer?["errors"] == nil, "\(answer?.serializedString() ?? "")")
+            let (_, after) = try await wire.graphQL(read)
+            let now = try #require(after?["data"]?["feedback"]?["feedback"]?.arrayValue?.first { $0["id"]?.idString == id })
+            #expect(now["title"] == "Renamed" && now["processed"] == .bool(true))
+            #expect(now["content"] == csv["content"] && now["person"] == csv["person"], "the fields not given stay")
+            // An input field the schema does not have is refused as a whole.
+            let (_, refused) = try await wire.graphQL(
+                KitemakerSchema.editFeedbackMutation, variables: JSONObject([("input", ["id": .string(id), "tagIds": []])]))
+            #expect(refused?["errors"] != nil)
         }
     }
 

@@ -99,15 +99,20 @@ struct KitemakerRestoreTests {
         let d = try await KitemakerDamaged.make()
         let lost = try await d.diff()
         let commentIDs = d.deletedComments.compactMap { $0["id"]?.idString }
+        // The feedback "Safari sign-in is broken" linked the deleted work item in its insight: it changed too.
+        let safari = try #require(try d.archived("feedback").first { $0["title"] == "Safari sign-in is broken" }?["id"]?.idString)
         #expect(
             lost.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" }.sorted()
-                == (["deleted workItem \(d.deleted)", "changed workItem \(d.edited)"] + commentIDs.map { "deleted comment \($0)" }).sorted(),
+                == (["deleted workItem \(d.deleted)", "changed workItem \(d.edited)", "changed feedback \(safari)"]
+                    + commentIDs.map { "deleted comment \($0)" }).sorted(),
             "\(lost.entries)")
         #expect(lost.entries.first { $0.id == d.edited }?.fields == ["title"])
+        #expect(lost.entries.first { $0.id == safari }?.fields == ["insights"])
 
-        // A dry run counts the writes and writes nothing, not even a journal.
+        // A dry run counts the writes and writes nothing, not even a journal: the work item, its comments, and the link
+        // of the feedback's insight to the copy.
         let (dry, dryWrites) = try await d.restore(RestoreOptions(dryRun: true))
-        #expect(dryWrites.isEmpty && dry.dryRun && dry.writeRequests == 5, "\(dry.requests)")
+        #expect(dryWrites.isEmpty && dry.dryRun && dry.writeRequests == 6, "\(dry.requests)")
         #expect(!FileManager.default.fileExists(atPath: d.journal.path))
 
         let (report, writes) = try await d.restore()
@@ -116,7 +121,9 @@ struct KitemakerRestoreTests {
         #expect(report.plan.skipped.contains { $0.entry.id == d.edited && $0.reason.contains("--revert") })
         #expect(!writes.flatMap(\.changes).contains { $0.id == d.edited }, "the edited work item was not touched")
         #expect(report.notRestored.contains { $0.kind == "number" && $0.reason.contains("new number") })
-        #expect(report.notRestored.contains { $0.kind == "initiative" && $0.reason.contains("neither compared nor put back") })
+        // Initiatives and feedback were compared (the whole account was): the feedback links the copy again.
+        #expect(!report.notRestored.contains { $0.kind == "initiative" && $0.reason.contains("neither compared nor put back") })
+        #expect(report.done["link feedback"] == 1 && writes.contains { $0.route == "POST /developers/graphql" }, "\(report.done)")
 
         // Back under a new id and number, at its place, with its two threads in order.
         let (items, comments) = try await d.live(titled: KitemakerDamaged.deletedTitle)
@@ -165,9 +172,20 @@ struct KitemakerRestoreTests {
         // (initiatives, feedback, roadmaps, people).
         #expect(report.requests["POST /graphql workItems"] == nil && report.requests["POST /graphql workItem"] == 1, "\(report.requests)")
         #expect(!report.requests.keys.contains { ["initiatives", "feedback", "roadmaps", "feedbackPeople"].contains($0.split(separator: " ").last.map(String.init) ?? "") }, "\(report.requests)")
+        // So the report says initiatives and feedback were neither compared nor linked again.
+        #expect(report.notRestored.contains { $0.kind == "initiative" && $0.reason.contains("neither compared nor put back") }, "\(report.notRestored)")
         // The edit in the other space was outside the scope: still there.
         let rest = try await d.diff()
-        #expect(rest.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" } == ["changed workItem \(d.edited)"], "\(rest.entries)")
+        // The feedback that linked the work item was outside the narrow read: it still lacks the copy, until a restore of
+        // everything links it (and writes nothing else).
+        let safari = try #require(try d.archived("feedback").first { $0["title"] == "Safari sign-in is broken" }?["id"]?.idString)
+        #expect(
+            rest.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" } == ["changed feedback \(safari)", "changed workItem \(d.edited)"],
+            "\(rest.entries)")
+        let (all, linkWrites) = try await d.restore()
+        #expect(all.done["link feedback"] == 1 && linkWrites.count == 1 && all.plan.steps.isEmpty, "\(all.done)")
+        let linked = try await d.diff()
+        #expect(linked.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" } == ["changed workItem \(d.edited)"], "\(linked.entries)")
         await d.stop()
     }
 
@@ -326,7 +344,161 @@ struct KitemakerRestoreTests {
     }
 }
 
+@Suite("Kitemaker restore of initiatives and feedback")
+struct KitemakerInitiativeRestoreTests {
+    /// The demo after `KitemakerDamaged.make()`, with the initiative "Q2 polish" (in ACM and OPS, on the roadmap column
+    /// "Now", three work items) and the feedback "CSV export, please" (from Tom Berg, linking two work items) deleted
+    /// in the app.
+    static func damaged() async throws -> (KitemakerDamaged, initiative: JSONValue, feedback: JSONValue) {
+        let d = try await KitemakerDamaged.make()
+        let initiative = try #require(try d.archived("initiatives").first { $0["title"] == "Q2 polish" })
+        let feedback = try #require(try d.archived("feedback").first { $0["title"] == "CSV export, please" })
+        _ = try await d.send(.POST, KitemakerSandbox.appDeleteInitiativePath, ["id": .string(initiative["id"]?.idString ?? "")])
+        _ = try await d.send(.POST, KitemakerSandbox.appDeleteFeedbackPath, ["id": .string(feedback["id"]?.idString ?? "")])
+        return (d, initiative, feedback)
+    }
+
+    @Test func aDeletedInitiativeAndFeedbackAreListedThenPutBackOnceWithTheirLinks() async throws {
+        let (d, initiative, feedback) = try await Self.damaged()
+        let iid = try #require(initiative["id"]?.idString), fid = try #require(feedback["id"]?.idString)
+        let lost = try await d.diff()
+        let deleted = lost.entries.filter { $0.change == .deleted && ($0.kind == "initiative" || $0.kind == "feedback") }
+        #expect(deleted.map { "\($0.kind) \($0.id) \($0.title ?? "")" } == ["feedback \(fid) CSV export, please", "initiative \(iid) Q2 polish"], "\(lost.entries)")
+        #expect(lost.kinds["initiative"]?.deleted == 1 && lost.kinds["initiative"]?.unchanged == 1, "\(lost.kinds)")
+
+        let (dry, dryWrites) = try await d.restore(RestoreOptions(dryRun: true))
+        #expect(dryWrites.isEmpty && dry.done["recreate initiative"] == 1 && dry.done["recreate feedback"] == 1, "\(dry.done)")
+        let (report, writes) = try await d.restore()
+        #expect(report.done["recreate initiative"] == 1 && report.done["recreate feedback"] == 1, "\(report.done)")
+        #expect(writes.count == report.writeRequests && report.writeRequests == dry.writeRequests, "\(report.requests) vs \(dry.requests)")
+        // What Kitemaker gives anew is reported: numbers, and the initiative's comments and watchers no route writes.
+        #expect(report.notRestored.contains { $0.kind == "initiative.number" }, "\(report.notRestored)")
+        #expect(report.notRestored.contains { $0.kind == "initiative.comments" } && report.notRestored.contains { $0.kind == "initiative.watchers" })
+
+        // Back once, under new ids, with their spaces, roadmap column, work items (the copy of the one put back too),
+        // person and insight links.
+        let initiatives = try await d.liveList("initiatives", "initiatives", "id title spaces { key } workItems { id } roadmapColumns { name }")
+        let back = initiatives.filter { $0["title"] == "Q2 polish" }
+        #expect(back.count == 1 && back.first?["id"]?.idString != iid)
+        #expect(back.first?["spaces"]?.arrayValue?.compactMap { $0["key"]?.stringValue }.sorted() == ["ACM", "OPS"])
+        #expect(back.first?["roadmapColumns"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["Now"])
+        #expect(back.first?["workItems"]?.arrayValue?.count == initiative["workItems"]?.arrayValue?.count)
+        let items = try await d.liveList("feedback", "feedback", "id title person { name } insights { entities { ... on WorkItem { id } } }")
+        let fb = items.filter { $0["title"] == "CSV export, please" }
+        #expect(fb.count == 1 && fb.first?["id"]?.idString != fid && fb.first?["person"]?["name"] == "Tom Berg")
+        #expect(fb.first?["insights"]?.arrayValue?.first?["entities"]?.arrayValue?.count == 2)
+
+        // Paired through the journal: the re-export equals the archive for them but for what the report names; only the
+        // work item's edit still differs, and a second restore writes nothing.
+        let after = try await d.diff()
+        #expect(after.entries.map { "\($0.change.rawValue) \($0.kind) \($0.id)" } == ["changed workItem \(d.edited)"], "\(after.entries)")
+        let (again, none) = try await d.restore()
+        #expect(none.isEmpty && again.plan.steps.isEmpty && again.writeRequests == 0, "\(again.plan.steps)")
+        #expect(try await d.liveList("initiatives", "initiatives", "id title").filter { $0["title"] == "Q2 polish" }.count == 1)
+        await d.stop()
+    }
+
+    @Test func onlyOneInitiativeReadsNoWorkItemListAndRevertSetsAnInitiativeAndAFeedbackBack() async throws {
+        let (d, initiative, _) = try await Self.damaged()
+        let iid = try #require(initiative["id"]?.idString)
+        let scope = RestoreScope(only: [("initiative", iid)])
+        let (report, writes) = try await d.restore(RestoreOptions(scope: scope))
+        #expect(report.plan.steps.map { "\($0.action.rawValue) \($0.kind) \($0.id)" } == ["recreate initiative \(iid)"], "\(report.plan)")
+        // No space's work item list: the initiative's work items by id, the organization, initiatives and feedback.
+        #expect(report.requests["POST /graphql workItems"] == nil, "\(report.requests)")
+        #expect(writes.count == report.writeRequests && report.done["recreate initiative"] == 1, "\(report.requests)")
+        #expect(try await d.liveList("initiatives", "initiatives", "id title").filter { $0["title"] == "Q2 polish" }.count == 1)
+        let (again, none) = try await d.restore(RestoreOptions(scope: scope))
+        #expect(none.isEmpty && again.plan.steps.isEmpty, "\(again.plan)")
+
+        // The other initiative renamed in the app: --revert sets it back through editInitiative.
+        let other = try #require(try d.archived("initiatives").first { $0["title"] == "Reliability" }?["id"]?.idString)
+        _ = try await d.graphQL(
+            "mutation($input: EditInitiativeInput!) { editInitiative(input: $input) { initiative { id } } }",
+            ["input": ["id": .string(other), "title": "renamed since"]])
+        let (reverted, revertWrites) = try await d.restore(RestoreOptions(scope: RestoreScope(only: [("initiative", other)]), revert: true))
+        #expect(reverted.done["revert initiative"] == 1 && revertWrites.count == 1, "\(reverted.done)")
+        #expect(try await d.liveList("initiatives", "initiatives", "id title").contains { $0["id"]?.idString == other && $0["title"] == "Reliability" })
+
+        // A feedback item renamed and marked processed in the app: --revert sets both back through one editFeedback.
+        let praise = try #require(try d.archived("feedback").first { $0["title"] == "General praise" }?["id"]?.idString)
+        _ = try await d.graphQL(
+            "mutation($input: EditFeedbackInput!) { editFeedback(input: $input) { feedback { id } } }",
+            ["input": ["id": .string(praise), "title": "renamed since", "processed": true]])
+        let changed = try await d.diff(RestoreScope(only: [("feedback", praise)]))
+        #expect(changed.entries.map { "\($0.change.rawValue) \($0.id) \($0.fields ?? [])" } == ["changed \(praise) [\"processed\", \"processedAt\", \"title\"]"], "\(changed.entries)")
+        let (fixed, fixWrites) = try await d.restore(RestoreOptions(scope: RestoreScope(only: [("feedback", praise)]), revert: true))
+        #expect(fixed.done["revert feedback"] == 1 && fixWrites.count == 1, "\(fixed.done) \(fixWrites.map(\.route))")
+        #expect(!fixed.notRestored.contains { $0.container == praise }, "\(fixed.notRestored)")
+        #expect(try await d.diff(RestoreScope(only: [("feedback", praise)])).isEmpty)
+        await d.stop()
+    }
+}
+
+extension KitemakerInitiativeRestoreTests {
+    @Test func oneInitiativeOfAFullOrganizationCostsAHandfulOfRequests() async throws {
+        // 300 work items, 150 per space: three GraphQL pages each if the spaces were read whole.
+        let sandbox = try await Kite.sandbox(.generated(cards: 300), token: Kite.sourceToken)
+        let connection = try Kite.connect(sandbox, token: Kite.sourceToken)
+        let dir = try Fixture.tempDir()
+        let archive = dir.appendingPathComponent("before.tar.zst")
+        let d = KitemakerDamaged(sandbox: sandbox, connection: connection, dir: dir, archive: archive)
+        // One initiative in both spaces, with three work items of the first (the generated organization has none).
+        let spaces = try await d.graphQL("{ organization { spaces { id } } }")["organization"]?["spaces"]?.arrayValue?.compactMap { $0["id"]?.idString } ?? []
+        let items = try await d.graphQL(
+            "query($s: ID!) { workItems(spaceId: $s, count: 3) { workItems { id } } }", ["s": .string(spaces.first ?? "")]
+        )["workItems"]?["workItems"]?.arrayValue?.compactMap { $0["id"]?.idString } ?? []
+        #expect(spaces.count == 2 && items.count == 3)
+        let made = try await d.send(
+            .POST, "/developers/rest/v1/initiative", ["title": "Q3 scale", "spaceIds": .array(spaces.map(JSONValue.string))])
+        let initiative = try #require(made["id"]?.idString)
+        _ = try await d.graphQL(
+            "mutation($input: EditInitiativeInput!) { editInitiative(input: $input) { initiative { id } } }",
+            ["input": ["id": .string(initiative), "addWorkItemIds": .array(items.map(JSONValue.string))]])
+        _ = try await Kite.export(connection, to: archive)
+        _ = try await d.send(.POST, KitemakerSandbox.appDeleteInitiativePath, ["id": .string(initiative)])
+
+        let before = await sandbox.stats().totalRequests
+        let (report, writes) = try await d.restore(RestoreOptions(scope: RestoreScope(only: [("initiative", initiative)])))
+        let served = await sandbox.stats().totalRequests - before
+        #expect(report.done["recreate initiative"] == 1 && writes.count == report.writeRequests, "\(report.done)")
+        // The account check, the organization (spaces, statuses, labels, users), the initiative's three work items by
+        // id, one page each of initiatives and feedback; then the create (REST, it keeps its spaces) and its links. No
+        // space's work item list is read.
+        #expect(report.requests == [
+            "GET /organization": 1, "POST /graphql organization": 1, "POST /graphql workItem": 3, "POST /graphql initiatives": 1,
+            "POST /graphql feedback": 1, "POST /initiative": 1, "POST /graphql editInitiative": 1,
+        ], "\(report.requests)")
+        #expect(served == report.requests.values.reduce(0, +) && report.writeRequests == 2, "\(served)")
+        let back = try await d.liveList("initiatives", "initiatives", "id title workItems { id } spaces { id }").filter { $0["title"] == "Q3 scale" }
+        #expect(back.count == 1 && back.first?["workItems"]?.arrayValue?.compactMap { $0["id"]?.idString } == items)
+        #expect(back.first?["spaces"]?.arrayValue?.count == 2)
+        await d.stop()
+    }
+}
+
 extension KitemakerDamaged {
+    /// The archive's account-level list `file` (`initiatives`, `feedback`).
+    func archived(_ file: String) throws -> [JSONValue] {
+        let reader = try SnapshotReader.open(archive)
+        defer { reader.close() }
+        return try reader.values(at: ArchivePath.jsonLines(container: .account, file: file))
+    }
+
+    /// One GraphQL request with the token.
+    func graphQL(_ query: String, _ variables: JSONValue = .object(JSONObject())) async throws -> JSONValue {
+        let answer = try await connection.client.json(
+            APIRequest(
+                method: .POST, path: "/developers/graphql", body: ["query": .string(query), "variables": variables],
+                route: "POST /graphql", extraHeaders: [("Authorization", "Bearer \(Kite.sourceToken)")]))
+        return answer["data"] ?? .null
+    }
+
+    /// The first page of an organization-wide GraphQL list, with the fields asked for.
+    func liveList(_ field: String, _ listKey: String, _ fields: String) async throws -> [JSONValue] {
+        try await graphQL("{ \(field)(count: 50) { \(listKey) { \(fields) } } }")[field]?[listKey]?.arrayValue ?? []
+    }
+
     /// The live spaces by name → id, and the live labels of one space by name → id (REST listings).
     func spaces() async throws -> [String: String] {
         let listed = try await connection.client.json(

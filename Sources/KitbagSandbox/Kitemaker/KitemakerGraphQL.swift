@@ -732,6 +732,25 @@ enum KitemakerGraphQL {
             input: "AddInitiativesToRoadmapInput", result: "AddInitiativesToRoadmapResult")
         let (removeFromRoadmapInput, removeFromRoadmapResult) = try roadmapPlacement(
             input: "RemoveInitiativesFromRoadmapInput", result: "RemoveInitiativesFromRoadmapResult")
+        let addEntitiesToInsightInput = try GraphQLInputObjectType(
+            name: "AddEntitiesToInsightInput",
+            fields: ["id": InputObjectField(type: nonNull(GraphQLID)), "entityIds": InputObjectField(type: nonNull(ids))])
+        let addEntitiesToInsightResult = try GraphQLObjectType(
+            name: "AddEntitiesToInsightResult", fields: ["insight": field(nonNull(insight)) { (i: S.Insight, _, _) in i }])
+        let addTagsToFeedbackInput = try GraphQLInputObjectType(
+            name: "AddTagsToFeedbackInput",
+            fields: ["id": InputObjectField(type: nonNull(GraphQLID)), "tagIds": InputObjectField(type: nonNull(ids))])
+        let addTagsToFeedbackResult = try GraphQLObjectType(
+            name: "AddTagsToFeedbackResult", fields: ["feedback": field(nonNull(feedback)) { (f: S.Feedback, _, _) in f }])
+        let editFeedbackInput = try GraphQLInputObjectType(
+            name: "EditFeedbackInput",
+            fields: [
+                "id": InputObjectField(type: nonNull(GraphQLID)), "title": InputObjectField(type: GraphQLString),
+                "content": InputObjectField(type: GraphQLString), "processed": InputObjectField(type: GraphQLBoolean),
+                "companyId": InputObjectField(type: GraphQLID), "personId": InputObjectField(type: GraphQLID),
+            ])
+        let editFeedbackResult = try GraphQLObjectType(
+            name: "EditFeedbackResult", fields: ["feedback": field(nonNull(feedback)) { (f: S.Feedback, _, _) in f }])
         func inputArg(_ type: GraphQLInputObjectType) -> GraphQLArgumentConfigMap {
             ["input": GraphQLArgument(type: nonNull(type))]
         }
@@ -762,6 +781,15 @@ enum KitemakerGraphQL {
                 "editInitiative": GraphQLField(
                     type: nonNull(editInitiativeResult),
                     args: ["input": GraphQLArgument(type: nonNull(editInitiativeInput))], resolve: editInitiative),
+                "addEntitiesToInsight": GraphQLField(
+                    type: nonNull(addEntitiesToInsightResult), args: inputArg(addEntitiesToInsightInput),
+                    resolve: mutating { (s, input, _) throws(SandboxHTTPError) in try s.addEntitiesToInsight(input) }),
+                "addTagsToFeedback": GraphQLField(
+                    type: nonNull(addTagsToFeedbackResult), args: inputArg(addTagsToFeedbackInput),
+                    resolve: mutating { (s, input, _) throws(SandboxHTTPError) in try s.addTagsToFeedback(input) }),
+                "editFeedback": GraphQLField(
+                    type: nonNull(editFeedbackResult), args: inputArg(editFeedbackInput),
+                    resolve: mutating { (s, input, _) throws(SandboxHTTPError) in try s.editFeedback(input) }),
                 "createCommentOnWorkItem": GraphQLField(
                     type: nonNull(commentResult), args: ["input": GraphQLArgument(type: nonNull(commentInput))],
                     resolve: createComment),

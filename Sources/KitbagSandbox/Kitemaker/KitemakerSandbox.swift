@@ -33,7 +33,7 @@ import Logging
 /// - Neither API deletes anything (the schema has no delete mutation, REST no DELETE route). Tests that need a work
 ///   item deleted "as a user does in the app" call `appDeleteWorkItemPath` — a sandbox-only stand-in for the app,
 ///   outside the API's paths, that no connector calls (see `KitemakerState.deleteWorkItemAsInTheApp`); a label,
-///   `appDeleteLabelPath`.
+///   `appDeleteLabelPath`; an initiative, `appDeleteInitiativePath`; a feedback item, `appDeleteFeedbackPath`.
 /// - A token in `KitemakerServerBehaviour.readOnlyTokens` reads but gets 403 for every write (see there).
 /// - GraphQL lists answer `{items, cursor, hasMore}` (cursor = the last number on the page), at most 50 per page;
 ///   `count` above 50 is an error. Unparseable or invalid documents get 400, resolver errors 200 with `errors`.
@@ -54,6 +54,14 @@ public enum KitemakerSandbox {
     /// Sandbox-only, for tests: `POST` here with `{"id": LABEL_ID}` (and the token in `X-API-KEY`) deletes the label as
     /// a user does in Kitemaker's app (it leaves the work items that had it). Not an API route; no connector calls it.
     public static let appDeleteLabelPath = "/sandbox-only/app/delete-label"
+
+    /// Sandbox-only, for tests: `POST` here with `{"id": INITIATIVE_ID}` (and the token in `X-API-KEY`) deletes the
+    /// initiative as a user does in Kitemaker's app. Not an API route; no connector calls it.
+    public static let appDeleteInitiativePath = "/sandbox-only/app/delete-initiative"
+
+    /// Sandbox-only, for tests: `POST` here with `{"id": FEEDBACK_ID}` (and the token in `X-API-KEY`) deletes the
+    /// feedback item as a user does in Kitemaker's app. Not an API route; no connector calls it.
+    public static let appDeleteFeedbackPath = "/sandbox-only/app/delete-feedback"
 
     /// REST prefix below the host.
     static let rest = "/developers/rest/v1"
@@ -131,6 +139,8 @@ public enum KitemakerSandbox {
             read("/recent/comments") { s, r throws(SandboxHTTPError) in try s.getRecentComments(r) },
             appDelete(appDeleteWorkItemPath) { s, id throws(SandboxHTTPError) in try s.deleteWorkItemAsInTheApp(id) },
             appDelete(appDeleteLabelPath) { s, id throws(SandboxHTTPError) in try s.deleteLabelAsInTheApp(id) },
+            appDelete(appDeleteInitiativePath) { s, id throws(SandboxHTTPError) in try s.deleteInitiativeAsInTheApp(id) },
+            appDelete(appDeleteFeedbackPath) { s, id throws(SandboxHTTPError) in try s.deleteFeedbackAsInTheApp(id) },
             R(.post, "/developers/graphql") { request throws(SandboxHTTPError) in
                 if !readOnly.isEmpty, isMutation(try? request.json()) { try mayWrite(request) }
                 var reply = try await KitemakerGraphQL.execute(request, store: store)

@@ -121,6 +121,90 @@ extension KitemakerState {
         }
     }
 
+    /// The stand-in for deleting an initiative in Kitemaker's app (only tests call this, through
+    /// `KitemakerSandbox.appDeleteInitiativePath`): it goes with its history, off its roadmap columns, and insights no
+    /// longer link to it.
+    mutating func deleteInitiativeAsInTheApp(_ id: String) throws(SandboxHTTPError) {
+        guard initiativeIndex(id) != nil else { throw SandboxHTTPError(.notFound, "Could not find the specified initiative") }
+        initiatives.removeAll { $0.id == id }
+        activities.removeAll { $0.entityID == id }
+        for f in feedback.indices {
+            for n in feedback[f].insights.indices where feedback[f].insights[n].entityIDs.contains(id) {
+                feedback[f].insights[n].entityIDs.removeAll { $0 == id }
+            }
+        }
+    }
+
+    /// The stand-in for deleting a feedback item in Kitemaker's app (only tests call this, through
+    /// `KitemakerSandbox.appDeleteFeedbackPath`): it goes with its insights.
+    mutating func deleteFeedbackAsInTheApp(_ id: String) throws(SandboxHTTPError) {
+        guard feedback.contains(where: { $0.id == id }) else { throw SandboxHTTPError(.notFound, "Could not find the specified feedback") }
+        feedback.removeAll { $0.id == id }
+    }
+
+    /// `addEntitiesToInsight(input: {id, entityIds})` (kitemakerhq/km `src/kitemaker.graphql`): the insight links the
+    /// work items and initiatives named too (one it links already is no change); an unknown insight or entity is an
+    /// error.
+    mutating func addEntitiesToInsight(_ input: Map) throws(SandboxHTTPError) -> Insight {
+        let id = input["id"].string ?? ""
+        guard let f = feedback.firstIndex(where: { $0.insights.contains { $0.id == id } }),
+            let n = feedback[f].insights.firstIndex(where: { $0.id == id })
+        else { throw SandboxHTTPError(.notFound, "Could not find the specified insight") }
+        var added: [String] = []
+        for e in Self.idsInput(input["entityIds"]) {
+            guard workItemIndex(e) != nil || initiativeIndex(e) != nil else {
+                throw SandboxHTTPError(.notFound, "Could not find the specified entity")
+            }
+            added.append(e)
+        }
+        for e in added where !feedback[f].insights[n].entityIDs.contains(e) { feedback[f].insights[n].entityIDs.append(e) }
+        let time = now()
+        feedback[f].insights[n].updatedAt = time
+        return feedback[f].insights[n]
+    }
+
+    /// `addTagsToFeedback(input: {id, tagIds})` (kitemakerhq/km `src/kitemaker.graphql`): the feedback carries the labels
+    /// named too (one it has is no change); an unknown feedback or label is an error.
+    mutating func addTagsToFeedback(_ input: Map) throws(SandboxHTTPError) -> Feedback {
+        guard let f = feedback.firstIndex(where: { $0.id == input["id"].string }) else {
+            throw SandboxHTTPError(.notFound, "Could not find the specified feedback")
+        }
+        let tags = Self.idsInput(input["tagIds"])
+        for t in tags where label(t) == nil { throw SandboxHTTPError(.notFound, "Could not find the specified label") }
+        for t in tags where !feedback[f].tagIDs.contains(t) { feedback[f].tagIDs.append(t) }
+        feedback[f].updatedAt = now()
+        return feedback[f]
+    }
+
+    /// `editFeedback(input: EditFeedbackInput!)` (kitemakerhq/km `src/kitemaker.graphql`: id, title, content, processed,
+    /// companyId, personId): the fields given are changed. Turning `processed` on stamps processedAt with the time, off
+    /// clears it (a guess: the schema does not say).
+    mutating func editFeedback(_ input: Map) throws(SandboxHTTPError) -> Feedback {
+        guard let f = feedback.firstIndex(where: { $0.id == input["id"].string }) else {
+            throw SandboxHTTPError(.notFound, "Could not find the specified feedback")
+        }
+        let time = now()
+        if let title = input["title"].string {
+            guard !title.trimmingCharacters(in: .whitespaces).isEmpty else { throw SandboxHTTPError(.badRequest, "title is required") }
+            feedback[f].title = title
+        }
+        if let content = input["content"].string { feedback[f].contents = content }
+        if let processed = input["processed"].bool, processed != feedback[f].processed {
+            feedback[f].processed = processed
+            feedback[f].processedAt = processed ? time : nil
+        }
+        if let person = input["personId"].string {
+            guard persons.contains(where: { $0.id == person }) else { throw SandboxHTTPError(.notFound, "Could not find the specified person") }
+            feedback[f].personID = person
+        }
+        if let company = input["companyId"].string {
+            guard companies.contains(where: { $0.id == company }) else { throw SandboxHTTPError(.notFound, "Could not find the specified company") }
+            feedback[f].companyID = company
+        }
+        feedback[f].updatedAt = time
+        return feedback[f]
+    }
+
     /// `editInitiative(input: EditInitiativeInput!)`: the fields given are changed; `add…Ids`/`remove…Ids` change the
     /// initiative's links (adding a link it has is no change).
     mutating func editInitiative(_ input: Map) throws(SandboxHTTPError) -> Initiative {
