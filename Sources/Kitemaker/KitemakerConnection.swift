@@ -114,10 +114,29 @@ public struct KitemakerConnection: Connector {
     /// error saying the work item could not be found (the message of the REST route's 404, `ISSUE_NOT_FOUND`). Any
     /// other error is one line, as for every query.
     func workItem(id: String) async throws -> JSONValue? {
-        let answer = try await graphQLAnswer("workItem", KitemakerSchema.workItemQuery, variables: JSONObject([("id", .string(id))]))
-        if let item = answer["data"]?["workItem"], item.objectValue != nil { return item }
-        if Self.saysNotFound(answer, field: "workItem") { return nil }
-        return try data(of: answer, operation: "workItem")["workItem"]
+        try await one("workItem", KitemakerSchema.workItemQuery, id: id)
+    }
+
+    /// One initiative by id (`KitemakerSchema.initiativeQuery`), or nil when Kitemaker has none of that id: like
+    /// `workItem(id:)`, the field is non-null, so a missing one answers `data: null` with "Could not find the specified
+    /// initiative" (the message of REST `GET /initiative`'s 404, `INITIATIVE_NOT_FOUND`).
+    func initiative(id: String) async throws -> JSONValue? {
+        try await one("initiative", KitemakerSchema.initiativeQuery, id: id)
+    }
+
+    /// One feedback item by id (`KitemakerSchema.feedbackByIDQuery`), or nil when Kitemaker has none of that id
+    /// ("Could not find the specified feedback", REST `GET /feedback`'s 404, `FEEDBACK_NOT_FOUND`).
+    func feedback(id: String) async throws -> JSONValue? {
+        try await one("feedbackById", KitemakerSchema.feedbackByIDQuery, id: id)
+    }
+
+    /// The object a single-item query `field` answers for `id`, nil when the answer says it does not exist; any other
+    /// error is one line. `field` names the route too (`POST /graphql initiative`).
+    private func one(_ field: String, _ document: String, id: String) async throws -> JSONValue? {
+        let answer = try await graphQLAnswer(field, document, variables: JSONObject([("id", .string(id))]))
+        if let item = answer["data"]?[field], item.objectValue != nil { return item }
+        if Self.saysNotFound(answer, field: field) { return nil }
+        return try data(of: answer, operation: field)[field]
     }
 
     /// An answer without `field` whose every error says that what was asked for does not exist.

@@ -20,7 +20,9 @@ import KitbagJournal
 /// Initiatives and feedback (the account folder) are compared as entities of no space when the scope takes them (see
 /// `liveReader`); deleted ones come back through the importer's creates (`restoreAccount`), surviving ones are linked
 /// to the work items, initiatives and labels put back, and `--revert` sets an initiative back through
-/// `editInitiative` and a feedback item through `editFeedback`. The schema has no mutation that deletes either.
+/// `editInitiative` and a feedback item through `editFeedback` — each read again just before (`initiative(id:)`,
+/// `feedbackById(id:)`) and left alone when it changed since the plan, as work items are. The schema has no mutation
+/// that deletes either.
 extension KitemakerConnection: RestoreTarget {
     public var liveRules: LiveRules { KitemakerRestore.rules }
 
@@ -374,7 +376,8 @@ final class KitemakerRestore {
     /// GraphQL queries the restore may send (POSTs that only read).
     static let readOperations: Set<String> = [
         "POST /graphql organization", "POST /graphql workItems", "POST /graphql workItem", "POST /graphql initiatives",
-        "POST /graphql feedback", "POST /graphql roadmaps", "POST /graphql feedbackPeople",
+        "POST /graphql feedback", "POST /graphql roadmaps", "POST /graphql feedbackPeople", "POST /graphql initiative",
+        "POST /graphql feedbackById",
     ]
 
     private func note(_ kind: String, _ reason: String, container: String? = nil) {
@@ -535,13 +538,8 @@ final class KitemakerRestore {
                 if dryRun {
                     counted["PUT /workitem", default: 0] += 1
                 } else {
-                    if let moved = try await movedSincePlan(liveID, planned: now) {
-                        leftAlone.append(
-                            RestoreSkip(
-                                entry: LiveDiff.Entry(
-                                    kind: step.kind, container: step.container, id: step.id, title: step.title, change: .changed,
-                                    fields: step.fields),
-                                reason: moved))
+                    if let moved = try await movedSincePlan(step.kind, liveID, planned: now) {
+                        leaveAlone(step, moved)
                         continue
                     }
                     _ = try await connection.client.send(connection.rest(.PUT, "/workitem", body: .object(body)))
@@ -555,19 +553,38 @@ final class KitemakerRestore {
         }
     }
 
-    /// Kitemaker has no optimistic lock: the work item is read again just before its `PUT` (`workItem(id:)`); why it
-    /// is left alone when it was deleted or edited since the plan's live read saw it, else nil.
-    private func movedSincePlan(_ id: String, planned: JSONValue?) async throws -> String? {
-        guard var current = try await connection.workItem(id: id)?.objectValue else {
+    /// Kitemaker has no optimistic lock: a work item, initiative or feedback item (`kind`) is read again just before
+    /// its write (`workItem(id:)`, `initiative(id:)`, `feedbackById(id:)`, with the fields the live read asked for);
+    /// why it is left alone when it was deleted or edited since the plan's live read saw it, else nil.
+    private func movedSincePlan(_ kind: String, _ id: String, planned: JSONValue?) async throws -> String? {
+        let read: JSONValue?
+        switch kind {
+        case "initiative": read = try await connection.initiative(id: id)
+        case "feedback": read = try await connection.feedback(id: id)
+        default: read = try await connection.workItem(id: id)
+        }
+        guard var current = read?.objectValue else {
             return "deleted in Kitemaker after the plan was made; left as it is (run the restore again to put it back)"
         }
-        current["comments"] = nil
-        current["space"] = nil
+        if kind == "workItem" {
+            // The live read keeps a work item's comments apart and knows its space from the folder.
+            current["comments"] = nil
+            current["space"] = nil
+        }
         guard let planned else { return nil }
         let fields = LiveComparison.changedFields(
-            Self.normalize("workItem", planned), Self.normalize("workItem", .object(current)), rules: Self.rules)
+            Self.normalize(kind, planned), Self.normalize(kind, .object(current)), rules: Self.rules)
         guard !fields.isEmpty else { return nil }
         return "edited in Kitemaker after the plan was made (\(fields.joined(separator: ", "))); left as it is now (run the restore again to compare afresh)"
+    }
+
+    /// A revert step not sent because its item moved since the plan, listed under "left alone" with the reason.
+    private func leaveAlone(_ step: RestoreStep, _ reason: String) {
+        leftAlone.append(
+            RestoreSkip(
+                entry: LiveDiff.Entry(
+                    kind: step.kind, container: step.container, id: step.id, title: step.title, change: .changed, fields: step.fields),
+                reason: reason))
     }
 
     // MARK: - Initiatives and feedback
@@ -583,7 +600,7 @@ final class KitemakerRestore {
     /// where they are gone too, owners, tags and insight links), journaled archived id → new id. An initiative or
     /// feedback item that still exists but lost its link to a work item put back is linked to the copy
     /// (`editInitiative` `addWorkItemIds`, `addEntitiesToInsight`); with `--revert`, an initiative's changed fields
-    /// are set back through `editInitiative`.
+    /// are set back through `editInitiative` and a feedback item's through `editFeedback`, each read again first.
     private func restoreAccount(
         _ recreate: [RestoreStep], reverts: [RestoreStep], archived: [KitemakerImporter.ArchivedSpace],
         targets: [KitemakerImporter.TargetSpace]
@@ -635,15 +652,17 @@ final class KitemakerRestore {
         if !initiatives.isEmpty {
             note("initiative.number", "Kitemaker numbers initiatives and feedback itself: one put back has a new number, made by the token's user")
         }
-        // One set back with --revert gets its links there.
+        // Set back before the links below are added: a revert reads its item again and compares it with the plan's live
+        // read, which a link this run added (an insight's entity, a tag) would fail. An initiative set back gets its
+        // links there.
+        try await revertInitiatives(reverts.filter { $0.kind == "initiative" }, archived: archivedInitiatives, live: liveInitiatives)
+        try await revertFeedback(reverts.filter { $0.kind == "feedback" }, archived: archivedFeedback, live: liveFeedback)
         let reverted = Set(reverts.filter { $0.kind == "initiative" }.map(\.id))
         try await relink(
             initiatives: archivedInitiatives.filter { !initiativeIDs.contains($0["id"]?.idString ?? "") && !reverted.contains($0["id"]?.idString ?? "") },
             live: liveInitiatives,
             feedback: archivedFeedback.filter { !feedbackIDs.contains($0["id"]?.idString ?? "") }, liveFeedback: liveFeedback,
             tagsReverted: Set(reverts.filter { $0.kind == "feedback" && ($0.fields ?? []).contains("tags") }.map(\.id)))
-        try await revertInitiatives(reverts.filter { $0.kind == "initiative" }, archived: archivedInitiatives, live: liveInitiatives)
-        try await revertFeedback(reverts.filter { $0.kind == "feedback" }, archived: archivedFeedback, live: liveFeedback)
     }
 
     /// The live id of an archived work item, initiative or label that a restore created again, this run or an earlier
@@ -713,8 +732,9 @@ final class KitemakerRestore {
 
     /// `--revert` for initiatives through `editInitiative`: title, description and colour set back; labels, work items
     /// and members added and removed to match the archive (mapped to the live ones). What it cannot set is reported.
-    /// Kitemaker has no optimistic lock, and an initiative is not read again before its edit: an edit made in the app
-    /// since the plan's live read is overwritten.
+    /// Kitemaker has no optimistic lock: the initiative is read again just before its edit (`initiative(id:)`) and left
+    /// alone, listed with the fields that moved, when it was deleted or edited since the plan's live read; an edit in
+    /// the moment between that read and the write is overwritten.
     private func revertInitiatives(_ steps: [RestoreStep], archived: [JSONValue], live: [JSONValue]) async throws {
         for step in steps {
             guard let old = archived.first(where: { $0["id"]?.idString == step.id }),
@@ -743,6 +763,10 @@ final class KitemakerRestore {
             }
             reportUnset(unset, of: step, routes: "editInitiative")
             guard input.count > 1 else { continue }
+            if !dryRun, let moved = try await movedSincePlan(step.kind, liveID, planned: now) {
+                leaveAlone(step, moved)
+                continue
+            }
             try await send("editInitiative", KitemakerSchema.editInitiativeMutation, input)
             if !dryRun { try journal?.markStep("revert-initiative", sourceIDs: [step.id]) }
             done["revert initiative", default: 0] += 1
@@ -751,7 +775,8 @@ final class KitemakerRestore {
 
     /// `--revert` for feedback: title, content, processed state, person and company through `editFeedback`; tags it lost
     /// added again (`addTagsToFeedback`). What no route sets this way (owners, tags added since, insights) is reported.
-    /// As for initiatives, nothing is read again before the edit.
+    /// As for initiatives, the item is read again just before its writes (`feedbackById(id:)`) and left alone when it
+    /// was deleted or edited since the plan.
     private func revertFeedback(_ steps: [RestoreStep], archived: [JSONValue], live: [JSONValue]) async throws {
         for step in steps {
             guard let old = archived.first(where: { $0["id"]?.idString == step.id }),
@@ -793,6 +818,10 @@ final class KitemakerRestore {
             }
             reportUnset(unset, of: step, routes: "editFeedback and addTagsToFeedback")
             guard input.count > 1 || !tags.isEmpty else { continue }
+            if !dryRun, let moved = try await movedSincePlan(step.kind, liveID, planned: now) {
+                leaveAlone(step, moved)
+                continue
+            }
             if input.count > 1 { try await send("editFeedback", KitemakerSchema.editFeedbackMutation, input) }
             if !tags.isEmpty {
                 try await send(

@@ -93,11 +93,9 @@ public enum KitemakerSchema {
         }
         """
 
-    static let initiativesQuery = """
-        query Initiatives($cursor: String, $count: Int) {
-          initiatives(cursor: $cursor, count: $count) {
-            initiatives {
-              id number title description color effort impact archivedAt createdAt updatedAt
+    /// An initiative as the archive holds it (its comments inline).
+    static let initiativeFields = """
+        id number title description color effort impact archivedAt createdAt updatedAt
               \(actorFields)
               spaces { id key }
               labels { id name color }
@@ -107,9 +105,27 @@ public enum KitemakerSchema {
               roadmapColumns { id }
               comments { id body threadId createdAt updatedAt \(actorFields) }
               \(activityFields)
+        """
+
+    static let initiativesQuery = """
+        query Initiatives($cursor: String, $count: Int) {
+          initiatives(cursor: $cursor, count: $count) {
+            initiatives {
+              \(initiativeFields)
             }
             cursor
             hasMore
+          }
+        }
+        """
+
+    /// One initiative by id (`initiative(id: ID!): Initiative!`), with the same fields as `initiativesQuery`: the read
+    /// of a `--revert` just before its write. Non-null like `workItem(id:)`: a missing one answers `data: null` and an
+    /// error (see `KitemakerConnection.initiative(id:)`).
+    static let initiativeQuery = """
+        query Initiative($id: ID!) {
+          initiative(id: $id) {
+            \(initiativeFields)
           }
         }
         """
@@ -125,20 +141,36 @@ public enum KitemakerSchema {
         }
         """
 
-    static let feedbackQuery = """
-        query Feedback($cursor: String, $count: Int) {
-          feedback(cursor: $cursor, count: $count) {
-            feedback {
-              id number title content processed processedAt createdAt updatedAt
+    /// A feedback item as the archive holds it.
+    static let feedbackFields = """
+        id number title content processed processedAt createdAt updatedAt
               \(actorFields)
               person { id name email }
               company { id name }
               owners { id }
               tags { id name color }
               insights { id content createdAt updatedAt \(actorFields) entities { \(entityFields) } }
+        """
+
+    static let feedbackQuery = """
+        query Feedback($cursor: String, $count: Int) {
+          feedback(cursor: $cursor, count: $count) {
+            feedback {
+              \(feedbackFields)
             }
             cursor
             hasMore
+          }
+        }
+        """
+
+    /// One feedback item by id (`feedbackById(id: ID!): Feedback!`), with the same fields as `feedbackQuery`: the
+    /// read of a `--revert` just before its write. Non-null: a missing one answers `data: null` and an error (see
+    /// `KitemakerConnection.feedback(id:)`).
+    static let feedbackByIDQuery = """
+        query FeedbackById($id: ID!) {
+          feedbackById(id: $id) {
+            \(feedbackFields)
           }
         }
         """

@@ -240,6 +240,12 @@ struct KitemakerContractTests {
                 try await wire.graphQL(
                     KitemakerSchema.workItemsQuery, variables: JSONObject([("spaceId", .string(space)), ("count", 50)])
                 ).1?["data"]?["workItems"]?["workItems"]?[0]?["id"]?.stringValue)
+            let initiative = try #require(
+                try await wire.graphQL(KitemakerSchema.initiativesQuery, variables: JSONObject([("count", 50)]))
+                    .1?["data"]?["initiatives"]?["initiatives"]?[0]?["id"]?.stringValue)
+            let feedback = try #require(
+                try await wire.graphQL(KitemakerSchema.feedbackQuery, variables: JSONObject([("count", 50)]))
+                    .1?["data"]?["feedback"]?["feedback"]?[0]?["id"]?.stringValue)
             let documents: [(String, JSONObject)] = [
                 (KitemakerSchema.organizationQuery, JSONObject()),
                 (KitemakerSchema.workItemsQuery, JSONObject([("spaceId", .string(space)), ("count", 50)])),
@@ -249,6 +255,8 @@ struct KitemakerContractTests {
                 (KitemakerSchema.feedbackPeopleQuery, JSONObject()),
                 (KitemakerSchema.workItemCommentsQuery, JSONObject([("id", .string(item))])),
                 (KitemakerSchema.workItemQuery, JSONObject([("id", .string(item))])),
+                (KitemakerSchema.initiativeQuery, JSONObject([("id", .string(initiative))])),
+                (KitemakerSchema.feedbackByIDQuery, JSONObject([("id", .string(feedback))])),
             ]
             for (document, variables) in documents {
                 let (status, answer) = try await wire.graphQL(document, variables: variables)
@@ -661,6 +669,64 @@ struct KitemakerContractTests {
             _ = try await connection.workItem(id: "no-such-item")
         } throws: { error in
             "\(error)".contains("POST /graphql workItem was refused: Internal server error") && !"\(error)".contains("\n")
+        }
+        await connection.shutdown()
+        await failing.stop()
+    }
+
+    // km `src/kitemaker.graphql` (commit above): `initiative(id: ID!): Initiative!` and `feedbackById(id: ID!): Feedback!`
+    // — non-null like `workItem(id:)`, so a missing one answers `data: null` and an error, whose message is that of
+    // the REST route's 404 for the same (rest-docs `_api/initiative_get.md`: "Could not find the specified
+    // initiative", INITIATIVE_NOT_FOUND; `_api/feedback_get.md`: "Could not find the specified feedback",
+    // FEEDBACK_NOT_FOUND). A `--revert` reads its initiative or feedback item again with these just before the write.
+    @Test("initiative(id:) and feedbackById(id:) give what the lists give; a missing id answers data null with 'Could not find…', read as gone; any other error stops")
+    func initiativeAndFeedbackByIDNotFound() async throws {
+        try await withWire(.demo) { wire, sandbox in
+            let connection = try Kite.connect(sandbox, token: Kite.sourceToken)
+            for (document, noun) in [(KitemakerSchema.initiativeQuery, "initiative"), (KitemakerSchema.feedbackByIDQuery, "feedback")] {
+                let (status, answer) = try await wire.graphQL(document, variables: JSONObject([("id", .string("no-such-\(noun)"))]))
+                #expect(status == 200)
+                #expect(answer?["data"] == nil || answer?["data"]?.isNull == true, "\(answer?.serializedString() ?? "")")
+                #expect(answer?["errors"]?[0]?["message"] == .string("Could not find the specified \(noun)"), "\(answer?.serializedString() ?? "")")
+            }
+            #expect(try await connection.initiative(id: "no-such-initiative") == nil)
+            #expect(try await connection.feedback(id: "no-such-feedback") == nil)
+            // Every field the list gives, the same (the revert compares it with the plan's live read).
+            let initiatives = try await connection.graphQL("initiatives", KitemakerSchema.initiativesQuery, variables: JSONObject([("count", 50)]))
+            let listedInitiatives = initiatives["initiatives"]?["initiatives"]?.arrayValue ?? []
+            #expect(listedInitiatives.count >= 2)
+            for listed in listedInitiatives {
+                let one = try #require(try await connection.initiative(id: listed["id"]?.stringValue ?? ""))
+                #expect(one.serialized() == listed.serialized())
+            }
+            let feedback = try await connection.graphQL("feedback", KitemakerSchema.feedbackQuery, variables: JSONObject([("count", 50)]))
+            let listedFeedback = feedback["feedback"]?["feedback"]?.arrayValue ?? []
+            #expect(listedFeedback.count >= 2)
+            for listed in listedFeedback {
+                let one = try #require(try await connection.feedback(id: listed["id"]?.stringValue ?? ""))
+                #expect(one.serialized() == listed.serialized())
+            }
+            await connection.shutdown()
+        }
+        // Another error (not "not found") is no answer about the item: it stops, in one line naming the query.
+        let failing = try await KitemakerSandbox.start(
+            SandboxOptions(credentials: [Kite.sourceToken], seed: .demo, rateLimit: false),
+            logger: SandboxServer.quietLogger("kitbag.tests.kitemaker.sandbox"),
+            rewritingGraphQLAnswers: { request, answer in
+                let query = request["query"]?.stringValue ?? ""
+                guard query.contains("query Initiative(") || query.contains("query FeedbackById(") else { return answer }
+                return ["data": .null, "errors": [["message": "Internal server error"]]]
+            })
+        let connection = try Kite.connect(failing, token: Kite.sourceToken)
+        await #expect {
+            _ = try await connection.initiative(id: "no-such-initiative")
+        } throws: { error in
+            "\(error)".contains("POST /graphql initiative was refused: Internal server error") && !"\(error)".contains("\n")
+        }
+        await #expect {
+            _ = try await connection.feedback(id: "no-such-feedback")
+        } throws: { error in
+            "\(error)".contains("POST /graphql feedbackById was refused: Internal server error") && !"\(error)".contains("\n")
         }
         await connection.shutdown()
         await failing.stop()

@@ -291,19 +291,11 @@ struct KitemakerRestoreTests {
         // The plan is made from a live read (the narrowed one: the work item alone); the item is edited again before
         // the write.
         let scope = RestoreScope(only: [("workItem", d.edited)])
-        let space = try #require(try await d.diff(scope).entries.first?.container)
-        let archive = try SnapshotReader.open(d.archive)
-        defer { archive.close() }
-        let live = d.dir.appendingPathComponent("live")
-        let reader = d.connection.liveReader(scope: scope, archive: archive, restored: .none)
-        _ = try await ConnectorJobs.export(
-            reader, account: try await d.connection.probe(), destination: .folder(live), format: .folder,
-            selection: ExportSelection(containers: [space], containersOnly: true), renderings: [], progress: .silent)
-        let now = try SnapshotReader.open(live)
-        defer { now.close() }
-        let diff = try LiveComparison.compare(
-            archive: archive, live: now, rules: d.connection.liveRules, containers: [space], scope: scope, archiveName: "before")
-        let plan = RestoreJobs.plan(diff, options: RestoreOptions(scope: scope, revert: true), target: d.connection)
+        let (archive, now, plan) = try await d.revertPlan(scope)
+        defer {
+            archive.close()
+            now.close()
+        }
         #expect(plan.steps.map { "\($0.action.rawValue) \($0.id)" } == ["revert \(d.edited)"])
         _ = try await d.send(.PUT, "/developers/rest/v1/workitem", ["id": .string(d.edited), "description": "edited after the plan"])
 
@@ -436,6 +428,100 @@ struct KitemakerInitiativeRestoreTests {
 }
 
 extension KitemakerInitiativeRestoreTests {
+    @Test func aRevertLeavesAloneAnInitiativeAndAFeedbackItemEditedAfterThePlan() async throws {
+        let d = try await KitemakerDamaged.make()
+        func id(_ file: String, _ title: String) throws -> String {
+            try #require(try d.archived(file).first { $0["title"] == .string(title) }?["id"]?.idString)
+        }
+        let q2 = try id("initiatives", "Q2 polish"), reliability = try id("initiatives", "Reliability")
+        let praise = try id("feedback", "General praise"), csv = try id("feedback", "CSV export, please")
+        // Renamed in the app since the backup; the plan sets all four back.
+        for initiative in [q2, reliability] {
+            _ = try await d.graphQL(
+                "mutation($input: EditInitiativeInput!) { editInitiative(input: $input) { initiative { id } } }",
+                ["input": ["id": .string(initiative), "title": "renamed since"]])
+        }
+        for item in [praise, csv] {
+            _ = try await d.graphQL(
+                "mutation($input: EditFeedbackInput!) { editFeedback(input: $input) { feedback { id } } }",
+                ["input": ["id": .string(item), "title": "renamed since"]])
+        }
+        let scope = RestoreScope(only: [("initiative", q2), ("initiative", reliability), ("feedback", praise), ("feedback", csv)])
+        let (archive, now, plan) = try await d.revertPlan(scope)
+        defer {
+            archive.close()
+            now.close()
+        }
+        #expect(
+            Set(plan.steps.map { "\($0.action.rawValue) \($0.kind) \($0.id) \($0.fields ?? [])" })
+                == Set([("initiative", q2), ("initiative", reliability), ("feedback", praise), ("feedback", csv)].map { "revert \($0.0) \($0.1) [\"title\"]" }),
+            "\(plan.steps)")
+        // Edited again between the plan and the write: one initiative's description, one feedback item's content.
+        _ = try await d.graphQL(
+            "mutation($input: EditInitiativeInput!) { editInitiative(input: $input) { initiative { id } } }",
+            ["input": ["id": .string(reliability), "description": "edited after the plan"]])
+        _ = try await d.graphQL(
+            "mutation($input: EditFeedbackInput!) { editFeedback(input: $input) { feedback { id } } }",
+            ["input": ["id": .string(csv), "content": "edited after the plan"]])
+
+        let mark = await d.sandbox.writeMark()
+        let before = await d.sandbox.stats().totalRequests
+        let outcome = try await d.connection.applyRestore(
+            plan, archive: archive, live: now, restored: .none, journal: nil, dryRun: false, progress: .silent)
+        let served = await d.sandbox.stats().totalRequests - before
+        let writes = await d.sandbox.writes(since: mark)
+        // The edited ones are left alone, listed with the fields that moved; nothing is sent for them.
+        #expect(Set(outcome.leftAlone.map(\.entry.id)) == [reliability, csv], "\(outcome.leftAlone)")
+        let initiativeReason = outcome.leftAlone.first { $0.entry.id == reliability }?.reason ?? ""
+        let feedbackReason = outcome.leftAlone.first { $0.entry.id == csv }?.reason ?? ""
+        #expect(initiativeReason.contains("edited in Kitemaker after the plan was made (description)"), "\(initiativeReason)")
+        #expect(feedbackReason.contains("edited in Kitemaker after the plan was made (content)"), "\(feedbackReason)")
+        #expect(!writes.flatMap(\.changes).contains { $0.id == reliability || $0.id == csv }, "\(writes)")
+        // The others are set back: one write each, after one read each of the four.
+        #expect(outcome.done["revert initiative"] == 1 && outcome.done["revert feedback"] == 1, "\(outcome.done)")
+        #expect(outcome.requests == ["POST /graphql editInitiative": 1, "POST /graphql editFeedback": 1], "\(outcome.requests)")
+        #expect(writes.count == 2 && served == 6, "\(served) \(writes)")
+        let initiatives = try await d.liveList("initiatives", "initiatives", "id title description")
+        #expect(initiatives.first { $0["id"]?.idString == q2 }?["title"] == "Q2 polish")
+        #expect(initiatives.first { $0["id"]?.idString == reliability }?["title"] == "renamed since")
+        #expect(initiatives.first { $0["id"]?.idString == reliability }?["description"] == "edited after the plan")
+        let feedback = try await d.liveList("feedback", "feedback", "id title content")
+        #expect(feedback.first { $0["id"]?.idString == praise }?["title"] == "General praise")
+        #expect(feedback.first { $0["id"]?.idString == csv }?["title"] == "renamed since")
+        #expect(feedback.first { $0["id"]?.idString == csv }?["content"] == "edited after the plan")
+
+        // A restore run again compares afresh and sets the two left alone back, reading each once before its write.
+        let (again, againWrites) = try await d.restore(RestoreOptions(scope: scope, revert: true))
+        #expect(again.done["revert initiative"] == 1 && again.done["revert feedback"] == 1 && again.leftAlone.isEmpty, "\(again.done)")
+        #expect(again.requests["POST /graphql initiative"] == 1 && again.requests["POST /graphql feedbackById"] == 1, "\(again.requests)")
+        #expect(again.writeRequests == 2 && againWrites.count == 2, "\(again.requests)")
+        #expect(try await d.diff(scope).isEmpty)
+        await d.stop()
+    }
+
+    @Test func aRevertLeavesAloneAnInitiativeDeletedAfterThePlan() async throws {
+        let d = try await KitemakerDamaged.make()
+        let reliability = try #require(try d.archived("initiatives").first { $0["title"] == "Reliability" }?["id"]?.idString)
+        _ = try await d.graphQL(
+            "mutation($input: EditInitiativeInput!) { editInitiative(input: $input) { initiative { id } } }",
+            ["input": ["id": .string(reliability), "title": "renamed since"]])
+        let scope = RestoreScope(only: [("initiative", reliability)])
+        let (archive, now, plan) = try await d.revertPlan(scope)
+        defer {
+            archive.close()
+            now.close()
+        }
+        #expect(plan.steps.map { "\($0.action.rawValue) \($0.id)" } == ["revert \(reliability)"])
+        _ = try await d.send(.POST, KitemakerSandbox.appDeleteInitiativePath, ["id": .string(reliability)])
+        let mark = await d.sandbox.writeMark()
+        let outcome = try await d.connection.applyRestore(
+            plan, archive: archive, live: now, restored: .none, journal: nil, dryRun: false, progress: .silent)
+        #expect(await d.sandbox.writes(since: mark).isEmpty)
+        #expect(outcome.leftAlone.map(\.entry.id) == [reliability] && outcome.done.isEmpty, "\(outcome.done)")
+        #expect(outcome.leftAlone.first?.reason.contains("deleted in Kitemaker after the plan was made") == true, "\(outcome.leftAlone)")
+        await d.stop()
+    }
+
     @Test func oneInitiativeOfAFullOrganizationCostsAHandfulOfRequests() async throws {
         // 300 work items, 150 per space: three GraphQL pages each if the spaces were read whole.
         let sandbox = try await Kite.sandbox(.generated(cards: 300), token: Kite.sourceToken)
@@ -478,6 +564,35 @@ extension KitemakerInitiativeRestoreTests {
 }
 
 extension KitemakerDamaged {
+    /// The plan of a `--revert` restore of `scope` and the live read it was made from, as `kitbag restore` makes them,
+    /// so that a test can change the live organization between the plan and the write. The caller closes both readers.
+    func revertPlan(_ scope: RestoreScope) async throws -> (archive: SnapshotReader, live: SnapshotReader, plan: RestorePlan) {
+        let archive = try SnapshotReader.open(self.archive)
+        do {
+            let rules = connection.liveRules
+            let folders = try LiveComparison.folders(in: archive, scope: scope, rules: rules)
+            let live = dir.appendingPathComponent("live-\(UUID().uuidString)")
+            _ = try await ConnectorJobs.export(
+                connection.liveReader(scope: scope, archive: archive, restored: .none), account: try await connection.probe(),
+                destination: .folder(live), format: .folder,
+                selection: ExportSelection(containers: folders.map { Array(Set($0.values)).sorted() } ?? [], containersOnly: true),
+                renderings: [], progress: .silent)
+            let now = try SnapshotReader.open(live)
+            do {
+                let diff = try LiveComparison.compare(
+                    archive: archive, live: now, rules: rules, containers: folders.map { Set($0.values) }, scope: scope,
+                    archiveName: "before")
+                return (archive, now, RestoreJobs.plan(diff, options: RestoreOptions(scope: scope, revert: true), target: connection))
+            } catch {
+                now.close()
+                throw error
+            }
+        } catch {
+            archive.close()
+            throw error
+        }
+    }
+
     /// The archive's account-level list `file` (`initiatives`, `feedback`).
     func archived(_ file: String) throws -> [JSONValue] {
         let reader = try SnapshotReader.open(archive)
