@@ -410,6 +410,13 @@ struct KitemakerInitiativeRestoreTests {
             ["input": ["id": .string(other), "title": "renamed since"]])
         let (reverted, revertWrites) = try await d.restore(RestoreOptions(scope: RestoreScope(only: [("initiative", other)]), revert: true))
         #expect(reverted.done["revert initiative"] == 1 && revertWrites.count == 1, "\(reverted.done)")
+        // The account check, the organization, the initiative's two work items by id, one page each of initiatives and
+        // feedback, the roadmaps (the journal holds the copy of "Q2 polish" put back above, whose roadmap place is
+        // checked); then the initiative read again just before its one write.
+        #expect(reverted.requests == [
+            "GET /organization": 1, "POST /graphql organization": 1, "POST /graphql workItem": 2, "POST /graphql initiatives": 1,
+            "POST /graphql feedback": 1, "POST /graphql roadmaps": 1, "POST /graphql initiative": 1, "POST /graphql editInitiative": 1,
+        ] && reverted.writeRequests == 1, "\(reverted.requests)")
         #expect(try await d.liveList("initiatives", "initiatives", "id title").contains { $0["id"]?.idString == other && $0["title"] == "Reliability" })
 
         // A feedback item renamed and marked processed in the app: --revert sets both back through one editFeedback.
