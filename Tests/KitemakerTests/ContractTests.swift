@@ -657,18 +657,30 @@ struct KitemakerContractTests {
             await connection.shutdown()
         }
         // Another error (not "not found") is no answer about the work item: it stops, in one line.
+        try await expectOtherErrorsStop([("query WorkItem(", "workItem", { _ = try await $0.workItem(id: "no-such-item") })])
+    }
+
+    /// Against a sandbox that answers the queries opening with each `document` (`query WorkItem(`…) `data: null` and
+    /// an error that is not "not found", each `read` stops with one line saying its route was refused.
+    private func expectOtherErrorsStop(
+        _ reads: [(document: String, field: String, read: @Sendable (KitemakerConnection) async throws -> Void)]
+    ) async throws {
+        let documents = reads.map(\.document)
         let failing = try await KitemakerSandbox.start(
             SandboxOptions(credentials: [Kite.sourceToken], seed: .demo, rateLimit: false),
             logger: SandboxServer.quietLogger("kitbag.tests.kitemaker.sandbox"),
             rewritingGraphQLAnswers: { request, answer in
-                guard request["query"]?.stringValue?.contains("query WorkItem(") == true else { return answer }
+                let query = request["query"]?.stringValue ?? ""
+                guard documents.contains(where: query.contains) else { return answer }
                 return ["data": .null, "errors": [["message": "Internal server error"]]]
             })
         let connection = try Kite.connect(failing, token: Kite.sourceToken)
-        await #expect {
-            _ = try await connection.workItem(id: "no-such-item")
-        } throws: { error in
-            "\(error)".contains("POST /graphql workItem was refused: Internal server error") && !"\(error)".contains("\n")
+        for (_, field, read) in reads {
+            await #expect {
+                try await read(connection)
+            } throws: { error in
+                "\(error)".contains("POST /graphql \(field) was refused: Internal server error") && !"\(error)".contains("\n")
+            }
         }
         await connection.shutdown()
         await failing.stop()
@@ -692,44 +704,25 @@ struct KitemakerContractTests {
             #expect(try await connection.initiative(id: "no-such-initiative") == nil)
             #expect(try await connection.feedback(id: "no-such-feedback") == nil)
             // Every field the list gives, the same (the revert compares it with the plan's live read).
-            let initiatives = try await connection.graphQL("initiatives", KitemakerSchema.initiativesQuery, variables: JSONObject([("count", 50)]))
-            let listedInitiatives = initiatives["initiatives"]?["initiatives"]?.arrayValue ?? []
-            #expect(listedInitiatives.count >= 2)
-            for listed in listedInitiatives {
-                let one = try #require(try await connection.initiative(id: listed["id"]?.stringValue ?? ""))
-                #expect(one.serialized() == listed.serialized())
-            }
-            let feedback = try await connection.graphQL("feedback", KitemakerSchema.feedbackQuery, variables: JSONObject([("count", 50)]))
-            let listedFeedback = feedback["feedback"]?["feedback"]?.arrayValue ?? []
-            #expect(listedFeedback.count >= 2)
-            for listed in listedFeedback {
-                let one = try #require(try await connection.feedback(id: listed["id"]?.stringValue ?? ""))
-                #expect(one.serialized() == listed.serialized())
+            let lists: [(String, String, @Sendable (String) async throws -> JSONValue?)] = [
+                ("initiatives", KitemakerSchema.initiativesQuery, { try await connection.initiative(id: $0) }),
+                ("feedback", KitemakerSchema.feedbackQuery, { try await connection.feedback(id: $0) }),
+            ]
+            for (field, query, one) in lists {
+                let listed = try await connection.graphQL(field, query, variables: JSONObject([("count", 50)]))[field]?[field]?.arrayValue ?? []
+                #expect(listed.count >= 2, "\(field)")
+                for item in listed {
+                    let read = try #require(try await one(item["id"]?.stringValue ?? ""))
+                    #expect(read.serialized() == item.serialized(), "\(field)")
+                }
             }
             await connection.shutdown()
         }
         // Another error (not "not found") is no answer about the item: it stops, in one line naming the query.
-        let failing = try await KitemakerSandbox.start(
-            SandboxOptions(credentials: [Kite.sourceToken], seed: .demo, rateLimit: false),
-            logger: SandboxServer.quietLogger("kitbag.tests.kitemaker.sandbox"),
-            rewritingGraphQLAnswers: { request, answer in
-                let query = request["query"]?.stringValue ?? ""
-                guard query.contains("query Initiative(") || query.contains("query FeedbackById(") else { return answer }
-                return ["data": .null, "errors": [["message": "Internal server error"]]]
-            })
-        let connection = try Kite.connect(failing, token: Kite.sourceToken)
-        await #expect {
-            _ = try await connection.initiative(id: "no-such-initiative")
-        } throws: { error in
-            "\(error)".contains("POST /graphql initiative was refused: Internal server error") && !"\(error)".contains("\n")
-        }
-        await #expect {
-            _ = try await connection.feedback(id: "no-such-feedback")
-        } throws: { error in
-            "\(error)".contains("POST /graphql feedbackById was refused: Internal server error") && !"\(error)".contains("\n")
-        }
-        await connection.shutdown()
-        await failing.stop()
+        try await expectOtherErrorsStop([
+            ("query Initiative(", "initiative", { _ = try await $0.initiative(id: "no-such-initiative") }),
+            ("query FeedbackById(", "feedbackById", { _ = try await $0.feedback(id: "no-such-feedback") }),
+        ])
     }
 
     @Test("an export written before kitbag followed the schema (contents, entityIds) still imports its feedback")
