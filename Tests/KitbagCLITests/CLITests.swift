@@ -60,6 +60,18 @@ enum CLI {
         return result
     }
 
+    /// Starts the binary, lets it run until `ready` holds (or it ends by itself), then kills it with SIGKILL; true when
+    /// the signal ended it, false when it had finished first.
+    static func killed(
+        _ args: [String], env: [String: String] = [:], poll: Duration = .milliseconds(1), when ready: () async throws -> Bool
+    ) async throws -> Bool {
+        let (p, _, _) = try start(args, env: env)
+        while try await !ready(), p.isRunning { try await Task.sleep(for: poll) }
+        p.signal(SIGKILL)
+        await p.wait()
+        return p.terminationReason == .uncaughtSignal
+    }
+
     /// Reads a pipe to its end on a thread of its own (ChildProcess.readToEnd).
     static func readToEnd(_ handle: FileHandle) async -> Data { await ChildProcess.readToEnd(handle) }
 

@@ -416,10 +416,7 @@ import Testing
         #expect(!planned.isEmpty)
 
         // Kill the import once a few batches are in.
-        let (p, _, _) = try CLI.start(args + ["-q"], env: env)
-        while await target.stats().totalRequests < 4, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
-        p.signal(SIGKILL)
-        await p.wait()
+        _ = try await CLI.killed(args + ["-q"], env: env) { await target.stats().totalRequests >= 4 }
 
         let after = try JSONValue(parsing: try await CLI.run(args + ["--dry-run", "--json"], env: env).stdout)
         let present = Self.counts(after["alreadyPresent"])

@@ -94,13 +94,8 @@ import Testing
                 "--batch-size", "10", "--rate-limit", "0", "-q",
             ]
             let env = c.env("kill-target-token")
-            let (p, _, _) = try CLI.start(args, env: env)
-            while await target.stats().totalRequests < killAfter, p.isRunning {
-                try await Task.sleep(for: .milliseconds(1))
-            }
-            p.signal(SIGKILL)
-            await p.wait()
-            #expect(p.terminationReason == .uncaughtSignal, "\(label): the first run should have been killed midway")
+            let killed = try await CLI.killed(args, env: env) { await target.stats().totalRequests >= killAfter }
+            #expect(killed, "\(label): the first run should have been killed midway")
 
             let rerun = try await CLI.run(args, env: env)
             #expect(rerun.status == 0, "\(label) rerun: \(rerun.stderr)")
@@ -139,11 +134,8 @@ import Testing
             await target.stats().requestsByRoute.filter { $0.key.hasPrefix("POST") && $0.key.hasSuffix("preview/app/deploy.json") }
                 .values.reduce(0, +)
         }
-        let (p, _, _) = try CLI.start(args, env: env)
-        while await deploys() < 1, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
-        p.signal(SIGKILL)
-        await p.wait()
-        #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed at its first deploy")
+        let killed = try await CLI.killed(args, env: env) { await deploys() >= 1 }
+        #expect(killed, "the first run should have been killed at its first deploy")
         let rerun = try await CLI.run(args, env: env)
         #expect(rerun.status == 0, "rerun: \(rerun.stderr)")
         let after = dir.appendingPathComponent("after.tar").path
@@ -198,13 +190,10 @@ import Testing
             let label = "backup run \(run + 1) of \(Self.runs), killed after \(killAfter) of \(fullRequests) requests"
             try await Task.sleep(for: .milliseconds(1100))  // a new second, so the run would name a new archive
             let before = await sandbox.stats().totalRequests
-            let (p, _, _) = try CLI.start(args + ["--full"], env: env)
-            while await sandbox.stats().totalRequests - before < killAfter, p.isRunning {
-                try await Task.sleep(for: .milliseconds(1))
+            let killed = try await CLI.killed(args + ["--full"], env: env) {
+                await sandbox.stats().totalRequests - before >= killAfter
             }
-            p.signal(SIGKILL)
-            await p.wait()
-            if p.terminationReason != .uncaughtSignal { continue }  // finished first: nothing to prove this run
+            if !killed { continue }  // finished first: nothing to prove this run
             #expect(try sealed() == archives, "\(label): no new archive is sealed")
             #expect(try Data(contentsOf: archiveURL) == archiveBytes, "\(label): the previous archive is untouched")
             let (r, b) = try state()

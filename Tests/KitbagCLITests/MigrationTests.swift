@@ -657,13 +657,8 @@ import Testing
             "--batch-size", "10", "-q",
         ]
         let env = ["KONA_ACCESS_TOKEN": "target-token-2"]
-        let (p, _, _) = try CLI.start(args, env: env)
-        while await target.stats().totalRequests < 40, p.isRunning {
-            try await Task.sleep(for: .milliseconds(2))
-        }
-        p.signal(SIGKILL)
-        await p.wait()
-        #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed midway")
+        let killed = try await CLI.killed(args, env: env, poll: .milliseconds(2)) { await target.stats().totalRequests >= 40 }
+        #expect(killed, "the first run should have been killed midway")
         let before = try await Self.exportCount(target, dir: dir, name: "midway.tar")
         #expect(before > 0 && before < sourceItems.count, "killed midway: \(before) of \(sourceItems.count) tasks")
 

@@ -263,11 +263,10 @@ import Testing
 
         // Paced to 5 requests/s so that the kill lands among the creates (two initiatives, placements, three feedback).
         let mark = await sandbox.writeMark()
-        let (p, _, _) = try CLI.start(["restore", archive, "--rate-limit", "5", "-q"], env: env)
-        while await sandbox.writeMark() < mark + 2, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
-        p.signal(SIGKILL)
-        await p.wait()
-        #expect(p.terminationReason == .uncaughtSignal, "the first run should have been killed midway")
+        let killed = try await CLI.killed(["restore", archive, "--rate-limit", "5", "-q"], env: env) {
+            await sandbox.writeMark() >= mark + 2
+        }
+        #expect(killed, "the first run should have been killed midway")
         let rerun = try await CLI.run(["restore", archive, "--rate-limit", "0"], env: env)
         #expect(rerun.status == 0, "\(rerun.stderr)")
 
@@ -300,11 +299,8 @@ import Testing
         // Paced to 20 requests/s so that the kill lands among the writes.
         let args = ["restore", archive, "--rate-limit", "20", "-q"]
         let mark = await sandbox.writeMark()
-        let (p, _, _) = try CLI.start(args, env: env)
-        while await sandbox.writeMark() < mark + subject.writesBeforeKill, p.isRunning { try await Task.sleep(for: .milliseconds(1)) }
-        p.signal(SIGKILL)
-        await p.wait()
-        #expect(p.terminationReason == .uncaughtSignal, "\(service): the first run should have been killed midway")
+        let killed = try await CLI.killed(args, env: env) { await sandbox.writeMark() >= mark + subject.writesBeforeKill }
+        #expect(killed, "\(service): the first run should have been killed midway")
         let rerun = try await CLI.run(["restore", archive, "--rate-limit", "0"], env: env)
         #expect(rerun.status == 0, "\(service): \(rerun.stderr)")
 
