@@ -50,8 +50,8 @@ enum CLI {
     static func run(_ args: [String], env: [String: String] = [:], cwd: URL? = nil) async throws -> Result {
         let (p, out, err) = try start(args, env: env, cwd: cwd)
         // Read both pipes while the child runs, so a large stdout cannot block it.
-        async let o = readToEnd(out)
-        async let e = readToEnd(err)
+        async let o = ChildProcess.readToEnd(out)
+        async let e = ChildProcess.readToEnd(err)
         let (stdout, stderr) = await (o, e)
         await p.wait()
         let result = Result(status: p.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
@@ -71,9 +71,6 @@ enum CLI {
         await p.wait()
         return p.terminationReason == .uncaughtSignal
     }
-
-    /// Reads a pipe to its end on a thread of its own (ChildProcess.readToEnd).
-    static func readToEnd(_ handle: FileHandle) async -> Data { await ChildProcess.readToEnd(handle) }
 
     static func tempDir() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("kitbag-cli-\(UUID().uuidString)")

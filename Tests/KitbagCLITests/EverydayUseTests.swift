@@ -36,7 +36,7 @@ import Testing
         }
         #expect(!Self.stagingNames(in: dir).isEmpty, "the export writes into a staging file first")
         p.signal(SIGINT)
-        let stderr = String(decoding: await CLI.readToEnd(err), as: UTF8.self)
+        let stderr = String(decoding: await ChildProcess.readToEnd(err), as: UTF8.self)
         await p.wait()
         #expect(p.terminationReason == .exit && p.terminationStatus == 130, "stderr: \(stderr)")
         #expect(stderr.contains("kitbag: interrupted; nothing written"), "stderr: \(stderr)")
